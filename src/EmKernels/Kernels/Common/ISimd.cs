@@ -1,0 +1,401 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace EmKernels.Kernels.Common;
+
+/// <summary>
+/// The vector operations a kernel body needs, as static abstract members, so that one kernel body
+/// serves every width: <see cref="Simd512{T}"/>, <see cref="Simd256{T}"/>, <see cref="Simd128{T}"/>
+/// and <see cref="SimdScalar{T}"/> (one lane, plain scalar arithmetic). The JIT specializes a kernel
+/// per struct type argument and inlines these members, so there is no abstraction cost.
+/// (System.Runtime.Intrinsics.ISimdVector plays this role inside the BCL but is not public.)
+/// </summary>
+/// <typeparam name="TV">The vector type (or <typeparamref name="T"/> itself for the scalar path).</typeparam>
+/// <typeparam name="T">float or double.</typeparam>
+internal interface ISimd<TV, T>
+    where TV : struct
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    /// <summary>Number of lanes.</summary>
+    static abstract int Count { get; }
+
+    static abstract TV Load(ref T source, nuint offset);
+
+    static abstract void Store(TV value, ref T destination, nuint offset);
+
+    static abstract TV Broadcast(T value);
+
+    static abstract TV Zero { get; }
+
+    static abstract TV Add(TV left, TV right);
+
+    static abstract TV Subtract(TV left, TV right);
+
+    static abstract TV Multiply(TV left, TV right);
+
+    static abstract TV Divide(TV left, TV right);
+
+    /// <summary>left * right + addend, fused where the hardware has FMA (rounding may differ by tier).</summary>
+    static abstract TV MultiplyAdd(TV left, TV right, TV addend);
+
+    /// <summary>Lane-wise maximum with the platform's NaN behaviour; callers must not depend on it.</summary>
+    static abstract TV Max(TV left, TV right);
+
+    static abstract TV Exp(TV x);
+
+    static abstract TV Log(TV x);
+
+    /// <summary>All bits set in lanes that are finite, zero elsewhere.</summary>
+    static abstract TV IsFinite(TV x);
+
+    /// <summary>All bits set in lanes equal to zero (either sign), zero elsewhere.</summary>
+    static abstract TV IsZero(TV x);
+
+    /// <summary>Lanes of <paramref name="ifSet"/> where <paramref name="mask"/> is set, else of <paramref name="ifClear"/>.</summary>
+    static abstract TV Select(TV mask, TV ifSet, TV ifClear);
+
+    /// <summary>A mask with lanes <c>i &gt;= skip</c> set: the fresh lanes of an overlapping last vector.</summary>
+    static abstract TV LanesFrom(int skip);
+
+    /// <summary>Sum of the lanes, each converted to double first, in a fixed order.</summary>
+    static abstract double SumToDouble(TV x);
+}
+
+internal readonly struct Simd512<T> : ISimd<Vector512<T>, T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public static int Count => Vector512<T>.Count;
+
+    public static Vector512<T> Zero => Vector512<T>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Load(ref T source, nuint offset) => Vector512.LoadUnsafe(ref source, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector512<T> value, ref T destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Broadcast(T value) => Vector512.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Add(Vector512<T> left, Vector512<T> right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Subtract(Vector512<T> left, Vector512<T> right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Multiply(Vector512<T> left, Vector512<T> right) => left * right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Divide(Vector512<T> left, Vector512<T> right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> MultiplyAdd(Vector512<T> left, Vector512<T> right, Vector512<T> addend)
+    {
+        if (typeof(T) == typeof(double))
+        {
+            return Vector512.MultiplyAddEstimate(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
+        }
+
+        return Vector512.MultiplyAddEstimate(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Max(Vector512<T> left, Vector512<T> right) => Vector512.MaxNative(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Exp(Vector512<T> x)
+    {
+        if (typeof(T) == typeof(double))
+        {
+            return Vector512.Exp(x.AsDouble()).As<double, T>();
+        }
+
+        return Vector512.Exp(x.AsSingle()).As<float, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Log(Vector512<T> x)
+    {
+        if (typeof(T) == typeof(double))
+        {
+            return Vector512.Log(x.AsDouble()).As<double, T>();
+        }
+
+        return Vector512.Log(x.AsSingle()).As<float, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> IsFinite(Vector512<T> x) => Vector512.IsFinite(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> IsZero(Vector512<T> x) => Vector512.IsZero(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Select(Vector512<T> mask, Vector512<T> ifSet, Vector512<T> ifClear) =>
+        Vector512.ConditionalSelect(mask, ifSet, ifClear);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> LanesFrom(int skip) =>
+        Vector512.GreaterThanOrEqual(Vector512.CreateSequence(T.Zero, T.One), Vector512.Create(T.CreateTruncating(skip)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double SumToDouble(Vector512<T> x)
+    {
+        if (typeof(T) == typeof(double))
+        {
+            return Vector512.Sum(x.AsDouble());
+        }
+
+        (Vector512<double> lower, Vector512<double> upper) = Vector512.Widen(x.AsSingle());
+        return Vector512.Sum(lower + upper);
+    }
+}
+
+internal readonly struct Simd256<T> : ISimd<Vector256<T>, T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public static int Count => Vector256<T>.Count;
+
+    public static Vector256<T> Zero => Vector256<T>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Load(ref T source, nuint offset) => Vector256.LoadUnsafe(ref source, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector256<T> value, ref T destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Broadcast(T value) => Vector256.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Add(Vector256<T> left, Vector256<T> right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Subtract(Vector256<T> left, Vector256<T> right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Multiply(Vector256<T> left, Vector256<T> right) => left * right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Divide(Vector256<T> left, Vector256<T> right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> MultiplyAdd(Vector256<T> left, Vector256<T> right, Vector256<T> addend)
+    {
+        if (typeof(T) == typeof(double))
+        {
+            return Vector256.MultiplyAddEstimate(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
+        }
+
+        return Vector256.MultiplyAddEstimate(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Max(Vector256<T> left, Vector256<T> right) => Vector256.MaxNative(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Exp(Vector256<T> x)
+    {
+        if (typeof(T) == typeof(double))
+        {
+            return Vector256.Exp(x.AsDouble()).As<double, T>();
+        }
+
+        return Vector256.Exp(x.AsSingle()).As<float, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Log(Vector256<T> x)
+    {
+        if (typeof(T) == typeof(double))
+        {
+            return Vector256.Log(x.AsDouble()).As<double, T>();
+        }
+
+        return Vector256.Log(x.AsSingle()).As<float, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> IsFinite(Vector256<T> x) => Vector256.IsFinite(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> IsZero(Vector256<T> x) => Vector256.IsZero(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Select(Vector256<T> mask, Vector256<T> ifSet, Vector256<T> ifClear) =>
+        Vector256.ConditionalSelect(mask, ifSet, ifClear);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> LanesFrom(int skip) =>
+        Vector256.GreaterThanOrEqual(Vector256.CreateSequence(T.Zero, T.One), Vector256.Create(T.CreateTruncating(skip)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double SumToDouble(Vector256<T> x)
+    {
+        if (typeof(T) == typeof(double))
+        {
+            return Vector256.Sum(x.AsDouble());
+        }
+
+        (Vector256<double> lower, Vector256<double> upper) = Vector256.Widen(x.AsSingle());
+        return Vector256.Sum(lower + upper);
+    }
+}
+
+internal readonly struct Simd128<T> : ISimd<Vector128<T>, T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public static int Count => Vector128<T>.Count;
+
+    public static Vector128<T> Zero => Vector128<T>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Load(ref T source, nuint offset) => Vector128.LoadUnsafe(ref source, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector128<T> value, ref T destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Broadcast(T value) => Vector128.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Add(Vector128<T> left, Vector128<T> right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Subtract(Vector128<T> left, Vector128<T> right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Multiply(Vector128<T> left, Vector128<T> right) => left * right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Divide(Vector128<T> left, Vector128<T> right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> MultiplyAdd(Vector128<T> left, Vector128<T> right, Vector128<T> addend)
+    {
+        if (typeof(T) == typeof(double))
+        {
+            return Vector128.MultiplyAddEstimate(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
+        }
+
+        return Vector128.MultiplyAddEstimate(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Max(Vector128<T> left, Vector128<T> right) => Vector128.MaxNative(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Exp(Vector128<T> x)
+    {
+        if (typeof(T) == typeof(double))
+        {
+            return Vector128.Exp(x.AsDouble()).As<double, T>();
+        }
+
+        return Vector128.Exp(x.AsSingle()).As<float, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Log(Vector128<T> x)
+    {
+        if (typeof(T) == typeof(double))
+        {
+            return Vector128.Log(x.AsDouble()).As<double, T>();
+        }
+
+        return Vector128.Log(x.AsSingle()).As<float, T>();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> IsFinite(Vector128<T> x) => Vector128.IsFinite(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> IsZero(Vector128<T> x) => Vector128.IsZero(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Select(Vector128<T> mask, Vector128<T> ifSet, Vector128<T> ifClear) =>
+        Vector128.ConditionalSelect(mask, ifSet, ifClear);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> LanesFrom(int skip) =>
+        Vector128.GreaterThanOrEqual(Vector128.CreateSequence(T.Zero, T.One), Vector128.Create(T.CreateTruncating(skip)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double SumToDouble(Vector128<T> x)
+    {
+        if (typeof(T) == typeof(double))
+        {
+            return Vector128.Sum(x.AsDouble());
+        }
+
+        (Vector128<double> lower, Vector128<double> upper) = Vector128.Widen(x.AsSingle());
+        return Vector128.Sum(lower + upper);
+    }
+}
+
+/// <summary>One lane: the path taken when no vector width is hardware-accelerated, or below one vector.</summary>
+internal readonly struct SimdScalar<T> : ISimd<T, T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public static int Count => 1;
+
+    public static T Zero => T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Load(ref T source, nuint offset) => Unsafe.Add(ref source, offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(T value, ref T destination, nuint offset) => Unsafe.Add(ref destination, offset) = value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Broadcast(T value) => value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Add(T left, T right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Subtract(T left, T right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Multiply(T left, T right) => left * right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Divide(T left, T right) => left / right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T MultiplyAdd(T left, T right, T addend) => T.MultiplyAddEstimate(left, right, addend);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Max(T left, T right) => left > right ? left : right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Exp(T x) => T.Exp(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Log(T x) => T.Log(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T IsFinite(T x) => T.IsFinite(x) ? AllBitsSet : T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T IsZero(T x) => T.IsZero(x) ? AllBitsSet : T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Select(T mask, T ifSet, T ifClear) => mask == T.Zero ? ifClear : ifSet;
+
+    // A single lane is never partly processed, so the only mask ever asked for is "all lanes".
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T LanesFrom(int skip) => skip <= 0 ? AllBitsSet : T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double SumToDouble(T x) => double.CreateTruncating(x);
+
+    // The all-bits-set pattern is a NaN; Select only tests it against zero, so NaN is fine as a "true".
+    private static T AllBitsSet
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ~T.Zero;
+    }
+}

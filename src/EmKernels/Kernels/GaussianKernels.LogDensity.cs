@@ -1,0 +1,301 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using EmKernels.Kernels.Common;
+
+namespace EmKernels.Kernels;
+
+/// <summary>
+/// Gaussian kernels over feature-major tiles: feature d of point n is at <c>x[d·stride + n]</c>, so
+/// the work vectorizes along points. Log-densities are written component-major (K × B), ready for
+/// <see cref="MixtureKernels.Responsibilities{T}"/>.
+/// </summary>
+/// <remarks>
+/// Squared distances are computed as (x − μ)² rather than the expanded x² − 2xμ + μ², so data far
+/// from the origin (|x| ≈ 1e6 with unit spread) keep their spread. Results may differ in the last
+/// bits between the Vector512/256/128 and scalar paths (fused multiply-add is used where available).
+/// </remarks>
+public static partial class GaussianKernels
+{
+    private static readonly double Log2Pi = Math.Log(2 * Math.PI);
+
+    /// <summary>
+    /// Log-densities for diagonal covariance: effectively computes
+    /// <c>destination[k·points + n] = offsets[k] − ½ Σ_d precisions[k·D + d] · (x[d·stride + n] − means[k·D + d])²</c>.
+    /// With <see cref="DiagonalParameters{T}"/>'s offsets this is log w_k + log N(x_n | μ_k, diag(σ²_k)).
+    /// </summary>
+    /// <typeparam name="T">float or double.</typeparam>
+    /// <param name="x">Feature-major tile: feature d of point n at <c>d·stride + n</c>.</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="points">B (≥ 0).</param>
+    /// <param name="stride">Distance between features in <paramref name="x"/> (≥ B).</param>
+    /// <param name="components">K (≥ 1).</param>
+    /// <param name="means">K × D means, component-major.</param>
+    /// <param name="precisions">K × D inverse variances 1/σ²_kd.</param>
+    /// <param name="offsets">K per-component constants (typically log w_k − ½(D log 2π + Σ_d log σ²_kd)).</param>
+    /// <param name="destination">K × B outputs, component-major. Must not overlap the inputs.</param>
+    /// <remarks>Special values follow IEEE arithmetic: a NaN or ±∞ in a point's features gives NaN or −∞ for that point.</remarks>
+    /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or <paramref name="stride"/> &lt; <paramref name="points"/>.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static void DiagonalLogDensity<T>(
+        ReadOnlySpan<T> x,
+        int features,
+        int points,
+        int stride,
+        int components,
+        ReadOnlySpan<T> means,
+        ReadOnlySpan<T> precisions,
+        ReadOnlySpan<T> offsets,
+        Span<T> destination)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        CheckLogDensityShapes(x, features, points, stride, components, means, offsets, destination);
+        Shape.Exact(precisions.Length, components, features, nameof(precisions), "components × features");
+        LogDensity<T, DiagonalDistance>(x, features, points, stride, components, means, precisions, offsets, destination);
+    }
+
+    /// <summary>
+    /// Log-densities for spherical covariance: effectively computes
+    /// <c>destination[k·points + n] = offsets[k] − ½ precisions[k] · Σ_d (x[d·stride + n] − means[k·D + d])²</c>.
+    /// With <see cref="SphericalParameters{T}"/>'s offsets this is log w_k + log N(x_n | μ_k, σ²_k I).
+    /// </summary>
+    /// <typeparam name="T">float or double.</typeparam>
+    /// <param name="x">Feature-major tile: feature d of point n at <c>d·stride + n</c>.</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="points">B (≥ 0).</param>
+    /// <param name="stride">Distance between features in <paramref name="x"/> (≥ B).</param>
+    /// <param name="components">K (≥ 1).</param>
+    /// <param name="means">K × D means, component-major.</param>
+    /// <param name="precisions">K inverse variances 1/σ²_k.</param>
+    /// <param name="offsets">K per-component constants (typically log w_k − ½ D (log 2π + log σ²_k)).</param>
+    /// <param name="destination">K × B outputs, component-major. Must not overlap the inputs.</param>
+    /// <remarks>Special values follow IEEE arithmetic: a NaN or ±∞ in a point's features gives NaN or −∞ for that point.</remarks>
+    /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or <paramref name="stride"/> &lt; <paramref name="points"/>.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static void SphericalLogDensity<T>(
+        ReadOnlySpan<T> x,
+        int features,
+        int points,
+        int stride,
+        int components,
+        ReadOnlySpan<T> means,
+        ReadOnlySpan<T> precisions,
+        ReadOnlySpan<T> offsets,
+        Span<T> destination)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        CheckLogDensityShapes(x, features, points, stride, components, means, offsets, destination);
+        Shape.Exact(precisions.Length, components, 1, nameof(precisions), "one per component");
+        LogDensity<T, SphericalDistance>(x, features, points, stride, components, means, precisions, offsets, destination);
+    }
+
+    /// <summary>
+    /// Prepares diagonal-covariance parameters for <see cref="DiagonalLogDensity{T}"/>: precisions 1/σ²
+    /// and offsets <c>log w_k − ½(D log 2π + Σ_d log σ²_kd)</c> (computed in double, once per iteration).
+    /// </summary>
+    /// <typeparam name="T">float or double.</typeparam>
+    /// <param name="variances">K × D variances σ²_kd, each finite and &gt; 0.</param>
+    /// <param name="components">K (≥ 1).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="logWeights">K log mixing weights, or empty for plain log-densities (log w_k = 0).</param>
+    /// <param name="precisions">K × D outputs 1/σ²_kd.</param>
+    /// <param name="offsets">K outputs.</param>
+    /// <exception cref="ArgumentException">A length does not match, or a variance is not finite and positive.</exception>
+    public static void DiagonalParameters<T>(
+        ReadOnlySpan<T> variances, int components, int features, ReadOnlySpan<T> logWeights, Span<T> precisions, Span<T> offsets)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        Shape.CheckElementType<T>();
+        Shape.Positive(components, nameof(components));
+        Shape.Positive(features, nameof(features));
+        Shape.Exact(variances.Length, components, features, nameof(variances), "components × features");
+        Shape.Exact(precisions.Length, components, features, nameof(precisions), "components × features");
+        Shape.Exact(offsets.Length, components, 1, nameof(offsets), "one per component");
+        Shape.EmptyOrExact(logWeights.Length, components, nameof(logWeights));
+        for (int k = 0; k < components; k++)
+        {
+            double logDeterminant = 0;
+            for (int d = 0; d < features; d++)
+            {
+                double variance = CheckVariance(variances[k * features + d], k * features + d);
+                logDeterminant += Math.Log(variance);
+                precisions[k * features + d] = T.CreateTruncating(1.0 / variance);
+            }
+
+            double logWeight = logWeights.IsEmpty ? 0 : double.CreateTruncating(logWeights[k]);
+            offsets[k] = T.CreateTruncating(logWeight - 0.5 * (features * Log2Pi + logDeterminant));
+        }
+    }
+
+    /// <summary>
+    /// Prepares spherical-covariance parameters for <see cref="SphericalLogDensity{T}"/>: precisions 1/σ²_k
+    /// and offsets <c>log w_k − ½ D (log 2π + log σ²_k)</c> (computed in double, once per iteration).
+    /// </summary>
+    /// <typeparam name="T">float or double.</typeparam>
+    /// <param name="variances">K variances σ²_k, each finite and &gt; 0.</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="logWeights">K log mixing weights, or empty for plain log-densities (log w_k = 0).</param>
+    /// <param name="precisions">K outputs 1/σ²_k.</param>
+    /// <param name="offsets">K outputs.</param>
+    /// <exception cref="ArgumentException">A length does not match, or a variance is not finite and positive.</exception>
+    public static void SphericalParameters<T>(
+        ReadOnlySpan<T> variances, int features, ReadOnlySpan<T> logWeights, Span<T> precisions, Span<T> offsets)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        Shape.CheckElementType<T>();
+        Shape.Positive(features, nameof(features));
+        int components = variances.Length;
+        Shape.Positive(components, nameof(variances) + ".Length");
+        Shape.Exact(precisions.Length, components, 1, nameof(precisions), "one per component");
+        Shape.Exact(offsets.Length, components, 1, nameof(offsets), "one per component");
+        Shape.EmptyOrExact(logWeights.Length, components, nameof(logWeights));
+        for (int k = 0; k < components; k++)
+        {
+            double variance = CheckVariance(variances[k], k);
+            precisions[k] = T.CreateTruncating(1.0 / variance);
+            double logWeight = logWeights.IsEmpty ? 0 : double.CreateTruncating(logWeights[k]);
+            offsets[k] = T.CreateTruncating(logWeight - 0.5 * features * (Log2Pi + Math.Log(variance)));
+        }
+    }
+
+    private static double CheckVariance<T>(T value, int index)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        double variance = double.CreateTruncating(value);
+        if (!(variance > 0) || double.IsInfinity(variance))
+        {
+            ThrowHelper.ThrowArgument("variances", $"Variance at index {index} is {variance}; variances must be finite and positive.");
+        }
+
+        return variance;
+    }
+
+    private static void CheckLogDensityShapes<T>(
+        ReadOnlySpan<T> x, int features, int points, int stride, int components, ReadOnlySpan<T> means, ReadOnlySpan<T> offsets, Span<T> destination)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        Shape.CheckElementType<T>();
+        Shape.Positive(features, nameof(features));
+        Shape.NonNegative(points, nameof(points));
+        Shape.Positive(components, nameof(components));
+        Shape.FeatureMajor(x.Length, stride, features, points, nameof(x), nameof(stride));
+        Shape.Exact(means.Length, components, features, nameof(means), "components × features");
+        Shape.Exact(offsets.Length, components, 1, nameof(offsets), "one per component");
+        Shape.Exact(destination.Length, components, points, nameof(destination), "components × points");
+    }
+
+    /// <summary>How a covariance type turns the per-feature differences of one component into −½ × Mahalanobis².</summary>
+    private interface IDistance
+    {
+        /// <summary>Accumulates feature d's term into <paramref name="sum"/>.</summary>
+        static abstract TV Accumulate<T, TV, TOps>(TV sum, TV difference, ref T precisions, int k, int d, int features)
+            where T : unmanaged, IBinaryFloatingPointIeee754<T>
+            where TV : struct
+            where TOps : struct, ISimd<TV, T>;
+
+        /// <summary>Turns the accumulated sum into offset − ½ × distance.</summary>
+        static abstract TV Finish<T, TV, TOps>(TV sum, ref T precisions, int k, T offset)
+            where T : unmanaged, IBinaryFloatingPointIeee754<T>
+            where TV : struct
+            where TOps : struct, ISimd<TV, T>;
+    }
+
+    private readonly struct DiagonalDistance : IDistance
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Accumulate<T, TV, TOps>(TV sum, TV difference, ref T precisions, int k, int d, int features)
+            where T : unmanaged, IBinaryFloatingPointIeee754<T>
+            where TV : struct
+            where TOps : struct, ISimd<TV, T> =>
+            TOps.MultiplyAdd(TOps.Multiply(difference, difference), TOps.Broadcast(Unsafe.Add(ref precisions, k * features + d)), sum);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Finish<T, TV, TOps>(TV sum, ref T precisions, int k, T offset)
+            where T : unmanaged, IBinaryFloatingPointIeee754<T>
+            where TV : struct
+            where TOps : struct, ISimd<TV, T> =>
+            TOps.MultiplyAdd(sum, TOps.Broadcast(-T.CreateTruncating(0.5)), TOps.Broadcast(offset));
+    }
+
+    private readonly struct SphericalDistance : IDistance
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Accumulate<T, TV, TOps>(TV sum, TV difference, ref T precisions, int k, int d, int features)
+            where T : unmanaged, IBinaryFloatingPointIeee754<T>
+            where TV : struct
+            where TOps : struct, ISimd<TV, T> =>
+            TOps.MultiplyAdd(difference, difference, sum);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Finish<T, TV, TOps>(TV sum, ref T precisions, int k, T offset)
+            where T : unmanaged, IBinaryFloatingPointIeee754<T>
+            where TV : struct
+            where TOps : struct, ISimd<TV, T> =>
+            TOps.MultiplyAdd(sum, TOps.Broadcast(-T.CreateTruncating(0.5) * Unsafe.Add(ref precisions, k)), TOps.Broadcast(offset));
+    }
+
+    private static void LogDensity<T, TDistance>(
+        ReadOnlySpan<T> x, int features, int points, int stride, int components, ReadOnlySpan<T> means, ReadOnlySpan<T> precisions, ReadOnlySpan<T> offsets, Span<T> destination)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TDistance : struct, IDistance
+    {
+        ref T data = ref MemoryMarshal.GetReference(x);
+        ref T mu = ref MemoryMarshal.GetReference(means);
+        ref T precision = ref MemoryMarshal.GetReference(precisions);
+        ref T offset = ref MemoryMarshal.GetReference(offsets);
+        ref T target = ref MemoryMarshal.GetReference(destination);
+        if (Vector512.IsHardwareAccelerated && points >= Vector512<T>.Count)
+        {
+            LogDensity<T, Vector512<T>, Simd512<T>, TDistance>(ref data, features, points, stride, components, ref mu, ref precision, ref offset, ref target);
+        }
+        else if (Vector256.IsHardwareAccelerated && points >= Vector256<T>.Count)
+        {
+            LogDensity<T, Vector256<T>, Simd256<T>, TDistance>(ref data, features, points, stride, components, ref mu, ref precision, ref offset, ref target);
+        }
+        else if (Vector128.IsHardwareAccelerated && points >= Vector128<T>.Count)
+        {
+            LogDensity<T, Vector128<T>, Simd128<T>, TDistance>(ref data, features, points, stride, components, ref mu, ref precision, ref offset, ref target);
+        }
+        else
+        {
+            LogDensity<T, T, SimdScalar<T>, TDistance>(ref data, features, points, stride, components, ref mu, ref precision, ref offset, ref target);
+        }
+    }
+
+    // Tails: element-wise over points and the destination does not alias the inputs, so the last block
+    // overlaps the previous one. Requires points >= TOps.Count (or points == 0).
+    private static void LogDensity<T, TV, TOps, TDistance>(
+        ref T x, int features, int points, int stride, int components, ref T means, ref T precisions, ref T offsets, ref T destination)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : struct
+        where TOps : struct, ISimd<TV, T>
+        where TDistance : struct, IDistance
+    {
+        int width = TOps.Count;
+        int last = points - width;
+        for (int n = 0; n < points; n += width)
+        {
+            if (n > last)
+            {
+                n = last;
+            }
+
+            for (int k = 0; k < components; k++)
+            {
+                TV sum = TOps.Zero;
+                for (int d = 0; d < features; d++)
+                {
+                    TV difference = TOps.Subtract(
+                        TOps.Load(ref x, (nuint)d * (nuint)stride + (nuint)n),
+                        TOps.Broadcast(Unsafe.Add(ref means, k * features + d)));
+                    sum = TDistance.Accumulate<T, TV, TOps>(sum, difference, ref precisions, k, d, features);
+                }
+
+                TOps.Store(TDistance.Finish<T, TV, TOps>(sum, ref precisions, k, Unsafe.Add(ref offsets, k)), ref destination, (nuint)k * (nuint)points + (nuint)n);
+            }
+        }
+    }
+}
