@@ -182,14 +182,14 @@ public static partial class GaussianKernels
                 v = TOps.Multiply(v, TOps.Load(ref a.Weights, at));
             }
 
-            v = TOps.Select(fresh, v, TOps.Zero);
-            Unsafe.Add(ref a.WeightSums, k) += TOps.SumToDouble(v);
+            Unsafe.Add(ref a.WeightSums, k) += TOps.SumToDouble(TOps.Select(fresh, v, TOps.Zero));
             for (int d = 0; d < features; d++)
             {
+                // Mask the products, not v: a ±∞ feature in an already counted lane would make 0·∞ = NaN.
                 TV t = TOps.Subtract(TOps.Load(ref a.X, (nuint)d * (nuint)a.Stride + at), TOps.Broadcast(Unsafe.Add(ref a.Shift, k * features + d)));
                 TV u = TOps.Multiply(v, t);
-                Unsafe.Add(ref a.FirstMoments, k * features + d) += TOps.SumToDouble(u);
-                Unsafe.Add(ref a.SecondMoments, k * features + d) += TOps.SumToDouble(TOps.Multiply(u, t));
+                Unsafe.Add(ref a.FirstMoments, k * features + d) += TOps.SumToDouble(TOps.Select(fresh, u, TOps.Zero));
+                Unsafe.Add(ref a.SecondMoments, k * features + d) += TOps.SumToDouble(TOps.Select(fresh, TOps.Multiply(u, t), TOps.Zero));
             }
         }
     }

@@ -112,7 +112,10 @@ internal readonly struct Simd512<T> : ISimd<Vector512<T>, T>
             return Vector512.Exp(x.AsDouble()).As<double, T>();
         }
 
-        return Vector512.Exp(x.AsSingle()).As<float, T>();
+        // The BCL's float exp returns 1 + 2⁻²³ at 0, and 0 is exactly the argument of every
+        // log-sum-exp's largest term; pin it so that a single component gives back its own value.
+        Vector512<float> single = x.AsSingle();
+        return Vector512.ConditionalSelect(Vector512.IsZero(single), Vector512<float>.One, Vector512.Exp(single)).As<float, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -203,7 +206,10 @@ internal readonly struct Simd256<T> : ISimd<Vector256<T>, T>
             return Vector256.Exp(x.AsDouble()).As<double, T>();
         }
 
-        return Vector256.Exp(x.AsSingle()).As<float, T>();
+        // The BCL's float exp returns 1 + 2⁻²³ at 0, and 0 is exactly the argument of every
+        // log-sum-exp's largest term; pin it so that a single component gives back its own value.
+        Vector256<float> single = x.AsSingle();
+        return Vector256.ConditionalSelect(Vector256.IsZero(single), Vector256<float>.One, Vector256.Exp(single)).As<float, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -294,7 +300,10 @@ internal readonly struct Simd128<T> : ISimd<Vector128<T>, T>
             return Vector128.Exp(x.AsDouble()).As<double, T>();
         }
 
-        return Vector128.Exp(x.AsSingle()).As<float, T>();
+        // The BCL's float exp returns 1 + 2⁻²³ at 0, and 0 is exactly the argument of every
+        // log-sum-exp's largest term; pin it so that a single component gives back its own value.
+        Vector128<float> single = x.AsSingle();
+        return Vector128.ConditionalSelect(Vector128.IsZero(single), Vector128<float>.One, Vector128.Exp(single)).As<float, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
