@@ -265,8 +265,10 @@ public static partial class GaussianKernels
         }
     }
 
-    // Tails: element-wise over points and the destination does not alias the inputs, so the last block
-    // overlaps the previous one. Requires points >= TOps.Count (or points == 0).
+    // Tails: element-wise over points and the destination does not alias the inputs, so the last vector
+    // overlaps the previous one. Points go in chunks of PointChunk with the components outermost inside
+    // a chunk, so each output row is written sequentially while the chunk's features stay in cache.
+    // Requires points >= TOps.Count (or points == 0).
     private static void LogDensity<T, TV, TOps, TDistance>(
         ref T x, int features, int points, int stride, int components, ref T means, ref T precisions, ref T offsets, ref T destination)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -276,25 +278,27 @@ public static partial class GaussianKernels
     {
         int width = TOps.Count;
         int last = points - width;
-        for (int n = 0; n < points; n += width)
+        for (int start = 0; start < points; start += MixtureKernels.PointChunk)
         {
-            if (n > last)
-            {
-                n = last;
-            }
-
+            int end = Math.Min(start + MixtureKernels.PointChunk, points);
             for (int k = 0; k < components; k++)
             {
-                TV sum = TOps.Zero;
-                for (int d = 0; d < features; d++)
+                T offset = Unsafe.Add(ref offsets, k);
+                ref T row = ref Unsafe.Add(ref destination, (nint)k * points);
+                for (int n = start; n < end; n += width)
                 {
-                    TV difference = TOps.Subtract(
-                        TOps.Load(ref x, (nuint)d * (nuint)stride + (nuint)n),
-                        TOps.Broadcast(Unsafe.Add(ref means, k * features + d)));
-                    sum = TDistance.Accumulate<T, TV, TOps>(sum, difference, ref precisions, k, d, features);
-                }
+                    nuint at = (nuint)Math.Min(n, last);
+                    TV sum = TOps.Zero;
+                    for (int d = 0; d < features; d++)
+                    {
+                        TV difference = TOps.Subtract(
+                            TOps.Load(ref x, (nuint)d * (nuint)stride + at),
+                            TOps.Broadcast(Unsafe.Add(ref means, k * features + d)));
+                        sum = TDistance.Accumulate<T, TV, TOps>(sum, difference, ref precisions, k, d, features);
+                    }
 
-                TOps.Store(TDistance.Finish<T, TV, TOps>(sum, ref precisions, k, Unsafe.Add(ref offsets, k)), ref destination, (nuint)k * (nuint)points + (nuint)n);
+                    TOps.Store(TDistance.Finish<T, TV, TOps>(sum, ref precisions, k, offset), ref row, at);
+                }
             }
         }
     }

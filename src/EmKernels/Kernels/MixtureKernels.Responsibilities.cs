@@ -9,9 +9,9 @@ namespace EmKernels.Kernels;
 public static partial class MixtureKernels
 {
     /// <summary>
-    /// Points per reduction chunk: sums over points are accumulated in element-typed vectors for at
-    /// most this many points, then added to a double total, so float sums stay accurate over any length.
-    /// A multiple of every vector width.
+    /// Points per reduction chunk of the sufficient statistics: sums over points are accumulated in
+    /// element-typed vectors for at most this many points, then added to double totals, so float sums
+    /// stay accurate over any length. A multiple of every vector width.
     /// </summary>
     internal const int ReductionChunk = 1024;
 
@@ -27,7 +27,8 @@ public static partial class MixtureKernels
     /// <param name="points">B, the number of points (≥ 0).</param>
     /// <param name="logLikelihoods">B values receiving ℓ_n. Must not overlap <paramref name="logProbabilities"/>.</param>
     /// <param name="sampleWeights">Empty, or B per-point weights w_n. Not validated here (the models validate them).</param>
-    /// <returns>The (weighted) sum of the per-point log-likelihoods, accumulated in double.</returns>
+    /// <returns>The (weighted) sum of the per-point log-likelihoods: summed in the element type over at most
+    /// 256 points, then in double.</returns>
     /// <remarks>
     /// Each point's responsibilities sum to 1 within rounding. A point whose ℓ_n is not finite (all
     /// components −∞, or a +∞ or NaN input) gets ℓ_n as <see cref="LogSumExp{T}"/> defines it and
@@ -74,87 +75,69 @@ public static partial class MixtureKernels
         return Responsibilities<T, T, SimdScalar<T>>(ref block, components, points, ref normalizers, ref weights, weighted);
     }
 
-    // Tails: the block is rewritten in place, so the last block cannot simply overlap the previous one
-    // (its first lanes already hold responsibilities). It is loaded overlapping, computed on all lanes,
-    // and blended by a mask so that only the fresh lanes are written and summed (identity 0).
-    // Requires points >= TOps.Count.
+    // Tails: the block is rewritten in place, so the last vector slot (at points − W) cannot simply
+    // overlap the previous vector: by the time it is read, its first lanes already hold exponentials or
+    // responsibilities. It is computed on all lanes and blended by a mask, so only its fresh lanes are
+    // written and summed (identity 0). Requires points >= TOps.Count (or points == 0).
+    [SkipLocalsInit]
     private static double Responsibilities<T, TV, TOps>(ref T block, int components, int points, ref T normalizers, ref T weights, bool weighted)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
         where TV : struct
         where TOps : struct, ISimd<TV, T>
     {
         int width = TOps.Count;
-        double total = 0;
-        TV chunkSum = TOps.Zero;
+        Span<T> buffers = stackalloc T[2 * (PointChunk + 16)];
+        ref T shifts = ref MemoryMarshal.GetReference(buffers);
+        ref T sums = ref Unsafe.Add(ref shifts, PointChunk + 16);
         int full = points - (points % width);
-        for (int n = 0; n < full; n += width)
+        double total = 0;
+        for (int start = 0; start < full; start += PointChunk)
         {
-            TV contribution = ResponsibilitiesAt<T, TV, TOps>(ref block, components, points, ref normalizers, ref weights, weighted, (nuint)n, default, false);
-            chunkSum = TOps.Add(chunkSum, contribution);
-            if ((n + width) % ReductionChunk == 0)
+            var chunk = new Chunk(start, Math.Min(PointChunk, full - start) / width, start + PointChunk >= full && full != points, points - width);
+            TV fresh = TOps.LanesFrom(chunk.HasTail ? (start + chunk.Vectors * width) - chunk.TailAt : 0);
+            ShiftsAndSums<T, TV, TOps>(ref block, components, points, chunk, ref shifts, ref sums, storeExponentials: true);
+
+            // ℓ = shift + log Σ replaces the shift; the sum becomes the scale 1/Σ (0 where ℓ is not finite).
+            TV chunkSum = TOps.Zero;
+            for (int j = 0; j < chunk.Slots; j++)
             {
-                total += TOps.SumToDouble(chunkSum);
-                chunkSum = TOps.Zero;
+                nuint at = (nuint)(j * width);
+                nuint position = chunk.Position(j, width);
+                TV sum = TOps.Load(ref sums, at);
+                TV logLikelihood = TOps.Add(TOps.Load(ref shifts, at), TOps.Log(sum));
+                TV finite = TOps.IsFinite(logLikelihood);
+                TOps.Store(logLikelihood, ref shifts, at);
+                TOps.Store(TOps.Select(finite, TOps.Divide(TOps.Broadcast(T.One), sum), TOps.Zero), ref sums, at);
+
+                TV contribution = logLikelihood;
+                if (weighted)
+                {
+                    TV w = TOps.Load(ref weights, position);
+                    contribution = TOps.Select(TOps.IsZero(w), TOps.Zero, TOps.Multiply(w, logLikelihood));
+                }
+
+                bool tail = j == chunk.Vectors;
+                chunkSum = TOps.Add(chunkSum, tail ? TOps.Select(fresh, contribution, TOps.Zero) : contribution);
+                TOps.Store(tail ? TOps.Select(fresh, logLikelihood, TOps.Load(ref normalizers, position)) : logLikelihood, ref normalizers, position);
+            }
+
+            total += TOps.SumToDouble(chunkSum);
+
+            // Pass 3: r = e · (1/Σ), or exactly 0 for a point whose ℓ is not finite.
+            for (int k = 0; k < components; k++)
+            {
+                ref T row = ref Unsafe.Add(ref block, (nint)k * points);
+                for (int j = 0; j < chunk.Slots; j++)
+                {
+                    nuint at = (nuint)(j * width);
+                    nuint position = chunk.Position(j, width);
+                    TV e = TOps.Load(ref row, position);
+                    TV r = TOps.Select(TOps.IsFinite(TOps.Load(ref shifts, at)), TOps.Multiply(e, TOps.Load(ref sums, at)), TOps.Zero);
+                    TOps.Store(j < chunk.Vectors ? r : TOps.Select(fresh, r, e), ref row, position);
+                }
             }
         }
 
-        if (full != points)
-        {
-            TV fresh = TOps.LanesFrom(width - (points - full));
-            TV contribution = ResponsibilitiesAt<T, TV, TOps>(ref block, components, points, ref normalizers, ref weights, weighted, (nuint)(points - width), fresh, true);
-            chunkSum = TOps.Add(chunkSum, contribution);
-        }
-
-        return total + TOps.SumToDouble(chunkSum);
-    }
-
-    /// <summary>Processes one vector of points; returns its (masked, weighted) log-likelihood contribution.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV ResponsibilitiesAt<T, TV, TOps>(
-        ref T block, int components, int points, ref T normalizers, ref T weights, bool weighted, nuint n, TV fresh, bool masked)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-        where TV : struct
-        where TOps : struct, ISimd<TV, T>
-    {
-        TV max = TOps.Load(ref block, n);
-        for (int k = 1; k < components; k++)
-        {
-            max = TOps.Max(max, TOps.Load(ref block, (nuint)k * (nuint)points + n));
-        }
-
-        TV shift = TOps.Select(TOps.IsFinite(max), max, TOps.Zero);
-
-        // Pass 2 stores e = exp(x − shift) in place, so pass 3 needs a multiply instead of a second exp.
-        TV sum = TOps.Zero;
-        for (int k = 0; k < components; k++)
-        {
-            nuint at = (nuint)k * (nuint)points + n;
-            TV x = TOps.Load(ref block, at);
-            TV e = TOps.Exp(TOps.Subtract(x, shift));
-            sum = TOps.Add(sum, e);
-            TOps.Store(masked ? TOps.Select(fresh, e, x) : e, ref block, at);
-        }
-
-        TV logLikelihood = TOps.Add(shift, TOps.Log(sum));
-        TV finite = TOps.IsFinite(logLikelihood);
-        TV scale = TOps.Select(finite, TOps.Divide(TOps.Broadcast(T.One), sum), TOps.Zero);
-        for (int k = 0; k < components; k++)
-        {
-            nuint at = (nuint)k * (nuint)points + n;
-            TV e = TOps.Load(ref block, at);
-            TV r = TOps.Select(finite, TOps.Multiply(e, scale), TOps.Zero);
-            TOps.Store(masked ? TOps.Select(fresh, r, e) : r, ref block, at);
-        }
-
-        TOps.Store(masked ? TOps.Select(fresh, logLikelihood, TOps.Load(ref normalizers, n)) : logLikelihood, ref normalizers, n);
-
-        TV contribution = logLikelihood;
-        if (weighted)
-        {
-            TV w = TOps.Load(ref weights, n);
-            contribution = TOps.Select(TOps.IsZero(w), TOps.Zero, TOps.Multiply(w, logLikelihood));
-        }
-
-        return masked ? TOps.Select(fresh, contribution, TOps.Zero) : contribution;
+        return total;
     }
 }
