@@ -18,8 +18,6 @@ namespace EmKernels.Kernels;
 /// </remarks>
 public static partial class GaussianKernels
 {
-    private static readonly double Log2Pi = Math.Log(2 * Math.PI);
-
     /// <summary>
     /// Log-densities for diagonal covariance: effectively computes
     /// <c>destination[k·points + n] = offsets[k] − ½ Σ_d precisions[k·D + d] · (x[d·stride + n] − means[k·D + d])²</c>.
@@ -90,87 +88,6 @@ public static partial class GaussianKernels
         CheckLogDensityShapes(x, features, points, stride, components, means, offsets, destination);
         Shape.Exact(precisions.Length, components, 1, nameof(precisions), "one per component");
         LogDensity<T, SphericalDistance>(x, features, points, stride, components, means, precisions, offsets, destination);
-    }
-
-    /// <summary>
-    /// Prepares diagonal-covariance parameters for <see cref="DiagonalLogDensity{T}"/>: precisions 1/σ²
-    /// and offsets <c>log w_k − ½(D log 2π + Σ_d log σ²_kd)</c> (computed in double, once per iteration).
-    /// </summary>
-    /// <typeparam name="T">float or double.</typeparam>
-    /// <param name="variances">K × D variances σ²_kd, each finite and &gt; 0.</param>
-    /// <param name="components">K (≥ 1).</param>
-    /// <param name="features">D (≥ 1).</param>
-    /// <param name="logWeights">K log mixing weights, or empty for plain log-densities (log w_k = 0).</param>
-    /// <param name="precisions">K × D outputs 1/σ²_kd.</param>
-    /// <param name="offsets">K outputs.</param>
-    /// <exception cref="ArgumentException">A length does not match, or a variance is not finite and positive.</exception>
-    public static void DiagonalParameters<T>(
-        ReadOnlySpan<T> variances, int components, int features, ReadOnlySpan<T> logWeights, Span<T> precisions, Span<T> offsets)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        Shape.CheckElementType<T>();
-        Shape.Positive(components, nameof(components));
-        Shape.Positive(features, nameof(features));
-        Shape.Exact(variances.Length, components, features, nameof(variances), "components × features");
-        Shape.Exact(precisions.Length, components, features, nameof(precisions), "components × features");
-        Shape.Exact(offsets.Length, components, 1, nameof(offsets), "one per component");
-        Shape.EmptyOrExact(logWeights.Length, components, nameof(logWeights));
-        for (int k = 0; k < components; k++)
-        {
-            double logDeterminant = 0;
-            for (int d = 0; d < features; d++)
-            {
-                double variance = CheckVariance(variances[k * features + d], k * features + d);
-                logDeterminant += Math.Log(variance);
-                precisions[k * features + d] = T.CreateTruncating(1.0 / variance);
-            }
-
-            double logWeight = logWeights.IsEmpty ? 0 : double.CreateTruncating(logWeights[k]);
-            offsets[k] = T.CreateTruncating(logWeight - 0.5 * (features * Log2Pi + logDeterminant));
-        }
-    }
-
-    /// <summary>
-    /// Prepares spherical-covariance parameters for <see cref="SphericalLogDensity{T}"/>: precisions 1/σ²_k
-    /// and offsets <c>log w_k − ½ D (log 2π + log σ²_k)</c> (computed in double, once per iteration).
-    /// </summary>
-    /// <typeparam name="T">float or double.</typeparam>
-    /// <param name="variances">K variances σ²_k, each finite and &gt; 0.</param>
-    /// <param name="features">D (≥ 1).</param>
-    /// <param name="logWeights">K log mixing weights, or empty for plain log-densities (log w_k = 0).</param>
-    /// <param name="precisions">K outputs 1/σ²_k.</param>
-    /// <param name="offsets">K outputs.</param>
-    /// <exception cref="ArgumentException">A length does not match, or a variance is not finite and positive.</exception>
-    public static void SphericalParameters<T>(
-        ReadOnlySpan<T> variances, int features, ReadOnlySpan<T> logWeights, Span<T> precisions, Span<T> offsets)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        Shape.CheckElementType<T>();
-        Shape.Positive(features, nameof(features));
-        int components = variances.Length;
-        Shape.Positive(components, nameof(variances) + ".Length");
-        Shape.Exact(precisions.Length, components, 1, nameof(precisions), "one per component");
-        Shape.Exact(offsets.Length, components, 1, nameof(offsets), "one per component");
-        Shape.EmptyOrExact(logWeights.Length, components, nameof(logWeights));
-        for (int k = 0; k < components; k++)
-        {
-            double variance = CheckVariance(variances[k], k);
-            precisions[k] = T.CreateTruncating(1.0 / variance);
-            double logWeight = logWeights.IsEmpty ? 0 : double.CreateTruncating(logWeights[k]);
-            offsets[k] = T.CreateTruncating(logWeight - 0.5 * features * (Log2Pi + Math.Log(variance)));
-        }
-    }
-
-    private static double CheckVariance<T>(T value, int index)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        double variance = double.CreateTruncating(value);
-        if (!(variance > 0) || double.IsInfinity(variance))
-        {
-            ThrowHelper.ThrowArgument("variances", $"Variance at index {index} is {variance}; variances must be finite and positive.");
-        }
-
-        return variance;
     }
 
     private static void CheckLogDensityShapes<T>(

@@ -40,6 +40,11 @@ internal static class Tolerance
     }
 
     public static void AssertClose<T>(double expected, T actual, double scale, double factor, string what)
+        where T : IFloatingPointIeee754<T> =>
+        AssertClose(expected, actual, scale, factor, () => what);
+
+    /// <summary>As above, with the description built only on failure (for checks inside large loops).</summary>
+    public static void AssertClose<T>(double expected, T actual, double scale, double factor, Func<string> what)
         where T : IFloatingPointIeee754<T>
     {
         double value = double.CreateTruncating(actual);
@@ -47,7 +52,7 @@ internal static class Tolerance
         {
             double allowed = Epsilon<T>() * factor * Math.Max(Math.Abs(scale), Math.Abs(expected)) + Floor<T>();
             throw new XunitException(
-                $"{what}: expected {expected:R}, got {value:R} (|diff| {Math.Abs(value - expected):E3}, allowed {allowed:E3}, scale {scale:E3}, factor {factor}).");
+                $"{what()}: expected {expected:R}, got {value:R} (|diff| {Math.Abs(value - expected):E3}, allowed {allowed:E3}, scale {scale:E3}, factor {factor}).");
         }
     }
 }

@@ -152,4 +152,68 @@ internal static class ReferenceKernels
 
         return (mass, first, second, firstScale, secondScale);
     }
+
+    /// <summary>offsets[k] − ½ Σ_j (Σ_{i ≤ j} (x_in − μ_ki) U_k[i, j])², with U_k at k·factorStride (0 = shared).</summary>
+    public static (double[] Values, double[] Scale) TriangularLogDensity(
+        ReadOnlySpan<double> x, int features, int points, int stride, int components,
+        ReadOnlySpan<double> means, ReadOnlySpan<double> factors, int factorStride, ReadOnlySpan<double> offsets)
+    {
+        double[] result = new double[components * points];
+        double[] scale = new double[components * points];
+        for (int k = 0; k < components; k++)
+        {
+            for (int n = 0; n < points; n++)
+            {
+                double quadratic = 0;
+                double magnitude = 0;
+                for (int j = 0; j < features; j++)
+                {
+                    double y = 0;
+                    double bound = 0;
+                    for (int i = 0; i <= j; i++)
+                    {
+                        double term = (x[i * stride + n] - means[k * features + i]) * factors[k * factorStride + i * features + j];
+                        y += term;
+                        bound += Math.Abs(term);
+                    }
+
+                    quadratic += y * y;
+                    magnitude += bound * bound;
+                }
+
+                result[k * points + n] = offsets[k] - 0.5 * quadratic;
+                scale[k * points + n] = Math.Abs(offsets[k]) + 0.5 * magnitude;
+            }
+        }
+
+        return (result, scale);
+    }
+
+    /// <summary>Σ v (x − c_k)(x − c_k)ᵀ per component (scatterStride = D·D) or pooled (0), full matrices, with sums of |terms|.</summary>
+    public static (double[] Scatter, double[] Scale) Scatter(
+        ReadOnlySpan<double> x, int features, int points, int stride, ReadOnlySpan<double> v, int components,
+        ReadOnlySpan<double> shift, int scatterStride)
+    {
+        int matrices = scatterStride == 0 ? 1 : components;
+        double[] scatter = new double[matrices * features * features];
+        double[] scale = new double[scatter.Length];
+        for (int k = 0; k < components; k++)
+        {
+            for (int n = 0; n < points; n++)
+            {
+                for (int a = 0; a < features; a++)
+                {
+                    double ta = x[a * stride + n] - shift[k * features + a];
+                    for (int b = 0; b < features; b++)
+                    {
+                        double term = v[k * points + n] * ta * (x[b * stride + n] - shift[k * features + b]);
+                        scatter[k * scatterStride + a * features + b] += term;
+                        scale[k * scatterStride + a * features + b] += Math.Abs(term);
+                    }
+                }
+            }
+        }
+
+        return (scatter, scale);
+    }
 }

@@ -46,6 +46,18 @@ internal interface ISimd<TV, T>
 
     static abstract TV Log(TV x);
 
+    /// <summary>All bits set where left &gt; right (false for NaN), zero elsewhere.</summary>
+    static abstract TV GreaterThan(TV left, TV right);
+
+    /// <summary>All bits set where left &lt; right (false for NaN), zero elsewhere.</summary>
+    static abstract TV LessThan(TV left, TV right);
+
+    /// <summary>
+    /// value · 2ⁿ, where <paramref name="shifted"/> = n + <see cref="ExpOperator.Shifter{T}"/> holds the integer n in
+    /// its low mantissa bits. Scales in two halves so that subnormal results come out right.
+    /// </summary>
+    static abstract TV ScaleByPowerOfTwo(TV value, TV shifted);
+
     /// <summary>All bits set in lanes that are finite, zero elsewhere.</summary>
     static abstract TV IsFinite(TV x);
 
@@ -105,17 +117,31 @@ internal readonly struct Simd512<T> : ISimd<Vector512<T>, T>
     public static Vector512<T> Max(Vector512<T> left, Vector512<T> right) => Vector512.MaxNative(left, right);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> Exp(Vector512<T> x)
+    public static Vector512<T> Exp(Vector512<T> x) => ExpOperator.Exp<T, Vector512<T>, Simd512<T>>(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> GreaterThan(Vector512<T> left, Vector512<T> right) => Vector512.GreaterThan(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> LessThan(Vector512<T> left, Vector512<T> right) => Vector512.LessThan(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> ScaleByPowerOfTwo(Vector512<T> value, Vector512<T> shifted)
     {
         if (typeof(T) == typeof(double))
         {
-            return Vector512.Exp(x.AsDouble()).As<double, T>();
+            Vector512<long> n = shifted.AsInt64() - Vector512.Create(ExpOperator.DoubleShifterBits);
+            Vector512<long> half = Vector512.ShiftRightArithmetic(n, 1);
+            Vector512<double> first = Vector512.ShiftLeft(half + Vector512.Create(1023L), 52).AsDouble();
+            Vector512<double> second = Vector512.ShiftLeft(n - half + Vector512.Create(1023L), 52).AsDouble();
+            return (value.AsDouble() * first * second).As<double, T>();
         }
 
-        // The BCL's float exp returns 1 + 2⁻²³ at 0, and 0 is exactly the argument of every
-        // log-sum-exp's largest term; pin it so that a single component gives back its own value.
-        Vector512<float> single = x.AsSingle();
-        return Vector512.ConditionalSelect(Vector512.IsZero(single), Vector512<float>.One, Vector512.Exp(single)).As<float, T>();
+        Vector512<int> m = shifted.AsInt32() - Vector512.Create(ExpOperator.SingleShifterBits);
+        Vector512<int> low = Vector512.ShiftRightArithmetic(m, 1);
+        Vector512<float> a = Vector512.ShiftLeft(low + Vector512.Create(127), 23).AsSingle();
+        Vector512<float> b = Vector512.ShiftLeft(m - low + Vector512.Create(127), 23).AsSingle();
+        return (value.AsSingle() * a * b).As<float, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -199,17 +225,31 @@ internal readonly struct Simd256<T> : ISimd<Vector256<T>, T>
     public static Vector256<T> Max(Vector256<T> left, Vector256<T> right) => Vector256.MaxNative(left, right);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Exp(Vector256<T> x)
+    public static Vector256<T> Exp(Vector256<T> x) => ExpOperator.Exp<T, Vector256<T>, Simd256<T>>(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> GreaterThan(Vector256<T> left, Vector256<T> right) => Vector256.GreaterThan(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> LessThan(Vector256<T> left, Vector256<T> right) => Vector256.LessThan(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> ScaleByPowerOfTwo(Vector256<T> value, Vector256<T> shifted)
     {
         if (typeof(T) == typeof(double))
         {
-            return Vector256.Exp(x.AsDouble()).As<double, T>();
+            Vector256<long> n = shifted.AsInt64() - Vector256.Create(ExpOperator.DoubleShifterBits);
+            Vector256<long> half = Vector256.ShiftRightArithmetic(n, 1);
+            Vector256<double> first = Vector256.ShiftLeft(half + Vector256.Create(1023L), 52).AsDouble();
+            Vector256<double> second = Vector256.ShiftLeft(n - half + Vector256.Create(1023L), 52).AsDouble();
+            return (value.AsDouble() * first * second).As<double, T>();
         }
 
-        // The BCL's float exp returns 1 + 2⁻²³ at 0, and 0 is exactly the argument of every
-        // log-sum-exp's largest term; pin it so that a single component gives back its own value.
-        Vector256<float> single = x.AsSingle();
-        return Vector256.ConditionalSelect(Vector256.IsZero(single), Vector256<float>.One, Vector256.Exp(single)).As<float, T>();
+        Vector256<int> m = shifted.AsInt32() - Vector256.Create(ExpOperator.SingleShifterBits);
+        Vector256<int> low = Vector256.ShiftRightArithmetic(m, 1);
+        Vector256<float> a = Vector256.ShiftLeft(low + Vector256.Create(127), 23).AsSingle();
+        Vector256<float> b = Vector256.ShiftLeft(m - low + Vector256.Create(127), 23).AsSingle();
+        return (value.AsSingle() * a * b).As<float, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -293,17 +333,31 @@ internal readonly struct Simd128<T> : ISimd<Vector128<T>, T>
     public static Vector128<T> Max(Vector128<T> left, Vector128<T> right) => Vector128.MaxNative(left, right);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<T> Exp(Vector128<T> x)
+    public static Vector128<T> Exp(Vector128<T> x) => ExpOperator.Exp<T, Vector128<T>, Simd128<T>>(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> GreaterThan(Vector128<T> left, Vector128<T> right) => Vector128.GreaterThan(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> LessThan(Vector128<T> left, Vector128<T> right) => Vector128.LessThan(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> ScaleByPowerOfTwo(Vector128<T> value, Vector128<T> shifted)
     {
         if (typeof(T) == typeof(double))
         {
-            return Vector128.Exp(x.AsDouble()).As<double, T>();
+            Vector128<long> n = shifted.AsInt64() - Vector128.Create(ExpOperator.DoubleShifterBits);
+            Vector128<long> half = Vector128.ShiftRightArithmetic(n, 1);
+            Vector128<double> first = Vector128.ShiftLeft(half + Vector128.Create(1023L), 52).AsDouble();
+            Vector128<double> second = Vector128.ShiftLeft(n - half + Vector128.Create(1023L), 52).AsDouble();
+            return (value.AsDouble() * first * second).As<double, T>();
         }
 
-        // The BCL's float exp returns 1 + 2⁻²³ at 0, and 0 is exactly the argument of every
-        // log-sum-exp's largest term; pin it so that a single component gives back its own value.
-        Vector128<float> single = x.AsSingle();
-        return Vector128.ConditionalSelect(Vector128.IsZero(single), Vector128<float>.One, Vector128.Exp(single)).As<float, T>();
+        Vector128<int> m = shifted.AsInt32() - Vector128.Create(ExpOperator.SingleShifterBits);
+        Vector128<int> low = Vector128.ShiftRightArithmetic(m, 1);
+        Vector128<float> a = Vector128.ShiftLeft(low + Vector128.Create(127), 23).AsSingle();
+        Vector128<float> b = Vector128.ShiftLeft(m - low + Vector128.Create(127), 23).AsSingle();
+        return (value.AsSingle() * a * b).As<float, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -381,6 +435,15 @@ internal readonly struct SimdScalar<T> : ISimd<T, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Exp(T x) => T.Exp(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T GreaterThan(T left, T right) => left > right ? AllBitsSet : T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T LessThan(T left, T right) => left < right ? AllBitsSet : T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T ScaleByPowerOfTwo(T value, T shifted) => T.ScaleB(value, int.CreateTruncating(shifted - ExpOperator.Shifter<T>()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Log(T x) => T.Log(x);

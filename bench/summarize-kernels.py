@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Summarizes the BenchmarkDotNet CSVs under perf-results/kernels/results into perf-results/kernels/SUMMARY.md
+and the README's benchmark section (between the BENCHMARKS markers). Never edit those tables by hand."""
+import csv, datetime, glob, os, platform, re, subprocess
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+results = os.path.join(root, "perf-results", "kernels", "results")
+
+def micros(text):
+    value, unit = text.replace(",", "").split()
+    return float(value) * {"ns": 1e-3, "μs": 1.0, "us": 1.0, "ms": 1e3, "s": 1e6}[unit]
+
+rows = []
+for path in sorted(glob.glob(os.path.join(results, "*-report.csv"))):
+    kernel, elem = re.match(r".*\.(\w+)Benchmarks_(\w+)_-report\.csv", path).groups()
+    data = {}
+    with open(path, encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            data[(r["Points"], r["Method"])] = (micros(r["Mean"]), r["Allocated"])
+    for points in sorted({p for p, _ in data}, key=int):
+        scalar, _ = data[(points, "ScalarLoop")]
+        ours, allocated = data[(points, "EmKernels")]
+        tp, _ = data[(points, "TensorPrimitivesComposition")]
+        rows.append((kernel, elem.lower(), points, scalar, ours, tp, allocated))
+
+header = open(glob.glob(os.path.join(results, "*-github.md"))[0], encoding="utf-8").read().split("```")[1].strip().splitlines()
+machine = [l.strip() for l in header if l.startswith(("BenchmarkDotNet", "AMD", "Intel", ".NET SDK")) or "[Host]" in l]
+stamp = datetime.datetime.fromtimestamp(max(os.path.getmtime(p) for p in glob.glob(os.path.join(results, "*.csv")))).strftime("%Y-%m-%d")
+lines = [f"Measured {stamp}, K = 16, D = 16, one thread. " + "; ".join(machine) + ".", "",
+         "| kernel | type | B | scalar loop | EmKernels | TensorPrimitives composition | vs scalar | vs TP | allocated |",
+         "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+for kernel, elem, points, scalar, ours, tp, allocated in rows:
+    lines.append(f"| {kernel} | {elem} | {points} | {scalar:,.1f} µs | {ours:,.1f} µs | {tp:,.1f} µs | {scalar / ours:.1f}× | {tp / ours:.2f}× | {allocated} |")
+table = "\n".join(lines) + "\n"
+open(os.path.join(root, "perf-results", "kernels", "SUMMARY.md"), "w", encoding="utf-8").write("# Kernel benchmarks\n\n" + table)
+readme = os.path.join(root, "README.md")
+text = open(readme, encoding="utf-8").read()
+text = re.sub(r"<!-- BENCHMARKS -->.*<!-- /BENCHMARKS -->", "<!-- BENCHMARKS -->\n" + table.replace("\\", "\\\\") + "<!-- /BENCHMARKS -->", text, flags=re.S)
+open(readme, "w", encoding="utf-8").write(text)
+print(table)
