@@ -1,0 +1,64 @@
+namespace EmKernels.Mixtures;
+
+/// <summary>How a Gaussian mixture fit chooses its starting parameters.</summary>
+public enum GaussianMixtureInitialization
+{
+    /// <summary>k-means++ seeding refined by k-means; the clusters give the starting responsibilities (default).</summary>
+    KMeans,
+
+    /// <summary>Random responsibilities (uniform, normalised per point), then an M-step.</summary>
+    RandomResponsibilities,
+
+    /// <summary>Means at K distinct random data points, the data's covariance for every component, equal weights.</summary>
+    RandomPoints,
+}
+
+/// <summary>
+/// Options of <see cref="GaussianMixture{T}"/>. Defaults follow scikit-learn's <c>GaussianMixture</c>:
+/// full covariance, 100 iterations, tolerance 1e-3 on the change of the mean log-likelihood,
+/// reg_covar 1e-6, k-means initialisation, one run.
+/// </summary>
+public sealed record GaussianMixtureOptions
+{
+    /// <summary>K, the number of components (≥ 1).</summary>
+    public int Components { get; init; } = 1;
+
+    /// <summary>The covariance type.</summary>
+    public CovarianceType CovarianceType { get; init; } = CovarianceType.Full;
+
+    /// <summary>Maximum number of EM iterations (M-steps) per run (≥ 1).</summary>
+    public int MaxIterations { get; init; } = 100;
+
+    /// <summary>A run stops when the mean log-likelihood changes by less than this between iterations (≥ 0; 0 runs every iteration).</summary>
+    public double Tolerance { get; init; } = 1e-3;
+
+    /// <summary>Added to every covariance diagonal in every M-step (≥ 0), as scikit-learn's <c>reg_covar</c>.</summary>
+    public double RegCovar { get; init; } = 1e-6;
+
+    /// <summary>How starting parameters are chosen when not given.</summary>
+    public GaussianMixtureInitialization Initialization { get; init; } = GaussianMixtureInitialization.KMeans;
+
+    /// <summary>Number of runs from different starts (≥ 1); the run with the highest final mean log-likelihood is kept.</summary>
+    public int Restarts { get; init; } = 1;
+
+    /// <summary>Seed of every random choice. The same seed, data and options give bitwise-identical results; null draws one.</summary>
+    public int? Seed { get; init; }
+
+    /// <summary>Starting weights (K, non-negative, summing to 1 within 1e-6), or null.</summary>
+    public double[]? InitialWeights { get; init; }
+
+    /// <summary>Starting means (K × D, row-major), or null.</summary>
+    public double[]? InitialMeans { get; init; }
+
+    /// <summary>Starting covariances in the layout of <see cref="GaussianMixtureModel{T}.Covariances"/>, or null. Give these or <see cref="InitialPrecisions"/>, not both.</summary>
+    public double[]? InitialCovariances { get; init; }
+
+    /// <summary>Starting precisions (inverse covariances) in the same layout as <see cref="InitialCovariances"/>, or null.</summary>
+    public double[]? InitialPrecisions { get; init; }
+
+    /// <summary>Maximum number of threads; null uses every core. Results do not depend on it.</summary>
+    public int? MaxDegreeOfParallelism { get; init; }
+
+    /// <summary>Receives one report per EM iteration.</summary>
+    public IProgress<FitProgress>? Progress { get; init; }
+}

@@ -1,0 +1,140 @@
+using EmKernels.Numerics;
+
+namespace EmKernels.Mixtures;
+
+/// <summary>User-given starting parameters, validated; precisions already turned into covariances.</summary>
+internal sealed record GivenParameters(double[]? Weights, double[]? Means, double[]? Covariances)
+{
+    public bool Complete => Weights is not null && Means is not null && Covariances is not null;
+
+    public static GivenParameters From(GaussianMixtureOptions options, int components, int features)
+    {
+        double[]? weights = options.InitialWeights;
+        if (weights is not null)
+        {
+            CheckLength(weights, components, "options.InitialWeights", "one per component");
+            double sum = 0;
+            for (int k = 0; k < components; k++)
+            {
+                if (!double.IsFinite(weights[k]) || weights[k] < 0)
+                {
+                    throw new ArgumentException($"Initial weight {k} is {weights[k]}; weights must be finite and non-negative.", "options.InitialWeights");
+                }
+
+                sum += weights[k];
+            }
+
+            if (Math.Abs(sum - 1) > 1e-6)
+            {
+                throw new ArgumentException($"The initial weights sum to {sum}, not 1 (within 1e-6).", "options.InitialWeights");
+            }
+
+            weights = (double[])weights.Clone();
+        }
+
+        double[]? means = options.InitialMeans;
+        if (means is not null)
+        {
+            CheckLength(means, components * features, "options.InitialMeans", "components × features");
+            for (int i = 0; i < means.Length; i++)
+            {
+                if (!double.IsFinite(means[i]))
+                {
+                    throw new ArgumentException($"Initial mean {i / features}, feature {i % features} is {means[i]}.", "options.InitialMeans");
+                }
+            }
+
+            means = (double[])means.Clone();
+        }
+
+        double[]? covariances = null;
+        if (options.InitialCovariances is not null)
+        {
+            covariances = Matrices(options.InitialCovariances, options.CovarianceType, components, features, "options.InitialCovariances", invert: false);
+        }
+        else if (options.InitialPrecisions is not null)
+        {
+            covariances = Matrices(options.InitialPrecisions, options.CovarianceType, components, features, "options.InitialPrecisions", invert: true);
+        }
+
+        return new GivenParameters(weights, means, covariances);
+    }
+
+    /// <summary>Checks covariances (or precisions) of the type's layout and returns covariances.</summary>
+    private static double[] Matrices(double[] given, CovarianceType type, int components, int features, string name, bool invert)
+    {
+        int d = features;
+        CheckLength(given, GaussianFamily<double>.CovarianceLength(type, components, features), name, type switch
+        {
+            CovarianceType.Full => "components × features × features",
+            CovarianceType.Tied => "features × features",
+            CovarianceType.Diagonal => "components × features",
+            _ => "one per component",
+        });
+        double[] result = new double[given.Length];
+        if (type is CovarianceType.Diagonal or CovarianceType.Spherical)
+        {
+            for (int i = 0; i < given.Length; i++)
+            {
+                if (!(given[i] > 0) || !double.IsFinite(given[i]))
+                {
+                    throw new ArgumentException($"Element {i} is {given[i]}; variances and precisions must be finite and positive.", name);
+                }
+
+                result[i] = invert ? 1 / given[i] : given[i];
+            }
+
+            return result;
+        }
+
+        double[] lower = new double[d * d];
+        double[] upper = new double[d * d];
+        for (int m = 0; m < given.Length / (d * d); m++)
+        {
+            ReadOnlySpan<double> matrix = given.AsSpan(m * d * d, d * d);
+            string which = type == CovarianceType.Tied ? "The matrix" : $"Matrix {m}";
+            if (!DenseMatrix.IsSymmetric(matrix, d, 1e-10))
+            {
+                throw new ArgumentException($"{which} is not symmetric.", name);
+            }
+
+            if (!DenseMatrix.TryCholesky(matrix, d, lower))
+            {
+                throw new ArgumentException($"{which} is not positive definite.", name);
+            }
+
+            Span<double> target = result.AsSpan(m * d * d, d * d);
+            if (!invert)
+            {
+                matrix.CopyTo(target);
+                continue;
+            }
+
+            // P = L Lᵀ → P⁻¹ = L⁻ᵀ L⁻¹ = U Uᵀ with U = L⁻ᵀ.
+            DenseMatrix.PrecisionCholeskyFromCovarianceCholesky(lower, d, upper);
+            for (int a = 0; a < d; a++)
+            {
+                for (int b = 0; b < d; b++)
+                {
+                    double sum = 0;
+                    for (int j = Math.Max(a, b); j < d; j++)
+                    {
+                        sum += upper[a * d + j] * upper[b * d + j];
+                    }
+
+                    target[a * d + b] = sum;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private static void CheckLength(double[] values, int expected, string name, string layout)
+    {
+        if (values.Length != expected)
+        {
+            throw new ArgumentException($"Expected {expected} values ({layout}), got {values.Length}.", name);
+        }
+    }
+}

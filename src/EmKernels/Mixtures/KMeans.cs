@@ -1,0 +1,174 @@
+using System.Numerics;
+using EmKernels.Kernels;
+
+namespace EmKernels.Mixtures;
+
+/// <summary>
+/// k-means++ seeding (D² sampling, weighted by the sample weights) refined by Lloyd iterations, for
+/// initialising mixtures. Distances come from <see cref="GaussianKernels.SphericalLogDensity{T}"/> with
+/// unit precision and zero offset, which is −½‖x − μ‖².
+/// </summary>
+internal static class KMeans
+{
+    public static int[] Cluster<T>(FeatureMajorMatrix<T> data, T[]? weights, int components, Random random, int maxIterations = 100)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int n = data.Points;
+        int d = data.Features;
+        const int Tile = ExpectationMaximization<T>.Tile;
+        double[] centers = new double[components * d];
+        T[] centersT = new T[components * d];
+        T[] unit = new T[components];
+        T[] zero = new T[components];
+        unit.AsSpan().Fill(T.One);
+        T[] block = new T[components * Tile];
+        double[] nearest = new double[n];
+        Array.Fill(nearest, double.PositiveInfinity);
+
+        // k-means++: each new centre is a point drawn with probability ∝ w · (distance to the nearest centre)².
+        int first = Draw(weights, null, n, random);
+        CopyPoint(data, first, centers.AsSpan(0, d));
+        for (int c = 0; c < components; c++)
+        {
+            if (c > 0)
+            {
+                int next = Draw(weights, nearest, n, random);
+                CopyPoint(data, next, centers.AsSpan(c * d, d));
+            }
+
+            for (int i = 0; i < d; i++)
+            {
+                centersT[i] = T.CreateTruncating(centers[c * d + i]);
+            }
+
+            for (int start = 0; start < n; start += Tile)
+            {
+                int count = Math.Min(Tile, n - start);
+                GaussianKernels.SphericalLogDensity<T>(data.Tile(start, count), d, count, data.Stride, 1, centersT.AsSpan(0, d), unit.AsSpan(0, 1), zero.AsSpan(0, 1), block.AsSpan(0, count));
+                for (int i = 0; i < count; i++)
+                {
+                    nearest[start + i] = Math.Min(nearest[start + i], -2 * double.CreateTruncating(block[i]));
+                }
+            }
+        }
+
+        // Lloyd iterations until no label changes.
+        int[] labels = new int[n];
+        Array.Fill(labels, -1);
+        double[] sums = new double[components * d];
+        double[] mass = new double[components];
+        for (int iteration = 0; iteration < maxIterations; iteration++)
+        {
+            for (int i = 0; i < centers.Length; i++)
+            {
+                centersT[i] = T.CreateTruncating(centers[i]);
+            }
+
+            bool changed = false;
+            for (int start = 0; start < n; start += Tile)
+            {
+                int count = Math.Min(Tile, n - start);
+                GaussianKernels.SphericalLogDensity<T>(data.Tile(start, count), d, count, data.Stride, components, centersT, unit, zero, block.AsSpan(0, components * count));
+                for (int i = 0; i < count; i++)
+                {
+                    int best = 0;
+                    for (int c = 1; c < components; c++)
+                    {
+                        if (block[c * count + i] > block[best * count + i])
+                        {
+                            best = c;
+                        }
+                    }
+
+                    changed |= labels[start + i] != best;
+                    labels[start + i] = best;
+                }
+            }
+
+            if (!changed)
+            {
+                break;
+            }
+
+            Array.Clear(sums);
+            Array.Clear(mass);
+            for (int i = 0; i < n; i++)
+            {
+                double w = weights is null ? 1 : double.CreateTruncating(weights[i]);
+                int c = labels[i];
+                mass[c] += w;
+                for (int f = 0; f < d; f++)
+                {
+                    sums[c * d + f] += w * double.CreateTruncating(data[i, f]);
+                }
+            }
+
+            for (int c = 0; c < components; c++)
+            {
+                if (mass[c] > 0)
+                {
+                    for (int f = 0; f < d; f++)
+                    {
+                        centers[c * d + f] = sums[c * d + f] / mass[c];
+                    }
+                }
+            }
+        }
+
+        return labels;
+    }
+
+    private static void CopyPoint<T>(FeatureMajorMatrix<T> data, int point, Span<double> destination)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        for (int f = 0; f < data.Features; f++)
+        {
+            destination[f] = double.CreateTruncating(data[point, f]);
+        }
+    }
+
+    /// <summary>A point drawn with probability ∝ w_n · score_n (score 1 when null); uniform among positive weights if all products are 0.</summary>
+    private static int Draw<T>(T[]? weights, double[]? scores, int n, Random random)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        double total = 0;
+        for (int i = 0; i < n; i++)
+        {
+            total += Score(weights, scores, i);
+        }
+
+        if (!(total > 0) || double.IsInfinity(total))
+        {
+            // Every remaining point coincides with a centre: any positive-weight point will do.
+            scores = null;
+            total = 0;
+            for (int i = 0; i < n; i++)
+            {
+                total += Score(weights, scores, i);
+            }
+        }
+
+        double target = random.NextDouble() * total;
+        double running = 0;
+        int last = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double score = Score(weights, scores, i);
+            if (score > 0)
+            {
+                last = i;
+                running += score;
+                if (running > target)
+                {
+                    return i;
+                }
+            }
+        }
+
+        return last;
+    }
+
+    private static double Score<T>(T[]? weights, double[]? scores, int i)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
+        (weights is null ? 1 : double.CreateTruncating(weights[i])) * (scores is null ? 1 : scores[i]);
+}
