@@ -207,27 +207,20 @@ public static partial class GaussianKernels
             ref MemoryMarshal.GetReference(x), features, points, stride, components, ref MemoryMarshal.GetReference(means),
             ref MemoryMarshal.GetReference(precisionCholesky), factorStride, ref MemoryMarshal.GetReference(offsets),
             ref MemoryMarshal.GetReference(destination), ref MemoryMarshal.GetReference(scratch));
-        if (Vector512.IsHardwareAccelerated && points >= Vector512<T>.Count)
-        {
-            TriangularLogDensity<T, Vector512<T>, Simd512<T>>(ref args);
-        }
-        else if (Vector256.IsHardwareAccelerated && points >= Vector256<T>.Count)
-        {
-            TriangularLogDensity<T, Vector256<T>, Simd256<T>>(ref args);
-        }
-        else if (Vector128.IsHardwareAccelerated && points >= Vector128<T>.Count)
-        {
-            TriangularLogDensity<T, Vector128<T>, Simd128<T>>(ref args);
-        }
-        else
-        {
-            TriangularLogDensity<T, T, SimdScalar<T>>(ref args);
-        }
-
+        Dispatch.Run<T, TriangularBody<T>, Triangular<T>>(points, ref args);
         if (rented is not null)
         {
             ArrayPool<T>.Shared.Return(rented);
         }
+    }
+
+    private readonly struct TriangularBody<T> : IKernelBody<T, Triangular<T>>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        public static void Run<TV, TOps>(ref Triangular<T> a)
+            where TV : struct
+            where TOps : struct, ISimd<TV, T> =>
+            TriangularLogDensity<T, TV, TOps>(ref a);
     }
 
     /// <summary>The validated arguments of a triangular log-density, as references.</summary>

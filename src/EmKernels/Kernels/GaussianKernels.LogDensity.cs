@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using EmKernels.Kernels.Common;
 
 namespace EmKernels.Kernels;
@@ -159,27 +158,36 @@ public static partial class GaussianKernels
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
         where TDistance : struct, IDistance
     {
-        ref T data = ref MemoryMarshal.GetReference(x);
-        ref T mu = ref MemoryMarshal.GetReference(means);
-        ref T precision = ref MemoryMarshal.GetReference(precisions);
-        ref T offset = ref MemoryMarshal.GetReference(offsets);
-        ref T target = ref MemoryMarshal.GetReference(destination);
-        if (Vector512.IsHardwareAccelerated && points >= Vector512<T>.Count)
-        {
-            LogDensity<T, Vector512<T>, Simd512<T>, TDistance>(ref data, features, points, stride, components, ref mu, ref precision, ref offset, ref target);
-        }
-        else if (Vector256.IsHardwareAccelerated && points >= Vector256<T>.Count)
-        {
-            LogDensity<T, Vector256<T>, Simd256<T>, TDistance>(ref data, features, points, stride, components, ref mu, ref precision, ref offset, ref target);
-        }
-        else if (Vector128.IsHardwareAccelerated && points >= Vector128<T>.Count)
-        {
-            LogDensity<T, Vector128<T>, Simd128<T>, TDistance>(ref data, features, points, stride, components, ref mu, ref precision, ref offset, ref target);
-        }
-        else
-        {
-            LogDensity<T, T, SimdScalar<T>, TDistance>(ref data, features, points, stride, components, ref mu, ref precision, ref offset, ref target);
-        }
+        var arguments = new DensityArguments<T>(
+            ref MemoryMarshal.GetReference(x), features, points, stride, components, ref MemoryMarshal.GetReference(means),
+            ref MemoryMarshal.GetReference(precisions), ref MemoryMarshal.GetReference(offsets), ref MemoryMarshal.GetReference(destination));
+        Dispatch.Run<T, DensityBody<T, TDistance>, DensityArguments<T>>(points, ref arguments);
+    }
+
+    /// <summary>The validated arguments of a diagonal or spherical log-density, as references.</summary>
+    private ref struct DensityArguments<T>(
+        ref T x, int features, int points, int stride, int components, ref T means, ref T precisions, ref T offsets, ref T destination)
+        where T : unmanaged
+    {
+        public ref T X = ref x;
+        public int Features = features;
+        public int Points = points;
+        public int Stride = stride;
+        public int Components = components;
+        public ref T Means = ref means;
+        public ref T Precisions = ref precisions;
+        public ref T Offsets = ref offsets;
+        public ref T Destination = ref destination;
+    }
+
+    private readonly struct DensityBody<T, TDistance> : IKernelBody<T, DensityArguments<T>>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TDistance : struct, IDistance
+    {
+        public static void Run<TV, TOps>(ref DensityArguments<T> a)
+            where TV : struct
+            where TOps : struct, ISimd<TV, T> =>
+            LogDensity<T, TV, TOps, TDistance>(ref a.X, a.Features, a.Points, a.Stride, a.Components, ref a.Means, ref a.Precisions, ref a.Offsets, ref a.Destination);
     }
 
     // Tails: element-wise over points and the destination does not alias the inputs, so the last vector

@@ -36,27 +36,20 @@ public static partial class GaussianKernels
             ref MemoryMarshal.GetReference(firstMoments),
             ref MemoryMarshal.GetReference(scatter), scatterStride,
             ref MemoryMarshal.GetReference(scratch), slot);
-        if (Vector512.IsHardwareAccelerated && points >= Vector512<T>.Count)
-        {
-            Scatter<T, Vector512<T>, Simd512<T>>(ref args);
-        }
-        else if (Vector256.IsHardwareAccelerated && points >= Vector256<T>.Count)
-        {
-            Scatter<T, Vector256<T>, Simd256<T>>(ref args);
-        }
-        else if (Vector128.IsHardwareAccelerated && points >= Vector128<T>.Count)
-        {
-            Scatter<T, Vector128<T>, Simd128<T>>(ref args);
-        }
-        else
-        {
-            Scatter<T, T, SimdScalar<T>>(ref args);
-        }
-
+        Dispatch.Run<T, ScatterBody<T>, ScatterArguments<T>>(points, ref args);
         if (rented is not null)
         {
             ArrayPool<T>.Shared.Return(rented);
         }
+    }
+
+    private readonly struct ScatterBody<T> : IKernelBody<T, ScatterArguments<T>>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        public static void Run<TV, TOps>(ref ScatterArguments<T> a)
+            where TV : struct
+            where TOps : struct, ISimd<TV, T> =>
+            Scatter<T, TV, TOps>(ref a);
     }
 
     /// <summary>The validated arguments of a scatter accumulation, as references.</summary>

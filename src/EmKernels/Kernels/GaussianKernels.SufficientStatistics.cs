@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using EmKernels.Kernels.Common;
 
 namespace EmKernels.Kernels;
@@ -70,22 +69,16 @@ public static partial class GaussianKernels
             ref MemoryMarshal.GetReference(weightSums),
             ref MemoryMarshal.GetReference(firstMoments),
             ref MemoryMarshal.GetReference(secondMoments));
-        if (Vector512.IsHardwareAccelerated && points >= Vector512<T>.Count)
-        {
-            DiagonalSufficientStatistics<T, Vector512<T>, Simd512<T>>(ref moments);
-        }
-        else if (Vector256.IsHardwareAccelerated && points >= Vector256<T>.Count)
-        {
-            DiagonalSufficientStatistics<T, Vector256<T>, Simd256<T>>(ref moments);
-        }
-        else if (Vector128.IsHardwareAccelerated && points >= Vector128<T>.Count)
-        {
-            DiagonalSufficientStatistics<T, Vector128<T>, Simd128<T>>(ref moments);
-        }
-        else
-        {
-            DiagonalSufficientStatistics<T, T, SimdScalar<T>>(ref moments);
-        }
+        Dispatch.Run<T, MomentsBody<T>, Moments<T>>(points, ref moments);
+    }
+
+    private readonly struct MomentsBody<T> : IKernelBody<T, Moments<T>>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        public static void Run<TV, TOps>(ref Moments<T> a)
+            where TV : struct
+            where TOps : struct, ISimd<TV, T> =>
+            DiagonalSufficientStatistics<T, TV, TOps>(ref a);
     }
 
     /// <summary>The arguments of <see cref="DiagonalSufficientStatistics{T}"/>, validated, as references.</summary>

@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using EmKernels.Kernels.Common;
 
 namespace EmKernels.Kernels;
@@ -53,24 +52,31 @@ public static partial class MixtureKernels
         Shape.Exact(logProbabilities.Length, components, points, nameof(logProbabilities), "components × points");
         Shape.Exact(destination.Length, points, 1, nameof(destination), "one per point");
 
-        ref T source = ref MemoryMarshal.GetReference(logProbabilities);
-        ref T target = ref MemoryMarshal.GetReference(destination);
-        if (Vector512.IsHardwareAccelerated && points >= Vector512<T>.Count)
-        {
-            LogSumExp<T, Vector512<T>, Simd512<T>>(ref source, components, points, ref target);
-        }
-        else if (Vector256.IsHardwareAccelerated && points >= Vector256<T>.Count)
-        {
-            LogSumExp<T, Vector256<T>, Simd256<T>>(ref source, components, points, ref target);
-        }
-        else if (Vector128.IsHardwareAccelerated && points >= Vector128<T>.Count)
-        {
-            LogSumExp<T, Vector128<T>, Simd128<T>>(ref source, components, points, ref target);
-        }
-        else
-        {
-            LogSumExp<T, T, SimdScalar<T>>(ref source, components, points, ref target);
-        }
+        var arguments = new BlockArguments<T>(
+            ref MemoryMarshal.GetReference(logProbabilities), components, points, ref MemoryMarshal.GetReference(destination), ref Unsafe.NullRef<T>(), false);
+        Dispatch.Run<T, LogSumExpBody<T>, BlockArguments<T>>(points, ref arguments);
+    }
+
+    /// <summary>The validated arguments of <see cref="LogSumExp{T}"/> and <see cref="Responsibilities{T}"/>, as references.</summary>
+    private ref struct BlockArguments<T>(ref T block, int components, int points, ref T normalizers, ref T weights, bool weighted)
+        where T : unmanaged
+    {
+        public ref T Block = ref block;
+        public int Components = components;
+        public int Points = points;
+        public ref T Normalizers = ref normalizers;
+        public ref T Weights = ref weights;
+        public bool Weighted = weighted;
+        public double Result;
+    }
+
+    private readonly struct LogSumExpBody<T> : IKernelBody<T, BlockArguments<T>>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        public static void Run<TV, TOps>(ref BlockArguments<T> a)
+            where TV : struct
+            where TOps : struct, ISimd<TV, T> =>
+            LogSumExp<T, TV, TOps>(ref a.Block, a.Components, a.Points, ref a.Normalizers);
     }
 
     // Tails: element-wise over points and the source is read-only, so the last chunk gets one extra

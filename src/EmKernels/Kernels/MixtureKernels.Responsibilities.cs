@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using EmKernels.Kernels.Common;
 
 namespace EmKernels.Kernels;
@@ -53,26 +52,20 @@ public static partial class MixtureKernels
         Shape.Exact(logLikelihoods.Length, points, 1, nameof(logLikelihoods), "one per point");
         Shape.EmptyOrExact(sampleWeights.Length, points, nameof(sampleWeights));
 
-        ref T block = ref MemoryMarshal.GetReference(logProbabilities);
-        ref T normalizers = ref MemoryMarshal.GetReference(logLikelihoods);
-        ref T weights = ref MemoryMarshal.GetReference(sampleWeights);
-        bool weighted = !sampleWeights.IsEmpty;
-        if (Vector512.IsHardwareAccelerated && points >= Vector512<T>.Count)
-        {
-            return Responsibilities<T, Vector512<T>, Simd512<T>>(ref block, components, points, ref normalizers, ref weights, weighted);
-        }
+        var arguments = new BlockArguments<T>(
+            ref MemoryMarshal.GetReference(logProbabilities), components, points, ref MemoryMarshal.GetReference(logLikelihoods),
+            ref MemoryMarshal.GetReference(sampleWeights), !sampleWeights.IsEmpty);
+        Dispatch.Run<T, ResponsibilitiesBody<T>, BlockArguments<T>>(points, ref arguments);
+        return arguments.Result;
+    }
 
-        if (Vector256.IsHardwareAccelerated && points >= Vector256<T>.Count)
-        {
-            return Responsibilities<T, Vector256<T>, Simd256<T>>(ref block, components, points, ref normalizers, ref weights, weighted);
-        }
-
-        if (Vector128.IsHardwareAccelerated && points >= Vector128<T>.Count)
-        {
-            return Responsibilities<T, Vector128<T>, Simd128<T>>(ref block, components, points, ref normalizers, ref weights, weighted);
-        }
-
-        return Responsibilities<T, T, SimdScalar<T>>(ref block, components, points, ref normalizers, ref weights, weighted);
+    private readonly struct ResponsibilitiesBody<T> : IKernelBody<T, BlockArguments<T>>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        public static void Run<TV, TOps>(ref BlockArguments<T> a)
+            where TV : struct
+            where TOps : struct, ISimd<TV, T> =>
+            a.Result = Responsibilities<T, TV, TOps>(ref a.Block, a.Components, a.Points, ref a.Normalizers, ref a.Weights, a.Weighted);
     }
 
     // Tails: the block is rewritten in place, so the last vector slot (at points − W) cannot simply
