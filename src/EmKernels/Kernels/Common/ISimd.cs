@@ -49,6 +49,9 @@ internal interface ISimd<TV, T>
     /// <summary>All bits set where left &gt; right (false for NaN), zero elsewhere.</summary>
     static abstract TV GreaterThan(TV left, TV right);
 
+    /// <summary>All bits set where left == right (false for NaN), zero elsewhere.</summary>
+    static abstract TV Equal(TV left, TV right);
+
     /// <summary>All bits set where left &lt; right (false for NaN), zero elsewhere.</summary>
     static abstract TV LessThan(TV left, TV right);
 
@@ -124,6 +127,9 @@ internal readonly struct Simd512<T> : ISimd<Vector512<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> LessThan(Vector512<T> left, Vector512<T> right) => Vector512.LessThan(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Equal(Vector512<T> left, Vector512<T> right) => Vector512.Equals(left, right);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> ScaleByPowerOfTwo(Vector512<T> value, Vector512<T> shifted)
@@ -234,6 +240,9 @@ internal readonly struct Simd256<T> : ISimd<Vector256<T>, T>
     public static Vector256<T> LessThan(Vector256<T> left, Vector256<T> right) => Vector256.LessThan(left, right);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Equal(Vector256<T> left, Vector256<T> right) => Vector256.Equals(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> ScaleByPowerOfTwo(Vector256<T> value, Vector256<T> shifted)
     {
         if (typeof(T) == typeof(double))
@@ -342,6 +351,9 @@ internal readonly struct Simd128<T> : ISimd<Vector128<T>, T>
     public static Vector128<T> LessThan(Vector128<T> left, Vector128<T> right) => Vector128.LessThan(left, right);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Equal(Vector128<T> left, Vector128<T> right) => Vector128.Equals(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> ScaleByPowerOfTwo(Vector128<T> value, Vector128<T> shifted)
     {
         if (typeof(T) == typeof(double))
@@ -441,6 +453,9 @@ internal readonly struct SimdScalar<T> : ISimd<T, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T LessThan(T left, T right) => left < right ? AllBitsSet : T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Equal(T left, T right) => left == right ? AllBitsSet : T.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T ScaleByPowerOfTwo(T value, T shifted) => T.ScaleB(value, int.CreateTruncating(shifted - ExpOperator.Shifter<T>()));
