@@ -10,19 +10,15 @@ namespace EmKernels.Tests;
 /// Parity with the reference fixtures (scikit-learn 1.2.1, cross-checked with mclust): one case per
 /// *.json in $EMK_FIXTURES (default ../shared/fixtures). Each runs exactly FORMAT.md §6 — the given
 /// start, exactly n iterations, no convergence test — and checks every expected key as §7 says.
-/// Fixtures of models not supported yet are reported as skipped, never as passed.
+/// Every model of the emk-fixture/1 format is supported; a fixture of any other model fails.
 /// </summary>
 [Trait("Category", "Parity")]
 public sealed class FixtureParityTests(ITestOutputHelper output)
 {
-    private static readonly string[] Supported = ["gaussian-mixture"];
-
-    public static TheoryData<string> SupportedFixtures() => Rows(supported: true);
-
-    public static TheoryData<string> UnsupportedFixtures() => Rows(supported: false);
+    public static TheoryData<string> AllFixtures() => new(Fixture.All());
 
     [Theory]
-    [MemberData(nameof(SupportedFixtures))]
+    [MemberData(nameof(AllFixtures))]
     public void Fixture_IsReproduced(string name)
     {
         var fixture = Fixture.Load(Path.Combine(Fixture.Folder(), name + ".json"));
@@ -32,8 +28,11 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
             case "gaussian-mixture":
                 RunGaussian(fixture, comparison);
                 break;
+            case "bernoulli-mixture" or "categorical-mixture" or "binomial-mixture" or "poisson-mixture":
+                RunDiscrete(fixture, comparison);
+                break;
             default:
-                throw new XunitException($"{fixture.Model} is listed as supported but has no runner.");
+                throw new XunitException($"{fixture.Model} is not a model of the emk-fixture/1 format (FORMAT.md §2).");
         }
 
         output.WriteLine($"{name}: worst |diff| / allowed = {comparison.WorstRatio:F4} at {comparison.WorstWhere}");
@@ -42,10 +41,6 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
             throw new XunitException($"{name}: {comparison.Failures.Count} mismatches (worst |diff|/allowed {comparison.WorstRatio:E2} at {comparison.WorstWhere}):\n" + string.Join("\n", comparison.Failures.Take(20)));
         }
     }
-
-    [Theory]
-    [MemberData(nameof(UnsupportedFixtures), Skip = "model not supported yet (see the discrete mixtures issue)")]
-    public void Fixture_OfAnUnsupportedModel_IsSkipped(string name) => throw new XunitException($"{name} should have been skipped.");
 
     [Fact]
     public void FixtureFolder_HoldsFixtures() => Assert.NotEmpty(Fixture.All());
@@ -84,18 +79,35 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
         comparison.Labels(fixture.Expected("labels"), model.Predict(x, fixture.Points));
     }
 
-    private static TheoryData<string> Rows(bool supported)
+    private static void RunDiscrete(Fixture fixture, FixtureComparison comparison)
     {
-        var rows = new TheoryData<string>();
-        foreach (string name in Fixture.All())
+        string key = fixture.Model == "poisson-mixture" ? "rates" : "probs";
+        var options = new DiscreteMixtureOptions
         {
-            string model = Fixture.Load(Path.Combine(Fixture.Folder(), name + ".json")).Model;
-            if (Supported.Contains(model) == supported)
-            {
-                rows.Add(name);
-            }
-        }
-
-        return rows;
+            Components = fixture.Components,
+            MaxIterations = fixture.Iterations,
+            Tolerance = 0,
+            Smoothing = fixture.Root.GetProperty("smoothing").GetDouble(),
+            InitialWeights = fixture.Init("weights"),
+            InitialParameters = fixture.Init(key),
+            Seed = 0,
+        };
+        double[] x = fixture.Data;
+        int n = fixture.Points, d = fixture.Features;
+        var data = fixture.Root.GetProperty("data");
+        DiscreteMixtureModel<double> model = fixture.Model switch
+        {
+            "bernoulli-mixture" => new BernoulliMixture<double>(options).Fit(x, n, d),
+            "categorical-mixture" => new CategoricalMixture<double>(data.GetProperty("categories").GetInt32(), options).Fit(x, n, d),
+            "binomial-mixture" => new BinomialMixture<double>(data.GetProperty("trials").GetInt32(), options).Fit(x, n, d),
+            _ => new PoissonMixture<double>(options).Fit(x, n, d),
+        };
+        Assert.Equal(fixture.Iterations, model.Iterations);
+        comparison.Values("mean_log_likelihood", fixture.Expected("mean_log_likelihood"), model.MeanLogLikelihoodHistory);
+        comparison.Values("weights", fixture.Expected("weights"), model.Weights);
+        comparison.Values(key, fixture.Expected(key), model.Parameters);
+        int head = Math.Min(n, 10);
+        comparison.Values("responsibilities_head", fixture.Expected("responsibilities_head"), model.PredictProbabilities(x.AsSpan(0, head * d), head));
+        comparison.Labels(fixture.Expected("labels"), model.Predict(x, n));
     }
 }

@@ -226,7 +226,7 @@ internal sealed class ExpectationMaximization<T>
         {
             int count = Math.Min(Tile, _data.Points - start);
             Span<T> r = block.AsSpan(0, k * count);
-            _family.LogProbabilities(_data.Tile(start, count), count, _data.Stride, r);
+            _family.LogProbabilities(_data.Tile(start, count), start, count, _data.Stride, r);
             MixtureKernels.Responsibilities<T>(r, k, count, ell.AsSpan(0, count));
             for (int i = 0; i < count; i++)
             {
@@ -331,7 +331,7 @@ internal sealed class ExpectationMaximization<T>
             Span<T> logRho = block.AsSpan(0, k * count);
             Span<T> ell = logLikelihoods.AsSpan(0, count);
             ReadOnlySpan<T> weights = _weights is null ? default : _weights.AsSpan(start, count);
-            _family.LogProbabilities(tile, count, stride, logRho);
+            _family.LogProbabilities(tile, start, count, stride, logRho);
             statistics.LogLikelihood += MixtureKernels.Responsibilities<T>(logRho, k, count, ell, weights);
             for (int i = 0; i < count; i++)
             {

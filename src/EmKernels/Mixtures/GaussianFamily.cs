@@ -125,7 +125,7 @@ internal sealed class GaussianFamily<T> : IMixtureFamily<T>
         }
     }
 
-    public void LogProbabilities(ReadOnlySpan<T> tile, int points, int stride, Span<T> destination)
+    public void LogProbabilities(ReadOnlySpan<T> tile, int start, int points, int stride, Span<T> destination)
     {
         switch (Type)
         {

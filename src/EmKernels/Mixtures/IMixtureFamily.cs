@@ -23,8 +23,8 @@ internal interface IMixtureFamily<T>
     /// <summary>Once per iteration, before any tile: turns the current parameters into the kernels' form.</summary>
     void PrepareExpectation(ReadOnlySpan<double> logWeights);
 
-    /// <summary>log ρ = log w_k + log p(x_n | θ_k) for a tile, K × B component-major.</summary>
-    void LogProbabilities(ReadOnlySpan<T> tile, int points, int stride, Span<T> destination);
+    /// <summary>log ρ = log w_k + log p(x_n | θ_k) for the tile of points [start, start + points), K × B component-major.</summary>
+    void LogProbabilities(ReadOnlySpan<T> tile, int start, int points, int stride, Span<T> destination);
 
     /// <summary>Adds the tile's weighted sufficient statistics (about the family's current shift) to <paramref name="statistics"/>.</summary>
     void Accumulate(ReadOnlySpan<T> tile, int points, int stride, ReadOnlySpan<T> responsibilities, ReadOnlySpan<T> sampleWeights, SufficientStatistics statistics);
