@@ -129,7 +129,7 @@ internal sealed class DiscreteFamily<T> : IMixtureFamily<T>
         }
     }
 
-    public void Maximize(SufficientStatistics statistics, Span<bool> degenerate)
+    public void Maximize(SufficientStatistics statistics, ReadOnlySpan<bool> held, Span<bool> degenerate)
     {
         double totalMass = 0;
         for (int k = 0; k < Components; k++)
@@ -143,8 +143,8 @@ internal sealed class DiscreteFamily<T> : IMixtureFamily<T>
         for (int k = 0; k < Components; k++)
         {
             double mass = statistics.Mass[k];
-            degenerate[k] = !(mass > minimumMass);
-            if (degenerate[k])
+            degenerate[k] = !held[k] && !(mass > minimumMass);
+            if (degenerate[k] || held[k])
             {
                 continue;
             }

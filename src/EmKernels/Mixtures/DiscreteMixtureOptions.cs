@@ -48,6 +48,9 @@ public sealed record DiscreteMixtureOptions
     /// <summary>Starting probabilities (K × D, categorical K × D × C) or rates (K × D), or null.</summary>
     public double[]? InitialParameters { get; init; }
 
+    /// <summary>Parameters the M-step leaves at their starting values (none by default).</summary>
+    public HeldParameters? Held { get; init; }
+
     /// <summary>Maximum number of threads; null uses every core. Results do not depend on it.</summary>
     public int? MaxDegreeOfParallelism { get; init; }
 

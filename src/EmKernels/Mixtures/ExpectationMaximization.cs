@@ -29,9 +29,12 @@ internal sealed class ExpectationMaximization<T>
     private readonly T[][] _logProbabilities;
     private readonly T[][] _logLikelihoods;
     private readonly bool[] _degenerate;
+    private readonly bool[] _held;
 
-    public ExpectationMaximization(FeatureMajorMatrix<T> data, T[]? sampleWeights, IMixtureFamily<T> family, int maxDegreeOfParallelism)
+    public ExpectationMaximization(FeatureMajorMatrix<T> data, T[]? sampleWeights, IMixtureFamily<T> family, int maxDegreeOfParallelism, HeldParameters? held = null)
     {
+        HoldWeights = held?.Weights ?? false;
+        _held = held?.ComponentMask(family.Components, "options.Held") ?? new bool[family.Components];
         _data = data;
         _weights = sampleWeights;
         _family = family;
@@ -66,6 +69,9 @@ internal sealed class ExpectationMaximization<T>
             TotalWeight += sampleWeights is null ? 1 : double.CreateTruncating(sampleWeights[i]);
         }
     }
+
+    /// <summary>Whether the M-step leaves the mixing weights alone.</summary>
+    public bool HoldWeights { get; }
 
     /// <summary>Σ w_n (N without sample weights).</summary>
     public double TotalWeight { get; }
@@ -169,13 +175,16 @@ internal sealed class ExpectationMaximization<T>
         }
 
         Array.Clear(_degenerate);
-        _family.Maximize(_total, _degenerate);
+        _family.Maximize(_total, _held, _degenerate);
         bool any = false;
         for (int j = 0; j < k; j++)
         {
             if (!_degenerate[j])
             {
-                logWeights[j] = Math.Log(_total.Mass[j] / massSum);
+                if (!HoldWeights)
+                {
+                    logWeights[j] = Math.Log(_total.Mass[j] / massSum);
+                }
             }
             else
             {

@@ -29,8 +29,10 @@ internal sealed class GaussianFamily<T> : IMixtureFamily<T>
     /// <param name="features">D.</param>
     /// <param name="regularization">reg_covar, added to every covariance diagonal in every M-step.</param>
     /// <param name="dataCovariance">The data's covariance (D·D, centred), used to re-seed collapsed components.</param>
-    public GaussianFamily(CovarianceType type, int components, int features, double regularization, ReadOnlySpan<double> dataCovariance)
+    /// <param name="holdCovariances">Leave every covariance at its current value in the M-step.</param>
+    public GaussianFamily(CovarianceType type, int components, int features, double regularization, ReadOnlySpan<double> dataCovariance, bool holdCovariances = false)
     {
+        HoldCovariances = holdCovariances;
         Type = type;
         Components = components;
         Features = features;
@@ -47,6 +49,9 @@ internal sealed class GaussianFamily<T> : IMixtureFamily<T>
     }
 
     public CovarianceType Type { get; }
+
+    /// <summary>Whether the M-step leaves every covariance at its current value (the means still move).</summary>
+    public bool HoldCovariances { get; }
 
     public int Components { get; }
 
@@ -161,7 +166,7 @@ internal sealed class GaussianFamily<T> : IMixtureFamily<T>
         }
     }
 
-    public void Maximize(SufficientStatistics statistics, Span<bool> degenerate)
+    public void Maximize(SufficientStatistics statistics, ReadOnlySpan<bool> held, Span<bool> degenerate)
     {
         int d = Features;
         double totalMass = 0;
@@ -173,12 +178,17 @@ internal sealed class GaussianFamily<T> : IMixtureFamily<T>
         double minimumMass = Math.Max(1e-12 * totalMass, 1e-300);
         if (Type == CovarianceType.Tied)
         {
-            MaximizeTied(statistics, degenerate, minimumMass);
+            MaximizeTied(statistics, held, degenerate, minimumMass);
             return;
         }
 
         for (int k = 0; k < Components; k++)
         {
+            if (held[k])
+            {
+                continue;
+            }
+
             double mass = statistics.Mass[k];
             degenerate[k] = !(mass > minimumMass);
             if (degenerate[k])
@@ -193,7 +203,7 @@ internal sealed class GaussianFamily<T> : IMixtureFamily<T>
                 delta[a] = statistics.First[k * d + a] / mass;
             }
 
-            bool valid = Type switch
+            bool valid = HoldCovariances || Type switch
             {
                 CovarianceType.Full => MaximizeFull(statistics, k, mass, delta),
                 CovarianceType.Diagonal => MaximizeDiagonal(statistics, k, mass, delta),
@@ -315,7 +325,7 @@ internal sealed class GaussianFamily<T> : IMixtureFamily<T>
         return true;
     }
 
-    private void MaximizeTied(SufficientStatistics statistics, Span<bool> degenerate, double minimumMass)
+    private void MaximizeTied(SufficientStatistics statistics, ReadOnlySpan<bool> held, Span<bool> degenerate, double minimumMass)
     {
         int d = Features;
         Span<double> pooled = _upper;
@@ -345,10 +355,19 @@ internal sealed class GaussianFamily<T> : IMixtureFamily<T>
                 }
             }
 
-            for (int a = 0; a < d; a++)
+            if (!held[k])
             {
-                Means[k * d + a] = double.CreateTruncating(_meansForKernels[k * d + a]) + statistics.First[k * d + a] / mass;
+                for (int a = 0; a < d; a++)
+                {
+                    Means[k * d + a] = double.CreateTruncating(_meansForKernels[k * d + a]) + statistics.First[k * d + a] / mass;
+                }
             }
+        }
+
+        // The shared covariance is a parameter of every component: holding any of them, or the covariances, holds it.
+        if (HoldCovariances || held.Contains(true))
+        {
+            return;
         }
 
         for (int a = 0; a < d; a++)

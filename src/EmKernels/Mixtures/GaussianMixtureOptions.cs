@@ -56,6 +56,9 @@ public sealed record GaussianMixtureOptions
     /// <summary>Starting precisions (inverse covariances) in the same layout as <see cref="InitialCovariances"/>, or null.</summary>
     public double[]? InitialPrecisions { get; init; }
 
+    /// <summary>Parameters the M-step leaves at their starting values (none by default).</summary>
+    public HeldParameters? Held { get; init; }
+
     /// <summary>Maximum number of threads; null uses every core. Results do not depend on it.</summary>
     public int? MaxDegreeOfParallelism { get; init; }
 

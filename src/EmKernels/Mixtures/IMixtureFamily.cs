@@ -33,9 +33,10 @@ internal interface IMixtureFamily<T>
     /// The M-step for the component densities from the statistics of all points. Sets
     /// <paramref name="degenerate"/>[k] for a component whose new parameters are unusable (no mass,
     /// or a covariance that is not positive definite even with the regularisation); such components
-    /// keep their previous parameters until the loop re-seeds them.
+    /// keep their previous parameters until the loop re-seeds them. Components marked in
+    /// <paramref name="held"/> keep their parameters and are never degenerate.
     /// </summary>
-    void Maximize(SufficientStatistics statistics, Span<bool> degenerate);
+    void Maximize(SufficientStatistics statistics, ReadOnlySpan<bool> held, Span<bool> degenerate);
 
     /// <summary>Re-seeds component <paramref name="component"/> at the data point <paramref name="point"/> with the data's own spread.</summary>
     void Reseed(int component, ReadOnlySpan<double> point);
