@@ -11,11 +11,17 @@ namespace EmKernels.Bench;
 /// <summary>
 /// Runs the kernel benchmarks. Results go to perf-results/ (GitHub markdown and CSV, with BenchmarkDotNet's
 /// machine and runtime header); pass BenchmarkDotNet's usual arguments, e.g. <c>--filter *LogSumExp*</c>.
+/// <c>iterate ...</c> runs the side-by-side timing command instead (see <see cref="IterateCommand"/>).
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "iterate")
+        {
+            return IterateCommand.Run(args);
+        }
+
         string artifacts = Path.Combine(FindRepositoryRoot(), "perf-results", "kernels");
         IConfig config = ManualConfig.CreateEmpty()
             .AddJob(Job.Default.WithWarmupCount(4).WithIterationCount(10).WithLaunchCount(1))
