@@ -145,7 +145,7 @@ internal sealed class DiscreteMixtureFitter<T>
         double[]? givenParameters = o.InitialParameters is null ? null : CheckParameters(o.InitialParameters, k, features);
 
         var family = new DiscreteFamily<T>(_distribution, k, features, _categories, _trials, o.Smoothing, data, weights);
-        var em = new ExpectationMaximization<T>(data, weights, family, o.MaxDegreeOfParallelism ?? Environment.ProcessorCount, o.Held);
+        using var em = new ExpectationMaximization<T>(data, weights, family, o.MaxDegreeOfParallelism ?? Environment.ProcessorCount, o.Held);
         int seed = o.Seed ?? Random.Shared.Next();
         double[] logWeights = new double[k];
         bool complete = givenWeights is not null && givenParameters is not null;

@@ -220,7 +220,7 @@ public sealed class DiscreteMixtureModel<T>
         DiscreteMixtureFitter<T>.CheckValues(data, Distribution, Categories, Trials);
         var family = new DiscreteFamily<T>(Distribution, Components, Features, Categories, Trials, 0, data, null);
         _parameters.CopyTo(family.Parameters, 0);
-        var em = new ExpectationMaximization<T>(data, null, family, 1);
+        using var em = new ExpectationMaximization<T>(data, null, family, 1);
         em.Evaluate(_weights.Select(w => Math.Log(w)).ToArray(), perPoint, responsibilities, labels);
     }
 }

@@ -10,7 +10,7 @@ namespace EmKernels.Mixtures;
 /// tile in a fixed order and the segments are reduced in index order, so results are bitwise
 /// identical for any degree of parallelism. Everything it needs is allocated when it is created.
 /// </summary>
-internal sealed class ExpectationMaximization<T>
+internal sealed class ExpectationMaximization<T> : IDisposable
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     /// <summary>Points per tile: K × Tile log-probabilities stay in L1/L2 between the E-step and the statistics.</summary>
@@ -30,6 +30,9 @@ internal sealed class ExpectationMaximization<T>
     private readonly T[][] _logLikelihoods;
     private readonly bool[] _degenerate;
     private readonly bool[] _held;
+    private readonly WorkerTeam _team;
+    private readonly Action<int> _processSegments;
+    private bool _accumulate;
 
     public ExpectationMaximization(FeatureMajorMatrix<T> data, T[]? sampleWeights, IMixtureFamily<T> family, int maxDegreeOfParallelism, HeldParameters? held = null)
     {
@@ -63,6 +66,8 @@ internal sealed class ExpectationMaximization<T>
         }
 
         _degenerate = new bool[family.Components];
+        _team = new WorkerTeam(_workers);
+        _processSegments = ProcessSegments;
         TotalWeight = 0;
         for (int i = 0; i < n; i++)
         {
@@ -87,23 +92,8 @@ internal sealed class ExpectationMaximization<T>
     public double Pass(ReadOnlySpan<double> logWeights, bool accumulate)
     {
         _family.PrepareExpectation(logWeights);
-        if (_workers == 1)
-        {
-            for (int s = 0; s < _segments.Length; s++)
-            {
-                ProcessSegment(s, 0, accumulate);
-            }
-        }
-        else
-        {
-            Parallel.For(0, _workers, new ParallelOptions { MaxDegreeOfParallelism = _workers }, w =>
-            {
-                for (int s = w; s < _segments.Length; s += _workers)
-                {
-                    ProcessSegment(s, w, accumulate);
-                }
-            });
-        }
+        _accumulate = accumulate;
+        _team.Run(_processSegments);
 
         _total.Clear();
         for (int s = 0; s < _segments.Length; s++)
@@ -322,6 +312,17 @@ internal sealed class ExpectationMaximization<T>
         if (after < before - 64 * epsilon * (1 + Math.Abs(before)))
         {
             decreases.Add(new LikelihoodDecrease(history.Count - 1, before - after));
+        }
+    }
+
+    public void Dispose() => _team.Dispose();
+
+    /// <summary>Worker w processes segments w, w + W, w + 2W, …: which worker does a segment never changes its statistics.</summary>
+    private void ProcessSegments(int worker)
+    {
+        for (int s = worker; s < _segments.Length; s += _workers)
+        {
+            ProcessSegment(s, worker, _accumulate);
         }
     }
 

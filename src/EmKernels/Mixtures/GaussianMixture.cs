@@ -136,7 +136,7 @@ public sealed class GaussianMixture<T>
 
         double[] dataCovariance = DataCovariance(data, weights, o.CovarianceType is CovarianceType.Full or CovarianceType.Tied);
         var family = new GaussianFamily<T>(o.CovarianceType, k, d, o.RegCovar, dataCovariance, o.Held?.Covariances ?? false);
-        var em = new ExpectationMaximization<T>(data, weights, family, o.MaxDegreeOfParallelism ?? Environment.ProcessorCount, o.Held);
+        using var em = new ExpectationMaximization<T>(data, weights, family, o.MaxDegreeOfParallelism ?? Environment.ProcessorCount, o.Held);
         int seed = o.Seed ?? Random.Shared.Next();
         double[] logWeights = new double[k];
 

@@ -294,7 +294,7 @@ public sealed class GaussianMixtureModel<T>
         }
 
         _covariances.CopyTo(family.Covariances, 0);
-        var em = new ExpectationMaximization<T>(data, null, family, 1);
+        using var em = new ExpectationMaximization<T>(data, null, family, 1);
         double[] logWeights = _weights.Select(w => Math.Log(w)).ToArray();
         em.Evaluate(logWeights, perPoint, responsibilities, labels);
     }
