@@ -22,6 +22,11 @@ public static class Program
             return IterateCommand.Run(args);
         }
 
+        if (args.Length > 0 && args[0] == "probe")
+        {
+            return ProbeCommand.Run(args);
+        }
+
         string artifacts = Path.Combine(FindRepositoryRoot(), "perf-results", "kernels");
         IConfig config = ManualConfig.CreateEmpty()
             .AddJob(Job.Default.WithWarmupCount(4).WithIterationCount(10).WithLaunchCount(1))
