@@ -111,6 +111,7 @@ public static partial class DiscreteKernels
     private readonly struct CountStatisticsBody<T> : IKernelBody<T, CountStatistics<T>>
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Run<TV, TOps>(ref CountStatistics<T> a)
             where TV : struct
             where TOps : struct, ISimd<TV, T>

@@ -179,6 +179,7 @@ public static partial class DiscreteKernels
     private readonly struct CountBody<T> : IKernelBody<T, CountArguments<T>>
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Run<TV, TOps>(ref CountArguments<T> a)
             where TV : struct
             where TOps : struct, ISimd<TV, T>
@@ -222,6 +223,7 @@ public static partial class DiscreteKernels
     private readonly struct CategoricalBody<T> : IKernelBody<T, CountArguments<T>>
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Run<TV, TOps>(ref CountArguments<T> a)
             where TV : struct
             where TOps : struct, ISimd<TV, T>

@@ -217,6 +217,7 @@ public static partial class GaussianKernels
     private readonly struct TriangularBody<T> : IKernelBody<T, Triangular<T>>
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Run<TV, TOps>(ref Triangular<T> a)
             where TV : struct
             where TOps : struct, ISimd<TV, T> =>
@@ -244,6 +245,7 @@ public static partial class GaussianKernels
     // Tails: element-wise over points, destination separate from the inputs, so the last vector
     // overlaps the previous one. Two point vectors at a time share each broadcast factor entry, and
     // four columns j at a time share each loaded difference (2 × 4 accumulators in registers).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TriangularLogDensity<T, TV, TOps>(ref Triangular<T> a)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
         where TV : struct

@@ -184,6 +184,7 @@ public static partial class GaussianKernels
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
         where TDistance : struct, IDistance
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Run<TV, TOps>(ref DensityArguments<T> a)
             where TV : struct
             where TOps : struct, ISimd<TV, T> =>
@@ -194,6 +195,7 @@ public static partial class GaussianKernels
     // overlaps the previous one. Points go in chunks of PointChunk with the components outermost inside
     // a chunk, so each output row is written sequentially while the chunk's features stay in cache.
     // Requires points >= TOps.Count (or points == 0).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LogDensity<T, TV, TOps, TDistance>(
         ref T x, int features, int points, int stride, int components, ref T means, ref T precisions, ref T offsets, ref T destination)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>

@@ -46,6 +46,7 @@ public static partial class GaussianKernels
     private readonly struct ScatterBody<T> : IKernelBody<T, ScatterArguments<T>>
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Run<TV, TOps>(ref ScatterArguments<T> a)
             where TV : struct
             where TOps : struct, ISimd<TV, T> =>
@@ -79,6 +80,7 @@ public static partial class GaussianKernels
     // lanes are zeroed in both t and u (zeroing only v would turn an infinite feature into 0·∞ = NaN).
     // Per chunk and component: t and u go to scratch once, then every (a, b ≥ a) pair is a dot product
     // over the chunk, four b's at a time sharing each load of u_a. Chunk sums go to double.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scatter<T, TV, TOps>(ref ScatterArguments<T> a)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
         where TV : struct

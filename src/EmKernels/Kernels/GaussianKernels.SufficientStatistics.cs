@@ -75,6 +75,7 @@ public static partial class GaussianKernels
     private readonly struct MomentsBody<T> : IKernelBody<T, Moments<T>>
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Run<TV, TOps>(ref Moments<T> a)
             where TV : struct
             where TOps : struct, ISimd<TV, T> =>
@@ -106,6 +107,7 @@ public static partial class GaussianKernels
     // Sums run over chunks of ReductionChunk points in T, then go to the double accumulators.
     // Requires points >= TOps.Count (or points == 0).
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DiagonalSufficientStatistics<T, TV, TOps>(ref Moments<T> a)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
         where TV : struct

@@ -73,6 +73,7 @@ public static partial class MixtureKernels
     private readonly struct LogSumExpBody<T> : IKernelBody<T, BlockArguments<T>>
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Run<TV, TOps>(ref BlockArguments<T> a)
             where TV : struct
             where TOps : struct, ISimd<TV, T> =>
@@ -83,6 +84,7 @@ public static partial class MixtureKernels
     // vector slot at points − W that overlaps the previous vector (recomputing a few points
     // identically). Requires points >= TOps.Count (or points == 0).
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LogSumExp<T, TV, TOps>(ref T source, int components, int points, ref T destination)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
         where TV : struct

@@ -62,6 +62,7 @@ public static partial class MixtureKernels
     private readonly struct ResponsibilitiesBody<T> : IKernelBody<T, BlockArguments<T>>
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Run<TV, TOps>(ref BlockArguments<T> a)
             where TV : struct
             where TOps : struct, ISimd<TV, T> =>
@@ -73,6 +74,7 @@ public static partial class MixtureKernels
     // responsibilities. It is computed on all lanes and blended by a mask, so only its fresh lanes are
     // written and summed (identity 0). Requires points >= TOps.Count (or points == 0).
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double Responsibilities<T, TV, TOps>(ref T block, int components, int points, ref T normalizers, ref T weights, bool weighted)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
         where TV : struct

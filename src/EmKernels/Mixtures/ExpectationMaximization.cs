@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using EmKernels.Kernels;
 
 namespace EmKernels.Mixtures;
@@ -326,6 +327,8 @@ internal sealed class ExpectationMaximization<T> : IDisposable
         }
     }
 
+    // Runs every pass: compiled fully optimised at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ProcessSegment(int segment, int worker, bool accumulate)
     {
         SufficientStatistics statistics = _segments[segment];
