@@ -28,7 +28,7 @@ public static partial class DiscreteKernels
         ReadOnlySpan<T> sampleWeights, Span<double> weightSums, Span<double> sums)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        CheckStatistics(x, features, points, stride, responsibilities, components, sampleWeights, weightSums);
+        Shape.StatisticsTile<T>(x.Length, features, points, stride, responsibilities.Length, components, sampleWeights.Length, weightSums.Length);
         Shape.Exact(sums.Length, components, features, nameof(sums), "components × features");
         Counts(x, features, points, stride, responsibilities, components, sampleWeights, weightSums, sums, 0);
     }
@@ -55,24 +55,10 @@ public static partial class DiscreteKernels
         ReadOnlySpan<T> sampleWeights, Span<double> weightSums, Span<double> counts)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        CheckStatistics(x, features, points, stride, responsibilities, components, sampleWeights, weightSums);
+        Shape.StatisticsTile<T>(x.Length, features, points, stride, responsibilities.Length, components, sampleWeights.Length, weightSums.Length);
         Shape.Positive(categories, nameof(categories));
         Shape.Exact(counts.Length, components, features * categories, nameof(counts), "components × features × categories");
         Counts(x, features, points, stride, responsibilities, components, sampleWeights, weightSums, counts, categories);
-    }
-
-    private static void CheckStatistics<T>(
-        ReadOnlySpan<T> x, int features, int points, int stride, ReadOnlySpan<T> responsibilities, int components, ReadOnlySpan<T> sampleWeights, Span<double> weightSums)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        Shape.CheckElementType<T>();
-        Shape.Positive(features, nameof(features));
-        Shape.NonNegative(points, nameof(points));
-        Shape.Positive(components, nameof(components));
-        Shape.FeatureMajor(x.Length, stride, features, points, nameof(x), nameof(stride));
-        Shape.Exact(responsibilities.Length, components, points, nameof(responsibilities), "components × points");
-        Shape.EmptyOrExact(sampleWeights.Length, points, nameof(sampleWeights));
-        Shape.Exact(weightSums.Length, components, 1, nameof(weightSums), "one per component");
     }
 
     private static void Counts<T>(

@@ -111,7 +111,7 @@ public static partial class DiscreteKernels
         ReadOnlySpan<T> logP, ReadOnlySpan<T> offsets, Span<T> destination)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        CheckTile(x, features, points, stride, components, offsets, destination);
+        Shape.LogDensityTile<T>(x.Length, features, points, stride, components, offsets.Length, destination.Length);
         Shape.Positive(categories, nameof(categories));
         Shape.Exact(logP.Length, components, features * categories, nameof(logP), "components × features × categories");
         var a = new CountArguments<T>(
@@ -125,7 +125,7 @@ public static partial class DiscreteKernels
         ReadOnlySpan<T> first, ReadOnlySpan<T> complement, T trials, ReadOnlySpan<T> offsets, ReadOnlySpan<T> pointOffsets, Span<T> destination)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        CheckTile(x, features, points, stride, components, offsets, destination);
+        Shape.LogDensityTile<T>(x.Length, features, points, stride, components, offsets.Length, destination.Length);
         bool poisson = complement.IsEmpty && trials == T.Zero;
         Shape.Exact(first.Length, components, features, poisson ? "logRates" : "logP", "components × features");
         if (!poisson)
@@ -139,18 +139,6 @@ public static partial class DiscreteKernels
             ref MemoryMarshal.GetReference(complement), trials, poisson ? 0 : 1, ref MemoryMarshal.GetReference(offsets),
             ref MemoryMarshal.GetReference(pointOffsets), !pointOffsets.IsEmpty, ref MemoryMarshal.GetReference(destination));
         Dispatch.Run<T, CountBody<T>, CountArguments<T>>(points, ref a);
-    }
-
-    private static void CheckTile<T>(ReadOnlySpan<T> x, int features, int points, int stride, int components, ReadOnlySpan<T> offsets, Span<T> destination)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        Shape.CheckElementType<T>();
-        Shape.Positive(features, nameof(features));
-        Shape.NonNegative(points, nameof(points));
-        Shape.Positive(components, nameof(components));
-        Shape.FeatureMajor(x.Length, stride, features, points, nameof(x), nameof(stride));
-        Shape.Exact(offsets.Length, components, 1, nameof(offsets), "one per component");
-        Shape.Exact(destination.Length, components, points, nameof(destination), "components × points");
     }
 
     /// <summary>Validated arguments of the count and categorical log-densities. <see cref="Terms"/>: 0 = Poisson (x·A only), 1 = binomial (also (T − x)·B), or C for categorical.</summary>

@@ -175,15 +175,8 @@ public static partial class GaussianKernels
         ReadOnlySpan<T> sampleWeights, ReadOnlySpan<T> shift, Span<double> weightSums, Span<double> firstMoments)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        Shape.CheckElementType<T>();
-        Shape.Positive(features, nameof(features));
-        Shape.NonNegative(points, nameof(points));
-        Shape.Positive(components, nameof(components));
-        Shape.FeatureMajor(x.Length, stride, features, points, nameof(x), nameof(stride));
-        Shape.Exact(responsibilities.Length, components, points, nameof(responsibilities), "components × points");
-        Shape.EmptyOrExact(sampleWeights.Length, points, nameof(sampleWeights));
+        Shape.StatisticsTile<T>(x.Length, features, points, stride, responsibilities.Length, components, sampleWeights.Length, weightSums.Length);
         Shape.Exact(shift.Length, components, features, nameof(shift), "components × features");
-        Shape.Exact(weightSums.Length, components, 1, nameof(weightSums), "one per component");
         Shape.Exact(firstMoments.Length, components, features, nameof(firstMoments), "components × features");
     }
 

@@ -93,14 +93,8 @@ public static partial class GaussianKernels
         ReadOnlySpan<T> x, int features, int points, int stride, int components, ReadOnlySpan<T> means, ReadOnlySpan<T> offsets, Span<T> destination)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        Shape.CheckElementType<T>();
-        Shape.Positive(features, nameof(features));
-        Shape.NonNegative(points, nameof(points));
-        Shape.Positive(components, nameof(components));
-        Shape.FeatureMajor(x.Length, stride, features, points, nameof(x), nameof(stride));
+        Shape.LogDensityTile<T>(x.Length, features, points, stride, components, offsets.Length, destination.Length);
         Shape.Exact(means.Length, components, features, nameof(means), "components × features");
-        Shape.Exact(offsets.Length, components, 1, nameof(offsets), "one per component");
-        Shape.Exact(destination.Length, components, points, nameof(destination), "components × points");
     }
 
     /// <summary>How a covariance type turns the per-feature differences of one component into −½ × Mahalanobis².</summary>

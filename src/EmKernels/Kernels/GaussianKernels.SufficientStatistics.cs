@@ -49,16 +49,7 @@ public static partial class GaussianKernels
         Span<double> secondMoments)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        Shape.CheckElementType<T>();
-        Shape.Positive(features, nameof(features));
-        Shape.NonNegative(points, nameof(points));
-        Shape.Positive(components, nameof(components));
-        Shape.FeatureMajor(x.Length, stride, features, points, nameof(x), nameof(stride));
-        Shape.Exact(responsibilities.Length, components, points, nameof(responsibilities), "components × points");
-        Shape.EmptyOrExact(sampleWeights.Length, points, nameof(sampleWeights));
-        Shape.Exact(shift.Length, components, features, nameof(shift), "components × features");
-        Shape.Exact(weightSums.Length, components, 1, nameof(weightSums), "one per component");
-        Shape.Exact(firstMoments.Length, components, features, nameof(firstMoments), "components × features");
+        CheckScatterShapes(x, features, points, stride, responsibilities, components, sampleWeights, shift, weightSums, firstMoments);
         Shape.Exact(secondMoments.Length, components, features, nameof(secondMoments), "components × features");
 
         var moments = new Moments<T>(

@@ -75,4 +75,37 @@ internal static class Shape
                 $"A feature-major tile of {features} features × {points} points with stride {stride} needs at least {needed} elements, got {length}.");
         }
     }
+
+    /// <summary>
+    /// The checks every log-density kernel shares: element type, counts, a feature-major tile, K offsets
+    /// and a K × B destination. The kernel then checks its own parameter spans.
+    /// </summary>
+    public static void LogDensityTile<T>(int xLength, int features, int points, int stride, int components, int offsetsLength, int destinationLength)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        CheckElementType<T>();
+        Positive(features, nameof(features));
+        NonNegative(points, nameof(points));
+        Positive(components, nameof(components));
+        FeatureMajor(xLength, stride, features, points, "x", nameof(stride));
+        Exact(offsetsLength, components, 1, "offsets", "one per component");
+        Exact(destinationLength, components, points, "destination", "components × points");
+    }
+
+    /// <summary>
+    /// The checks every sufficient-statistics kernel shares: element type, counts, a feature-major tile,
+    /// K × B responsibilities, optional weights and K weight sums. The kernel then checks its own accumulators.
+    /// </summary>
+    public static void StatisticsTile<T>(int xLength, int features, int points, int stride, int responsibilitiesLength, int components, int sampleWeightsLength, int weightSumsLength)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        CheckElementType<T>();
+        Positive(features, nameof(features));
+        NonNegative(points, nameof(points));
+        Positive(components, nameof(components));
+        FeatureMajor(xLength, stride, features, points, "x", nameof(stride));
+        Exact(responsibilitiesLength, components, points, "responsibilities", "components × points");
+        EmptyOrExact(sampleWeightsLength, points, "sampleWeights");
+        Exact(weightSumsLength, components, 1, "weightSums", "one per component");
+    }
 }
