@@ -240,26 +240,29 @@ internal sealed class DiscreteFamily<T> : IMixtureFamily<T>
         return sums.Select(T.CreateTruncating).ToArray();
     }
 
-    /// <summary>log(n!) exactly summed for small n, by Stirling's series beyond (error far below double rounding).</summary>
+    /// <summary>log(n!) for n &lt; 64, summed once (the same sums the definition gives), so building per-point constants is a lookup.</summary>
+    private static readonly double[] SmallLogFactorials = CumulativeLogs(64);
+
+    /// <summary>log(n!): the table for small n, Stirling's series beyond (its error is far below double rounding there).</summary>
     internal static double LogFactorial(int n)
     {
-        if (n < 2)
+        if (n < SmallLogFactorials.Length)
         {
-            return 0;
-        }
-
-        if (n < 64)
-        {
-            double sum = 0;
-            for (int i = 2; i <= n; i++)
-            {
-                sum += Math.Log(i);
-            }
-
-            return sum;
+            return SmallLogFactorials[Math.Max(n, 0)];
         }
 
         double x = n + 1.0;
         return (x - 0.5) * Math.Log(x) - x + 0.5 * Math.Log(2 * Math.PI) + 1 / (12 * x) - 1 / (360 * x * x * x) + 1 / (1260 * Math.Pow(x, 5));
+    }
+
+    private static double[] CumulativeLogs(int length)
+    {
+        double[] table = new double[length];
+        for (int i = 2; i < length; i++)
+        {
+            table[i] = table[i - 1] + Math.Log(i);
+        }
+
+        return table;
     }
 }

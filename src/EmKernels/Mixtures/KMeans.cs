@@ -52,11 +52,13 @@ internal static class KMeans
             }
         }
 
-        // Lloyd iterations until no label changes.
+        // Lloyd iterations until no label changes. One pass per iteration: each tile is labelled and its
+        // one-hot responsibilities go straight to the weighted-sum kernel, which gives the next centres.
         int[] labels = new int[n];
         Array.Fill(labels, -1);
         double[] sums = new double[components * d];
         double[] mass = new double[components];
+        T[] oneHot = new T[components * Tile];
         for (int iteration = 0; iteration < maxIterations; iteration++)
         {
             for (int i = 0; i < centers.Length; i++)
@@ -64,11 +66,16 @@ internal static class KMeans
                 centersT[i] = T.CreateTruncating(centers[i]);
             }
 
+            Array.Clear(sums);
+            Array.Clear(mass);
             bool changed = false;
             for (int start = 0; start < n; start += Tile)
             {
                 int count = Math.Min(Tile, n - start);
-                GaussianKernels.SphericalLogDensity<T>(data.Tile(start, count), d, count, data.Stride, components, centersT, unit, zero, block.AsSpan(0, components * count));
+                ReadOnlySpan<T> tile = data.Tile(start, count);
+                Span<T> r = oneHot.AsSpan(0, components * count);
+                GaussianKernels.SphericalLogDensity<T>(tile, d, count, data.Stride, components, centersT, unit, zero, block.AsSpan(0, components * count));
+                r.Clear();
                 for (int i = 0; i < count; i++)
                 {
                     int best = 0;
@@ -82,25 +89,15 @@ internal static class KMeans
 
                     changed |= labels[start + i] != best;
                     labels[start + i] = best;
+                    r[best * count + i] = T.One;
                 }
+
+                DiscreteKernels.CountSufficientStatistics<T>(tile, d, count, data.Stride, r, components, weights is null ? default : weights.AsSpan(start, count), mass, sums);
             }
 
             if (!changed)
             {
                 break;
-            }
-
-            Array.Clear(sums);
-            Array.Clear(mass);
-            for (int i = 0; i < n; i++)
-            {
-                double w = weights is null ? 1 : double.CreateTruncating(weights[i]);
-                int c = labels[i];
-                mass[c] += w;
-                for (int f = 0; f < d; f++)
-                {
-                    sums[c * d + f] += w * double.CreateTruncating(data[i, f]);
-                }
             }
 
             for (int c = 0; c < components; c++)
