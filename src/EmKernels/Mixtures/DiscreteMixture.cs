@@ -104,22 +104,10 @@ internal sealed class DiscreteMixtureFitter<T>
             ArgumentOutOfRangeException.ThrowIfLessThan(trials, 1, nameof(trials));
         }
 
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.Components, 1, "options.Components");
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxIterations, 1, "options.MaxIterations");
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.Restarts, 1, "options.Restarts");
-        if (!(options.Tolerance >= 0) || double.IsInfinity(options.Tolerance))
-        {
-            throw new ArgumentOutOfRangeException("options.Tolerance", options.Tolerance, "Must be finite and non-negative.");
-        }
-
+        MixtureSetup.CheckOptions(options.Components, options.MaxIterations, options.Restarts, options.Tolerance, options.MaxDegreeOfParallelism);
         if (!(options.Smoothing >= 0) || double.IsInfinity(options.Smoothing))
         {
             throw new ArgumentOutOfRangeException("options.Smoothing", options.Smoothing, "Must be finite and non-negative.");
-        }
-
-        if (options.MaxDegreeOfParallelism is < 1)
-        {
-            throw new ArgumentOutOfRangeException("options.MaxDegreeOfParallelism", options.MaxDegreeOfParallelism, "Must be at least 1 (or null for every core).");
         }
 
         _distribution = distribution;
@@ -141,7 +129,7 @@ internal sealed class DiscreteMixtureFitter<T>
         }
 
         T[]? weights = DataChecks.SampleWeights(sampleWeights, points);
-        double[]? givenWeights = o.InitialWeights is null ? null : CheckWeights(o.InitialWeights, k);
+        double[]? givenWeights = o.InitialWeights is null ? null : MixtureSetup.StartWeights(o.InitialWeights, k);
         double[]? givenParameters = o.InitialParameters is null ? null : CheckParameters(o.InitialParameters, k, features);
 
         var family = new DiscreteFamily<T>(_distribution, k, features, _categories, _trials, o.Smoothing, data, weights);
@@ -203,24 +191,7 @@ internal sealed class DiscreteMixtureFitter<T>
 
         if (_options.Initialization == DiscreteMixtureInitialization.RandomResponsibilities)
         {
-            em.MaximizeFrom((start, count, r) =>
-            {
-                for (int i = 0; i < count; i++)
-                {
-                    double sum = 0;
-                    for (int j = 0; j < k; j++)
-                    {
-                        double value = random.NextDouble();
-                        r[j * count + i] = T.CreateTruncating(value);
-                        sum += value;
-                    }
-
-                    for (int j = 0; j < k; j++)
-                    {
-                        r[j * count + i] = T.CreateTruncating(double.CreateTruncating(r[j * count + i]) / sum);
-                    }
-                }
-            }, logWeights);
+            em.MaximizeFrom((start, count, r) => MixtureSetup.RandomResponsibilities(random, k, count, r), logWeights);
             return;
         }
 
@@ -278,21 +249,6 @@ internal sealed class DiscreteMixtureFitter<T>
             _ => "a non-negative whole-number count",
         };
         throw new ArgumentException($"The value {data[badRow, badColumn]} at row {badRow}, column {badColumn} is not {expected}.", "data");
-    }
-
-    private static double[] CheckWeights(double[] weights, int k)
-    {
-        if (weights.Length != k)
-        {
-            throw new ArgumentException($"Expected {k} initial weights, got {weights.Length}.", "options.InitialWeights");
-        }
-
-        if (weights.Any(w => !double.IsFinite(w) || w < 0) || Math.Abs(weights.Sum() - 1) > 1e-6)
-        {
-            throw new ArgumentException("Initial weights must be finite, non-negative and sum to 1 (within 1e-6).", "options.InitialWeights");
-        }
-
-        return (double[])weights.Clone();
     }
 
     private double[] CheckParameters(double[] parameters, int k, int features)

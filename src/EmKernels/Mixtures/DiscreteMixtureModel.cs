@@ -152,12 +152,7 @@ public sealed class DiscreteMixtureModel<T>
         int[] labels = new int[count];
         for (int i = 0; i < count; i++)
         {
-            double u = random.NextDouble();
-            int k = 0;
-            for (double cumulative = _weights[0]; cumulative <= u && k < Components - 1; cumulative += _weights[++k])
-            {
-            }
-
+            int k = MixtureSetup.Draw(random, _weights);
             labels[i] = k;
             for (int j = 0; j < d; j++)
             {
@@ -166,24 +161,13 @@ public sealed class DiscreteMixtureModel<T>
                     DiscreteDistribution.Bernoulli => random.NextDouble() < _parameters[k * d + j] ? 1 : 0,
                     DiscreteDistribution.Binomial => Enumerable.Range(0, Trials).Count(_ => random.NextDouble() < _parameters[k * d + j]),
                     DiscreteDistribution.Poisson => Poisson(random, _parameters[k * d + j]),
-                    _ => Category(random, _parameters.AsSpan((k * d + j) * Categories, Categories)),
+                    _ => MixtureSetup.Draw(random, _parameters.AsSpan((k * d + j) * Categories, Categories)),
                 };
                 points[i * d + j] = T.CreateTruncating(value);
             }
         }
 
         return (points, labels);
-    }
-
-    private static int Category(Random random, ReadOnlySpan<double> probabilities)
-    {
-        double u = random.NextDouble();
-        int c = 0;
-        for (double cumulative = probabilities[0]; cumulative <= u && c < probabilities.Length - 1; cumulative += probabilities[++c])
-        {
-        }
-
-        return c;
     }
 
     /// <summary>Poisson draw by inversion of the CDF (exact; O(λ) per draw).</summary>

@@ -38,22 +38,10 @@ public sealed class GaussianMixture<T>
             throw new NotSupportedException($"GaussianMixture supports float and double, not {typeof(T).Name}.");
         }
 
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.Components, 1, "options.Components");
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxIterations, 1, "options.MaxIterations");
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.Restarts, 1, "options.Restarts");
-        if (!(options.Tolerance >= 0) || double.IsInfinity(options.Tolerance))
-        {
-            throw new ArgumentOutOfRangeException("options.Tolerance", options.Tolerance, "Must be finite and non-negative.");
-        }
-
+        MixtureSetup.CheckOptions(options.Components, options.MaxIterations, options.Restarts, options.Tolerance, options.MaxDegreeOfParallelism);
         if (!(options.RegCovar >= 0) || double.IsInfinity(options.RegCovar))
         {
             throw new ArgumentOutOfRangeException("options.RegCovar", options.RegCovar, "Must be finite and non-negative.");
-        }
-
-        if (options.MaxDegreeOfParallelism is < 1)
-        {
-            throw new ArgumentOutOfRangeException("options.MaxDegreeOfParallelism", options.MaxDegreeOfParallelism, "Must be at least 1 (or null for every core).");
         }
 
         if (!Enum.IsDefined(options.CovarianceType))
@@ -224,24 +212,7 @@ public sealed class GaussianMixture<T>
                 }
 
                 case GaussianMixtureInitialization.RandomResponsibilities:
-                    em.MaximizeFrom((start, count, r) =>
-                    {
-                        for (int i = 0; i < count; i++)
-                        {
-                            double sum = 0;
-                            for (int j = 0; j < k; j++)
-                            {
-                                double value = random.NextDouble();
-                                r[j * count + i] = T.CreateTruncating(value);
-                                sum += value;
-                            }
-
-                            for (int j = 0; j < k; j++)
-                            {
-                                r[j * count + i] = T.CreateTruncating(double.CreateTruncating(r[j * count + i]) / sum);
-                            }
-                        }
-                    }, logWeights);
+                    em.MaximizeFrom((start, count, r) => MixtureSetup.RandomResponsibilities(random, k, count, r), logWeights);
                     break;
 
                 default:

@@ -181,12 +181,7 @@ public sealed class GaussianMixtureModel<T>
         double[] z = new double[d];
         for (int i = 0; i < count; i++)
         {
-            double u = random.NextDouble();
-            int k = 0;
-            for (double cumulative = _weights[0]; cumulative <= u && k < Components - 1; cumulative += _weights[++k])
-            {
-            }
-
+            int k = MixtureSetup.Draw(random, _weights);
             labels[i] = k;
             for (int a = 0; a < d; a++)
             {

@@ -9,28 +9,7 @@ internal sealed record GivenParameters(double[]? Weights, double[]? Means, doubl
 
     public static GivenParameters From(GaussianMixtureOptions options, int components, int features)
     {
-        double[]? weights = options.InitialWeights;
-        if (weights is not null)
-        {
-            CheckLength(weights, components, "options.InitialWeights", "one per component");
-            double sum = 0;
-            for (int k = 0; k < components; k++)
-            {
-                if (!double.IsFinite(weights[k]) || weights[k] < 0)
-                {
-                    throw new ArgumentException($"Initial weight {k} is {weights[k]}; weights must be finite and non-negative.", "options.InitialWeights");
-                }
-
-                sum += weights[k];
-            }
-
-            if (Math.Abs(sum - 1) > 1e-6)
-            {
-                throw new ArgumentException($"The initial weights sum to {sum}, not 1 (within 1e-6).", "options.InitialWeights");
-            }
-
-            weights = (double[])weights.Clone();
-        }
+        double[]? weights = options.InitialWeights is null ? null : MixtureSetup.StartWeights(options.InitialWeights, components);
 
         double[]? means = options.InitialMeans;
         if (means is not null)
