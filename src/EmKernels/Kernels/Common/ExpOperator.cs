@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace EmKernels.Kernels.Common;
 
@@ -84,38 +83,35 @@ internal static class ExpOperator
         }
     }
 
-    /// <summary>exp of every element, on the widest accelerated path (scalar below one vector): for tests and benchmarks.</summary>
+    /// <summary>exp of every element into a separate destination, through <see cref="Dispatch"/> like every kernel: for tests and benchmarks.</summary>
     public static void Exp<T>(ReadOnlySpan<T> x, Span<T> destination)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        ref T source = ref MemoryMarshal.GetReference(x);
-        ref T target = ref MemoryMarshal.GetReference(destination);
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (; i + Vector512<T>.Count <= x.Length; i += Vector512<T>.Count)
-            {
-                Simd512<T>.Store(Simd512<T>.Exp(Simd512<T>.Load(ref source, (nuint)i)), ref target, (nuint)i);
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i + Vector256<T>.Count <= x.Length; i += Vector256<T>.Count)
-            {
-                Simd256<T>.Store(Simd256<T>.Exp(Simd256<T>.Load(ref source, (nuint)i)), ref target, (nuint)i);
-            }
-        }
-        else if (Vector128.IsHardwareAccelerated)
-        {
-            for (; i + Vector128<T>.Count <= x.Length; i += Vector128<T>.Count)
-            {
-                Simd128<T>.Store(Simd128<T>.Exp(Simd128<T>.Load(ref source, (nuint)i)), ref target, (nuint)i);
-            }
-        }
+        var arguments = new SpanArguments<T>(ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(destination), x.Length);
+        Dispatch.Run<T, ExpBody<T>, SpanArguments<T>>(x.Length, ref arguments);
+    }
 
-        for (; i < x.Length; i++)
+    private ref struct SpanArguments<T>(ref T source, ref T destination, int length)
+    {
+        public ref T Source = ref source;
+        public ref T Destination = ref destination;
+        public int Length = length;
+    }
+
+    // Tails: element-wise, so the last vector overlaps the previous one; the destination must not overlap the source.
+    private readonly struct ExpBody<T> : IKernelBody<T, SpanArguments<T>>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        public static void Run<TV, TOps>(ref SpanArguments<T> a)
+            where TV : struct
+            where TOps : struct, ISimd<TV, T>
         {
-            destination[i] = T.Exp(x[i]);
+            int width = TOps.Count;
+            for (int i = 0; i < a.Length; i += width)
+            {
+                nuint at = (nuint)Math.Min(i, a.Length - width);
+                TOps.Store(TOps.Exp(TOps.Load(ref a.Source, at)), ref a.Destination, at);
+            }
         }
     }
 
