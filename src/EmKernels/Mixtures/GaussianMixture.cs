@@ -18,9 +18,9 @@ namespace EmKernels.Mixtures;
 /// means, so variances are never differences of large numbers (data at 1e4 with unit spread fit in
 /// float). A component that loses all its mass, or whose covariance is not positive definite even
 /// with reg_covar, is re-seeded at the worst-explained point with the data's covariance and one
-/// point's weight; this is reported in <see cref="GaussianMixtureModel{T}.Reseeds"/>, never NaN.
+/// point's weight; this is reported in <see cref="MixtureModel{T}.Reseeds"/>, never NaN.
 /// The log-likelihood is checked every iteration; decreases beyond rounding are reported in
-/// <see cref="GaussianMixtureModel{T}.LikelihoodDecreases"/>.
+/// <see cref="MixtureModel{T}.LikelihoodDecreases"/>.
 /// </remarks>
 public sealed class GaussianMixture<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
