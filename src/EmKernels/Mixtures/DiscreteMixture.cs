@@ -129,8 +129,8 @@ internal sealed class DiscreteMixtureFitter<T>
         }
 
         T[]? weights = DataChecks.SampleWeights(sampleWeights, points);
-        double[]? givenWeights = o.InitialWeights is null ? null : MixtureSetup.StartWeights(o.InitialWeights, k);
-        double[]? givenParameters = o.InitialParameters is null ? null : CheckParameters(o.InitialParameters, k, features);
+        double[]? givenWeights = o.InitialWeights is null ? null : MixtureSetup.StartWeights(o.InitialWeights, k, "options.InitialWeights");
+        double[]? givenParameters = o.InitialParameters is null ? null : CheckParameters(o.InitialParameters, _distribution, _categories, k, features, "options.InitialParameters");
 
         var family = new DiscreteFamily<T>(_distribution, k, features, _categories, _trials, o.Smoothing, data, weights);
         using var em = new ExpectationMaximization<T>(data, weights, family, o.MaxDegreeOfParallelism ?? Environment.ProcessorCount, o.Held);
@@ -251,32 +251,33 @@ internal sealed class DiscreteMixtureFitter<T>
         throw new ArgumentException($"The value {data[badRow, badColumn]} at row {badRow}, column {badColumn} is not {expected}.", "data");
     }
 
-    private double[] CheckParameters(double[] parameters, int k, int features)
+    /// <summary>Checks component parameters of the family's layout (naming them by <paramref name="name"/>) and returns a copy.</summary>
+    internal static double[] CheckParameters(double[] parameters, DiscreteDistribution distribution, int categories, int k, int features, string name)
     {
-        int categories = _distribution == DiscreteDistribution.Categorical ? _categories : 1;
+        categories = distribution == DiscreteDistribution.Categorical ? categories : 1;
         if (parameters.Length != k * features * categories)
         {
-            throw new ArgumentException($"Expected {k * features * categories} initial parameters, got {parameters.Length}.", "options.InitialParameters");
+            throw new ArgumentException($"Expected {k * features * categories} parameters (components × features{(categories > 1 ? " × categories" : "")}), got {parameters.Length}.", name);
         }
 
         for (int i = 0; i < parameters.Length; i++)
         {
             double p = parameters[i];
-            bool ok = _distribution == DiscreteDistribution.Poisson ? double.IsFinite(p) && p >= 0 : p >= 0 && p <= 1;
+            bool ok = distribution == DiscreteDistribution.Poisson ? double.IsFinite(p) && p >= 0 : p >= 0 && p <= 1;
             if (!ok)
             {
-                throw new ArgumentException($"Initial parameter {i} is {p}; {(_distribution == DiscreteDistribution.Poisson ? "rates must be finite and non-negative" : "probabilities must lie in [0, 1]")}.", "options.InitialParameters");
+                throw new ArgumentException($"Parameter {i} is {p}; {(distribution == DiscreteDistribution.Poisson ? "rates must be finite and non-negative" : "probabilities must lie in [0, 1]")}.", name);
             }
         }
 
-        if (_distribution == DiscreteDistribution.Categorical)
+        if (distribution == DiscreteDistribution.Categorical)
         {
             for (int i = 0; i < k * features; i++)
             {
                 double sum = parameters.AsSpan(i * categories, categories).ToArray().Sum();
                 if (Math.Abs(sum - 1) > 1e-6)
                 {
-                    throw new ArgumentException($"The initial probabilities of component {i / features}, feature {i % features} sum to {sum}, not 1.", "options.InitialParameters");
+                    throw new ArgumentException($"The probabilities of component {i / features}, feature {i % features} sum to {sum}, not 1.", name);
                 }
             }
         }

@@ -23,6 +23,54 @@ public sealed class DiscreteMixtureModel<T> : MixtureModel<T>
         _parameters = parameters;
     }
 
+    /// <summary>
+    /// A model with the given parameters, for evaluating and sampling parameters stored or computed elsewhere.
+    /// It has no fit history: <see cref="MixtureModel{T}.Iterations"/> is 0, <see cref="MixtureModel{T}.Converged"/>
+    /// false and <see cref="MixtureModel{T}.MeanLogLikelihood"/> throws.
+    /// </summary>
+    /// <param name="distribution">The component family.</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="weights">K ≥ 1 finite non-negative weights summing to 1 (within 1e-6).</param>
+    /// <param name="parameters">The component parameters in the layout of <see cref="Parameters"/>: probabilities in [0, 1] (each categorical row summing to 1), or finite non-negative rates.</param>
+    /// <param name="categories">C for categorical (≥ 1); ignored otherwise.</param>
+    /// <param name="trials">T for binomial (≥ 1); ignored otherwise.</param>
+    /// <returns>The model; it holds copies of the arrays.</returns>
+    /// <exception cref="ArgumentNullException">An array is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="distribution"/> is unknown, or D, K, C or T is out of range.</exception>
+    /// <exception cref="ArgumentException">A length or value is invalid; the message says which.</exception>
+    public static DiscreteMixtureModel<T> FromParameters(DiscreteDistribution distribution, int features, double[] weights, double[] parameters, int categories = 1, int trials = 1)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (!Enum.IsDefined(distribution))
+        {
+            throw new ArgumentOutOfRangeException(nameof(distribution), distribution, "Unknown distribution.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
+        if (weights.Length == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(weights), "A mixture needs at least one component.");
+        }
+
+        categories = distribution == DiscreteDistribution.Categorical ? categories : 1;
+        ArgumentOutOfRangeException.ThrowIfLessThan(categories, 1);
+        trials = distribution switch
+        {
+            DiscreteDistribution.Binomial => trials,
+            DiscreteDistribution.Bernoulli => 1,
+            _ => 0,
+        };
+        if (distribution == DiscreteDistribution.Binomial)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(trials, 1);
+        }
+
+        double[] checkedWeights = MixtureSetup.StartWeights(weights, weights.Length, nameof(weights));
+        double[] checkedParameters = DiscreteMixtureFitter<T>.CheckParameters(parameters, distribution, categories, weights.Length, features, nameof(parameters));
+        return new DiscreteMixtureModel<T>(distribution, weights.Length, features, categories, trials, checkedWeights, checkedParameters, false, 0, [], [], []);
+    }
+
     /// <summary>The component family.</summary>
     public DiscreteDistribution Distribution { get; }
 

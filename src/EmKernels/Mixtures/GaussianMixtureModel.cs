@@ -32,6 +32,41 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
         _precisionsCholesky = PrecisionCholeskyOf(covarianceType, features, covariances);
     }
 
+    /// <summary>
+    /// A model with the given parameters, for evaluating and sampling parameters stored or computed elsewhere
+    /// (a saved model, another library's fit). It has no fit history: <see cref="MixtureModel{T}.Iterations"/> is 0,
+    /// <see cref="MixtureModel{T}.Converged"/> false and <see cref="MixtureModel{T}.MeanLogLikelihood"/> throws.
+    /// </summary>
+    /// <param name="covarianceType">The covariance type.</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="weights">K ≥ 1 finite non-negative weights summing to 1 (within 1e-6).</param>
+    /// <param name="means">K × D finite means, row-major.</param>
+    /// <param name="covariances">Covariances in the type's layout (see the remarks on the type): symmetric positive definite matrices, or positive variances.</param>
+    /// <returns>The model; it holds copies of the arrays.</returns>
+    /// <exception cref="ArgumentNullException">An array is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="covarianceType"/> is unknown, D &lt; 1 or K = 0.</exception>
+    /// <exception cref="ArgumentException">A length or value is invalid; the message says which.</exception>
+    public static GaussianMixtureModel<T> FromParameters(CovarianceType covarianceType, int features, double[] weights, double[] means, double[] covariances)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(means);
+        ArgumentNullException.ThrowIfNull(covariances);
+        if (!Enum.IsDefined(covarianceType))
+        {
+            throw new ArgumentOutOfRangeException(nameof(covarianceType), covarianceType, "Unknown covariance type.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
+        if (weights.Length == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(weights), "A mixture needs at least one component.");
+        }
+
+        var given = GivenParameters.Check(
+            covarianceType, weights.Length, features, weights, means, covariances, null, nameof(weights), nameof(means), nameof(covariances), nameof(covariances));
+        return new GaussianMixtureModel<T>(covarianceType, weights.Length, features, given.Weights!, given.Means!, given.Covariances!, false, 0, [], [], []);
+    }
+
     /// <summary>The covariance type.</summary>
     public CovarianceType CovarianceType { get; }
 
@@ -99,29 +134,31 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     }
 
     /// <summary>Component k's covariance as a full D × D matrix, whatever the type.</summary>
-    private double[] FullCovariance(int k)
+    private double[] FullCovariance(int k) => FullCovariance(CovarianceType, Features, _covariances, k);
+
+    /// <summary>Component k's covariance as a full D × D matrix, from covariances in the type's layout.</summary>
+    internal static double[] FullCovariance(CovarianceType type, int d, ReadOnlySpan<double> covariances, int k)
     {
-        int d = Features;
         double[] matrix = new double[d * d];
-        switch (CovarianceType)
+        switch (type)
         {
             case CovarianceType.Full:
-                _covariances.AsSpan(k * d * d, d * d).CopyTo(matrix);
+                covariances.Slice(k * d * d, d * d).CopyTo(matrix);
                 break;
             case CovarianceType.Tied:
-                _covariances.AsSpan(0, d * d).CopyTo(matrix);
+                covariances[..(d * d)].CopyTo(matrix);
                 break;
             case CovarianceType.Diagonal:
                 for (int a = 0; a < d; a++)
                 {
-                    matrix[a * d + a] = _covariances[k * d + a];
+                    matrix[a * d + a] = covariances[k * d + a];
                 }
 
                 break;
             default:
                 for (int a = 0; a < d; a++)
                 {
-                    matrix[a * d + a] = _covariances[k];
+                    matrix[a * d + a] = covariances[k];
                 }
 
                 break;

@@ -7,33 +7,38 @@ internal sealed record GivenParameters(double[]? Weights, double[]? Means, doubl
 {
     public bool Complete => Weights is not null && Means is not null && Covariances is not null;
 
-    public static GivenParameters From(GaussianMixtureOptions options, int components, int features)
-    {
-        double[]? weights = options.InitialWeights is null ? null : MixtureSetup.StartWeights(options.InitialWeights, components);
+    public static GivenParameters From(GaussianMixtureOptions options, int components, int features) =>
+        Check(
+            options.CovarianceType, components, features, options.InitialWeights, options.InitialMeans, options.InitialCovariances, options.InitialPrecisions,
+            "options.InitialWeights", "options.InitialMeans", "options.InitialCovariances", "options.InitialPrecisions");
 
-        double[]? means = options.InitialMeans;
+    /// <summary>Checks whichever parameters are given (naming each by the given argument name) and returns validated copies.</summary>
+    public static GivenParameters Check(
+        CovarianceType type, int components, int features, double[]? weights, double[]? means, double[]? covariances, double[]? precisions,
+        string weightsName, string meansName, string covariancesName, string precisionsName)
+    {
+        weights = weights is null ? null : MixtureSetup.StartWeights(weights, components, weightsName);
         if (means is not null)
         {
-            CheckLength(means, components * features, "options.InitialMeans", "components × features");
+            CheckLength(means, components * features, meansName, "components × features");
             for (int i = 0; i < means.Length; i++)
             {
                 if (!double.IsFinite(means[i]))
                 {
-                    throw new ArgumentException($"Initial mean {i / features}, feature {i % features} is {means[i]}.", "options.InitialMeans");
+                    throw new ArgumentException($"The mean of component {i / features}, feature {i % features} is {means[i]}.", meansName);
                 }
             }
 
             means = (double[])means.Clone();
         }
 
-        double[]? covariances = null;
-        if (options.InitialCovariances is not null)
+        if (covariances is not null)
         {
-            covariances = Matrices(options.InitialCovariances, options.CovarianceType, components, features, "options.InitialCovariances", invert: false);
+            covariances = Matrices(covariances, type, components, features, covariancesName, invert: false);
         }
-        else if (options.InitialPrecisions is not null)
+        else if (precisions is not null)
         {
-            covariances = Matrices(options.InitialPrecisions, options.CovarianceType, components, features, "options.InitialPrecisions", invert: true);
+            covariances = Matrices(precisions, type, components, features, precisionsName, invert: true);
         }
 
         return new GivenParameters(weights, means, covariances);

@@ -44,12 +44,16 @@ public abstract class MixtureModel<T>
 
     /// <summary>
     /// Mean log-likelihood of the training data under the starting parameters and after each M-step
-    /// of the kept run: <see cref="Iterations"/> + 1 values, the last for the returned parameters.
+    /// of the kept run: <see cref="Iterations"/> + 1 values, the last for the returned parameters
+    /// (empty for a model built from parameters).
     /// </summary>
     public ReadOnlySpan<double> MeanLogLikelihoodHistory => _history;
 
     /// <summary>The mean log-likelihood of the training data under the returned parameters.</summary>
-    public double MeanLogLikelihood => _history[^1];
+    /// <exception cref="InvalidOperationException">The model was built from parameters, not fitted (call <see cref="Score"/> on data instead).</exception>
+    public double MeanLogLikelihood => _history.Length > 0
+        ? _history[^1]
+        : throw new InvalidOperationException("This model was built from parameters, not fitted, so it has no training log-likelihood; call Score on data instead.");
 
     /// <summary>Iterations of the kept run whose log-likelihood fell by more than rounding (expected empty).</summary>
     public IReadOnlyList<LikelihoodDecrease> LikelihoodDecreases { get; }

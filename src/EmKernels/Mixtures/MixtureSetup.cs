@@ -23,11 +23,11 @@ internal static class MixtureSetup
     }
 
     /// <summary>A validated copy of given start weights: K values, finite, non-negative, summing to 1 within 1e-6.</summary>
-    public static double[] StartWeights(double[] weights, int components)
+    public static double[] StartWeights(double[] weights, int components, string name)
     {
         if (weights.Length != components)
         {
-            throw new ArgumentException($"Expected {components} values (one per component), got {weights.Length}.", "options.InitialWeights");
+            throw new ArgumentException($"Expected {components} values (one per component), got {weights.Length}.", name);
         }
 
         double sum = 0;
@@ -35,7 +35,7 @@ internal static class MixtureSetup
         {
             if (!double.IsFinite(weights[k]) || weights[k] < 0)
             {
-                throw new ArgumentException($"Initial weight {k} is {weights[k]}; weights must be finite and non-negative.", "options.InitialWeights");
+                throw new ArgumentException($"Initial weight {k} is {weights[k]}; weights must be finite and non-negative.", name);
             }
 
             sum += weights[k];
@@ -43,7 +43,7 @@ internal static class MixtureSetup
 
         if (Math.Abs(sum - 1) > 1e-6)
         {
-            throw new ArgumentException($"The initial weights sum to {sum}, not 1 (within 1e-6).", "options.InitialWeights");
+            throw new ArgumentException($"The initial weights sum to {sum}, not 1 (within 1e-6).", name);
         }
 
         return (double[])weights.Clone();

@@ -1,0 +1,456 @@
+using System.CommandLine;
+using System.Globalization;
+using EmKernels.Mixtures;
+
+namespace EmKernels.Cli;
+
+/// <summary>
+/// The <c>emk</c> commands: fit, predict, score, sample and select. <see cref="Run"/> is the whole
+/// program with its streams passed in, so tests run it in-process exactly as the executable does.
+/// Exit codes: 0 success, 2 bad input (one line on stderr, nothing written), 1 an internal error.
+/// </summary>
+internal static class Emk
+{
+    public static int Run(string[] args, TextWriter output, TextWriter error, bool interactive)
+    {
+        var terminal = new Terminal(output, error, interactive);
+        RootCommand root = Commands(terminal);
+        ParseResult parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            error.WriteLine($"emk: {parse.Errors[0].Message} (emk --help lists the commands and options)");
+            return 2;
+        }
+
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (UsageException e)
+        {
+            error.WriteLine($"emk: {e.Message}");
+            return 2;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            error.WriteLine($"emk: internal error ({e.GetType().Name}): {e.Message}");
+            return 1;
+        }
+    }
+
+    private static RootCommand Commands(Terminal terminal)
+    {
+        var root = new RootCommand("emk: fit, inspect, choose and use mixture models (Gaussian, Bernoulli, categorical, binomial, Poisson) on CSV or .npy files.");
+        root.Add(FitCommand(terminal));
+        root.Add(PredictCommand(terminal));
+        root.Add(ScoreCommand(terminal));
+        root.Add(SampleCommand(terminal));
+        root.Add(SelectCommand(terminal));
+        return root;
+    }
+
+    private static Command FitCommand(Terminal terminal)
+    {
+        var command = new Command("fit", "Fit a mixture model to FILE (CSV with an optional header, or .npy); without FILE, to the embedded Old Faithful data (272 × 2).");
+        var file = DataArgument();
+        var shared = new SharedFitOptions(command);
+        var components = new Option<int>("--components", "-k") { Description = "Number of components K.", DefaultValueFactory = _ => 2 };
+        var covariance = new Option<string>("--covariance") { Description = "Gaussian covariance type.", DefaultValueFactory = _ => "full" };
+        covariance.AcceptOnlyFromAmong(Names.CovarianceTypes);
+        var outputPath = new Option<string?>("--output", "-o") { Description = "Write the fitted model (JSON) to this file." };
+        var plot = new Option<string?>("--plot") { Description = "Write an SVG of the fit (two columns, points coloured by component, 1σ and 2σ ellipses)." };
+        var plotColumns = new Option<string?>("--plot-columns") { Description = "The two columns to plot (names or 1-based numbers; default the first two)." };
+        command.Add(file);
+        command.Add(components);
+        command.Add(covariance);
+        command.Add(outputPath);
+        command.Add(plot);
+        command.Add(plotColumns);
+        command.SetAction(parse =>
+        {
+            DataTable data = DataTable.Read(parse.GetValue(file)).Select(parse.GetValue(shared.Columns));
+            FitSettings settings = shared.Settings(parse) with
+            {
+                Components = parse.GetValue(components),
+                Covariance = Names.Covariance(parse.GetValue(covariance)!, "--covariance"),
+            };
+            string? modelPath = parse.GetValue(outputPath), plotPath = parse.GetValue(plot);
+            if (plotPath is null && parse.GetValue(plotColumns) is not null)
+            {
+                throw new UsageException("--plot-columns needs --plot FILE.svg.");
+            }
+
+            (int X, int Y) plotted = plotPath is null ? default : Plot.Columns(data, parse.GetValue(plotColumns));
+
+            FitOutcome outcome = terminal.WithProgress(
+                $"fitting {Names.Describe(settings.Model, settings.Covariance, settings.Components)}", settings.Restarts, parse.GetValue(shared.Verbose),
+                progress => Fitter.Fit(data, settings, progress));
+            if (plotPath is not null)
+            {
+                Plot.Write(plotPath, data, plotted.X, plotted.Y, outcome.Labels, outcome.File);
+            }
+
+            if (modelPath is not null)
+            {
+                outcome.File.Write(modelPath);
+            }
+
+            Summary.Write(terminal, outcome.File);
+            if (modelPath is not null)
+            {
+                terminal.Line($"model written to {modelPath}");
+            }
+
+            if (plotPath is not null)
+            {
+                terminal.Line($"plot written to {plotPath}");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command PredictCommand(Terminal terminal)
+    {
+        var command = new Command("predict", "Label the points of FILE with a model's most probable component (CSV: label, and p0 … pK−1 with --proba).");
+        var model = ModelArgument();
+        var file = DataArgument();
+        var proba = new Option<bool>("--proba") { Description = "Also write each component's posterior probability." };
+        var columns = ColumnsOption("The columns of FILE the model's features are (default: the model's column names, else every column).");
+        var outputPath = OutputOption("Write the CSV to this file instead of stdout.");
+        command.Add(model);
+        command.Add(file);
+        command.Add(proba);
+        command.Add(columns);
+        command.Add(outputPath);
+        command.SetAction(parse =>
+        {
+            ModelFile stored = ModelFile.Read(parse.GetValue(model)!);
+            DataTable data = ModelColumns(DataTable.Read(parse.GetValue(file)), stored, parse.GetValue(columns));
+            IMixture mixture = stored.Mixture();
+            int[] labels = Evaluate(data, () => mixture.Predict(data.Values, data.Rows));
+            double[]? probabilities = parse.GetValue(proba) ? Evaluate(data, () => mixture.Probabilities(data.Values, data.Rows)) : null;
+            int k = stored.Components;
+            OutputFile.WriteText(parse.GetValue(outputPath), terminal.Out, writer =>
+            {
+                writer.WriteLine(probabilities is null ? "label" : "label," + string.Join(",", Enumerable.Range(0, k).Select(c => $"p{c}")));
+                for (int i = 0; i < data.Rows; i++)
+                {
+                    writer.Write(labels[i].ToString(CultureInfo.InvariantCulture));
+                    if (probabilities is not null)
+                    {
+                        for (int c = 0; c < k; c++)
+                        {
+                            writer.Write(',');
+                            writer.Write(R(probabilities[i * k + c]));
+                        }
+                    }
+
+                    writer.WriteLine();
+                }
+            });
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command ScoreCommand(Terminal terminal)
+    {
+        var command = new Command("score", "The mean log-likelihood of FILE under a model (with --per-point: each point's log-likelihood, as CSV).");
+        var model = ModelArgument();
+        var file = DataArgument();
+        var perPoint = new Option<bool>("--per-point") { Description = "Write every point's log-likelihood instead of the mean." };
+        var columns = ColumnsOption("The columns of FILE the model's features are (default: the model's column names, else every column).");
+        var outputPath = OutputOption("Write to this file instead of stdout.");
+        command.Add(model);
+        command.Add(file);
+        command.Add(perPoint);
+        command.Add(columns);
+        command.Add(outputPath);
+        command.SetAction(parse =>
+        {
+            ModelFile stored = ModelFile.Read(parse.GetValue(model)!);
+            DataTable data = ModelColumns(DataTable.Read(parse.GetValue(file)), stored, parse.GetValue(columns));
+            double[] scores = Evaluate(data, () => stored.Mixture().ScoreSamples(data.Values, data.Rows));
+            OutputFile.WriteText(parse.GetValue(outputPath), terminal.Out, writer =>
+            {
+                if (!parse.GetValue(perPoint))
+                {
+                    writer.WriteLine(R(scores.Average()));
+                    return;
+                }
+
+                writer.WriteLine("log_likelihood");
+                foreach (double score in scores)
+                {
+                    writer.WriteLine(R(score));
+                }
+            });
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command SampleCommand(Terminal terminal)
+    {
+        var command = new Command("sample", "Draw points from a model (CSV: the model's columns and the component each point came from).");
+        var model = ModelArgument();
+        var count = new Option<int>("--n", "-n") { Description = "How many points.", Required = true };
+        var seed = new Option<int>("--seed") { Description = "Random seed; the same seed draws the same points.", DefaultValueFactory = _ => 0 };
+        var outputPath = OutputOption("Write the CSV to this file instead of stdout.");
+        command.Add(model);
+        command.Add(count);
+        command.Add(seed);
+        command.Add(outputPath);
+        command.SetAction(parse =>
+        {
+            ModelFile stored = ModelFile.Read(parse.GetValue(model)!);
+            int n = parse.GetValue(count);
+            if (n < 0)
+            {
+                throw new UsageException($"--n must be at least 0, not {n}.");
+            }
+
+            (double[] points, int[] labels) = stored.Mixture().Sample(n, parse.GetValue(seed));
+            int d = stored.Features;
+            OutputFile.WriteText(parse.GetValue(outputPath), terminal.Out, writer =>
+            {
+                writer.WriteLine(string.Join(",", stored.Columns.Select(Quote)) + ",component");
+                for (int i = 0; i < n; i++)
+                {
+                    for (int j = 0; j < d; j++)
+                    {
+                        writer.Write(R(points[i * d + j]));
+                        writer.Write(',');
+                    }
+
+                    writer.WriteLine(labels[i].ToString(CultureInfo.InvariantCulture));
+                }
+            });
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command SelectCommand(Terminal terminal)
+    {
+        var command = new Command("select", "Fit every K × covariance type and rank them by BIC or AIC (lower is better), like mclust's model selection; without FILE, the embedded Old Faithful data.");
+        var file = DataArgument();
+        var shared = new SharedFitOptions(command);
+        var components = new Option<string>("--components", "-k") { Description = "The K to try: a range 1..9, a list 2,3,5, or one number.", DefaultValueFactory = _ => "1..9" };
+        var covariance = new Option<string>("--covariance") { Description = "Covariance types to try: all, or a list such as full,diag (Gaussian only).", DefaultValueFactory = _ => "all" };
+        var criterion = new Option<string>("--criterion") { Description = "What ranks the models.", DefaultValueFactory = _ => "bic" };
+        criterion.AcceptOnlyFromAmong("bic", "aic");
+        var outputPath = new Option<string?>("--output", "-o") { Description = "Write the best model (JSON) to this file." };
+        command.Add(file);
+        command.Add(components);
+        command.Add(covariance);
+        command.Add(criterion);
+        command.Add(outputPath);
+        command.SetAction(parse =>
+        {
+            DataTable data = DataTable.Read(parse.GetValue(file)).Select(parse.GetValue(shared.Columns));
+            FitSettings baseline = shared.Settings(parse);
+            int[] ks = ComponentList(parse.GetValue(components)!, data.Rows);
+            CovarianceType[] types = baseline.Model == "gaussian"
+                ? CovarianceList(parse.GetValue(covariance)!)
+                : parse.GetResult(covariance) is { Implicit: false }
+                    ? throw new UsageException($"--covariance is for Gaussian mixtures, not --model {baseline.Model}.")
+                    : [CovarianceType.Full];
+            bool byBic = parse.GetValue(criterion) == "bic";
+            string? modelPath = parse.GetValue(outputPath);
+            var candidates = (from k in ks from type in types select baseline with { Components = k, Covariance = type }).ToList();
+            candidates.ForEach(c => c.Validate(data));
+
+            var outcomes = new List<FitOutcome>();
+            for (int i = 0; i < candidates.Count; i++)
+            {
+                FitSettings s = candidates[i];
+                outcomes.Add(terminal.WithProgress(
+                    $"[{i + 1}/{candidates.Count}] {Names.Describe(s.Model, s.Covariance, s.Components)}", s.Restarts, parse.GetValue(shared.Verbose),
+                    progress => Fitter.Fit(data, s, progress)));
+            }
+
+            double Criterion(FitOutcome o) => byBic ? o.File.Fit.Bic : o.File.Fit.Aic;
+            int best = Enumerable.Range(0, outcomes.Count).MinBy(i => Criterion(outcomes[i]));
+            if (modelPath is not null)
+            {
+                outcomes[best].File.Write(modelPath);
+            }
+
+            bool gaussian = baseline.Model == "gaussian";
+            terminal.Heading($"Model selection on {data.Source} ({data.Rows} × {data.Columns.Length}) by {(byBic ? "BIC" : "AIC")}, lower is better");
+            var headers = new List<string> { "", "K" };
+            if (gaussian)
+            {
+                headers.Add("covariance");
+            }
+
+            headers.AddRange(["parameters", "mean log-likelihood", "BIC", "AIC", "iterations", "converged", "time"]);
+            var rows = outcomes.Select((o, i) =>
+            {
+                var row = new List<string> { i == best ? "*" : "", o.File.Components.ToString(CultureInfo.InvariantCulture) };
+                if (gaussian)
+                {
+                    row.Add(Names.Of(o.File.Covariance!.Value));
+                }
+
+                row.AddRange(
+                [
+                    o.Mixture.ParameterCount.ToString(CultureInfo.InvariantCulture), Format.Number(o.File.Fit.MeanLogLikelihood),
+                    Format.Fixed(o.File.Fit.Bic, 2), Format.Fixed(o.File.Fit.Aic, 2), o.File.Fit.Iterations.ToString(CultureInfo.InvariantCulture),
+                    o.File.Fit.Converged ? "yes" : "no", Format.Time(o.File.Fit.Time),
+                ]);
+                return row.ToArray();
+            }).ToList();
+            terminal.Table(headers, rows, textColumns: gaussian ? 3 : 1, highlightRow: best);
+            FitOutcome chosen = outcomes[best];
+            terminal.Line($"best: {Names.Describe(chosen.File.Model, chosen.File.Covariance, chosen.File.Components)} ({(byBic ? "BIC" : "AIC")} {Format.Fixed(Criterion(chosen), 2)})" + (modelPath is null ? "" : $", written to {modelPath}"));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>The fit options fit and select share; each command gets its own instances.</summary>
+    private sealed class SharedFitOptions
+    {
+        public SharedFitOptions(Command command)
+        {
+            Model.AcceptOnlyFromAmong(Names.Models);
+            Init.AcceptOnlyFromAmong(FitSettings.InitNames);
+            foreach (Option option in (Option[])[Model, Columns, MaxIterations, Tolerance, RegCovar, Init, Restarts, Seed, Float32, Threads, Smoothing, Trials, Categories, Verbose])
+            {
+                command.Add(option);
+            }
+        }
+
+        public Option<string> Model { get; } = new("--model") { Description = "Component family.", DefaultValueFactory = _ => "gaussian" };
+
+        public Option<string?> Columns { get; } = ColumnsOption("Columns to fit, by name or 1-based number, comma-separated (default: all).");
+
+        public Option<int> MaxIterations { get; } = new("--max-iter") { Description = "EM iterations at most.", DefaultValueFactory = _ => 100 };
+
+        public Option<double> Tolerance { get; } = new("--tol") { Description = "Stop when the mean log-likelihood changes by less than this.", DefaultValueFactory = _ => 1e-3 };
+
+        public Option<double> RegCovar { get; } = new("--reg-covar") { Description = "Added to every covariance's diagonal (Gaussian).", DefaultValueFactory = _ => 1e-6 };
+
+        public Option<string?> Init { get; } = new("--init") { Description = "Initialisation: kmeans (Gaussian default), random (responsibilities; discrete default) or random-points." };
+
+        public Option<int> Restarts { get; } = new("--n-init") { Description = "Runs from different starts; the best is kept.", DefaultValueFactory = _ => 1 };
+
+        public Option<int> Seed { get; } = new("--seed") { Description = "Random seed (the same seed gives the same fit).", DefaultValueFactory = _ => 0 };
+
+        public Option<bool> Float32 { get; } = new("--float32") { Description = "Compute in float32 (sums stay float64)." };
+
+        public Option<int?> Threads { get; } = new("--threads") { Description = "Threads at most (default: every core; results do not depend on it)." };
+
+        public Option<double> Smoothing { get; } = new("--smoothing") { Description = "Pseudo-count added to discrete parameter estimates.", DefaultValueFactory = _ => 0 };
+
+        public Option<int?> Trials { get; } = new("--trials") { Description = "Binomial: the number of trials behind every count." };
+
+        public Option<int?> Categories { get; } = new("--categories") { Description = "Categorical: the number of categories (default: the largest code + 1)." };
+
+        public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Print a progress line per iteration on stderr (a terminal shows live progress anyway)." };
+
+        public FitSettings Settings(ParseResult parse) => new()
+        {
+            Model = parse.GetValue(Model)!,
+            Columns = parse.GetValue(Columns),
+            MaxIterations = parse.GetValue(MaxIterations),
+            Tolerance = parse.GetValue(Tolerance),
+            RegCovar = parse.GetValue(RegCovar),
+            Init = parse.GetValue(Init),
+            Restarts = parse.GetValue(Restarts),
+            Seed = parse.GetValue(Seed),
+            Float32 = parse.GetValue(Float32),
+            Threads = parse.GetValue(Threads),
+            Smoothing = parse.GetValue(Smoothing),
+            Trials = parse.GetValue(Trials),
+            Categories = parse.GetValue(Categories),
+        };
+    }
+
+    private static Argument<string?> DataArgument() => new("FILE")
+    {
+        Description = "CSV (header optional) or .npy (float32/float64, C or Fortran order); default the embedded Old Faithful data.",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+
+    private static Argument<string> ModelArgument() => new("MODEL") { Description = "A model file written by emk fit --output or emk select --output." };
+
+    private static Option<string?> ColumnsOption(string description) => new("--columns") { Description = description };
+
+    private static Option<string?> OutputOption(string description) => new("--output", "-o") { Description = description };
+
+    /// <summary>The model's feature columns of a data table: --columns if given, else the model's names, else every column when the count matches.</summary>
+    private static DataTable ModelColumns(DataTable data, ModelFile model, string? columns)
+    {
+        DataTable chosen = columns is not null
+            ? data.Select(columns)
+            : model.Columns.All(c => data.Columns.Contains(c)) ? data.Select(string.Join(",", model.Columns)) : data;
+        if (chosen.Columns.Length != model.Features)
+        {
+            throw new UsageException(
+                $"{data.Source} has {chosen.Columns.Length} columns ({string.Join(", ", chosen.Columns)}) but the model has {model.Features} features ({string.Join(", ", model.Columns)}); choose them with --columns.");
+        }
+
+        return chosen;
+    }
+
+    /// <summary>Runs an evaluation, reporting invalid data for the model (a discrete model given 0.5, say) as bad input.</summary>
+    private static TResult Evaluate<TResult>(DataTable data, Func<TResult> evaluate)
+    {
+        try
+        {
+            return evaluate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"{data.Source}: {Messages.Of(e)}");
+        }
+    }
+
+    private static int[] ComponentList(string text, int rows)
+    {
+        int Parse(string s) => int.TryParse(s.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k >= 1
+            ? k
+            : throw new UsageException($"--components: '{s.Trim()}' is not a positive whole number (give 1..9, 2,3,5 or 4).");
+        var ks = new SortedSet<int>();
+        foreach (string part in text.Split(','))
+        {
+            int range = part.IndexOf("..", StringComparison.Ordinal);
+            if (range < 0)
+            {
+                ks.Add(Parse(part));
+                continue;
+            }
+
+            int from = Parse(part[..range]), to = Parse(part[(range + 2)..]);
+            if (to < from)
+            {
+                throw new UsageException($"--components: the range {part.Trim()} is empty.");
+            }
+
+            for (int k = from; k <= to; k++)
+            {
+                ks.Add(k);
+            }
+        }
+
+        if (ks.Max > rows)
+        {
+            throw new UsageException($"--components goes up to {ks.Max}, but the data have {rows} rows; a mixture needs at least as many points as components.");
+        }
+
+        return [.. ks];
+    }
+
+    private static CovarianceType[] CovarianceList(string text) => text.Trim() == "all"
+        ? [CovarianceType.Full, CovarianceType.Tied, CovarianceType.Diagonal, CovarianceType.Spherical]
+        : text.Split(',').Select(t => Names.Covariance(t.Trim(), "--covariance")).Distinct().ToArray();
+
+    private static string R(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string Quote(string name) => name.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? $"\"{name.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : name;
+}

@@ -1,0 +1,48 @@
+using System.Numerics;
+using EmKernels.Mixtures;
+
+namespace EmKernels.Cli;
+
+/// <summary>A library model seen through double arrays, whatever precision it evaluates in.</summary>
+internal interface IMixture
+{
+    int Components { get; }
+
+    int ParameterCount { get; }
+
+    int[] Predict(double[] data, int points);
+
+    /// <summary>points × K probabilities, row-major.</summary>
+    double[] Probabilities(double[] data, int points);
+
+    double[] ScoreSamples(double[] data, int points);
+
+    (double[] Points, int[] Labels) Sample(int count, int seed);
+}
+
+/// <inheritdoc/>
+internal sealed class Mixture<T>(MixtureModel<T> model) : IMixture
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    public MixtureModel<T> Model => model;
+
+    public int Components => model.Components;
+
+    public int ParameterCount => model.ParameterCount;
+
+    public int[] Predict(double[] data, int points) => model.Predict(Convert(data), points);
+
+    public double[] Probabilities(double[] data, int points) => Widen(model.PredictProbabilities(Convert(data), points));
+
+    public double[] ScoreSamples(double[] data, int points) => model.ScoreSamples(Convert(data), points);
+
+    public (double[] Points, int[] Labels) Sample(int count, int seed)
+    {
+        (T[] points, int[] labels) = model.Sample(count, seed);
+        return (Widen(points), labels);
+    }
+
+    public static T[] Convert(double[] data) => typeof(T) == typeof(double) ? (T[])(object)data : data.Select(T.CreateTruncating).ToArray();
+
+    private static double[] Widen(T[] values) => typeof(T) == typeof(double) ? (double[])(object)values : values.Select(double.CreateTruncating).ToArray();
+}

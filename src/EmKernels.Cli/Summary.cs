@@ -1,0 +1,207 @@
+using EmKernels.Mixtures;
+using EmKernels.Numerics;
+
+namespace EmKernels.Cli;
+
+/// <summary>What a person sees after a fit: the fit's numbers and one row per component.</summary>
+internal static class Summary
+{
+    /// <summary>Up to this many features, the component table shows every feature; beyond, summaries.</summary>
+    private const int WideFeatures = 6;
+
+    public static void Write(Terminal terminal, ModelFile model)
+    {
+        FitSummary fit = model.Fit;
+        string columns = model.Features <= 8 ? string.Join(", ", model.Columns) : $"{string.Join(", ", model.Columns.Take(6))}, … {model.Columns[^1]}";
+        terminal.Heading($"{Names.Describe(model.Model, model.Covariance, model.Components)} on {fit.Data} ({fit.Points} × {model.Features}: {columns}){(model.Float32 ? ", float32" : "")}");
+        terminal.Facts(
+        [
+            ("mean log-likelihood", Format.Number(fit.MeanLogLikelihood)),
+            ("BIC", Format.Fixed(fit.Bic, 2)),
+            ("AIC", Format.Fixed(fit.Aic, 2)),
+            ("iterations", fit.Iterations.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("converged", fit.Converged ? "yes" : $"no (stopped at --max-iter {model.Options.MaxIterations})"),
+            ("time", Format.Time(fit.Time)),
+        ]);
+        terminal.Line();
+        (List<string> headers, List<string[]> rows) = model.Model == "gaussian" ? Gaussian(model) : Discrete(model);
+        terminal.Table(headers, rows);
+        if (model.Features > WideFeatures)
+        {
+            terminal.Line($"({model.Features} features: every mean and covariance is in the model file written by --output.)");
+        }
+    }
+
+    private static (List<string>, List<string[]>) Gaussian(ModelFile model)
+    {
+        int d = model.Features;
+        bool correlated = model.Covariance is CovarianceType.Full or CovarianceType.Tied;
+        var headers = new List<string> { "component", "weight" };
+        if (d <= WideFeatures)
+        {
+            headers.AddRange(model.Columns.Select(c => $"mean {c}"));
+            headers.AddRange(model.Columns.Select(c => $"sd {c}"));
+            if (correlated && d >= 2)
+            {
+                headers.Add(d == 2 ? "correlation" : "max |correlation|");
+            }
+        }
+        else
+        {
+            headers.AddRange(["|mean|", "rms sd", "log det Σ"]);
+            if (correlated)
+            {
+                headers.Add("max |correlation|");
+            }
+        }
+
+        var rows = new List<string[]>();
+        for (int k = 0; k < model.Components; k++)
+        {
+            double[] covariance = Covariance(model, k);
+            var row = new List<string> { k.ToString(System.Globalization.CultureInfo.InvariantCulture), Format.Fixed(model.Weights[k], 4) };
+            ReadOnlySpan<double> mean = model.Means.AsSpan(k * d, d);
+            double maxCorrelation = 0, signedCorrelation = 0;
+            for (int a = 0; a < d; a++)
+            {
+                for (int b = a + 1; b < d; b++)
+                {
+                    double r = covariance[a * d + b] / Math.Sqrt(covariance[a * d + a] * covariance[b * d + b]);
+                    if (Math.Abs(r) > maxCorrelation)
+                    {
+                        maxCorrelation = Math.Abs(r);
+                        signedCorrelation = r;
+                    }
+                }
+            }
+
+            if (d <= WideFeatures)
+            {
+                foreach (double m in mean)
+                {
+                    row.Add(Format.Number(m));
+                }
+
+                for (int a = 0; a < d; a++)
+                {
+                    row.Add(Format.Number(Math.Sqrt(covariance[a * d + a])));
+                }
+
+                if (correlated && d >= 2)
+                {
+                    row.Add(Format.Fixed(d == 2 ? signedCorrelation : maxCorrelation, 4));
+                }
+            }
+            else
+            {
+                double norm = 0, trace = 0;
+                for (int a = 0; a < d; a++)
+                {
+                    norm += mean[a] * mean[a];
+                    trace += covariance[a * d + a];
+                }
+
+                row.Add(Format.Number(Math.Sqrt(norm)));
+                row.Add(Format.Number(Math.Sqrt(trace / d)));
+                row.Add(Format.Number(LogDeterminant(covariance, d)));
+                if (correlated)
+                {
+                    row.Add(Format.Fixed(maxCorrelation, 4));
+                }
+            }
+
+            rows.Add([.. row]);
+        }
+
+        return (headers, rows);
+    }
+
+    private static (List<string>, List<string[]>) Discrete(ModelFile model)
+    {
+        int d = model.Features, c = model.Categories;
+        bool wide = d > WideFeatures;
+        var headers = new List<string> { "component", "weight" };
+        Func<string, string> name = model.Model switch
+        {
+            "bernoulli" => col => $"P({col} = 1)",
+            "binomial" => col => $"p {col}",
+            "poisson" => col => $"rate {col}",
+            _ => col => $"mode {col} (p)",
+        };
+        if (wide)
+        {
+            headers.Add(model.Model switch
+            {
+                "bernoulli" => "mean P(x = 1)",
+                "binomial" => "mean p",
+                "poisson" => "mean rate",
+                _ => "mean p of mode",
+            });
+        }
+        else
+        {
+            headers.AddRange(model.Columns.Select(name));
+        }
+
+        var rows = new List<string[]>();
+        for (int k = 0; k < model.Components; k++)
+        {
+            var row = new List<string> { k.ToString(System.Globalization.CultureInfo.InvariantCulture), Format.Fixed(model.Weights[k], 4) };
+            double sum = 0;
+            for (int j = 0; j < d; j++)
+            {
+                if (model.Model == "categorical")
+                {
+                    ReadOnlySpan<double> p = model.Parameters.AsSpan((k * d + j) * c, c);
+                    int mode = 0;
+                    for (int x = 1; x < c; x++)
+                    {
+                        mode = p[x] > p[mode] ? x : mode;
+                    }
+
+                    sum += p[mode];
+                    if (!wide)
+                    {
+                        row.Add($"{mode} ({Format.Fixed(p[mode], 3)})");
+                    }
+                }
+                else
+                {
+                    double value = model.Parameters[k * d + j];
+                    sum += value;
+                    if (!wide)
+                    {
+                        row.Add(Format.Number(value));
+                    }
+                }
+            }
+
+            if (wide)
+            {
+                row.Add(Format.Number(sum / d));
+            }
+
+            rows.Add([.. row]);
+        }
+
+        return (headers, rows);
+    }
+
+    /// <summary>Component k's covariance as a full D × D matrix, whatever the type.</summary>
+    public static double[] Covariance(ModelFile model, int k) =>
+        GaussianMixtureModel<double>.FullCovariance(model.Covariance!.Value, model.Features, model.Parameters, k);
+
+    private static double LogDeterminant(double[] matrix, int d)
+    {
+        // log det = 2 Σ log L_aa; the library checked the matrix is positive definite.
+        double[] lower = new double[d * d];
+        DenseMatrix.TryCholesky(matrix, d, lower);
+        double sum = 0;
+        for (int a = 0; a < d; a++)
+        {
+            sum += Math.Log(lower[a * d + a]);
+        }
+
+        return 2 * sum;
+    }
+}
