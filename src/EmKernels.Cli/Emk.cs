@@ -15,10 +15,20 @@ internal static class Emk
     {
         var terminal = new Terminal(output, error, interactive);
         RootCommand root = Commands(terminal);
-        ParseResult parse = root.Parse(args);
+        ParseResult parse = root.Parse(args.Length == 0 ? ["--help"] : args);
         if (parse.Errors.Count > 0)
         {
-            error.WriteLine($"emk: {parse.Errors[0].Message} (emk --help lists the commands and options)");
+            // One line, about the first unrecognised word if there is one; System.CommandLine's messages
+            // may list the allowed values on lines of their own.
+            var first = parse.Errors.FirstOrDefault(e => e.Message.Contains("nrecognized", StringComparison.Ordinal) && e.SymbolResult is not System.CommandLine.Parsing.ArgumentResult) ?? parse.Errors[0];
+            string message = string.Join(" ", first.Message.Split((char[])['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            string option = first.SymbolResult switch
+            {
+                System.CommandLine.Parsing.OptionResult o => $"{o.Option.Name}: ",
+                System.CommandLine.Parsing.ArgumentResult { Parent: System.CommandLine.Parsing.OptionResult o } => $"{o.Option.Name}: ",
+                _ => "",
+            };
+            error.WriteLine($"emk: {option}{message} (emk --help lists the commands and options)");
             return 2;
         }
 

@@ -1,0 +1,527 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Xml.Linq;
+using EmKernels.Cli;
+using EmKernels.Mixtures;
+using EmKernels.Tests.Infrastructure;
+using Xunit;
+
+namespace EmKernels.Tests;
+
+/// <summary>
+/// End to end: the emk program (in-process through Emk.Run, and once as a real process) on the fixtures'
+/// real data, compared with the library's own fit of the same data and options; and every kind of bad input.
+/// </summary>
+public sealed class CliTests : IDisposable
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+    private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("emk-cli-tests-");
+
+    public void Dispose() => _folder.Delete(recursive: true);
+
+    [Fact]
+    public void EmbeddedDataAreTheFaithfulFixturesData()
+    {
+        DataTable embedded = DataTable.Read(null);
+        Assert.Equal(["eruptions", "waiting"], embedded.Columns);
+        Assert.Equal(Fixture.Load(FixturePath("faithful-full-k2")).Data, embedded.Values);
+    }
+
+    [Fact]
+    public void FitOnTheEmbeddedDataMatchesTheLibrary()
+    {
+        double[] data = Fixture.Load(FixturePath("faithful-full-k2")).Data;
+        CliRun run = Run("fit", "-o", PathOf("m.json"));
+        Assert.Equal(0, run.Exit);
+        Assert.Equal("", run.Error);
+        var expected = new GaussianMixture<double>(new GaussianMixtureOptions { Components = 2, Seed = 0 }).Fit(data, 272, 2);
+        JsonElement model = ReadModel(PathOf("m.json"));
+        AssertModelEquals(expected, model);
+        Assert.Equal(expected.Bic(data, 272), model.GetProperty("bic").GetDouble(), 1e-9);
+        Assert.Equal(expected.Aic(data, 272), model.GetProperty("aic").GetDouble(), 1e-9);
+
+        // The summary shows what the model file holds.
+        Assert.Contains("Gaussian mixture, K = 2, full covariance", run.Output);
+        Assert.Contains(Format.Fixed(expected.Weights[0], 4), run.Output);
+        Assert.Contains(Format.Fixed(expected.Bic(data, 272), 2), run.Output);
+        Assert.Contains("converged            yes", run.Output);
+    }
+
+    [Theory]
+    [InlineData("full", false)]
+    [InlineData("tied", false)]
+    [InlineData("diag", false)]
+    [InlineData("spherical", false)]
+    [InlineData("full", true)]
+    [InlineData("diag", true)]
+    public void FitOnIrisMatchesTheLibrary(string covariance, bool float32)
+    {
+        double[] data = Fixture.Load(FixturePath("iris-full-k3")).Data;
+        string csv = CsvOf(data, 4, ["sepal length", "sepal width", "petal length", "petal width"]);
+        string[] args = ["fit", csv, "-k", "3", "--covariance", covariance, "--seed", "7", "--n-init", "2", "-o", PathOf("m.json")];
+        CliRun run = Run(float32 ? [.. args, "--float32"] : args);
+        Assert.True(run.Exit == 0, run.Error);
+        var options = new GaussianMixtureOptions { Components = 3, CovarianceType = Names.Covariance(covariance, "test"), Seed = 7, Restarts = 2 };
+        JsonElement model = ReadModel(PathOf("m.json"));
+        if (float32)
+        {
+            AssertModelEquals(new GaussianMixture<float>(options).Fit(data.Select(v => (float)v).ToArray(), 150, 4), model);
+        }
+        else
+        {
+            AssertModelEquals(new GaussianMixture<double>(options).Fit(data, 150, 4), model);
+        }
+
+        Assert.Equal(float32, model.GetProperty("float32").GetBoolean());
+        Assert.Equal(["sepal length", "sepal width", "petal length", "petal width"], model.GetProperty("columns").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public void ColumnsChooseAndOrderTheFittedFeatures()
+    {
+        double[] data = Fixture.Load(FixturePath("iris-full-k3")).Data;
+        string csv = CsvOf(data, 4, ["sl", "sw", "pl", "pw"]);
+        Assert.Equal(0, Run("fit", csv, "--columns", "pw,3", "-o", PathOf("m.json")).Exit);
+        double[] chosen = Enumerable.Range(0, 150).SelectMany(i => new[] { data[i * 4 + 3], data[i * 4 + 2] }).ToArray();
+        AssertModelEquals(new GaussianMixture<double>(new GaussianMixtureOptions { Components = 2, Seed = 0 }).Fit(chosen, 150, 2), ReadModel(PathOf("m.json")));
+        Assert.Equal(["pw", "pl"], ReadModel(PathOf("m.json")).GetProperty("columns").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Theory]
+    [InlineData("<f8", false)]
+    [InlineData("<f4", false)]
+    [InlineData("<f8", true)]
+    [InlineData(">f8", false)]
+    public void NpyFilesReadAsTheirCsvTwins(string descr, bool fortran)
+    {
+        double[] data = Fixture.Load(FixturePath("faithful-full-k2")).Data;
+        string npy = PathOf("data.npy");
+        WriteNpy(npy, data, 272, 2, descr, fortran);
+        double[] expected = descr.EndsWith('4') ? data.Select(v => (double)(float)v).ToArray() : data;
+        Assert.Equal(0, Run("fit", npy, "-o", PathOf("npy.json")).Exit);
+        Assert.Equal(0, Run("fit", CsvOf(expected, 2, null), "-o", PathOf("csv.json")).Exit);
+        Assert.Equal(File.ReadAllText(PathOf("csv.json")).Replace(PathOf("data.csv"), "X", StringComparison.Ordinal), File.ReadAllText(PathOf("npy.json")).Replace(npy, "X", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void PredictScoreAndSampleReadTheModelBackExactly()
+    {
+        double[] data = Fixture.Load(FixturePath("iris-full-k3")).Data;
+        string csv = CsvOf(data, 4, ["a", "b", "c", "d"]);
+        string model = PathOf("m.json");
+        Assert.Equal(0, Run("fit", csv, "-k", "3", "-o", model).Exit);
+        var fitted = new GaussianMixture<double>(new GaussianMixtureOptions { Components = 3, Seed = 0 }).Fit(data, 150, 4);
+
+        CliRun labels = Run("predict", model, csv);
+        Assert.Equal(0, labels.Exit);
+        string[] lines = Lines(labels.Output);
+        Assert.Equal("label", lines[0]);
+        Assert.Equal(fitted.Predict(data, 150), lines.Skip(1).Select(int.Parse));
+
+        CliRun proba = Run("predict", model, csv, "--proba");
+        lines = Lines(proba.Output);
+        Assert.Equal("label,p0,p1,p2", lines[0]);
+        double[] probabilities = fitted.PredictProbabilities(data, 150);
+        Assert.Equal(probabilities, lines.Skip(1).SelectMany(l => l.Split(',').Skip(1)).Select(s => double.Parse(s, Invariant)));
+
+        Assert.Equal(fitted.Score(data, 150), double.Parse(Run("score", model, csv).Output, Invariant));
+        lines = Lines(Run("score", model, csv, "--per-point").Output);
+        Assert.Equal("log_likelihood", lines[0]);
+        Assert.Equal(fitted.ScoreSamples(data, 150), lines.Skip(1).Select(s => double.Parse(s, Invariant)));
+
+        (double[] points, int[] from) = fitted.Sample(25, 3);
+        lines = Lines(Run("sample", model, "--n", "25", "--seed", "3").Output);
+        Assert.Equal("a,b,c,d,component", lines[0]);
+        Assert.Equal(points, lines.Skip(1).SelectMany(l => l.Split(',').Take(4)).Select(s => double.Parse(s, Invariant)));
+        Assert.Equal(from, lines.Skip(1).Select(l => int.Parse(l.Split(',')[4], Invariant)));
+    }
+
+    [Fact]
+    public void PredictFindsTheModelsColumnsByNameAndWritesFiles()
+    {
+        double[] data = Fixture.Load(FixturePath("iris-full-k3")).Data;
+        string model = PathOf("m.json");
+        Assert.Equal(0, Run("fit", CsvOf(data, 4, ["a", "b", "c", "d"]), "--columns", "c,d", "-o", model).Exit);
+        string output = PathOf("labels.csv");
+        CliRun run = Run("predict", model, PathOf("data.csv"), "-o", output);
+        Assert.Equal(0, run.Exit);
+        Assert.Equal("", run.Output);
+        double[] chosen = Enumerable.Range(0, 150).SelectMany(i => new[] { data[i * 4 + 2], data[i * 4 + 3] }).ToArray();
+        var fitted = new GaussianMixture<double>(new GaussianMixtureOptions { Components = 2, Seed = 0 }).Fit(chosen, 150, 2);
+        Assert.Equal(fitted.Predict(chosen, 150), File.ReadAllLines(output).Skip(1).Select(int.Parse));
+    }
+
+    [Fact]
+    public void SelectRanksEveryCandidateByBicAndWritesTheBest()
+    {
+        double[] data = Fixture.Load(FixturePath("faithful-full-k2")).Data;
+        string best = PathOf("best.json");
+        CliRun run = Run("select", "--components", "1..3", "--covariance", "full,diag", "-o", best);
+        Assert.True(run.Exit == 0, run.Error);
+        var bics = new List<(int K, CovarianceType Type, double Bic)>();
+        foreach (int k in new[] { 1, 2, 3 })
+        {
+            foreach (CovarianceType type in new[] { CovarianceType.Full, CovarianceType.Diagonal })
+            {
+                var model = new GaussianMixture<double>(new GaussianMixtureOptions { Components = k, CovarianceType = type, Seed = 0 }).Fit(data, 272, 2);
+                bics.Add((k, type, model.Bic(data, 272)));
+                string row = Lines(run.Output).Single(l => l.TrimStart('*', ' ').StartsWith($"{k}  {Names.Of(type)} ", StringComparison.Ordinal));
+                Assert.Contains(Format.Fixed(model.Bic(data, 272), 2), row);
+                Assert.Contains(Format.Fixed(model.Aic(data, 272), 2), row);
+            }
+        }
+
+        var winner = bics.MinBy(b => b.Bic);
+        Assert.StartsWith($"*  {winner.K}  {Names.Of(winner.Type)}", Lines(run.Output).Single(l => l.StartsWith('*')));
+        JsonElement written = ReadModel(best);
+        Assert.Equal(winner.K, written.GetProperty("components").GetInt32());
+        Assert.Equal(Names.Of(winner.Type), written.GetProperty("covariance_type").GetString());
+        Assert.Equal(winner.Bic, written.GetProperty("bic").GetDouble(), 1e-9);
+        Assert.Equal(6, Lines(run.Output).Count(l => l.Contains("yes", StringComparison.Ordinal) || l.Contains(" no ", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void SelectByAicOnADiscreteModel()
+    {
+        Fixture fixture = Fixture.Load(FixturePath("poisson3d-k3"));
+        string csv = CsvOf(fixture.Data, 3, null);
+        CliRun run = Run("select", csv, "--model", "poisson", "-k", "1,2,3,4", "--criterion", "aic");
+        Assert.True(run.Exit == 0, run.Error);
+        double[] aics = new[] { 1, 2, 3, 4 }.Select(k =>
+            new PoissonMixture<double>(new DiscreteMixtureOptions { Components = k, Seed = 0 }).Fit(fixture.Data, fixture.Points, 3).Aic(fixture.Data, fixture.Points)).ToArray();
+        int best = Array.IndexOf(aics, aics.Min()) + 1;
+        Assert.StartsWith($"*  {best} ", Lines(run.Output).Single(l => l.StartsWith('*')));
+    }
+
+    [Theory]
+    [InlineData("bernoulli", "digits0-499-bernoulli-k10", 10)]
+    [InlineData("poisson", "poisson3d-k3", 3)]
+    [InlineData("binomial", "binomial-d2-t10-k3", 3)]
+    [InlineData("categorical", "categorical-d4-c5-k3", 3)]
+    public void DiscreteFitsMatchTheLibrary(string family, string fixtureName, int k)
+    {
+        Fixture fixture = Fixture.Load(FixturePath(fixtureName));
+        int n = fixture.Points, d = fixture.Features;
+        string csv = CsvOf(fixture.Data, d, null);
+        string[] args = ["fit", csv, "--model", family, "-k", k.ToString(Invariant), "--seed", "5", "--smoothing", "0.01", "-o", PathOf("m.json")];
+        if (family == "binomial")
+        {
+            args = [.. args, "--trials", "10"];
+        }
+
+        CliRun run = Run(args);
+        Assert.True(run.Exit == 0, run.Error);
+        var options = new DiscreteMixtureOptions { Components = k, Seed = 5, Smoothing = 0.01 };
+        DiscreteMixtureModel<double> expected = family switch
+        {
+            "bernoulli" => new BernoulliMixture<double>(options).Fit(fixture.Data, n, d),
+            "poisson" => new PoissonMixture<double>(options).Fit(fixture.Data, n, d),
+            "binomial" => new BinomialMixture<double>(10, options).Fit(fixture.Data, n, d),
+            _ => new CategoricalMixture<double>((int)fixture.Data.Max() + 1, options).Fit(fixture.Data, n, d),
+        };
+        JsonElement model = ReadModel(PathOf("m.json"));
+        Assert.Equal(expected.Weights.ToArray(), Numbers(model, "weights"));
+        Assert.Equal(expected.Parameters.ToArray(), Numbers(model, family == "poisson" ? "rates" : "probs"));
+        Assert.Equal(expected.MeanLogLikelihood, model.GetProperty("mean_log_likelihood").GetDouble());
+
+        // The file reads back into the same model.
+        Assert.Equal(expected.Predict(fixture.Data, n), Lines(Run("predict", PathOf("m.json"), csv).Output).Skip(1).Select(int.Parse));
+        Assert.Equal(expected.Score(fixture.Data, n), double.Parse(Run("score", PathOf("m.json"), csv).Output, Invariant));
+    }
+
+    [Fact]
+    public void PlotDrawsEveryPointByLabelAndTheSigmaEllipsesOfEachComponent()
+    {
+        double[] data = Fixture.Load(FixturePath("iris-full-k3")).Data;
+        string csv = CsvOf(data, 4, ["sl", "sw", "pl", "pw"]);
+        string svg = PathOf("fit.svg");
+        CliRun run = Run("fit", csv, "-k", "3", "--plot", svg, "--plot-columns", "pl,sw", "-o", PathOf("m.json"));
+        Assert.True(run.Exit == 0, run.Error);
+        var fitted = new GaussianMixture<double>(new GaussianMixtureOptions { Components = 3, Seed = 0 }).Fit(data, 150, 4);
+        int[] labels = fitted.Predict(data, 150);
+
+        XDocument document = XDocument.Load(svg);
+        XNamespace ns = "http://www.w3.org/2000/svg";
+        XElement root = document.Root!;
+        double[] xRange = root.Attribute("data-x-range")!.Value.Split(' ').Select(s => double.Parse(s, Invariant)).ToArray();
+        double[] yRange = root.Attribute("data-y-range")!.Value.Split(' ').Select(s => double.Parse(s, Invariant)).ToArray();
+        double[] area = root.Attribute("data-plot-area")!.Value.Split(' ').Select(s => double.Parse(s, Invariant)).ToArray();
+        double sx = (area[2] - area[0]) / (xRange[1] - xRange[0]), sy = (area[3] - area[1]) / (yRange[1] - yRange[0]);
+
+        // Every point, at its data position, coloured by its label.
+        XElement[] points = root.Descendants(ns + "circle").Where(c => (string?)c.Attribute("class") == "point").ToArray();
+        Assert.Equal(150, points.Length);
+        for (int i = 0; i < 150; i++)
+        {
+            Assert.Equal(labels[i], (int)points[i].Attribute("data-component")!);
+            Assert.Equal(data[i * 4 + 2], xRange[0] + ((double)points[i].Attribute("cx")! - area[0]) / sx, 1e-3);
+            Assert.Equal(data[i * 4 + 1], yRange[0] + (area[3] - (double)points[i].Attribute("cy")!) / sy, 1e-3);
+        }
+
+        Assert.Equal(3, points.Select(p => (string)p.Attribute("fill")!).Distinct().Count());
+
+        // Each ellipse is the component's marginal covariance in (pl, sw), scaled by 1 or 4, mapped to pixels.
+        foreach (int sigma in new[] { 1, 2 })
+        {
+            XElement[] ellipses = root.Descendants(ns + "ellipse").Where(e => (string?)e.Attribute("class") == $"sigma-{sigma}").ToArray();
+            Assert.Equal(3, ellipses.Length);
+            foreach (XElement ellipse in ellipses)
+            {
+                int k = (int)ellipse.Attribute("data-component")!;
+                double rx = (double)ellipse.Attribute("rx")!, ry = (double)ellipse.Attribute("ry")!;
+                string[] rotate = ellipse.Attribute("transform")!.Value.Replace("rotate(", "", StringComparison.Ordinal).TrimEnd(')').Split(' ');
+                double angle = double.Parse(rotate[0], Invariant) * Math.PI / 180;
+                double c = Math.Cos(angle), s = Math.Sin(angle);
+
+                // Pixel covariance R diag(rx², ry²) Rᵀ, back to data units through S = diag(sx, −sy).
+                double pxx = c * c * rx * rx + s * s * ry * ry, pxy = c * s * (rx * rx - ry * ry), pyy = s * s * rx * rx + c * c * ry * ry;
+                double[] full = fitted.Covariances.Slice(k * 16, 16).ToArray();
+                double scale = sigma * sigma;
+                Assert.Equal(full[2 * 4 + 2] * scale, pxx / (sx * sx), 1e-3 * scale);
+                Assert.Equal(full[2 * 4 + 1] * scale, -pxy / (sx * sy), 1e-3 * scale);
+                Assert.Equal(full[1 * 4 + 1] * scale, pyy / (sy * sy), 1e-3 * scale);
+                Assert.Equal(fitted.Means[k * 4 + 2], xRange[0] + ((double)ellipse.Attribute("cx")! - area[0]) / sx, 1e-3);
+            }
+        }
+
+        // Axes name the columns; ticks and a legend entry per component.
+        Assert.Equal(["pl", "sw"], root.Descendants(ns + "text").Where(t => (string?)t.Attribute("class") == "axis-title").Select(t => t.Value));
+        Assert.True(root.Descendants(ns + "text").Count(t => (string?)t.Attribute("class") == "tick") >= 6);
+        XElement legend = root.Descendants(ns + "g").Single(g => (string?)g.Attribute("class") == "legend");
+        Assert.Equal(3, legend.Elements(ns + "text").Count(t => t.Value.StartsWith("component", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void ATerminalGetsTablesAndTheSameNumbers()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        Assert.Equal(0, Emk.Run(["fit"], output, error, interactive: true));
+        double[] data = Fixture.Load(FixturePath("faithful-full-k2")).Data;
+        var expected = new GaussianMixture<double>(new GaussianMixtureOptions { Components = 2, Seed = 0 }).Fit(data, 272, 2);
+        string text = output.ToString();
+        Assert.Contains(Format.Fixed(expected.Weights[1], 4), text);
+        Assert.Contains(Format.Number(expected.Means[2]), text);
+        Assert.Contains("│", text); // a Spectre table border
+    }
+
+    [Fact]
+    public void VerboseFitsReportProgressOnStderr()
+    {
+        CliRun run = Run("fit", "--verbose", "--n-init", "2", "-k", "3");
+        Assert.Equal(0, run.Exit);
+        string[] progress = Lines(run.Error);
+        Assert.Contains(progress, l => l.Contains("restart 1 of 2, iteration 1,", StringComparison.Ordinal));
+        Assert.Contains(progress, l => l.Contains("restart 2 of 2, iteration 1,", StringComparison.Ordinal));
+        Assert.All(progress, l => Assert.Contains("mean log-likelihood", l));
+        Assert.Equal("", Run("fit").Error);
+    }
+
+    public static TheoryData<string, string> BadCsvFiles => new()
+    {
+        { "a,b\n1,2\n3,x\n", "line 3, column 'b': 'x' is not a number" },
+        { "a,b\n1,2\n3\n", "line 3: 1 fields, but the header has 2" },
+        { "1,2\n3,4,5\n", "line 2: 3 fields, but the first row has 2" },
+        { "a,b\n1,2\nNaN,4\n", "line 3, column 'a': 'NaN' is not a finite number" },
+        { "a,b\n1,2\n,4\n", "line 3, column 'a': the cell is empty" },
+        { "a,b\n", "has a header line but no data rows" },
+        { "", "is empty" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadCsvFiles))]
+    public void BadCsvIsOneMessageAndNoOutputFile(string content, string message)
+    {
+        string csv = PathOf("bad.csv");
+        File.WriteAllText(csv, content);
+        AssertBadInput(Run("fit", csv, "-k", "1", "-o", PathOf("m.json"), "--plot", PathOf("p.svg")), message);
+        Assert.False(File.Exists(PathOf("m.json")));
+        Assert.False(File.Exists(PathOf("p.svg")));
+        Assert.Empty(_folder.GetFiles("*.tmp"));
+    }
+
+    [Fact]
+    public void MissingAndUnreadableFilesAreBadInput()
+    {
+        AssertBadInput(Run("fit", PathOf("nope.csv")), "cannot read");
+        AssertBadInput(Run("fit", _folder.FullName), "cannot read");
+        AssertBadInput(Run("predict", PathOf("nope.json")), "cannot read");
+    }
+
+    [Theory]
+    [InlineData("fit", "--covariance", "banana")]
+    [InlineData("fit", "--model", "gamma")]
+    [InlineData("fit", "--bogus")]
+    [InlineData("fit", "--components", "two")]
+    [InlineData("frobnicate")]
+    [InlineData("select", "--criterion", "hqic")]
+    [InlineData("sample")]
+    public void UnknownOptionsAndValuesAreBadInput(params string[] args) => AssertBadInput(Run(args), "");
+
+    [Theory]
+    [InlineData("-k", "273", "272 rows but --components is 273")]
+    [InlineData("-k", "0", "--components must be at least 1")]
+    [InlineData("--tol", "-1", "--tol must be finite and non-negative")]
+    [InlineData("--max-iter", "0", "--max-iter must be at least 1")]
+    [InlineData("--threads", "0", "--threads must be at least 1")]
+    [InlineData("--model", "binomial", "--model binomial needs --trials")]
+    [InlineData("--model", "bernoulli", "column 'eruptions': 3.6 is not 0 or 1")]
+    [InlineData("--init", "kmeans2", "--init")]
+    [InlineData("--plot-columns", "waiting", "--plot-columns needs --plot")]
+    public void OptionsThatDoNotFitTheDataAreBadInput(string option, string value, string message)
+    {
+        AssertBadInput(Run("fit", option, value, "-o", PathOf("m.json")), message);
+        Assert.False(File.Exists(PathOf("m.json")));
+    }
+
+    [Fact]
+    public void SelectChecksItsRangesBeforeFitting()
+    {
+        AssertBadInput(Run("select", "-k", "1..300"), "up to 300, but the data have 272 rows");
+        AssertBadInput(Run("select", "-k", "3..1"), "the range 3..1 is empty");
+        AssertBadInput(Run("select", "-k", "a"), "'a' is not a positive whole number");
+        AssertBadInput(Run("select", "--covariance", "full,round"), "unknown covariance type 'round'");
+    }
+
+    [Fact]
+    public void ModelFilesOfAnotherFormatOrVersionAreBadInput()
+    {
+        string model = PathOf("m.json");
+        Assert.Equal(0, Run("fit", "-o", model).Exit);
+        string text = File.ReadAllText(model);
+
+        AssertBadInput(Run("predict", FixturePath("faithful-full-k2")), "is not an emk model file (its format is 'emk-fixture/1'");
+        File.WriteAllText(PathOf("v2.json"), text.Replace("\"version\": 1", "\"version\": 2", StringComparison.Ordinal));
+        AssertBadInput(Run("score", PathOf("v2.json")), "format version 2; this emk reads version 1");
+        File.WriteAllText(PathOf("junk.json"), "{ not json");
+        AssertBadInput(Run("sample", PathOf("junk.json"), "--n", "3"), "not valid JSON");
+        File.WriteAllText(PathOf("nomeans.json"), text.Replace("\"means\"", "\"centres\"", StringComparison.Ordinal));
+        AssertBadInput(Run("sample", PathOf("nomeans.json"), "--n", "3"), "the field 'means' is missing");
+        File.WriteAllText(PathOf("weights.json"), text.Replace("\"weights\": [", "\"weights\": [0.5, ", StringComparison.Ordinal).Replace("\"components\": 2", "\"components\": 3", StringComparison.Ordinal));
+        AssertBadInput(Run("sample", PathOf("weights.json"), "--n", "3"), "the model's parameters are invalid");
+
+        string output = PathOf("labels.csv");
+        AssertBadInput(Run("predict", PathOf("v2.json"), "-o", output), "version 2");
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public void DataThatDoNotMatchTheModelAreBadInput()
+    {
+        string model = PathOf("m.json");
+        Assert.Equal(0, Run("fit", "-o", model).Exit);
+        File.WriteAllText(PathOf("three.csv"), "p,q,r\n1,2,3\n");
+        AssertBadInput(Run("predict", model, PathOf("three.csv")), "has 3 columns (p, q, r) but the model has 2 features (eruptions, waiting)");
+
+        Assert.Equal(0, Run("fit", CsvOf([0, 1, 1, 0, 1, 1], 2, null), "--model", "bernoulli", "-k", "1", "-o", model).Exit);
+        File.WriteAllText(PathOf("half.csv"), "x1,x2\n0,1\n0.5,1\n");
+        AssertBadInput(Run("score", model, PathOf("half.csv")), "is not 0 or 1");
+    }
+
+    [Fact]
+    public void TheExecutableExitsWithTwoAndNoStackTrace()
+    {
+        string emk = Path.Combine(AppContext.BaseDirectory, "emk.dll");
+        var start = new ProcessStartInfo("dotnet", [emk, "fit", PathOf("missing.csv")])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        using var process = Process.Start(start)!;
+        string output = process.StandardOutput.ReadToEnd();
+        string error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.Equal(2, process.ExitCode);
+        Assert.Equal("", output);
+        Assert.Single(Lines(error));
+        Assert.StartsWith("emk: cannot read", error);
+    }
+
+    private static void AssertBadInput(CliRun run, string message)
+    {
+        Assert.Equal(2, run.Exit);
+        Assert.Equal("", run.Output);
+        string[] lines = Lines(run.Error);
+        Assert.Single(lines);
+        Assert.StartsWith("emk: ", lines[0]);
+        Assert.Contains(message, lines[0]);
+        Assert.DoesNotMatch(@"\bat [\w.`]+\(|Exception", lines[0]); // no stack frame, no exception type
+    }
+
+    private static void AssertModelEquals<T>(GaussianMixtureModel<T> expected, JsonElement model)
+        where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
+    {
+        Assert.Equal("emk-model", model.GetProperty("format").GetString());
+        Assert.Equal(1, model.GetProperty("version").GetInt32());
+        Assert.Equal(expected.Weights.ToArray(), Numbers(model, "weights"));
+        Assert.Equal(expected.Means.ToArray(), Numbers(model, "means"));
+        Assert.Equal(expected.Covariances.ToArray(), Numbers(model, "covariances"));
+        Assert.Equal(expected.MeanLogLikelihood, model.GetProperty("mean_log_likelihood").GetDouble());
+        Assert.Equal(expected.Iterations, model.GetProperty("iterations").GetInt32());
+        Assert.Equal(expected.Converged, model.GetProperty("converged").GetBoolean());
+    }
+
+    private static double[] Numbers(JsonElement model, string key) => model.GetProperty(key).EnumerateArray().Select(e => e.GetDouble()).ToArray();
+
+    private static JsonElement ReadModel(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement.Clone();
+
+    private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
+
+    private static string FixturePath(string name) => Path.Combine(Fixture.Folder(), name + ".json");
+
+    private static CliRun Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int exit = Emk.Run(args, output, error, interactive: false);
+        return new CliRun(exit, output.ToString(), error.ToString());
+    }
+
+    private string PathOf(string name) => Path.Combine(_folder.FullName, name);
+
+    /// <summary>Writes data.csv (shortest round-trip numbers, so the CLI parses back the same doubles) and returns its path.</summary>
+    private string CsvOf(double[] values, int d, string[]? header)
+    {
+        var text = new StringBuilder();
+        if (header is not null)
+        {
+            text.AppendLine(string.Join(",", header));
+        }
+
+        for (int i = 0; i < values.Length / d; i++)
+        {
+            text.AppendLine(string.Join(",", values.Skip(i * d).Take(d).Select(v => v.ToString("R", Invariant))));
+        }
+
+        string path = PathOf("data.csv");
+        File.WriteAllText(path, text.ToString());
+        return path;
+    }
+
+    private static void WriteNpy(string path, double[] values, int n, int d, string descr, bool fortran)
+    {
+        string header = $"{{'descr': '{descr}', 'fortran_order': {(fortran ? "True" : "False")}, 'shape': ({n}, {d}), }}";
+        int total = 10 + header.Length + 1;
+        header = header.PadRight(header.Length + (64 - total % 64) % 64) + "\n";
+        using var writer = new BinaryWriter(File.Create(path));
+        writer.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
+        writer.Write((ushort)header.Length);
+        writer.Write(Encoding.ASCII.GetBytes(header));
+        bool big = descr[0] == '>';
+        for (int e = 0; e < n * d; e++)
+        {
+            double v = fortran ? values[(e % n) * d + e / n] : values[e];
+            byte[] bytes = descr.EndsWith('4') ? BitConverter.GetBytes((float)v) : BitConverter.GetBytes(v);
+            if (big)
+            {
+                Array.Reverse(bytes);
+            }
+
+            writer.Write(bytes);
+        }
+    }
+
+    private sealed record CliRun(int Exit, string Output, string Error);
+}
