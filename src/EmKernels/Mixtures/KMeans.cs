@@ -5,12 +5,14 @@ namespace EmKernels.Mixtures;
 
 /// <summary>
 /// k-means++ seeding (D² sampling, weighted by the sample weights) refined by Lloyd iterations, for
-/// initialising mixtures. Distances come from <see cref="GaussianKernels.SphericalLogDensity{T}"/> with
+/// initialising mixtures. Like scikit-learn's KMeans (which its GaussianMixture uses), Lloyd stops when
+/// no label changes or when the centres move by at most <c>tolerance</c> × the mean feature variance
+/// in total squared distance, and then relabels once so labels match the final centres. Distances come from <see cref="GaussianKernels.SphericalLogDensity{T}"/> with
 /// unit precision and zero offset, which is −½‖x − μ‖².
 /// </summary>
 internal static class KMeans
 {
-    public static int[] Cluster<T>(FeatureMajorMatrix<T> data, T[]? weights, int components, Random random, int maxIterations = 100)
+    public static int[] Cluster<T>(FeatureMajorMatrix<T> data, T[]? weights, int components, Random random, int maxIterations = 300, double tolerance = 1e-4)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         int n = data.Points;
@@ -52,8 +54,10 @@ internal static class KMeans
             }
         }
 
-        // Lloyd iterations until no label changes. One pass per iteration: each tile is labelled and its
-        // one-hot responsibilities go straight to the weighted-sum kernel, which gives the next centres.
+        // Lloyd iterations. One pass per iteration: each tile is labelled and its one-hot
+        // responsibilities go straight to the weighted-sum kernel, which gives the next centres.
+        double shiftTolerance = tolerance * MeanVariance(data, weights);
+        bool lastPass = false;
         int[] labels = new int[n];
         Array.Fill(labels, -1);
         double[] sums = new double[components * d];
@@ -95,24 +99,54 @@ internal static class KMeans
                 DiscreteKernels.CountSufficientStatistics<T>(tile, d, count, data.Stride, r, components, weights is null ? default : weights.AsSpan(start, count), mass, sums);
             }
 
-            if (!changed)
+            if (!changed || lastPass)
             {
                 break;
             }
 
+            double shift = 0;
             for (int c = 0; c < components; c++)
             {
                 if (mass[c] > 0)
                 {
                     for (int f = 0; f < d; f++)
                     {
-                        centers[c * d + f] = sums[c * d + f] / mass[c];
+                        double moved = sums[c * d + f] / mass[c];
+                        shift += (moved - centers[c * d + f]) * (moved - centers[c * d + f]);
+                        centers[c * d + f] = moved;
                     }
                 }
             }
+
+            lastPass = shift <= shiftTolerance; // one more labelling pass, against the final centres
         }
 
         return labels;
+    }
+
+    /// <summary>The (weighted) variance of each feature, averaged over features: scikit-learn's scale for the k-means tolerance.</summary>
+    private static double MeanVariance<T>(FeatureMajorMatrix<T> data, T[]? weights)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        double total = 0;
+        for (int f = 0; f < data.Features; f++)
+        {
+            double mass = 0, first = 0, second = 0;
+            ReadOnlySpan<T> feature = data.Feature(f);
+            for (int i = 0; i < data.Points; i++)
+            {
+                double w = weights is null ? 1 : double.CreateTruncating(weights[i]);
+                double x = double.CreateTruncating(feature[i]);
+                mass += w;
+                first += w * x;
+                second += w * x * x;
+            }
+
+            double mean = first / mass;
+            total += Math.Max(second / mass - mean * mean, 0);
+        }
+
+        return total / data.Features;
     }
 
     private static void CopyPoint<T>(FeatureMajorMatrix<T> data, int point, Span<double> destination)
