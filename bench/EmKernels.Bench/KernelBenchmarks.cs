@@ -33,6 +33,8 @@ public abstract class KernelBenchmarkBase<T>
     protected double[] Mass = [];
     protected double[] First = [];
     protected double[] Second = [];
+    protected T[] Factors = [];
+    protected double[] Scatter = [];
 
     [GlobalSetup]
     public void Setup()
@@ -64,6 +66,22 @@ public abstract class KernelBenchmarkBase<T>
         Mass = new double[Components];
         First = new double[Components * Features];
         Second = new double[Components * Features];
+
+        // Precision Cholesky factors: upper triangular, positive diagonal.
+        Factors = new T[Components * Features * Features];
+        for (int k = 0; k < Components; k++)
+        {
+            for (int i = 0; i < Features; i++)
+            {
+                Factors[(k * Features + i) * Features + i] = Uniform(0.5, 2);
+                for (int j = i + 1; j < Features; j++)
+                {
+                    Factors[(k * Features + i) * Features + j] = Uniform(-0.3, 0.3);
+                }
+            }
+        }
+
+        Scatter = new double[Components * Features * Features];
     }
 
     private static T[] Fill(int length, Func<T> next)
@@ -266,4 +284,32 @@ public class DiagonalSufficientStatisticsBenchmarks<T> : KernelBenchmarkBase<T>
             }
         }
     }
+}
+
+/// <summary>Full-covariance log-densities: K · B · D(D + 1)/2 multiply-adds through the precision Cholesky factors.</summary>
+[GenericTypeArguments(typeof(float))]
+[GenericTypeArguments(typeof(double))]
+public class FullLogDensityBenchmarks<T> : KernelBenchmarkBase<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    [Benchmark(Baseline = true)]
+    public void ScalarLoop() => ScalarKernels.FullLogDensity<T>(X, Features, Points, Stride, Components, Means, Factors, Offsets, Work);
+
+    [Benchmark]
+    public void EmKernels() => GaussianKernels.FullLogDensity<T>(X, Features, Points, Stride, Components, Means, Factors, Offsets, Work);
+}
+
+/// <summary>Full-covariance sufficient statistics: K · B · D(D + 1)/2 multiply-adds into the upper triangles.</summary>
+[GenericTypeArguments(typeof(float))]
+[GenericTypeArguments(typeof(double))]
+public class FullSufficientStatisticsBenchmarks<T> : KernelBenchmarkBase<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    [Benchmark(Baseline = true)]
+    public void ScalarLoop() =>
+        ScalarKernels.FullSufficientStatistics<T>(X, Features, Points, Stride, Responsibilities, Components, Means, Mass, First, Scatter);
+
+    [Benchmark]
+    public void EmKernels() =>
+        GaussianKernels.FullSufficientStatistics<T>(X, Features, Points, Stride, Responsibilities, Components, default, Means, Mass, First, Scatter);
 }

@@ -22,6 +22,11 @@ public static class Program
             return IterateCommand.Run(args);
         }
 
+        if (args.Length > 0 && args[0] == "kernel-rate")
+        {
+            return KernelRateCommand.Run(args);
+        }
+
         if (args.Length > 0 && args[0] == "probe")
         {
             return ProbeCommand.Run(args);

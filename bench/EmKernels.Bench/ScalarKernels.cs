@@ -134,4 +134,55 @@ internal static class ScalarKernels
             }
         }
     }
+
+    public static void FullLogDensity<T>(
+        ReadOnlySpan<T> x, int features, int points, int stride, int components, ReadOnlySpan<T> means, ReadOnlySpan<T> factors,
+        ReadOnlySpan<T> offsets, Span<T> destination)
+        where T : IBinaryFloatingPointIeee754<T>
+    {
+        T half = T.CreateTruncating(0.5);
+        for (int k = 0; k < components; k++)
+        {
+            for (int n = 0; n < points; n++)
+            {
+                T sum = T.Zero;
+                for (int j = 0; j < features; j++)
+                {
+                    T y = T.Zero;
+                    for (int i = 0; i <= j; i++)
+                    {
+                        y += (x[i * stride + n] - means[k * features + i]) * factors[(k * features + i) * features + j];
+                    }
+
+                    sum += y * y;
+                }
+
+                destination[k * points + n] = offsets[k] - half * sum;
+            }
+        }
+    }
+
+    public static void FullSufficientStatistics<T>(
+        ReadOnlySpan<T> x, int features, int points, int stride, ReadOnlySpan<T> responsibilities, int components, ReadOnlySpan<T> shift,
+        Span<double> mass, Span<double> first, Span<double> scatter)
+        where T : IBinaryFloatingPointIeee754<T>
+    {
+        for (int k = 0; k < components; k++)
+        {
+            for (int n = 0; n < points; n++)
+            {
+                T v = responsibilities[k * points + n];
+                mass[k] += double.CreateTruncating(v);
+                for (int a = 0; a < features; a++)
+                {
+                    T ta = x[a * stride + n] - shift[k * features + a];
+                    first[k * features + a] += double.CreateTruncating(v * ta);
+                    for (int b = a; b < features; b++)
+                    {
+                        scatter[(k * features + a) * features + b] += double.CreateTruncating(v * ta * (x[b * stride + n] - shift[k * features + b]));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics;
+using EmKernels.Kernels;
+
+namespace EmKernels.Bench;
+
+/// <summary>
+/// <c>kernel-rate [--d D] [--k K] [--float32]</c>: the full-covariance E-step and M-step kernels alone, one
+/// thread, as the EM loop calls them (256-point tiles over 200,000 points), in useful GFLOP/s: K·N·D(D+1)/2
+/// multiply-adds each (2 flops). A quick development gauge next to the BenchmarkDotNet kernel benchmarks;
+/// prints one JSON line per kernel, best of 5 passes.
+/// </summary>
+internal static class KernelRateCommand
+{
+    public static int Run(string[] args)
+    {
+        int d = Option(args, "--d", 32), k = Option(args, "--k", 16);
+        return args.Contains("--float32") ? Measure<float>(d, k) : Measure<double>(d, k);
+    }
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        int at = Array.IndexOf(args, name);
+        return at >= 0 ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private static int Measure<T>(int d, int k)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        const int n = 200_000, tile = 256;
+        var random = new Random(1);
+        T U(double low, double high) => T.CreateTruncating(low + (high - low) * random.NextDouble());
+        var data = new FeatureMajorMatrix<T>(n, d);
+        for (int f = 0; f < d; f++)
+        {
+            foreach (ref T v in data.Feature(f))
+            {
+                v = U(-2, 2);
+            }
+        }
+
+        T[] means = Enumerable.Range(0, k * d).Select(_ => U(-1, 1)).ToArray();
+        T[] factors = new T[k * d * d];
+        for (int c = 0; c < k; c++)
+        {
+            for (int i = 0; i < d; i++)
+            {
+                factors[(c * d + i) * d + i] = U(0.5, 2);
+                for (int j = i + 1; j < d; j++)
+                {
+                    factors[(c * d + i) * d + j] = U(-0.3, 0.3);
+                }
+            }
+        }
+
+        T[] offsets = new T[k];
+        T[] block = new T[k * tile];
+        T[] responsibilities = Enumerable.Range(0, k * tile).Select(_ => U(0, 1)).ToArray();
+        double[] mass = new double[k], first = new double[k * d], scatter = new double[k * d * d];
+        double flops = 2.0 * k * n * d * (d + 1) / 2;
+
+        double Best(Action pass)
+        {
+            double best = double.PositiveInfinity;
+            for (int r = 0; r < 6; r++)
+            {
+                var clock = Stopwatch.StartNew();
+                pass();
+                best = r == 0 ? best : Math.Min(best, clock.Elapsed.TotalSeconds);
+            }
+
+            return best;
+        }
+
+        double logDensity = Best(() =>
+        {
+            for (int start = 0; start < n; start += tile)
+            {
+                int count = Math.Min(tile, n - start);
+                GaussianKernels.FullLogDensity<T>(data.Tile(start, count), d, count, data.Stride, k, means, factors, offsets, block.AsSpan(0, k * count));
+            }
+        });
+        double statistics = Best(() =>
+        {
+            for (int start = 0; start < n; start += tile)
+            {
+                int count = Math.Min(tile, n - start);
+                GaussianKernels.FullSufficientStatistics<T>(data.Tile(start, count), d, count, data.Stride, responsibilities.AsSpan(0, k * count), k, default, means, mass, first, scatter);
+            }
+        });
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"kernel\": \"FullLogDensity\", \"type\": \"{typeof(T).Name}\", \"seconds\": {logDensity:G4}, \"gflops\": {flops / logDensity / 1e9:F1}}}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"kernel\": \"FullSufficientStatistics\", \"type\": \"{typeof(T).Name}\", \"seconds\": {statistics:G4}, \"gflops\": {flops / statistics / 1e9:F1}}}"));
+        return 0;
+    }
+}
