@@ -31,6 +31,21 @@ public abstract class FullCovarianceKernelsTests<T>
     [Fact]
     public void FullSufficientStatistics_MatchesReference_LongBlocks() => Property.Check(KernelCase.Long(DataKinds), c => CheckScatter(c, tied: false), 100);
 
+    /// <summary>The shapes the EM loop calls with (256-point tiles, many features): whole register blocks and long dot products.</summary>
+    [Theory]
+    [InlineData(16, 256, 32, false)]
+    [InlineData(16, 256, 32, true)]
+    [InlineData(5, 256, 13, false)]
+    [InlineData(3, 700, 9, true)]
+    public void SufficientStatistics_MatchReference_OnLoopSizedTiles(int components, int points, int features, bool tied)
+    {
+        for (int seed = 0; seed < 3; seed++)
+        {
+            CheckScatter(new KernelCase(components, points, features, 0, seed, 0, seed == 1, ValueKind.Moderate, seed), tied);
+            CheckLogDensity(new KernelCase(components, points, features, 5, seed, 0, false, ValueKind.Moderate, seed), tied);
+        }
+    }
+
     [Fact]
     public void FullLogDensity_WithPreparedParameters_IsTheNormalLogDensity()
     {
