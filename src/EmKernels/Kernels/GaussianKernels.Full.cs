@@ -190,8 +190,8 @@ public static partial class GaussianKernels
             return;
         }
 
-        // Scratch: the D differences of two point vectors.
-        int length = 2 * features * Vector512<T>.Count;
+        // Scratch: the D differences of four point vectors.
+        int length = 4 * features * Vector512<T>.Count;
         T[]? rented = null;
         Span<T> scratch = length * Unsafe.SizeOf<T>() <= StackScratchBytes
             ? stackalloc T[length]
@@ -236,8 +236,10 @@ public static partial class GaussianKernels
     }
 
     // Tails: element-wise over points, destination separate from the inputs, so the last vector
-    // overlaps the previous one. Two point vectors at a time share each broadcast factor entry, and
-    // four columns j at a time share each loaded difference (2 × 4 accumulators in registers).
+    // overlaps the previous one. Register blocks of 4 point vectors × 4 columns j: per row i, 4 loaded
+    // differences and 4 broadcast factor entries feed 16 multiply-adds (16 accumulators in registers).
+    // The rows i ≤ j fill every column of a block; the three rows below the block's first column fill
+    // a triangle of it and are peeled, so the inner loop has no branches.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TriangularLogDensity<T, TV, TOps>(ref Triangular<T> a)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -249,6 +251,7 @@ public static partial class GaussianKernels
         int points = a.Points;
         int last = points - width;
         ref T diffs = ref a.Scratch;
+        nuint w1 = (nuint)width, w2 = (nuint)(2 * width), w3 = (nuint)(3 * width), row = (nuint)(4 * width);
         TV minusHalf = TOps.Broadcast(-T.CreateTruncating(0.5));
         for (int start = 0; start < points; start += MixtureKernels.PointChunk)
         {
@@ -258,81 +261,125 @@ public static partial class GaussianKernels
                 ref T mu = ref Unsafe.Add(ref a.Means, k * features);
                 ref T u = ref Unsafe.Add(ref a.Factors, k * a.FactorStride);
                 TV offset = TOps.Broadcast(Unsafe.Add(ref a.Offsets, k));
-                ref T row = ref Unsafe.Add(ref a.Destination, (nint)k * points);
-                for (int n = start; n < end; n += 2 * width)
+                ref T destination = ref Unsafe.Add(ref a.Destination, (nint)k * points);
+                for (int n = start; n < end; n += 4 * width)
                 {
                     nuint at0 = (nuint)Math.Min(n, last);
                     nuint at1 = (nuint)Math.Min(n + width, last);
+                    nuint at2 = (nuint)Math.Min(n + 2 * width, last);
+                    nuint at3 = (nuint)Math.Min(n + 3 * width, last);
                     for (int d = 0; d < features; d++)
                     {
                         TV m = TOps.Broadcast(Unsafe.Add(ref mu, d));
-                        nuint xd = (nuint)d * (nuint)a.Stride;
-                        TOps.Store(TOps.Subtract(TOps.Load(ref a.X, xd + at0), m), ref diffs, (nuint)(2 * d * width));
-                        TOps.Store(TOps.Subtract(TOps.Load(ref a.X, xd + at1), m), ref diffs, (nuint)((2 * d + 1) * width));
+                        ref T xd = ref Unsafe.Add(ref a.X, (nint)d * a.Stride);
+                        nuint at = (nuint)d * row;
+                        TOps.Store(TOps.Subtract(TOps.Load(ref xd, at0), m), ref diffs, at);
+                        TOps.Store(TOps.Subtract(TOps.Load(ref xd, at1), m), ref diffs, at + w1);
+                        TOps.Store(TOps.Subtract(TOps.Load(ref xd, at2), m), ref diffs, at + w2);
+                        TOps.Store(TOps.Subtract(TOps.Load(ref xd, at3), m), ref diffs, at + w3);
                     }
 
-                    TV squares0 = TOps.Zero;
-                    TV squares1 = TOps.Zero;
+                    TV q0 = TOps.Zero, q1 = TOps.Zero, q2 = TOps.Zero, q3 = TOps.Zero;
                     int j = 0;
                     for (; j + 4 <= features; j += 4)
                     {
                         TV y00 = TOps.Zero, y01 = TOps.Zero, y02 = TOps.Zero, y03 = TOps.Zero;
                         TV y10 = TOps.Zero, y11 = TOps.Zero, y12 = TOps.Zero, y13 = TOps.Zero;
-                        for (int i = 0; i <= j + 3; i++)
+                        TV y20 = TOps.Zero, y21 = TOps.Zero, y22 = TOps.Zero, y23 = TOps.Zero;
+                        TV y30 = TOps.Zero, y31 = TOps.Zero, y32 = TOps.Zero, y33 = TOps.Zero;
+                        for (int i = 0; i <= j; i++)
                         {
-                            TV d0 = TOps.Load(ref diffs, (nuint)(2 * i * width));
-                            TV d1 = TOps.Load(ref diffs, (nuint)((2 * i + 1) * width));
+                            nuint at = (nuint)i * row;
+                            TV d0 = TOps.Load(ref diffs, at);
+                            TV d1 = TOps.Load(ref diffs, at + w1);
+                            TV d2 = TOps.Load(ref diffs, at + w2);
+                            TV d3 = TOps.Load(ref diffs, at + w3);
                             ref T ui = ref Unsafe.Add(ref u, i * features + j);
-
-                            // Entries below the diagonal (i > j + m) are not read: their terms are skipped.
-                            if (i <= j)
-                            {
-                                TV u0 = TOps.Broadcast(ui);
-                                y00 = TOps.MultiplyAdd(d0, u0, y00);
-                                y10 = TOps.MultiplyAdd(d1, u0, y10);
-                            }
-
-                            if (i <= j + 1)
-                            {
-                                TV u1 = TOps.Broadcast(Unsafe.Add(ref ui, 1));
-                                y01 = TOps.MultiplyAdd(d0, u1, y01);
-                                y11 = TOps.MultiplyAdd(d1, u1, y11);
-                            }
-
-                            if (i <= j + 2)
-                            {
-                                TV u2 = TOps.Broadcast(Unsafe.Add(ref ui, 2));
-                                y02 = TOps.MultiplyAdd(d0, u2, y02);
-                                y12 = TOps.MultiplyAdd(d1, u2, y12);
-                            }
-
-                            TV u3 = TOps.Broadcast(Unsafe.Add(ref ui, 3));
-                            y03 = TOps.MultiplyAdd(d0, u3, y03);
-                            y13 = TOps.MultiplyAdd(d1, u3, y13);
+                            TV f = TOps.Broadcast(ui);
+                            y00 = TOps.MultiplyAdd(d0, f, y00);
+                            y10 = TOps.MultiplyAdd(d1, f, y10);
+                            y20 = TOps.MultiplyAdd(d2, f, y20);
+                            y30 = TOps.MultiplyAdd(d3, f, y30);
+                            f = TOps.Broadcast(Unsafe.Add(ref ui, 1));
+                            y01 = TOps.MultiplyAdd(d0, f, y01);
+                            y11 = TOps.MultiplyAdd(d1, f, y11);
+                            y21 = TOps.MultiplyAdd(d2, f, y21);
+                            y31 = TOps.MultiplyAdd(d3, f, y31);
+                            f = TOps.Broadcast(Unsafe.Add(ref ui, 2));
+                            y02 = TOps.MultiplyAdd(d0, f, y02);
+                            y12 = TOps.MultiplyAdd(d1, f, y12);
+                            y22 = TOps.MultiplyAdd(d2, f, y22);
+                            y32 = TOps.MultiplyAdd(d3, f, y32);
+                            f = TOps.Broadcast(Unsafe.Add(ref ui, 3));
+                            y03 = TOps.MultiplyAdd(d0, f, y03);
+                            y13 = TOps.MultiplyAdd(d1, f, y13);
+                            y23 = TOps.MultiplyAdd(d2, f, y23);
+                            y33 = TOps.MultiplyAdd(d3, f, y33);
                         }
 
-                        squares0 = TOps.MultiplyAdd(y00, y00, TOps.MultiplyAdd(y01, y01, TOps.MultiplyAdd(y02, y02, TOps.MultiplyAdd(y03, y03, squares0))));
-                        squares1 = TOps.MultiplyAdd(y10, y10, TOps.MultiplyAdd(y11, y11, TOps.MultiplyAdd(y12, y12, TOps.MultiplyAdd(y13, y13, squares1))));
+                        // Rows j + 1 … j + 3 reach columns j + 1 … j + 3 only (entries below the diagonal are not read).
+                        for (int i = j + 1; i < j + 4; i++)
+                        {
+                            nuint at = (nuint)i * row;
+                            TV d0 = TOps.Load(ref diffs, at);
+                            TV d1 = TOps.Load(ref diffs, at + w1);
+                            TV d2 = TOps.Load(ref diffs, at + w2);
+                            TV d3 = TOps.Load(ref diffs, at + w3);
+                            ref T ui = ref Unsafe.Add(ref u, i * features + j);
+                            TV f = TOps.Broadcast(Unsafe.Add(ref ui, 3));
+                            y03 = TOps.MultiplyAdd(d0, f, y03);
+                            y13 = TOps.MultiplyAdd(d1, f, y13);
+                            y23 = TOps.MultiplyAdd(d2, f, y23);
+                            y33 = TOps.MultiplyAdd(d3, f, y33);
+                            if (i <= j + 2)
+                            {
+                                f = TOps.Broadcast(Unsafe.Add(ref ui, 2));
+                                y02 = TOps.MultiplyAdd(d0, f, y02);
+                                y12 = TOps.MultiplyAdd(d1, f, y12);
+                                y22 = TOps.MultiplyAdd(d2, f, y22);
+                                y32 = TOps.MultiplyAdd(d3, f, y32);
+                            }
+
+                            if (i == j + 1)
+                            {
+                                f = TOps.Broadcast(Unsafe.Add(ref ui, 1));
+                                y01 = TOps.MultiplyAdd(d0, f, y01);
+                                y11 = TOps.MultiplyAdd(d1, f, y11);
+                                y21 = TOps.MultiplyAdd(d2, f, y21);
+                                y31 = TOps.MultiplyAdd(d3, f, y31);
+                            }
+                        }
+
+                        q0 = TOps.MultiplyAdd(y00, y00, TOps.MultiplyAdd(y01, y01, TOps.MultiplyAdd(y02, y02, TOps.MultiplyAdd(y03, y03, q0))));
+                        q1 = TOps.MultiplyAdd(y10, y10, TOps.MultiplyAdd(y11, y11, TOps.MultiplyAdd(y12, y12, TOps.MultiplyAdd(y13, y13, q1))));
+                        q2 = TOps.MultiplyAdd(y20, y20, TOps.MultiplyAdd(y21, y21, TOps.MultiplyAdd(y22, y22, TOps.MultiplyAdd(y23, y23, q2))));
+                        q3 = TOps.MultiplyAdd(y30, y30, TOps.MultiplyAdd(y31, y31, TOps.MultiplyAdd(y32, y32, TOps.MultiplyAdd(y33, y33, q3))));
                     }
 
                     for (; j < features; j++)
                     {
-                        TV y0 = TOps.Zero;
-                        TV y1 = TOps.Zero;
+                        TV y0 = TOps.Zero, y1 = TOps.Zero, y2 = TOps.Zero, y3 = TOps.Zero;
                         for (int i = 0; i <= j; i++)
                         {
-                            TV uij = TOps.Broadcast(Unsafe.Add(ref u, i * features + j));
-                            y0 = TOps.MultiplyAdd(TOps.Load(ref diffs, (nuint)(2 * i * width)), uij, y0);
-                            y1 = TOps.MultiplyAdd(TOps.Load(ref diffs, (nuint)((2 * i + 1) * width)), uij, y1);
+                            nuint at = (nuint)i * row;
+                            TV f = TOps.Broadcast(Unsafe.Add(ref u, i * features + j));
+                            y0 = TOps.MultiplyAdd(TOps.Load(ref diffs, at), f, y0);
+                            y1 = TOps.MultiplyAdd(TOps.Load(ref diffs, at + w1), f, y1);
+                            y2 = TOps.MultiplyAdd(TOps.Load(ref diffs, at + w2), f, y2);
+                            y3 = TOps.MultiplyAdd(TOps.Load(ref diffs, at + w3), f, y3);
                         }
 
-                        squares0 = TOps.MultiplyAdd(y0, y0, squares0);
-                        squares1 = TOps.MultiplyAdd(y1, y1, squares1);
+                        q0 = TOps.MultiplyAdd(y0, y0, q0);
+                        q1 = TOps.MultiplyAdd(y1, y1, q1);
+                        q2 = TOps.MultiplyAdd(y2, y2, q2);
+                        q3 = TOps.MultiplyAdd(y3, y3, q3);
                     }
 
-                    // Store the second vector first: when both were clamped to the same last vector they are equal anyway.
-                    TOps.Store(TOps.MultiplyAdd(squares1, minusHalf, offset), ref row, at1);
-                    TOps.Store(TOps.MultiplyAdd(squares0, minusHalf, offset), ref row, at0);
+                    // Store the later vectors first: vectors clamped to the same last position are equal anyway.
+                    TOps.Store(TOps.MultiplyAdd(q3, minusHalf, offset), ref destination, at3);
+                    TOps.Store(TOps.MultiplyAdd(q2, minusHalf, offset), ref destination, at2);
+                    TOps.Store(TOps.MultiplyAdd(q1, minusHalf, offset), ref destination, at1);
+                    TOps.Store(TOps.MultiplyAdd(q0, minusHalf, offset), ref destination, at0);
                 }
             }
         }
