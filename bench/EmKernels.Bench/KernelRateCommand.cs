@@ -16,7 +16,8 @@ internal static class KernelRateCommand
     public static int Run(string[] args)
     {
         int d = Option(args, "--d", 32), k = Option(args, "--k", 16);
-        return args.Contains("--float32") ? Measure<float>(d, k) : Measure<double>(d, k);
+        bool diagonal = args.Contains("--diag");
+        return args.Contains("--float32") ? Measure<float>(d, k, diagonal) : Measure<double>(d, k, diagonal);
     }
 
     private static int Option(string[] args, string name, int fallback)
@@ -25,10 +26,11 @@ internal static class KernelRateCommand
         return at >= 0 ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
-    private static int Measure<T>(int d, int k)
+    private static int Measure<T>(int d, int k, bool diagonal)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        const int n = 200_000, tile = 256;
+        int n = diagonal ? 1_000_000 : 200_000;
+        const int tile = 256;
         var random = new Random(1);
         T U(double low, double high) => T.CreateTruncating(low + (high - low) * random.NextDouble());
         var data = new FeatureMajorMatrix<T>(n, d);
@@ -71,6 +73,40 @@ internal static class KernelRateCommand
             }
 
             return best;
+        }
+
+        if (diagonal)
+        {
+            T[] precisions = Enumerable.Range(0, k * d).Select(_ => U(0.5, 2)).ToArray();
+            T[] logLikelihoods = new T[tile];
+            T[] work = new T[k * tile];
+            double density = Best(() =>
+            {
+                for (int start = 0; start < n; start += tile)
+                {
+                    int count = Math.Min(tile, n - start);
+                    GaussianKernels.DiagonalLogDensity<T>(data.Tile(start, count), d, count, data.Stride, k, means, precisions, offsets, block.AsSpan(0, k * count));
+                }
+            });
+            double posterior = Best(() =>
+            {
+                for (int start = 0; start < n; start += tile)
+                {
+                    int count = Math.Min(tile, n - start);
+                    block.AsSpan(0, k * count).CopyTo(work);
+                    MixtureKernels.Responsibilities<T>(work.AsSpan(0, k * count), k, count, logLikelihoods.AsSpan(0, count));
+                }
+            });
+            double moments = Best(() =>
+            {
+                for (int start = 0; start < n; start += tile)
+                {
+                    int count = Math.Min(tile, n - start);
+                    GaussianKernels.DiagonalSufficientStatistics<T>(data.Tile(start, count), d, count, data.Stride, responsibilities.AsSpan(0, k * count), k, default, means, mass, first, scatter.AsSpan(0, k * d));
+                }
+            });
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"DiagonalLogDensity\": {density:G4}, \"Responsibilities (incl. copy)\": {posterior:G4}, \"DiagonalSufficientStatistics\": {moments:G4}, \"type\": \"{typeof(T).Name}\"}}"));
+            return 0;
         }
 
         double logDensity = Best(() =>
