@@ -259,30 +259,27 @@ public static partial class GaussianKernels
             a33 = TOps.MultiplyAdd(u, b3, a33);
         }
 
-        // On a diagonal block (row == column) the entries below the diagonal are computed but not stored.
+        // Whole rows of four go through one transposed reduction; on a diagonal block (row == column)
+        // the entries below the diagonal are computed but not stored.
         ref double r0 = ref Unsafe.Add(ref scatter, row * features + column);
         ref double r1 = ref Unsafe.Add(ref r0, features);
         ref double r2 = ref Unsafe.Add(ref r1, features);
         ref double r3 = ref Unsafe.Add(ref r2, features);
-        r0 += TOps.SumToDouble(a00);
-        Unsafe.Add(ref r0, 1) += TOps.SumToDouble(a01);
-        Unsafe.Add(ref r0, 2) += TOps.SumToDouble(a02);
-        Unsafe.Add(ref r0, 3) += TOps.SumToDouble(a03);
+        TOps.AddSumsToDouble(a00, a01, a02, a03, ref r0);
+        if (row != column)
+        {
+            TOps.AddSumsToDouble(a10, a11, a12, a13, ref r1);
+            TOps.AddSumsToDouble(a20, a21, a22, a23, ref r2);
+            TOps.AddSumsToDouble(a30, a31, a32, a33, ref r3);
+            return;
+        }
+
         Unsafe.Add(ref r1, 1) += TOps.SumToDouble(a11);
         Unsafe.Add(ref r1, 2) += TOps.SumToDouble(a12);
         Unsafe.Add(ref r1, 3) += TOps.SumToDouble(a13);
         Unsafe.Add(ref r2, 2) += TOps.SumToDouble(a22);
         Unsafe.Add(ref r2, 3) += TOps.SumToDouble(a23);
         Unsafe.Add(ref r3, 3) += TOps.SumToDouble(a33);
-        if (row != column)
-        {
-            r1 += TOps.SumToDouble(a10);
-            r2 += TOps.SumToDouble(a20);
-            Unsafe.Add(ref r2, 1) += TOps.SumToDouble(a21);
-            r3 += TOps.SumToDouble(a30);
-            Unsafe.Add(ref r3, 1) += TOps.SumToDouble(a31);
-            Unsafe.Add(ref r3, 2) += TOps.SumToDouble(a32);
-        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -166,16 +166,8 @@ public static partial class GaussianKernels
                         s3 = TOps.MultiplyAdd(u3, t3, s3);
                     }
 
-                    ref double firstMoments = ref Unsafe.Add(ref a.FirstMoments, k * features + d);
-                    ref double secondMoments = ref Unsafe.Add(ref a.SecondMoments, k * features + d);
-                    firstMoments += TOps.SumToDouble(f0);
-                    Unsafe.Add(ref firstMoments, 1) += TOps.SumToDouble(f1);
-                    Unsafe.Add(ref firstMoments, 2) += TOps.SumToDouble(f2);
-                    Unsafe.Add(ref firstMoments, 3) += TOps.SumToDouble(f3);
-                    secondMoments += TOps.SumToDouble(s0);
-                    Unsafe.Add(ref secondMoments, 1) += TOps.SumToDouble(s1);
-                    Unsafe.Add(ref secondMoments, 2) += TOps.SumToDouble(s2);
-                    Unsafe.Add(ref secondMoments, 3) += TOps.SumToDouble(s3);
+                    TOps.AddSumsToDouble(f0, f1, f2, f3, ref Unsafe.Add(ref a.FirstMoments, k * features + d));
+                    TOps.AddSumsToDouble(s0, s1, s2, s3, ref Unsafe.Add(ref a.SecondMoments, k * features + d));
                 }
 
                 for (; d < features; d++)
