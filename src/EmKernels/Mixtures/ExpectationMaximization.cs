@@ -24,6 +24,7 @@ internal sealed class ExpectationMaximization<T> : IDisposable
     private readonly T[]? _weights;
     private readonly IMixtureFamily<T> _family;
     private readonly int _workers;
+    private int _nextSegment;
     private readonly int[] _segmentStarts;
     private readonly SufficientStatistics[] _segments;
     private readonly SufficientStatistics _total;
@@ -94,6 +95,7 @@ internal sealed class ExpectationMaximization<T> : IDisposable
     {
         _family.PrepareExpectation(logWeights);
         _accumulate = accumulate;
+        _nextSegment = 0;
         _team.Run(_processSegments);
 
         _total.Clear();
@@ -318,10 +320,15 @@ internal sealed class ExpectationMaximization<T> : IDisposable
 
     public void Dispose() => _team.Dispose();
 
-    /// <summary>Worker w processes segments w, w + W, w + 2W, …: which worker does a segment never changes its statistics.</summary>
+    /// <summary>
+    /// Workers claim segments in order until none is left, so a worker slowed by the machine takes fewer;
+    /// which worker does a segment never changes its statistics (each segment has its own, reduced in a
+    /// fixed order), so results stay bitwise the same for any thread count.
+    /// </summary>
     private void ProcessSegments(int worker)
     {
-        for (int s = worker; s < _segments.Length; s += _workers)
+        int s;
+        while ((s = Interlocked.Increment(ref _nextSegment) - 1) < _segments.Length)
         {
             ProcessSegment(s, worker, _accumulate);
         }
