@@ -137,41 +137,28 @@ internal sealed class DiscreteMixtureFitter<T>
         int seed = o.Seed ?? Random.Shared.Next();
         double[] logWeights = new double[k];
         bool complete = givenWeights is not null && givenParameters is not null;
-        ExpectationMaximization<T>.RunResult? best = null;
         double[] bestLogWeights = new double[k];
         double[] bestParameters = new double[family.Parameters.Length];
-        var reseeds = new List<ComponentReseed>();
-        for (int restart = 0; restart < o.Restarts; restart++)
-        {
-            var random = new Random(unchecked(seed * 31 + restart));
-            Initialize(data, weights, family, em, logWeights, complete, random);
-            if (givenWeights is not null)
+        (ExpectationMaximization<T>.RunResult best, ComponentReseed[] reseeds) = em.RunRestarts(
+            logWeights, bestLogWeights, o.Restarts, seed, complete, o.MaxIterations, o.Tolerance, o.Progress, clock,
+            random =>
             {
-                for (int j = 0; j < k; j++)
+                Initialize(data, weights, family, em, logWeights, complete, random);
+                if (givenWeights is not null)
                 {
-                    logWeights[j] = Math.Log(givenWeights[j]);
+                    for (int j = 0; j < k; j++)
+                    {
+                        logWeights[j] = Math.Log(givenWeights[j]);
+                    }
                 }
-            }
 
-            givenParameters?.CopyTo(family.Parameters, 0);
-            var run = em.Run(logWeights, o.MaxIterations, o.Tolerance, restart, o.Progress, clock);
-            reseeds.AddRange(run.Reseeds);
-            if (best is null || run.History[^1] > best.History[^1])
-            {
-                best = run;
-                logWeights.CopyTo(bestLogWeights, 0);
-                family.Parameters.CopyTo(bestParameters, 0);
-            }
-
-            if (complete)
-            {
-                break;
-            }
-        }
+                givenParameters?.CopyTo(family.Parameters, 0);
+            },
+            () => family.Parameters.CopyTo(bestParameters, 0));
 
         return new DiscreteMixtureModel<T>(
             _distribution, k, features, family.Categories, family.Trials, bestLogWeights.Select(w => Math.Exp(w)).ToArray(), bestParameters,
-            best!.Converged, best.Iterations, best.History, best.Decreases, reseeds.ToArray());
+            best.Converged, best.Iterations, best.History, best.Decreases, reseeds);
     }
 
     private void Initialize(FeatureMajorMatrix<T> data, T[]? weights, DiscreteFamily<T> family, ExpectationMaximization<T> em, double[] logWeights, bool complete, Random random)

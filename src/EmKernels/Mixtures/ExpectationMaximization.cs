@@ -370,6 +370,40 @@ internal sealed class ExpectationMaximization<T> : IDisposable
         }
     }
 
+    /// <summary>
+    /// The restart loop both estimators share: each restart seeds its own Random (seed · 31 + restart),
+    /// lets <paramref name="initialize"/> set the starting parameters and <paramref name="logWeights"/>,
+    /// runs EM, and keeps the run with the highest final log-likelihood (<paramref name="keepParameters"/>
+    /// copies the family's parameters out; the weights go to <paramref name="bestLogWeights"/>). A
+    /// deterministic start gives the same run every time, so it runs once.
+    /// </summary>
+    public (RunResult Best, ComponentReseed[] Reseeds) RunRestarts(
+        double[] logWeights, double[] bestLogWeights, int restarts, int seed, bool deterministicStart, int maxIterations, double tolerance,
+        IProgress<FitProgress>? progress, Stopwatch clock, Action<Random> initialize, Action keepParameters)
+    {
+        RunResult? best = null;
+        var reseeds = new List<ComponentReseed>();
+        for (int restart = 0; restart < restarts; restart++)
+        {
+            initialize(new Random(unchecked(seed * 31 + restart)));
+            RunResult run = Run(logWeights, maxIterations, tolerance, restart, progress, clock);
+            reseeds.AddRange(run.Reseeds);
+            if (best is null || run.History[^1] > best.History[^1])
+            {
+                best = run;
+                logWeights.CopyTo(bestLogWeights, 0);
+                keepParameters();
+            }
+
+            if (deterministicStart)
+            {
+                break;
+            }
+        }
+
+        return (best!, reseeds.ToArray());
+    }
+
     /// <summary>What one run of EM produced.</summary>
     internal sealed record RunResult(double[] History, bool Converged, int Iterations, LikelihoodDecrease[] Decreases, ComponentReseed[] Reseeds);
 }

@@ -127,31 +127,17 @@ public sealed class GaussianMixture<T>
         using var em = new ExpectationMaximization<T>(data, weights, family, o.MaxDegreeOfParallelism ?? Environment.ProcessorCount, o.Held);
         int seed = o.Seed ?? Random.Shared.Next();
         double[] logWeights = new double[k];
-
-        ExpectationMaximization<T>.RunResult? best = null;
         double[] bestLogWeights = new double[k];
         double[] bestMeans = new double[k * d];
         double[] bestCovariances = new double[family.Covariances.Length];
-        var reseeds = new List<ComponentReseed>();
-        for (int restart = 0; restart < o.Restarts; restart++)
-        {
-            var random = new Random(unchecked(seed * 31 + restart));
-            Initialize(data, weights, family, em, logWeights, given, warmStart, center, dataCovariance, random);
-            var run = em.Run(logWeights, o.MaxIterations, o.Tolerance, restart, o.Progress, clock);
-            reseeds.AddRange(run.Reseeds);
-            if (best is null || run.History[^1] > best.History[^1])
+        (ExpectationMaximization<T>.RunResult best, ComponentReseed[] reseeds) = em.RunRestarts(
+            logWeights, bestLogWeights, o.Restarts, seed, given.Complete || warmStart is not null, o.MaxIterations, o.Tolerance, o.Progress, clock,
+            random => Initialize(data, weights, family, em, logWeights, given, warmStart, center, dataCovariance, random),
+            () =>
             {
-                best = run;
-                logWeights.CopyTo(bestLogWeights, 0);
                 family.Means.CopyTo(bestMeans, 0);
                 family.Covariances.CopyTo(bestCovariances, 0);
-            }
-
-            if (given.Complete || warmStart is not null)
-            {
-                break; // a deterministic start gives the same run every time
-            }
-        }
+            });
 
         for (int j = 0; j < k; j++)
         {
@@ -164,7 +150,7 @@ public sealed class GaussianMixture<T>
         double[] fittedWeights = bestLogWeights.Select(w => Math.Exp(w)).ToArray();
         return new GaussianMixtureModel<T>(
             o.CovarianceType, k, d, fittedWeights, bestMeans, bestCovariances,
-            best!.Converged, best.Iterations, best.History, best.Decreases, reseeds.ToArray());
+            best.Converged, best.Iterations, best.History, best.Decreases, reseeds);
     }
 
     private void Initialize(
