@@ -185,7 +185,13 @@ public sealed class GaussianMixture<T>
             {
                 case GaussianMixtureInitialization.KMeans:
                 {
-                    int[] labels = KMeans.Cluster(data, weights, k, random);
+                    double trace = 0;
+                    for (int f = 0; f < d; f++)
+                    {
+                        trace += dataCovariance[f * d + f];
+                    }
+
+                    int[] labels = KMeans.Cluster(data, weights, k, trace / d, random);
                     em.MaximizeFrom((start, count, r) =>
                     {
                         r.Clear();

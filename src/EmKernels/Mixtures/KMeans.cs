@@ -12,7 +12,17 @@ namespace EmKernels.Mixtures;
 /// </summary>
 internal static class KMeans
 {
-    public static int[] Cluster<T>(FeatureMajorMatrix<T> data, T[]? weights, int components, Random random, int maxIterations = 300, double tolerance = 1e-4)
+    /// <summary>Labels for the points: k-means++ seeding, then Lloyd iterations.</summary>
+    /// <param name="data">The (centred) data.</param>
+    /// <param name="weights">Sample weights, or null.</param>
+    /// <param name="components">K.</param>
+    /// <param name="meanVariance">The data's (weighted) feature variances averaged over features: the scale of the tolerance
+    /// (the caller has the data's covariance already).</param>
+    /// <param name="random">The restart's random source.</param>
+    /// <param name="maxIterations">Lloyd iterations at most.</param>
+    /// <param name="tolerance">Stop when the centres move by at most this × <paramref name="meanVariance"/> (squared distance, summed).</param>
+    /// <returns>N labels.</returns>
+    public static int[] Cluster<T>(FeatureMajorMatrix<T> data, T[]? weights, int components, double meanVariance, Random random, int maxIterations = 300, double tolerance = 1e-4)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         int n = data.Points;
@@ -56,7 +66,7 @@ internal static class KMeans
 
         // Lloyd iterations. One pass per iteration: each tile is labelled and its one-hot
         // responsibilities go straight to the weighted-sum kernel, which gives the next centres.
-        double shiftTolerance = tolerance * MeanVariance(data, weights);
+        double shiftTolerance = tolerance * meanVariance;
         bool lastPass = false;
         int[] labels = new int[n];
         Array.Fill(labels, -1);
@@ -122,31 +132,6 @@ internal static class KMeans
         }
 
         return labels;
-    }
-
-    /// <summary>The (weighted) variance of each feature, averaged over features: scikit-learn's scale for the k-means tolerance.</summary>
-    private static double MeanVariance<T>(FeatureMajorMatrix<T> data, T[]? weights)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        double total = 0;
-        for (int f = 0; f < data.Features; f++)
-        {
-            double mass = 0, first = 0, second = 0;
-            ReadOnlySpan<T> feature = data.Feature(f);
-            for (int i = 0; i < data.Points; i++)
-            {
-                double w = weights is null ? 1 : double.CreateTruncating(weights[i]);
-                double x = double.CreateTruncating(feature[i]);
-                mass += w;
-                first += w * x;
-                second += w * x * x;
-            }
-
-            double mean = first / mass;
-            total += Math.Max(second / mass - mean * mean, 0);
-        }
-
-        return total / data.Features;
     }
 
     private static void CopyPoint<T>(FeatureMajorMatrix<T> data, int point, Span<double> destination)
