@@ -65,32 +65,21 @@ internal sealed record FitSettings
         }
     }
 
-    /// <summary>Discrete models take whole numbers in the family's range; the first offender is named by line and column.</summary>
+    /// <summary>Discrete models take the library's outcomes (whole numbers in the family's range); the first offender is named by line and column.</summary>
     private void CheckOutcomes(DataTable data)
     {
+        DiscreteDistribution distribution = Names.Distribution(Model);
+        int categories = Categories ?? int.MaxValue, trials = Trials ?? 1; // without --categories, any code is a category
         int d = data.Columns.Length;
         for (int i = 0; i < data.Rows; i++)
         {
             for (int j = 0; j < d; j++)
             {
                 double v = data[i, j];
-                bool ok = v >= 0 && v == Math.Floor(v) && Model switch
+                if (!DiscreteOutcomes.IsValid(v, distribution, categories, trials))
                 {
-                    "bernoulli" => v <= 1,
-                    "binomial" => v <= Trials,
-                    "categorical" => Categories is null || v < Categories,
-                    _ => v <= int.MaxValue,
-                };
-                if (!ok)
-                {
-                    string expected = Model switch
-                    {
-                        "bernoulli" => "0 or 1",
-                        "binomial" => $"a whole number of successes in 0 … {Trials}",
-                        "categorical" => $"a category code in 0 … {Categories - 1}",
-                        _ => "a non-negative whole-number count",
-                    };
-                    throw new UsageException($"{data.Source}, line {data.Lines[i]}, column '{data.Columns[j]}': {v.ToString(CultureInfo.InvariantCulture)} is not {expected} (--model {Model}).");
+                    throw new UsageException(
+                        $"{data.Source}, line {data.Lines[i]}, column '{data.Columns[j]}': {v.ToString(CultureInfo.InvariantCulture)} is not {DiscreteOutcomes.Expected(distribution, categories, trials)} (--model {Model}).");
                 }
             }
         }

@@ -206,15 +206,7 @@ internal sealed class DiscreteMixtureFitter<T>
             Span<T> feature = data.Feature(j);
             for (int n = 0; n < Math.Min(feature.Length, badRow); n++)
             {
-                double v = double.CreateTruncating(feature[n]);
-                bool ok = double.IsFinite(v) && v >= 0 && v == Math.Floor(v) && distribution switch
-                {
-                    DiscreteDistribution.Bernoulli => v <= 1,
-                    DiscreteDistribution.Binomial => v <= trials,
-                    DiscreteDistribution.Categorical => v < categories,
-                    _ => v <= int.MaxValue,
-                };
-                if (!ok)
+                if (!DiscreteOutcomes.IsValid(double.CreateTruncating(feature[n]), distribution, categories, trials))
                 {
                     badRow = n;
                     badColumn = j;
@@ -223,19 +215,10 @@ internal sealed class DiscreteMixtureFitter<T>
             }
         }
 
-        if (badColumn < 0)
+        if (badColumn >= 0)
         {
-            return;
+            throw new ArgumentException($"The value {data[badRow, badColumn]} at row {badRow}, column {badColumn} is not {DiscreteOutcomes.Expected(distribution, categories, trials)}.", "data");
         }
-
-        string expected = distribution switch
-        {
-            DiscreteDistribution.Bernoulli => "0 or 1",
-            DiscreteDistribution.Binomial => $"a whole number of successes in 0 … {trials}",
-            DiscreteDistribution.Categorical => $"a category code in 0 … {categories - 1}",
-            _ => "a non-negative whole-number count",
-        };
-        throw new ArgumentException($"The value {data[badRow, badColumn]} at row {badRow}, column {badColumn} is not {expected}.", "data");
     }
 
     /// <summary>Checks component parameters of the family's layout (naming them by <paramref name="name"/>) and returns a copy.</summary>
@@ -271,4 +254,27 @@ internal sealed class DiscreteMixtureFitter<T>
 
         return (double[])parameters.Clone();
     }
+}
+
+/// <summary>Which values each discrete family can take: one rule for the estimators, the models and the command line.</summary>
+internal static class DiscreteOutcomes
+{
+    /// <summary>Whether <paramref name="value"/> is an outcome: a whole number, ≥ 0, within the family's range.</summary>
+    public static bool IsValid(double value, DiscreteDistribution distribution, int categories, int trials) =>
+        double.IsFinite(value) && value >= 0 && value == Math.Floor(value) && distribution switch
+        {
+            DiscreteDistribution.Bernoulli => value <= 1,
+            DiscreteDistribution.Binomial => value <= trials,
+            DiscreteDistribution.Categorical => value < categories,
+            _ => value <= int.MaxValue,
+        };
+
+    /// <summary>What the family's outcomes are, for messages: "0 or 1", "a category code in 0 … 4", …</summary>
+    public static string Expected(DiscreteDistribution distribution, int categories, int trials) => distribution switch
+    {
+        DiscreteDistribution.Bernoulli => "0 or 1",
+        DiscreteDistribution.Binomial => $"a whole number of successes in 0 … {trials}",
+        DiscreteDistribution.Categorical => $"a category code in 0 … {categories - 1}",
+        _ => "a non-negative whole-number count",
+    };
 }
