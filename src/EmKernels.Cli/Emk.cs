@@ -97,7 +97,8 @@ internal static class Emk
                 progress => Fitter.Fit(data, settings, progress));
             if (plotPath is not null)
             {
-                Plot.Write(plotPath, data, plotted.X, plotted.Y, outcome.Labels, outcome.File);
+                int[] labels = outcome.Mixture.Predict(data.Values, data.Rows, probabilities: false).Labels;
+                Plot.Write(plotPath, data, plotted.X, plotted.Y, labels, outcome.File);
             }
 
             if (modelPath is not null)
@@ -124,25 +125,15 @@ internal static class Emk
     private static Command PredictCommand(Terminal terminal)
     {
         var command = new Command("predict", "Label the points of FILE with a model's most probable component (CSV: label, and p0 … pK−1 with --proba).");
-        var model = ModelArgument();
-        var file = DataArgument();
+        var inputs = new ModelInputs(command);
         var proba = new Option<bool>("--proba") { Description = "Also write each component's posterior probability." };
-        var columns = ColumnsOption("The columns of FILE the model's features are (default: the model's column names, else every column).");
-        var outputPath = OutputOption("Write the CSV to this file instead of stdout.");
-        command.Add(model);
-        command.Add(file);
         command.Add(proba);
-        command.Add(columns);
-        command.Add(outputPath);
         command.SetAction(parse =>
         {
-            ModelFile stored = ModelFile.Read(parse.GetValue(model)!);
-            DataTable data = ModelColumns(DataTable.Read(parse.GetValue(file)), stored, parse.GetValue(columns));
-            IMixture mixture = stored.Mixture();
-            int[] labels = Evaluate(data, () => mixture.Predict(data.Values, data.Rows));
-            double[]? probabilities = parse.GetValue(proba) ? Evaluate(data, () => mixture.Probabilities(data.Values, data.Rows)) : null;
+            (ModelFile stored, DataTable data) = inputs.Read(parse);
+            (int[] labels, double[]? probabilities) = Evaluate(data, () => stored.Mixture().Predict(data.Values, data.Rows, parse.GetValue(proba)));
             int k = stored.Components;
-            OutputFile.WriteText(parse.GetValue(outputPath), terminal.Out, writer =>
+            OutputFile.WriteText(parse.GetValue(inputs.Output), terminal.Out, writer =>
             {
                 writer.WriteLine(probabilities is null ? "label" : "label," + string.Join(",", Enumerable.Range(0, k).Select(c => $"p{c}")));
                 for (int i = 0; i < data.Rows; i++)
@@ -168,22 +159,14 @@ internal static class Emk
     private static Command ScoreCommand(Terminal terminal)
     {
         var command = new Command("score", "The mean log-likelihood of FILE under a model (with --per-point: each point's log-likelihood, as CSV).");
-        var model = ModelArgument();
-        var file = DataArgument();
+        var inputs = new ModelInputs(command);
         var perPoint = new Option<bool>("--per-point") { Description = "Write every point's log-likelihood instead of the mean." };
-        var columns = ColumnsOption("The columns of FILE the model's features are (default: the model's column names, else every column).");
-        var outputPath = OutputOption("Write to this file instead of stdout.");
-        command.Add(model);
-        command.Add(file);
         command.Add(perPoint);
-        command.Add(columns);
-        command.Add(outputPath);
         command.SetAction(parse =>
         {
-            ModelFile stored = ModelFile.Read(parse.GetValue(model)!);
-            DataTable data = ModelColumns(DataTable.Read(parse.GetValue(file)), stored, parse.GetValue(columns));
+            (ModelFile stored, DataTable data) = inputs.Read(parse);
             double[] scores = Evaluate(data, () => stored.Mixture().ScoreSamples(data.Values, data.Rows));
-            OutputFile.WriteText(parse.GetValue(outputPath), terminal.Out, writer =>
+            OutputFile.WriteText(parse.GetValue(inputs.Output), terminal.Out, writer =>
             {
                 if (!parse.GetValue(perPoint))
                 {
@@ -270,8 +253,9 @@ internal static class Emk
                     : [CovarianceType.Full];
             bool byBic = parse.GetValue(criterion) == "bic";
             string? modelPath = parse.GetValue(outputPath);
+            // Candidates differ only in K (already checked against the rows) and the covariance type: one check covers them all.
+            (baseline with { Components = ks[^1] }).Validate(data);
             var candidates = (from k in ks from type in types select baseline with { Components = k, Covariance = type }).ToList();
-            candidates.ForEach(c => c.Validate(data));
 
             var outcomes = new List<FitOutcome>();
             for (int i = 0; i < candidates.Count; i++)
@@ -379,6 +363,33 @@ internal static class Emk
             Trials = parse.GetValue(Trials),
             Categories = parse.GetValue(Categories),
         };
+    }
+
+    /// <summary>What predict and score both take: a model file, a data file, its columns, and where to write.</summary>
+    private sealed class ModelInputs
+    {
+        public ModelInputs(Command command)
+        {
+            command.Add(Model);
+            command.Add(File);
+            command.Add(Columns);
+            command.Add(Output);
+        }
+
+        public Argument<string> Model { get; } = ModelArgument();
+
+        public Argument<string?> File { get; } = DataArgument();
+
+        public Option<string?> Columns { get; } = ColumnsOption("The columns of FILE the model's features are (default: the model's column names, else every column).");
+
+        public Option<string?> Output { get; } = OutputOption("Write to this file instead of stdout.");
+
+        /// <summary>The model, and the data's columns that are its features.</summary>
+        public (ModelFile Model, DataTable Data) Read(ParseResult parse)
+        {
+            ModelFile model = ModelFile.Read(parse.GetValue(Model)!);
+            return (model, ModelColumns(DataTable.Read(parse.GetValue(File)), model, parse.GetValue(Columns)));
+        }
     }
 
     private static Argument<string?> DataArgument() => new("FILE")

@@ -161,8 +161,8 @@ internal sealed record FitSettings
     }
 }
 
-/// <summary>A fit's results: the model file's content, the model, and the training data's labels.</summary>
-internal sealed record FitOutcome(ModelFile File, IMixture Mixture, int[] Labels);
+/// <summary>A fit's results: the model file's content and the model.</summary>
+internal sealed record FitOutcome(ModelFile File, IMixture Mixture);
 
 /// <summary>Runs the library's estimators for the command line.</summary>
 internal static class Fitter
@@ -263,6 +263,6 @@ internal static class Fitter
             Fit = summary,
             Options = s with { Categories = s.Model == "categorical" ? categories : null },
         };
-        return new FitOutcome(file, new Mixture<T>(model), model.Predict(values, n));
+        return new FitOutcome(file, new Mixture<T>(model));
     }
 }

@@ -10,10 +10,8 @@ internal interface IMixture
 
     int ParameterCount { get; }
 
-    int[] Predict(double[] data, int points);
-
-    /// <summary>points × K probabilities, row-major.</summary>
-    double[] Probabilities(double[] data, int points);
+    /// <summary>Labels, and with <paramref name="probabilities"/> the points × K posterior probabilities (row-major), in one pass.</summary>
+    (int[] Labels, double[]? Probabilities) Predict(double[] data, int points, bool probabilities);
 
     double[] ScoreSamples(double[] data, int points);
 
@@ -24,15 +22,17 @@ internal interface IMixture
 internal sealed class Mixture<T>(MixtureModel<T> model) : IMixture
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    public MixtureModel<T> Model => model;
-
     public int Components => model.Components;
 
     public int ParameterCount => model.ParameterCount;
 
-    public int[] Predict(double[] data, int points) => model.Predict(Convert(data), points);
-
-    public double[] Probabilities(double[] data, int points) => Widen(model.PredictProbabilities(Convert(data), points));
+    public (int[] Labels, double[]? Probabilities) Predict(double[] data, int points, bool probabilities)
+    {
+        int[] labels = new int[points];
+        T[]? responsibilities = probabilities ? new T[points * model.Components] : null;
+        model.Evaluate(Convert(data), points, default, responsibilities, labels);
+        return (labels, responsibilities is null ? null : Widen(responsibilities));
+    }
 
     public double[] ScoreSamples(double[] data, int points) => model.ScoreSamples(Convert(data), points);
 

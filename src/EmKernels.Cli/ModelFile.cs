@@ -13,6 +13,8 @@ internal sealed record ModelFile
     public const string FormatName = "emk-model";
     public const int FormatVersion = 1;
 
+    private IMixture? _mixture;
+
     /// <summary>gaussian, bernoulli, categorical, binomial or poisson.</summary>
     public required string Model { get; init; }
 
@@ -44,8 +46,8 @@ internal sealed record ModelFile
 
     public int Features => Columns.Length;
 
-    /// <summary>The JSON key of <see cref="Parameters"/>: covariances, probs or rates (FORMAT.md §4).</summary>
-    private string ParameterKey => Model switch
+    /// <summary>The JSON key of a model's <see cref="Parameters"/>: covariances, probs or rates (FORMAT.md §4).</summary>
+    private static string ParameterKey(string model) => model switch
     {
         "gaussian" => "covariances",
         "poisson" => "rates",
@@ -85,7 +87,7 @@ internal sealed record ModelFile
             WriteArray(json, "means", Means);
         }
 
-        WriteArray(json, ParameterKey, Parameters);
+        WriteArray(json, ParameterKey(Model), Parameters);
         json.WriteNumber("mean_log_likelihood", Fit.MeanLogLikelihood);
         json.WriteNumber("bic", Fit.Bic);
         json.WriteNumber("aic", Fit.Aic);
@@ -160,7 +162,7 @@ internal sealed record ModelFile
                 Trials = model == "binomial" ? root.Int("trials") : 1,
                 Weights = weights,
                 Means = model == "gaussian" ? root.Numbers("means") : [],
-                Parameters = root.Numbers(model switch { "gaussian" => "covariances", "poisson" => "rates", _ => "probs" }),
+                Parameters = root.Numbers(ParameterKey(model)),
                 Float32 = root.Bool("float32"),
                 Fit = new FitSummary(
                     root.Number("mean_log_likelihood"), root.Number("bic"), root.Number("aic"), root.Bool("converged"),
@@ -172,12 +174,12 @@ internal sealed record ModelFile
         }
     }
 
-    /// <summary>The library model with these parameters, in the precision the model was fitted in.</summary>
+    /// <summary>The library model with these parameters, in the precision the model was fitted in; built (and validated) once.</summary>
     public IMixture Mixture()
     {
         try
         {
-            return Float32 ? Build<float>() : Build<double>();
+            return _mixture ??= Float32 ? Build<float>() : Build<double>();
         }
         catch (ArgumentException e)
         {

@@ -136,7 +136,8 @@ public abstract class MixtureModel<T>
     /// <summary>Validates data for this model (naming the argument "data"), prepares it in place if needed, and returns a family holding the model's parameters.</summary>
     private protected abstract IMixtureFamily<T> EvaluationFamily(FeatureMajorMatrix<T> data);
 
-    private void Evaluate(ReadOnlySpan<T> rowMajor, int points, Span<double> perPoint, Span<T> responsibilities, Span<int> labels)
+    /// <summary>One pass over the data giving any of per-point log-likelihoods, responsibilities (N × K) and labels (empty spans are skipped).</summary>
+    internal void Evaluate(ReadOnlySpan<T> rowMajor, int points, Span<double> perPoint, Span<T> responsibilities, Span<int> labels)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(points);
         if (rowMajor.Length != (long)points * Features)
