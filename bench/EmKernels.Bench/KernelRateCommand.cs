@@ -6,10 +6,12 @@ using EmKernels.Kernels;
 namespace EmKernels.Bench;
 
 /// <summary>
-/// <c>kernel-rate [--diag] [--n N] [--d D] [--k K] [--float32]</c>: the full-covariance E-step and M-step kernels alone, one
-/// thread, as the EM loop calls them (256-point tiles over 200,000 points), in useful GFLOP/s: K·N·D(D+1)/2
-/// multiply-adds each (2 flops). A quick development gauge next to the BenchmarkDotNet kernel benchmarks;
-/// prints one JSON line per kernel, best of 5 passes.
+/// <c>kernel-rate [--diag] [--n N] [--d D] [--k K] [--tile B] [--float32]</c>: the E-step and M-step kernels alone,
+/// one thread, as the EM loop calls them (B-point tiles, default 256, over N points). Full covariance (default
+/// N = 200,000, D = 32) reports useful GFLOP/s: K·N·D(D+1)/2 multiply-adds each (2 flops); <c>--diag</c>
+/// (default N = 1,000,000) reports seconds for the diagonal log-density, the responsibilities and the diagonal
+/// statistics. A quick development gauge next to the BenchmarkDotNet kernel benchmarks; prints JSON lines,
+/// best of 5 passes.
 /// </summary>
 internal static class KernelRateCommand
 {
@@ -17,7 +19,8 @@ internal static class KernelRateCommand
     {
         bool diagonal = args.Contains("--diag");
         int d = Option(args, "--d", 32), k = Option(args, "--k", 16), n = Option(args, "--n", diagonal ? 1_000_000 : 200_000);
-        return args.Contains("--float32") ? Measure<float>(n, d, k, diagonal) : Measure<double>(n, d, k, diagonal);
+        int tile = Option(args, "--tile", 256);
+        return args.Contains("--float32") ? Measure<float>(n, d, k, tile, diagonal) : Measure<double>(n, d, k, tile, diagonal);
     }
 
     private static int Option(string[] args, string name, int fallback)
@@ -26,10 +29,9 @@ internal static class KernelRateCommand
         return at >= 0 ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
-    private static int Measure<T>(int n, int d, int k, bool diagonal)
+    private static int Measure<T>(int n, int d, int k, int tile, bool diagonal)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        int tile = Option(Environment.GetCommandLineArgs(), "--tile", 256);
         var random = new Random(1);
         T U(double low, double high) => T.CreateTruncating(low + (high - low) * random.NextDouble());
         var data = new FeatureMajorMatrix<T>(n, d);
