@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
 using EmKernels.Kernels;
+using EmKernels.Kernels.Common;
 
 namespace EmKernels.Bench;
 
@@ -98,8 +99,10 @@ internal static class KernelRateCommand
                 block.AsSpan(0, k * count).CopyTo(work);
                 MixtureKernels.Responsibilities<T>(work.AsSpan(0, k * count), k, count, logLikelihoods.AsSpan(0, count));
             }) - copy;
+            // The vector exp alone over the same K·N values: the floor under Responsibilities (one exp per value).
+            double exponentials = OverTiles((start, count) => ExpOperator.Exp<T>(block.AsSpan(0, k * count), work.AsSpan(0, k * count)));
             double moments = OverTiles((start, count) => GaussianKernels.DiagonalSufficientStatistics<T>(data.Tile(start, count), d, count, data.Stride, responsibilities.AsSpan(0, k * count), k, default, means, mass, first, scatter.AsSpan(0, k * d)));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"DiagonalLogDensity\": {density:G4}, \"Responsibilities\": {posterior:G4}, \"DiagonalSufficientStatistics\": {moments:G4}, \"type\": \"{typeof(T).Name}\"}}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"DiagonalLogDensity\": {density:G4}, \"Responsibilities\": {posterior:G4}, \"Exp\": {exponentials:G4}, \"DiagonalSufficientStatistics\": {moments:G4}, \"type\": \"{typeof(T).Name}\"}}"));
             return 0;
         }
 

@@ -85,34 +85,17 @@ internal static class ExpOperator
 
     /// <summary>exp of every element into a separate destination, through <see cref="Dispatch"/> like every kernel: for tests and benchmarks.</summary>
     public static void Exp<T>(ReadOnlySpan<T> x, Span<T> destination)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        var arguments = new SpanArguments<T>(ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(destination), x.Length);
-        Dispatch.Run<T, ExpBody<T>, SpanArguments<T>>(x.Length, ref arguments);
-    }
+        where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
+        ElementWise.Apply<T, ExpFunction>(x, destination);
 
-    private ref struct SpanArguments<T>(ref T source, ref T destination, int length)
+    private readonly struct ExpFunction : IElementFunction
     {
-        public ref T Source = ref source;
-        public ref T Destination = ref destination;
-        public int Length = length;
-    }
-
-    // Tails: element-wise, so the last vector overlaps the previous one; the destination must not overlap the source.
-    private readonly struct ExpBody<T> : IKernelBody<T, SpanArguments<T>>
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        public static void Run<TV, TOps>(ref SpanArguments<T> a)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Invoke<T, TV, TOps>(TV x)
+            where T : unmanaged, IBinaryFloatingPointIeee754<T>
             where TV : struct
-            where TOps : struct, ISimd<TV, T>
-        {
-            int width = TOps.Count;
-            for (int i = 0; i < a.Length; i += width)
-            {
-                nuint at = (nuint)Math.Min(i, a.Length - width);
-                TOps.Store(TOps.Exp(TOps.Load(ref a.Source, at)), ref a.Destination, at);
-            }
-        }
+            where TOps : struct, ISimd<TV, T> =>
+            TOps.Exp(x);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

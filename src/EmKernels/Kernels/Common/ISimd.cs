@@ -63,6 +63,12 @@ internal interface ISimd<TV, T>
     /// </summary>
     static abstract TV ScaleByPowerOfTwo(TV value, TV n, TV shifted);
 
+    /// <summary>
+    /// For positive finite x (normal or subnormal): the mantissa m ∈ [1, 2), with <paramref name="exponent"/>
+    /// set to the integer e (as T) such that x = m · 2ᵉ. Other inputs give unspecified lanes (callers select).
+    /// </summary>
+    static abstract TV SplitExponent(TV x, out TV exponent);
+
     /// <summary>All bits set in lanes that are finite, zero elsewhere.</summary>
     static abstract TV IsFinite(TV x);
 
@@ -149,14 +155,20 @@ internal readonly struct Simd512<T> : ISimd<Vector512<T>, T>
             : Avx512F.Scale(value.AsSingle(), n.AsSingle()).As<float, T>();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> Log(Vector512<T> x)
+    public static Vector512<T> Log(Vector512<T> x) => LogOperator.Log<T, Vector512<T>, Simd512<T>>(x);
+
+    // VGETEXP/VGETMANT (AVX-512F, which Vector512 acceleration implies) handle subnormals directly.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> SplitExponent(Vector512<T> x, out Vector512<T> exponent)
     {
         if (typeof(T) == typeof(double))
         {
-            return Vector512.Log(x.AsDouble()).As<double, T>();
+            exponent = Avx512F.GetExponent(x.AsDouble()).As<double, T>();
+            return Avx512F.GetMantissa(x.AsDouble(), 0).As<double, T>();
         }
 
-        return Vector512.Log(x.AsSingle()).As<float, T>();
+        exponent = Avx512F.GetExponent(x.AsSingle()).As<float, T>();
+        return Avx512F.GetMantissa(x.AsSingle(), 0).As<float, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -304,14 +316,30 @@ internal readonly struct Simd256<T> : ISimd<Vector256<T>, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Log(Vector256<T> x)
+    public static Vector256<T> Log(Vector256<T> x) => LogOperator.Log<T, Vector256<T>, Simd256<T>>(x);
+
+    // From the bits; a subnormal is first scaled into the normal range.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> SplitExponent(Vector256<T> x, out Vector256<T> exponent)
     {
         if (typeof(T) == typeof(double))
         {
-            return Vector256.Log(x.AsDouble()).As<double, T>();
+            Vector256<double> v = x.AsDouble();
+            Vector256<double> tiny = Vector256.LessThan(v, Vector256.Create(2.2250738585072014e-308));
+            v = Vector256.ConditionalSelect(tiny, v * 18014398509481984.0, v); // 2⁵⁴
+            Vector256<long> bits = v.AsInt64();
+            Vector256<double> e = Vector256.ConvertToDouble(Vector256.ShiftRightLogical(bits, 52) - Vector256.Create(1023L));
+            exponent = (e - (tiny & Vector256.Create(54.0))).As<double, T>();
+            return ((bits & Vector256.Create(0x000FFFFFFFFFFFFFL)) | Vector256.Create(0x3FF0000000000000L)).AsDouble().As<double, T>();
         }
 
-        return Vector256.Log(x.AsSingle()).As<float, T>();
+        Vector256<float> f = x.AsSingle();
+        Vector256<float> small = Vector256.LessThan(f, Vector256.Create(1.17549435e-38f));
+        f = Vector256.ConditionalSelect(small, f * 16777216f, f); // 2²⁴
+        Vector256<int> word = f.AsInt32();
+        Vector256<float> k = Vector256.ConvertToSingle(Vector256.ShiftRightLogical(word, 23) - Vector256.Create(127));
+        exponent = (k - (small & Vector256.Create(24f))).As<float, T>();
+        return ((word & Vector256.Create(0x007FFFFF)) | Vector256.Create(0x3F800000)).AsSingle().As<float, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -431,14 +459,30 @@ internal readonly struct Simd128<T> : ISimd<Vector128<T>, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<T> Log(Vector128<T> x)
+    public static Vector128<T> Log(Vector128<T> x) => LogOperator.Log<T, Vector128<T>, Simd128<T>>(x);
+
+    // From the bits; a subnormal is first scaled into the normal range.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> SplitExponent(Vector128<T> x, out Vector128<T> exponent)
     {
         if (typeof(T) == typeof(double))
         {
-            return Vector128.Log(x.AsDouble()).As<double, T>();
+            Vector128<double> v = x.AsDouble();
+            Vector128<double> tiny = Vector128.LessThan(v, Vector128.Create(2.2250738585072014e-308));
+            v = Vector128.ConditionalSelect(tiny, v * 18014398509481984.0, v); // 2⁵⁴
+            Vector128<long> bits = v.AsInt64();
+            Vector128<double> e = Vector128.ConvertToDouble(Vector128.ShiftRightLogical(bits, 52) - Vector128.Create(1023L));
+            exponent = (e - (tiny & Vector128.Create(54.0))).As<double, T>();
+            return ((bits & Vector128.Create(0x000FFFFFFFFFFFFFL)) | Vector128.Create(0x3FF0000000000000L)).AsDouble().As<double, T>();
         }
 
-        return Vector128.Log(x.AsSingle()).As<float, T>();
+        Vector128<float> f = x.AsSingle();
+        Vector128<float> small = Vector128.LessThan(f, Vector128.Create(1.17549435e-38f));
+        f = Vector128.ConditionalSelect(small, f * 16777216f, f); // 2²⁴
+        Vector128<int> word = f.AsInt32();
+        Vector128<float> k = Vector128.ConvertToSingle(Vector128.ShiftRightLogical(word, 23) - Vector128.Create(127));
+        exponent = (k - (small & Vector128.Create(24f))).As<float, T>();
+        return ((word & Vector128.Create(0x007FFFFF)) | Vector128.Create(0x3F800000)).AsSingle().As<float, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -526,6 +570,14 @@ internal readonly struct SimdScalar<T> : ISimd<T, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T ScaleByPowerOfTwo(T value, T n, T shifted) => T.ScaleB(value, int.CreateTruncating(n));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T SplitExponent(T x, out T exponent)
+    {
+        int e = T.ILogB(x);
+        exponent = T.CreateTruncating(e);
+        return T.ScaleB(x, -e);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Log(T x) => T.Log(x);
