@@ -8,7 +8,9 @@ namespace EmKernels.Mixtures;
 internal sealed class WorkerTeam : IDisposable
 {
     private readonly Thread[] _threads;
-    private readonly Barrier? _barrier;
+    private readonly object _gate = new();
+    private int _arrived;
+    private int _phase;
     private Action<int>? _work;
     private Exception? _failure;
     private volatile bool _stopping;
@@ -22,7 +24,6 @@ internal sealed class WorkerTeam : IDisposable
             return;
         }
 
-        _barrier = new Barrier(Members);
         for (int i = 1; i < Members; i++)
         {
             int member = i;
@@ -36,7 +37,7 @@ internal sealed class WorkerTeam : IDisposable
     /// <summary>Runs <paramref name="work"/>(member) on every member and returns when all are done; rethrows a member's exception.</summary>
     public void Run(Action<int> work)
     {
-        if (_barrier is null)
+        if (Members == 1)
         {
             work(0);
             return;
@@ -44,7 +45,7 @@ internal sealed class WorkerTeam : IDisposable
 
         _work = work;
         _failure = null;
-        _barrier.SignalAndWait(); // start
+        Arrive(); // start
         try
         {
             work(0);
@@ -54,7 +55,7 @@ internal sealed class WorkerTeam : IDisposable
             _failure ??= e;
         }
 
-        _barrier.SignalAndWait(); // finish
+        Arrive(); // finish
         if (_failure is not null)
         {
             throw new AggregateException(_failure);
@@ -63,26 +64,59 @@ internal sealed class WorkerTeam : IDisposable
 
     public void Dispose()
     {
-        if (_barrier is null || _stopping)
+        if (Members == 1 || _stopping)
         {
             return;
         }
 
         _stopping = true;
-        _barrier.SignalAndWait(); // release the members from their wait; they see _stopping and leave
+        Arrive(); // release the members from their wait; they see _stopping and leave
         foreach (Thread thread in _threads)
         {
             thread.Join();
         }
+    }
 
-        _barrier.Dispose();
+    /// <summary>
+    /// The team's barrier: every member arrives, the last one opens the next phase. Waiters spin briefly,
+    /// then block on the gate. Nothing is allocated: System.Threading.Barrier allocated two lock objects
+    /// lazily, the first time a member had to block, which could happen in any iteration.
+    /// </summary>
+    private void Arrive()
+    {
+        int phase = Volatile.Read(ref _phase);
+        if (Interlocked.Increment(ref _arrived) == Members)
+        {
+            Volatile.Write(ref _arrived, 0);
+            lock (_gate)
+            {
+                Volatile.Write(ref _phase, phase + 1);
+                Monitor.PulseAll(_gate);
+            }
+
+            return;
+        }
+
+        var spinner = default(SpinWait);
+        while (Volatile.Read(ref _phase) == phase && !spinner.NextSpinWillYield)
+        {
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+
+        lock (_gate)
+        {
+            while (Volatile.Read(ref _phase) == phase)
+            {
+                Monitor.Wait(_gate);
+            }
+        }
     }
 
     private void Loop(int member)
     {
         while (true)
         {
-            _barrier!.SignalAndWait();
+            Arrive();
             if (_stopping)
             {
                 return;
@@ -97,7 +131,7 @@ internal sealed class WorkerTeam : IDisposable
                 Interlocked.CompareExchange(ref _failure, e, null);
             }
 
-            _barrier.SignalAndWait();
+            Arrive();
         }
     }
 }
