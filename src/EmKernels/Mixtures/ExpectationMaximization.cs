@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using EmKernels.Kernels;
 
@@ -344,6 +345,9 @@ internal sealed class ExpectationMaximization<T> : IDisposable
         T[] logLikelihoods = _logLikelihoods[worker];
         int k = _family.Components;
         int stride = _data.Stride;
+        double logLikelihood = 0;
+        double worst = double.PositiveInfinity;
+        int worstPoint = -1;
         for (int start = _segmentStarts[segment]; start < _segmentStarts[segment + 1]; start += Tile)
         {
             int count = Math.Min(Tile, _segmentStarts[segment + 1] - start);
@@ -352,14 +356,19 @@ internal sealed class ExpectationMaximization<T> : IDisposable
             Span<T> ell = logLikelihoods.AsSpan(0, count);
             ReadOnlySpan<T> weights = _weights is null ? default : _weights.AsSpan(start, count);
             _family.LogProbabilities(tile, start, count, stride, logRho);
-            statistics.LogLikelihood += MixtureKernels.Responsibilities<T>(logRho, k, count, ell, weights);
-            for (int i = 0; i < count; i++)
+            logLikelihood += MixtureKernels.Responsibilities<T>(logRho, k, count, ell, weights);
+
+            // The point scan runs only for a tile that may hold a new worst point (its minimum is lower, or NaN).
+            if (!weights.IsEmpty || !(double.CreateTruncating(TensorPrimitives.Min<T>(ell)) >= worst))
             {
-                double value = double.CreateTruncating(ell[i]);
-                if (value < statistics.WorstLogLikelihood && (weights.IsEmpty || weights[i] > T.Zero))
+                for (int i = 0; i < count; i++)
                 {
-                    statistics.WorstLogLikelihood = value;
-                    statistics.WorstPoint = start + i;
+                    double value = double.CreateTruncating(ell[i]);
+                    if (value < worst && (weights.IsEmpty || weights[i] > T.Zero))
+                    {
+                        worst = value;
+                        worstPoint = start + i;
+                    }
                 }
             }
 
@@ -368,6 +377,11 @@ internal sealed class ExpectationMaximization<T> : IDisposable
                 _family.Accumulate(tile, count, stride, logRho, weights, statistics);
             }
         }
+
+        // Written once per segment: the statistics objects of segments that run at once may share cache lines.
+        statistics.LogLikelihood = logLikelihood;
+        statistics.WorstLogLikelihood = worst;
+        statistics.WorstPoint = worstPoint;
     }
 
     /// <summary>

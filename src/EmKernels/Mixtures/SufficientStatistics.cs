@@ -7,11 +7,21 @@ namespace EmKernels.Mixtures;
 /// </summary>
 internal sealed class SufficientStatistics(int components, int firstLength, int secondLength)
 {
-    public double[] Mass { get; } = new double[components];
+    /// <summary>
+    /// One cache line of doubles kept free before and after the sums: segments are filled by different
+    /// threads at once, and their statistics, allocated one after another, would otherwise share the
+    /// lines at their edges. (Measured together with the once-per-segment scalars: diag-1M at 2 threads
+    /// 33.2 → 32.1 ms per iteration, median of 5, within this machine's noise.)
+    /// </summary>
+    private const int Padding = 8;
 
-    public double[] First { get; } = new double[firstLength];
+    private readonly double[] _values = new double[Padding + components + firstLength + secondLength + Padding];
 
-    public double[] Second { get; } = new double[secondLength];
+    public Span<double> Mass => _values.AsSpan(Padding, components);
+
+    public Span<double> First => _values.AsSpan(Padding + components, firstLength);
+
+    public Span<double> Second => _values.AsSpan(Padding + components + firstLength, secondLength);
 
     /// <summary>Σ w ℓ of the segment's points (the log-likelihood contribution).</summary>
     public double LogLikelihood { get; set; }
@@ -23,9 +33,7 @@ internal sealed class SufficientStatistics(int components, int firstLength, int 
 
     public void Clear()
     {
-        Array.Clear(Mass);
-        Array.Clear(First);
-        Array.Clear(Second);
+        Array.Clear(_values);
         LogLikelihood = 0;
         WorstLogLikelihood = double.PositiveInfinity;
         WorstPoint = -1;
@@ -34,17 +42,13 @@ internal sealed class SufficientStatistics(int components, int firstLength, int 
     /// <summary>Adds another segment's statistics (the caller fixes the order, so sums are deterministic).</summary>
     public void Add(SufficientStatistics other)
     {
-        Accumulate(Mass, other.Mass);
-        Accumulate(First, other.First);
-        Accumulate(Second, other.Second);
-        LogLikelihood += other.LogLikelihood;
-    }
-
-    private static void Accumulate(double[] target, double[] source)
-    {
-        for (int i = 0; i < target.Length; i++)
+        double[] target = _values;
+        double[] source = other._values;
+        for (int i = Padding; i < target.Length - Padding; i++)
         {
             target[i] += source[i];
         }
+
+        LogLikelihood += other.LogLikelihood;
     }
 }
