@@ -11,6 +11,34 @@ public abstract class FeatureMajorMatrixTests<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     [Theory]
+    [InlineData(1, 1)]
+    [InlineData(7, 3)]
+    [InlineData(300, 5)]
+    [InlineData(4096, 3)]
+    public void EveryFeature_StartsOnACacheLine(int points, int features)
+    {
+        // Several matrices, so that an unaligned start would show up whatever the heap hands out.
+        for (int copy = 0; copy < 8; copy++)
+        {
+            var matrix = new FeatureMajorMatrix<T>(points + copy, features);
+            for (int d = 0; d < features; d++)
+            {
+                Assert.Equal(0, AddressOf(matrix.Feature(d)) % 64);
+            }
+
+            Assert.Equal(0, (matrix.Stride * System.Runtime.CompilerServices.Unsafe.SizeOf<T>()) % 64);
+        }
+    }
+
+    private static unsafe long AddressOf(Span<T> span)
+    {
+        fixed (T* pointer = span)
+        {
+            return (long)pointer;
+        }
+    }
+
+    [Theory]
     [InlineData(0, 1)]
     [InlineData(1, 1)]
     [InlineData(7, 3)]

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -9,9 +8,6 @@ namespace EmKernels.Kernels;
 
 public static partial class GaussianKernels
 {
-    /// <summary>Scratch up to this many bytes lives on the stack; larger scratch (very many features) is rented from the shared pool.</summary>
-    private const int StackScratchBytes = 64 * 1024;
-
     /// <summary>
     /// Log-densities for full covariance through the Cholesky factor of each precision matrix:
     /// with U_k upper triangular and Σ_k⁻¹ = U_k U_kᵀ, effectively computes
@@ -192,19 +188,12 @@ public static partial class GaussianKernels
 
         // Scratch: the D differences of four point vectors.
         int length = 4 * features * Vector512<T>.Count;
-        T[]? rented = null;
-        Span<T> scratch = length * Unsafe.SizeOf<T>() <= StackScratchBytes
-            ? stackalloc T[length]
-            : (rented = ArrayPool<T>.Shared.Rent(length));
+        Span<T> scratch = Scratch.Get<T>(length);
         var args = new Triangular<T>(
             ref MemoryMarshal.GetReference(x), features, points, stride, components, ref MemoryMarshal.GetReference(means),
             ref MemoryMarshal.GetReference(precisionCholesky), factorStride, ref MemoryMarshal.GetReference(offsets),
             ref MemoryMarshal.GetReference(destination), ref MemoryMarshal.GetReference(scratch));
         Dispatch.Run<T, TriangularBody<T>, Triangular<T>>(points, ref args);
-        if (rented is not null)
-        {
-            ArrayPool<T>.Shared.Return(rented);
-        }
     }
 
     private readonly struct TriangularBody<T> : IKernelBody<T, Triangular<T>>

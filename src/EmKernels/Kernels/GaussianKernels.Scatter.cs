@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -23,10 +22,7 @@ public static partial class GaussianKernels
         // Scratch: t = x − c and u = v·t for one chunk of points (plus one tail vector), feature by feature, then v.
         int slot = MixtureKernels.PointChunk + Vector512<T>.Count;
         int length = (2 * features + 1) * slot;
-        T[]? rented = null;
-        Span<T> scratch = length * Unsafe.SizeOf<T>() <= StackScratchBytes
-            ? stackalloc T[length]
-            : (rented = ArrayPool<T>.Shared.Rent(length));
+        Span<T> scratch = Scratch.Get<T>(length);
         var args = new ScatterArguments<T>(
             ref MemoryMarshal.GetReference(x), features, points, stride,
             ref MemoryMarshal.GetReference(responsibilities), components,
@@ -37,10 +33,6 @@ public static partial class GaussianKernels
             ref MemoryMarshal.GetReference(scatter), scatterStride,
             ref MemoryMarshal.GetReference(scratch), slot);
         Dispatch.Run<T, ScatterBody<T>, ScatterArguments<T>>(points, ref args);
-        if (rented is not null)
-        {
-            ArrayPool<T>.Shared.Return(rented);
-        }
     }
 
     private readonly struct ScatterBody<T> : IKernelBody<T, ScatterArguments<T>>
