@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using EmKernels.Kernels.Common;
 
 namespace EmKernels;
@@ -14,12 +16,15 @@ namespace EmKernels;
 /// <see cref="Stride"/> is <see cref="Points"/> rounded up to an odd number of 64-byte cache lines, so
 /// that the same point of consecutive features never lands in the same L1 cache set (with a stride
 /// that is a multiple of 4 KiB, reading one point's D features thrashes a 12-way L1: measured 5×
-/// slower). Padding elements are zero and are never read by the kernels.
+/// slower). Padding elements are zero and are never read by the kernels. The buffer is pinned and
+/// starts on a 64-byte boundary, so every feature starts on a cache line and whole-vector loads of an
+/// aligned tile never straddle two lines.
 /// </remarks>
 public sealed class FeatureMajorMatrix<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    private readonly T[] _values;
+    private readonly T[] _buffer;
+    private readonly int _offset;
 
     /// <summary>Creates a zero-filled matrix.</summary>
     /// <param name="points">N, the number of points (≥ 0).</param>
@@ -41,7 +46,11 @@ public sealed class FeatureMajorMatrix<T>
         Points = points;
         Features = features;
         Stride = (int)stride;
-        _values = new T[length];
+        // Pinned (the pinned object heap never moves it) and over-allocated by one line, to start aligned.
+        int pad = 64 / Unsafe.SizeOf<T>();
+        _buffer = GC.AllocateArray<T>((int)length + pad, pinned: true);
+        nint address = Marshal.UnsafeAddrOfPinnedArrayElement(_buffer, 0);
+        _offset = (int)((64 - (address & 63)) & 63) / Unsafe.SizeOf<T>();
     }
 
     /// <summary>N, the number of points.</summary>
@@ -54,7 +63,9 @@ public sealed class FeatureMajorMatrix<T>
     public int Stride { get; }
 
     /// <summary>The whole buffer, <see cref="Features"/> × <see cref="Stride"/> elements.</summary>
-    public ReadOnlySpan<T> Values => _values;
+    public ReadOnlySpan<T> Values => All;
+
+    private Span<T> All => _buffer.AsSpan(_offset, Features * Stride);
 
     /// <summary>Gets or sets feature <paramref name="feature"/> of point <paramref name="point"/>.</summary>
     /// <param name="point">0 ≤ point &lt; <see cref="Points"/>.</param>
@@ -62,8 +73,8 @@ public sealed class FeatureMajorMatrix<T>
     /// <exception cref="ArgumentOutOfRangeException">An index is out of range.</exception>
     public T this[int point, int feature]
     {
-        get => _values[Index(point, feature)];
-        set => _values[Index(point, feature)] = value;
+        get => _buffer[_offset + Index(point, feature)];
+        set => _buffer[_offset + Index(point, feature)] = value;
     }
 
     /// <summary>The <see cref="Points"/> values of one feature, writable.</summary>
@@ -73,7 +84,7 @@ public sealed class FeatureMajorMatrix<T>
     {
         ArgumentOutOfRangeException.ThrowIfNegative(feature);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(feature, Features);
-        return _values.AsSpan(feature * Stride, Points);
+        return All.Slice(feature * Stride, Points);
     }
 
     /// <summary>
@@ -93,7 +104,7 @@ public sealed class FeatureMajorMatrix<T>
             return [];
         }
 
-        return _values.AsSpan(start, (Features - 1) * Stride + count);
+        return All.Slice(start, (Features - 1) * Stride + count);
     }
 
     /// <summary>Converts row-major data (point n, feature d at <c>n · features + d</c>).</summary>
@@ -111,7 +122,7 @@ public sealed class FeatureMajorMatrix<T>
 
         // Blocked transpose: a block of points is read row by row while each feature's run stays in cache.
         const int Block = 256;
-        T[] target = matrix._values;
+        Span<T> target = matrix.All;
         int stride = matrix.Stride;
         for (int start = 0; start < points; start += Block)
         {
@@ -187,7 +198,7 @@ public sealed class FeatureMajorMatrix<T>
             T[] row = values[n];
             for (int d = 0; d < features; d++)
             {
-                matrix._values[d * matrix.Stride + n] = row[d];
+                matrix.All[d * matrix.Stride + n] = row[d];
             }
         }
 
@@ -202,7 +213,7 @@ public sealed class FeatureMajorMatrix<T>
         Shape.Exact(destination.Length, Points, Features, nameof(destination), "points × features, row-major");
         for (int d = 0; d < Features; d++)
         {
-            ReadOnlySpan<T> column = _values.AsSpan(d * Stride, Points);
+            ReadOnlySpan<T> column = All.Slice(d * Stride, Points);
             for (int n = 0; n < Points; n++)
             {
                 destination[n * Features + d] = column[n];
