@@ -1,6 +1,4 @@
 using System.Numerics;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using EmKernels.Kernels.Common;
 
 namespace EmKernels;
@@ -46,11 +44,7 @@ public sealed class FeatureMajorMatrix<T>
         Points = points;
         Features = features;
         Stride = (int)stride;
-        // Pinned (the pinned object heap never moves it) and over-allocated by one line, to start aligned.
-        int pad = 64 / Unsafe.SizeOf<T>();
-        _buffer = GC.AllocateArray<T>((int)length + pad, pinned: true);
-        nint address = Marshal.UnsafeAddrOfPinnedArrayElement(_buffer, 0);
-        _offset = (int)((64 - (address & 63)) & 63) / Unsafe.SizeOf<T>();
+        _buffer = Aligned.Allocate<T>((int)length, out _offset);
     }
 
     /// <summary>N, the number of points.</summary>

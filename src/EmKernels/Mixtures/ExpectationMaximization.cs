@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using EmKernels.Kernels;
+using EmKernels.Kernels.Common;
 
 namespace EmKernels.Mixtures;
 
@@ -29,8 +30,8 @@ internal sealed class ExpectationMaximization<T> : IDisposable
     private readonly int[] _segmentStarts;
     private readonly SufficientStatistics[] _segments;
     private readonly SufficientStatistics _total;
-    private readonly T[][] _logProbabilities;
-    private readonly T[][] _logLikelihoods;
+    private readonly Memory<T>[] _logProbabilities;
+    private readonly Memory<T>[] _logLikelihoods;
     private readonly bool[] _degenerate;
     private readonly bool[] _held;
     private readonly WorkerTeam _team;
@@ -60,12 +61,13 @@ internal sealed class ExpectationMaximization<T> : IDisposable
 
         _total = family.CreateStatistics();
         _workers = Math.Clamp(maxDegreeOfParallelism, 1, segments);
-        _logProbabilities = new T[_workers][];
-        _logLikelihoods = new T[_workers][];
+        _logProbabilities = new Memory<T>[_workers];
+        _logLikelihoods = new Memory<T>[_workers];
         for (int w = 0; w < _workers; w++)
         {
-            _logProbabilities[w] = new T[family.Components * Tile];
-            _logLikelihoods[w] = new T[Tile];
+            // Aligned, so the kernels' whole-vector loads and stores of a tile's rows never straddle cache lines.
+            _logProbabilities[w] = Aligned.Memory<T>(family.Components * Tile);
+            _logLikelihoods[w] = Aligned.Memory<T>(Tile);
         }
 
         _degenerate = new bool[family.Components];
@@ -202,12 +204,12 @@ internal sealed class ExpectationMaximization<T> : IDisposable
     {
         _family.PrepareExpectation(logWeights);
         _total.Clear();
-        T[] block = _logProbabilities[0];
+        Span<T> block = _logProbabilities[0].Span;
         int k = _family.Components;
         for (int start = 0; start < _data.Points; start += Tile)
         {
             int count = Math.Min(Tile, _data.Points - start);
-            Span<T> r = block.AsSpan(0, k * count);
+            Span<T> r = block[..(k * count)];
             fill(start, count, r);
             _family.Accumulate(_data.Tile(start, count), count, _data.Stride, r, _weights is null ? default : _weights.AsSpan(start, count), _total);
         }
@@ -222,15 +224,15 @@ internal sealed class ExpectationMaximization<T> : IDisposable
     public void Evaluate(ReadOnlySpan<double> logWeights, Span<double> perPoint, Span<T> responsibilities, Span<int> labels)
     {
         _family.PrepareExpectation(logWeights);
-        T[] block = _logProbabilities[0];
-        T[] ell = _logLikelihoods[0];
+        Span<T> block = _logProbabilities[0].Span;
+        Span<T> ell = _logLikelihoods[0].Span;
         int k = _family.Components;
         for (int start = 0; start < _data.Points; start += Tile)
         {
             int count = Math.Min(Tile, _data.Points - start);
-            Span<T> r = block.AsSpan(0, k * count);
+            Span<T> r = block[..(k * count)];
             _family.LogProbabilities(_data.Tile(start, count), start, count, _data.Stride, r);
-            MixtureKernels.Responsibilities<T>(r, k, count, ell.AsSpan(0, count));
+            MixtureKernels.Responsibilities<T>(r, k, count, ell[..count]);
             for (int i = 0; i < count; i++)
             {
                 int n = start + i;
@@ -341,8 +343,8 @@ internal sealed class ExpectationMaximization<T> : IDisposable
     {
         SufficientStatistics statistics = _segments[segment];
         statistics.Clear();
-        T[] block = _logProbabilities[worker];
-        T[] logLikelihoods = _logLikelihoods[worker];
+        Span<T> block = _logProbabilities[worker].Span;
+        Span<T> logLikelihoods = _logLikelihoods[worker].Span;
         int k = _family.Components;
         int stride = _data.Stride;
         double logLikelihood = 0;
@@ -352,8 +354,8 @@ internal sealed class ExpectationMaximization<T> : IDisposable
         {
             int count = Math.Min(Tile, _segmentStarts[segment + 1] - start);
             ReadOnlySpan<T> tile = _data.Tile(start, count);
-            Span<T> logRho = block.AsSpan(0, k * count);
-            Span<T> ell = logLikelihoods.AsSpan(0, count);
+            Span<T> logRho = block[..(k * count)];
+            Span<T> ell = logLikelihoods[..count];
             ReadOnlySpan<T> weights = _weights is null ? default : _weights.AsSpan(start, count);
             _family.LogProbabilities(tile, start, count, stride, logRho);
             logLikelihood += MixtureKernels.Responsibilities<T>(logRho, k, count, ell, weights);

@@ -7,13 +7,11 @@ namespace EmKernels.Kernels.Common;
 /// Per-thread scratch for the kernels that need it, aligned to 64 bytes (one cache line, one Vector512):
 /// a vector load or store that straddles two lines costs two, and stack or pooled buffers land at any
 /// 16-byte offset, which made one worker of a fit up to a fifth slower than the other. The buffer lives on
-/// the pinned object heap, so its alignment holds; it grows (to a power of two) when a call needs more and
+/// the pinned object heap (<see cref="Aligned"/>), so its alignment holds; it grows (to a power of two) when a call needs more and
 /// is never shrunk. Kernels never nest, so one buffer per thread serves them all.
 /// </summary>
 internal static class Scratch
 {
-    private const int Alignment = 64;
-
     [ThreadStatic]
     private static byte[]? t_bytes;
 
@@ -26,11 +24,9 @@ internal static class Scratch
     {
         int bytes = checked(length * Unsafe.SizeOf<T>());
         byte[]? buffer = t_bytes;
-        if (buffer is null || buffer.Length - Alignment < bytes)
+        if (buffer is null || buffer.Length - Aligned.Bytes < bytes)
         {
-            buffer = GC.AllocateUninitializedArray<byte>((int)Math.Min(Array.MaxLength, RoundUp(bytes) + Alignment), pinned: true);
-            nint address = Marshal.UnsafeAddrOfPinnedArrayElement(buffer, 0);
-            t_offset = (int)((Alignment - (address & (Alignment - 1))) & (Alignment - 1));
+            buffer = Aligned.Allocate<byte>((int)Math.Min(Array.MaxLength - Aligned.Bytes, RoundUp(bytes)), out t_offset);
             t_bytes = buffer;
         }
 
