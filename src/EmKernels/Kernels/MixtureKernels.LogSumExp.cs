@@ -19,11 +19,9 @@ namespace EmKernels.Kernels;
 public static partial class MixtureKernels
 {
     /// <summary>
-    /// Points per chunk of the component reductions. Within a chunk each pass walks the K rows one
-    /// after another (sequential, prefetch-friendly) and keeps per-point maxima and sums in a small
-    /// stack buffer. Walking a column of K rows instead falls off a cliff when B·sizeof(T) is a
-    /// multiple of 4 KiB: the rows then share L1 sets (measured 5× slower at B = 4096, K = 16).
-    /// A multiple of every vector width.
+    /// Points per chunk of the kernels that write K rows (log-densities) or stream D features (statistics):
+    /// within a chunk the outer loop walks rows or features one after another while the chunk's slice of
+    /// the others stays in cache. A multiple of every vector width.
     /// </summary>
     internal const int PointChunk = 256;
 
@@ -80,10 +78,10 @@ public static partial class MixtureKernels
             LogSumExp<T, TV, TOps>(ref a.Block, a.Components, a.Points, ref a.Normalizers);
     }
 
-    // Tails: element-wise over points and the source is read-only, so the last chunk gets one extra
-    // vector slot at points − W that overlaps the previous vector (recomputing a few points
-    // identically). Requires points >= TOps.Count (or points == 0).
-    [SkipLocalsInit]
+    // Columns: each vector of points walks down the K rows with its maximum and sum in registers, as in
+    // Responsibilities. Tails: element-wise over points and the source is read-only, so the last vector
+    // overlaps the previous one (recomputing a few points identically). Requires points >= TOps.Count
+    // (or points == 0).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LogSumExp<T, TV, TOps>(ref T source, int components, int points, ref T destination)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -91,90 +89,60 @@ public static partial class MixtureKernels
         where TOps : struct, ISimd<TV, T>
     {
         int width = TOps.Count;
-        Span<T> buffers = stackalloc T[2 * (PointChunk + 16)];
-        ref T shifts = ref MemoryMarshal.GetReference(buffers);
-        ref T sums = ref Unsafe.Add(ref shifts, PointChunk + 16);
-        int full = points - (points % width);
-        for (int start = 0; start < full; start += PointChunk)
+        for (int n = 0; n < points; n += width)
         {
-            var chunk = new Chunk(start, Math.Min(PointChunk, full - start) / width, start + PointChunk >= full && full != points, points - width);
-            ShiftsAndSums<T, TV, TOps>(ref source, components, points, chunk, ref shifts, ref sums, storeExponentials: false);
-            for (int j = 0; j < chunk.Slots; j++)
-            {
-                nuint at = (nuint)(j * width);
-                TV logSum = TOps.Add(TOps.Load(ref shifts, at), TOps.Log(TOps.Load(ref sums, at)));
-                TOps.Store(logSum, ref destination, chunk.Position(j, width));
-            }
+            int at = Math.Min(n, points - width);
+            ref T column = ref Unsafe.Add(ref source, at);
+            TV shift = ColumnShift<T, TV, TOps>(ref column, components, points);
+            TV sum = SumOfExponentials<T, TV, TOps>(ref column, components, points, shift, store: false, fresh: TOps.Zero);
+            TOps.Store(TOps.Add(shift, TOps.Log(sum)), ref destination, (nuint)at);
         }
     }
 
     /// <summary>
-    /// The vector slots of one chunk: <see cref="Vectors"/> whole vectors from <see cref="Start"/>,
-    /// plus, in the last chunk of a ragged block, one slot at <see cref="TailAt"/> = points − W whose
-    /// first lanes overlap the chunk's last whole vector.
-    /// </summary>
-    private readonly record struct Chunk(int Start, int Vectors, bool HasTail, int TailAt)
-    {
-        public int Slots => HasTail ? Vectors + 1 : Vectors;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public nuint Position(int slot, int width) => (nuint)(slot < Vectors ? Start + slot * width : TailAt);
-    }
-
-    /// <summary>
-    /// Passes 1 and 2 over one chunk, row by row: the per-point shift (the maximum where finite, else
-    /// 0, so −∞ − (−∞) never appears) into <paramref name="shifts"/>, and Σ_k exp(x − shift) into
-    /// <paramref name="sums"/>. With <paramref name="storeExponentials"/>, exp(x − shift) also replaces
-    /// x in place (the tail slot writes only its fresh lanes; its stale lanes of the sum are garbage
-    /// and must be masked by the caller).
+    /// The shift of one vector column of K rows (<paramref name="rowStride"/> apart): the maximum where
+    /// finite, else 0, so that −∞ − (−∞) never appears.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ShiftsAndSums<T, TV, TOps>(ref T block, int components, int points, Chunk chunk, ref T shifts, ref T sums, bool storeExponentials)
+    private static TV ColumnShift<T, TV, TOps>(ref T column, int components, nint rowStride)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
         where TV : struct
         where TOps : struct, ISimd<TV, T>
     {
-        int width = TOps.Count;
-        int slots = chunk.Slots;
-        for (int j = 0; j < slots; j++)
-        {
-            TOps.Store(TOps.Load(ref block, chunk.Position(j, width)), ref shifts, (nuint)(j * width));
-        }
-
+        TV m = TOps.Load(ref column, 0);
+        ref T row = ref column;
         for (int k = 1; k < components; k++)
         {
-            ref T row = ref Unsafe.Add(ref block, (nint)k * points);
-            for (int j = 0; j < slots; j++)
+            row = ref Unsafe.Add(ref row, rowStride);
+            m = TOps.Max(m, TOps.Load(ref row, 0));
+        }
+
+        return FiniteOrZero<T, TV, TOps>(m);
+    }
+
+    /// <summary>
+    /// Σ_k exp(x − shift) down one vector column; with <paramref name="store"/>, each exp replaces its
+    /// x in the lanes set in <paramref name="fresh"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV SumOfExponentials<T, TV, TOps>(ref T column, int components, nint rowStride, TV shift, bool store, TV fresh)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : struct
+        where TOps : struct, ISimd<TV, T>
+    {
+        TV sum = TOps.Zero;
+        ref T row = ref column;
+        for (int k = 0; k < components; k++, row = ref Unsafe.Add(ref row, rowStride))
+        {
+            TV x = TOps.Load(ref row, 0);
+            TV e = TOps.Exp(TOps.Subtract(x, shift));
+            sum = TOps.Add(sum, e);
+            if (store)
             {
-                nuint at = (nuint)(j * width);
-                TOps.Store(TOps.Max(TOps.Load(ref shifts, at), TOps.Load(ref row, chunk.Position(j, width))), ref shifts, at);
+                TOps.Store(TOps.Select(fresh, e, x), ref row, 0);
             }
         }
 
-        for (int j = 0; j < slots; j++)
-        {
-            nuint at = (nuint)(j * width);
-            TV max = TOps.Load(ref shifts, at);
-            TOps.Store(TOps.Select(TOps.IsFinite(max), max, TOps.Zero), ref shifts, at);
-            TOps.Store(TOps.Zero, ref sums, at);
-        }
-
-        TV fresh = TOps.LanesFrom(chunk.HasTail ? (chunk.Start + chunk.Vectors * width) - chunk.TailAt : 0);
-        for (int k = 0; k < components; k++)
-        {
-            ref T row = ref Unsafe.Add(ref block, (nint)k * points);
-            for (int j = 0; j < slots; j++)
-            {
-                nuint at = (nuint)(j * width);
-                nuint position = chunk.Position(j, width);
-                TV x = TOps.Load(ref row, position);
-                TV e = TOps.Exp(TOps.Subtract(x, TOps.Load(ref shifts, at)));
-                TOps.Store(TOps.Add(TOps.Load(ref sums, at), e), ref sums, at);
-                if (storeExponentials)
-                {
-                    TOps.Store(j < chunk.Vectors ? e : TOps.Select(fresh, e, x), ref row, position);
-                }
-            }
-        }
+        return sum;
     }
 }

@@ -170,29 +170,12 @@ public static partial class MixtureKernels
         where TOps : struct, ISimd<TV, T>
     {
         ref T column = ref Unsafe.Add(ref block, at);
-        TV m = TOps.Load(ref column, 0);
-        ref T row = ref column;
-        for (int k = 1; k < components; k++)
-        {
-            row = ref Unsafe.Add(ref row, rowStride);
-            m = TOps.Max(m, TOps.Load(ref row, 0));
-        }
-
-        m = FiniteOrZero<T, TV, TOps>(m);
-        TV s = TOps.Zero;
-        row = ref column;
-        for (int k = 0; k < components; k++, row = ref Unsafe.Add(ref row, rowStride))
-        {
-            TV x = TOps.Load(ref row, 0);
-            TV e = TOps.Exp(TOps.Subtract(x, m));
-            s = TOps.Add(s, e);
-            TOps.Store(TOps.Select(fresh, e, x), ref row, 0);
-        }
-
+        TV m = ColumnShift<T, TV, TOps>(ref column, components, rowStride);
+        TV s = SumOfExponentials<T, TV, TOps>(ref column, components, rowStride, m, store: true, fresh);
         TV previous = TOps.Load(ref normalizers, (nuint)at);
         TV contribution = LogLikelihood<T, TV, TOps>(ref m, ref s, ref normalizers, ref weights, weighted, (nuint)at);
         TOps.Store(TOps.Select(fresh, TOps.Load(ref normalizers, (nuint)at), previous), ref normalizers, (nuint)at);
-        row = ref column;
+        ref T row = ref column;
         for (int k = 0; k < components; k++, row = ref Unsafe.Add(ref row, rowStride))
         {
             TV e = TOps.Load(ref row, 0);
