@@ -10,8 +10,10 @@ namespace EmKernels.Bench;
 /// the time being the median over iterations 2..M (from the fit's own per-iteration progress reports).
 /// <code>
 /// iterate --data FILE --n N --d D --k K --init INIT.json --iterations M
-///         [--model gaussian|bernoulli] [--covariance full|tied|diag|spherical] [--reg-covar R] [--float32] [--threads T]
+///         [--model gaussian|bernoulli] [--covariance full|tied|diag|spherical] [--reg-covar R] [--float32] [--threads T] [--phases]
 /// </code>
+/// <c>--phases</c> adds "phases_ms": per worker, the median milliseconds per pass spent in the log-probabilities,
+/// the responsibilities and the statistics, and the pass's wall time (three clock reads per 256-point tile).
 /// INIT.json holds "weights" and, as in the fixtures' FORMAT.md §4, "means" and "covariances" (Gaussian) or "probs" (Bernoulli).
 /// </summary>
 internal static class IterateCommand
@@ -22,7 +24,7 @@ internal static class IterateCommand
         var flags = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 1; i < args.Length; i++)
         {
-            if (args[i] == "--float32")
+            if (args[i] is "--float32" or "--phases")
             {
                 flags.Add(args[i]);
             }
@@ -57,6 +59,8 @@ internal static class IterateCommand
 
         var times = new List<double>();
         var progress = new Recorder(times);
+        var passes = new List<PassTimes>();
+        PassTimes.Listener = flags.Contains("--phases") ? passes.Add : null;
         double meanLogLikelihood;
         if (model == "bernoulli")
         {
@@ -91,11 +95,33 @@ internal static class IterateCommand
                 : new GaussianMixture<double>(o).Fit(data, n, d).MeanLogLikelihood;
         }
 
-        double[] steady = times.Skip(1).Order().ToArray();
-        double median = steady.Length == 0 ? times[0] : steady.Length % 2 == 1 ? steady[steady.Length / 2] : 0.5 * (steady[steady.Length / 2 - 1] + steady[steady.Length / 2]);
+        PassTimes.Listener = null;
+        double median = Median(times.Skip(1).ToArray(), times[0]);
+        string phases = "";
+        if (passes.Count > 0)
+        {
+            // Passes 2..M (each iteration's pass; the final evaluation pass has no statistics), medians per worker.
+            PassTimes[] steady = passes.Skip(1).Take(Math.Max(1, iterations - 1)).ToArray();
+            string PerWorker(Func<PassTimes, double[]> phase) =>
+                "[" + string.Join(", ", Enumerable.Range(0, phase(steady[0]).Length).Select(w => Median(steady.Select(p => phase(p)[w]).ToArray(), 0).ToString("F2", CultureInfo.InvariantCulture))) + "]";
+            phases = string.Create(CultureInfo.InvariantCulture,
+                $", \"phases_ms\": {{\"wall\": {Median(steady.Select(p => p.Wall).ToArray(), 0):F2}, \"log_probabilities\": {PerWorker(p => p.LogProbabilities)}, \"responsibilities\": {PerWorker(p => p.Responsibilities)}, \"statistics\": {PerWorker(p => p.Statistics)}}}");
+        }
+
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{{\"seconds_per_iteration\": {median:R}, \"mean_log_likelihood\": {meanLogLikelihood:R}, \"iterations\": {iterations}}}"));
+            $"{{\"seconds_per_iteration\": {median:R}, \"mean_log_likelihood\": {meanLogLikelihood:R}, \"iterations\": {iterations}{phases}}}"));
         return 0;
+    }
+
+    private static double Median(double[] values, double fallback)
+    {
+        if (values.Length == 0)
+        {
+            return fallback;
+        }
+
+        double[] sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
     }
 
     /// <summary>Turns the fit's cumulative elapsed time per iteration into per-iteration durations.</summary>
