@@ -53,8 +53,9 @@ public sealed class AllocationTests
     /// the whole process has. This thread must allocate nothing after iteration 2. (A 48-byte allocation
     /// seen now and then was System.Threading.Barrier's two lock objects, made the first time a member
     /// blocked; the team's own barrier allocates nothing.) The process count also covers the worker
-    /// threads but sees the test host too, so it may grow by at most 256 bytes over the 10 iterations: any
-    /// allocation made every iteration (≥ 32 bytes each time, as Parallel.For's would be) exceeds that.
+    /// threads but sees the test host and the runtime too (a one-off 336 bytes was seen once in six runs of
+    /// the scalar leg), so it is judged by how many iterations grew it: an allocation made every iteration
+    /// grows all ten, a one-off at most one or two.
     /// </summary>
     private sealed class AllocationRecorder(bool singleThread, int iterations) : IProgress<FitProgress>
     {
@@ -70,11 +71,11 @@ public sealed class AllocationTests
         public void AssertNoneAfterTheFirstIteration()
         {
             long thread = _thread[^1] - _thread[2];
-            long process = _process[^1] - _process[2];
             Assert.True(thread == 0, $"{thread} bytes allocated by the fitting thread over iterations 3..{_thread.Length - 1}.");
             if (!singleThread)
             {
-                Assert.True(process <= 256, $"{process} bytes allocated in the process over iterations 3..{_process.Length - 1}.");
+                int growing = Enumerable.Range(3, _process.Length - 3).Count(i => _process[i] > _process[i - 1]);
+                Assert.True(growing <= 2, $"The process allocated in {growing} of iterations 3..{_process.Length - 1} ({_process[^1] - _process[2]} bytes).");
             }
         }
     }

@@ -147,8 +147,10 @@ public sealed class GaussianMixtureTests
     {
         Check(MixtureCase.Cases(minPoints: 4000, maxPoints: 6000), c =>
         {
+            // Best of 5 restarts: with 2, about one run in six met a case (K = 4, D = 4, 5,592 points, seed 687070378)
+            // where both k-means++ starts merged two true clusters (mean log-likelihood −8.40 against −6.76 found with 5).
             var (x, truth) = c.Draw(separation: 10);
-            var model = new GaussianMixture<double>(new GaussianMixtureOptions { Components = c.Components, CovarianceType = CovarianceType.Diagonal, Seed = c.Seed, Restarts = 2 })
+            var model = new GaussianMixture<double>(new GaussianMixtureOptions { Components = c.Components, CovarianceType = CovarianceType.Diagonal, Seed = c.Seed, Restarts = 5 })
                 .Fit(x, c.Points, c.Features);
             for (int k = 0; k < c.Components; k++)
             {
