@@ -43,43 +43,43 @@ internal static class ExpOperator
     {
         if (typeof(T) == typeof(double))
         {
-            TV shifted = TOps.MultiplyAdd(x, C<T, TV, TOps>(1.4426950408889634), C<T, TV, TOps>(DoubleShifter));
-            TV n = TOps.Subtract(shifted, C<T, TV, TOps>(DoubleShifter));
-            TV r = TOps.MultiplyAdd(n, C<T, TV, TOps>(-6.93147180369123816490e-01), x);
-            r = TOps.MultiplyAdd(n, C<T, TV, TOps>(-1.90821492927058770002e-10), r);
+            TV shifted = TOps.MultiplyAdd(x, Constant.Of<T, TV, TOps>(1.4426950408889634), Constant.Of<T, TV, TOps>(DoubleShifter));
+            TV n = TOps.Subtract(shifted, Constant.Of<T, TV, TOps>(DoubleShifter));
+            TV r = TOps.MultiplyAdd(n, Constant.Of<T, TV, TOps>(-6.93147180369123816490e-01), x);
+            r = TOps.MultiplyAdd(n, Constant.Of<T, TV, TOps>(-1.90821492927058770002e-10), r);
             TV r2 = TOps.Multiply(r, r);
             TV r4 = TOps.Multiply(r2, r2);
-            TV q0 = TOps.MultiplyAdd(r, C<T, TV, TOps>(1.0), C<T, TV, TOps>(1.0));
-            TV q1 = TOps.MultiplyAdd(r, C<T, TV, TOps>(1.0 / 6.0), C<T, TV, TOps>(0.5));
-            TV q2 = TOps.MultiplyAdd(r, C<T, TV, TOps>(1.0 / 120.0), C<T, TV, TOps>(1.0 / 24.0));
-            TV q3 = TOps.MultiplyAdd(r, C<T, TV, TOps>(1.0 / 5040.0), C<T, TV, TOps>(1.0 / 720.0));
-            TV q4 = TOps.MultiplyAdd(r, C<T, TV, TOps>(1.0 / 362880.0), C<T, TV, TOps>(1.0 / 40320.0));
-            TV q5 = TOps.MultiplyAdd(r, C<T, TV, TOps>(1.0 / 39916800.0), C<T, TV, TOps>(1.0 / 3628800.0));
-            TV q6 = TOps.MultiplyAdd(r, C<T, TV, TOps>(1.0 / 6227020800.0), C<T, TV, TOps>(1.0 / 479001600.0));
+            TV q0 = TOps.MultiplyAdd(r, Constant.Of<T, TV, TOps>(1.0), Constant.Of<T, TV, TOps>(1.0));
+            TV q1 = TOps.MultiplyAdd(r, Constant.Of<T, TV, TOps>(1.0 / 6.0), Constant.Of<T, TV, TOps>(0.5));
+            TV q2 = TOps.MultiplyAdd(r, Constant.Of<T, TV, TOps>(1.0 / 120.0), Constant.Of<T, TV, TOps>(1.0 / 24.0));
+            TV q3 = TOps.MultiplyAdd(r, Constant.Of<T, TV, TOps>(1.0 / 5040.0), Constant.Of<T, TV, TOps>(1.0 / 720.0));
+            TV q4 = TOps.MultiplyAdd(r, Constant.Of<T, TV, TOps>(1.0 / 362880.0), Constant.Of<T, TV, TOps>(1.0 / 40320.0));
+            TV q5 = TOps.MultiplyAdd(r, Constant.Of<T, TV, TOps>(1.0 / 39916800.0), Constant.Of<T, TV, TOps>(1.0 / 3628800.0));
+            TV q6 = TOps.MultiplyAdd(r, Constant.Of<T, TV, TOps>(1.0 / 6227020800.0), Constant.Of<T, TV, TOps>(1.0 / 479001600.0));
             TV w0 = TOps.MultiplyAdd(q1, r2, q0);
             TV w1 = TOps.MultiplyAdd(q3, r2, q2);
             TV w2 = TOps.MultiplyAdd(q5, r2, q4);
             TV z1 = TOps.MultiplyAdd(TOps.MultiplyAdd(q6, r4, w2), r4, w1);
             TV p = TOps.MultiplyAdd(z1, r4, w0);
             TV y = TOps.ScaleByPowerOfTwo(p, n, shifted);
-            y = TOps.Select(TOps.GreaterThan(x, C<T, TV, TOps>(709.782712893384)), C<T, TV, TOps>(double.PositiveInfinity), y);
-            return TOps.Select(TOps.LessThan(x, C<T, TV, TOps>(-745.1332191019412)), TOps.Zero, y);
+            y = TOps.Select(TOps.GreaterThan(x, Constant.Of<T, TV, TOps>(709.782712893384)), Constant.Of<T, TV, TOps>(double.PositiveInfinity), y);
+            return TOps.Select(TOps.LessThan(x, Constant.Of<T, TV, TOps>(-745.1332191019412)), TOps.Zero, y);
         }
         else
         {
-            TV shifted = TOps.MultiplyAdd(x, C<T, TV, TOps>(1.44269504f), C<T, TV, TOps>(SingleShifter));
-            TV n = TOps.Subtract(shifted, C<T, TV, TOps>(SingleShifter));
-            TV r = TOps.MultiplyAdd(n, C<T, TV, TOps>(-0.693145751953125f), x);
-            r = TOps.MultiplyAdd(n, C<T, TV, TOps>(-1.42860677e-06f), r);
+            TV shifted = TOps.MultiplyAdd(x, Constant.Of<T, TV, TOps>(1.44269504f), Constant.Of<T, TV, TOps>(SingleShifter));
+            TV n = TOps.Subtract(shifted, Constant.Of<T, TV, TOps>(SingleShifter));
+            TV r = TOps.MultiplyAdd(n, Constant.Of<T, TV, TOps>(-0.693145751953125f), x);
+            r = TOps.MultiplyAdd(n, Constant.Of<T, TV, TOps>(-1.42860677e-06f), r);
             TV r2 = TOps.Multiply(r, r);
-            TV q0 = TOps.MultiplyAdd(r, C<T, TV, TOps>(1f), C<T, TV, TOps>(1f));
-            TV q1 = TOps.MultiplyAdd(r, C<T, TV, TOps>(1f / 6f), C<T, TV, TOps>(0.5f));
-            TV q2 = TOps.MultiplyAdd(r, C<T, TV, TOps>(1f / 120f), C<T, TV, TOps>(1f / 24f));
-            TV q3 = TOps.MultiplyAdd(r, C<T, TV, TOps>(1f / 5040f), C<T, TV, TOps>(1f / 720f));
+            TV q0 = TOps.MultiplyAdd(r, Constant.Of<T, TV, TOps>(1f), Constant.Of<T, TV, TOps>(1f));
+            TV q1 = TOps.MultiplyAdd(r, Constant.Of<T, TV, TOps>(1f / 6f), Constant.Of<T, TV, TOps>(0.5f));
+            TV q2 = TOps.MultiplyAdd(r, Constant.Of<T, TV, TOps>(1f / 120f), Constant.Of<T, TV, TOps>(1f / 24f));
+            TV q3 = TOps.MultiplyAdd(r, Constant.Of<T, TV, TOps>(1f / 5040f), Constant.Of<T, TV, TOps>(1f / 720f));
             TV p = TOps.MultiplyAdd(TOps.MultiplyAdd(q3, r2, q2), TOps.Multiply(r2, r2), TOps.MultiplyAdd(q1, r2, q0));
             TV y = TOps.ScaleByPowerOfTwo(p, n, shifted);
-            y = TOps.Select(TOps.GreaterThan(x, C<T, TV, TOps>(88.72283905206835f)), C<T, TV, TOps>(float.PositiveInfinity), y);
-            return TOps.Select(TOps.LessThan(x, C<T, TV, TOps>(-103.97207708399179f)), TOps.Zero, y);
+            y = TOps.Select(TOps.GreaterThan(x, Constant.Of<T, TV, TOps>(88.72283905206835f)), Constant.Of<T, TV, TOps>(float.PositiveInfinity), y);
+            return TOps.Select(TOps.LessThan(x, Constant.Of<T, TV, TOps>(-103.97207708399179f)), TOps.Zero, y);
         }
     }
 
@@ -97,11 +97,4 @@ internal static class ExpOperator
             where TOps : struct, ISimd<TV, T> =>
             TOps.Exp(x);
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV C<T, TV, TOps>(double value)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-        where TV : struct
-        where TOps : struct, ISimd<TV, T> =>
-        TOps.Broadcast(T.CreateTruncating(value));
 }

@@ -25,11 +25,11 @@ internal static class LogOperator
         where TOps : struct, ISimd<TV, T>
     {
         TV m = TOps.SplitExponent(x, out TV e);
-        TV high = TOps.GreaterThan(m, C<T, TV, TOps>(1.4142135623730951));
-        m = TOps.Select(high, TOps.Multiply(m, C<T, TV, TOps>(0.5)), m);
-        e = TOps.Select(high, TOps.Add(e, C<T, TV, TOps>(1)), e);
-        TV f = TOps.Subtract(m, C<T, TV, TOps>(1));
-        TV s = TOps.Divide(f, TOps.Add(f, C<T, TV, TOps>(2)));
+        TV high = TOps.GreaterThan(m, Constant.Of<T, TV, TOps>(1.4142135623730951));
+        m = TOps.Select(high, TOps.Multiply(m, Constant.Of<T, TV, TOps>(0.5)), m);
+        e = TOps.Select(high, TOps.Add(e, Constant.Of<T, TV, TOps>(1)), e);
+        TV f = TOps.Subtract(m, Constant.Of<T, TV, TOps>(1));
+        TV s = TOps.Divide(f, TOps.Add(f, Constant.Of<T, TV, TOps>(2)));
         TV z = TOps.Multiply(s, s);
         TV p;
         if (typeof(T) == typeof(double))
@@ -37,27 +37,27 @@ internal static class LogOperator
             // Σ z^j / (2j + 3), j = 0 … 9, by Estrin's scheme in z and z².
             TV z2 = TOps.Multiply(z, z);
             TV z4 = TOps.Multiply(z2, z2);
-            TV a = TOps.MultiplyAdd(z2, TOps.MultiplyAdd(z, C<T, TV, TOps>(1.0 / 9), C<T, TV, TOps>(1.0 / 7)), TOps.MultiplyAdd(z, C<T, TV, TOps>(1.0 / 5), C<T, TV, TOps>(1.0 / 3)));
-            TV b = TOps.MultiplyAdd(z2, TOps.MultiplyAdd(z, C<T, TV, TOps>(1.0 / 17), C<T, TV, TOps>(1.0 / 15)), TOps.MultiplyAdd(z, C<T, TV, TOps>(1.0 / 13), C<T, TV, TOps>(1.0 / 11)));
-            TV c = TOps.MultiplyAdd(z, C<T, TV, TOps>(1.0 / 21), C<T, TV, TOps>(1.0 / 19));
+            TV a = TOps.MultiplyAdd(z2, TOps.MultiplyAdd(z, Constant.Of<T, TV, TOps>(1.0 / 9), Constant.Of<T, TV, TOps>(1.0 / 7)), TOps.MultiplyAdd(z, Constant.Of<T, TV, TOps>(1.0 / 5), Constant.Of<T, TV, TOps>(1.0 / 3)));
+            TV b = TOps.MultiplyAdd(z2, TOps.MultiplyAdd(z, Constant.Of<T, TV, TOps>(1.0 / 17), Constant.Of<T, TV, TOps>(1.0 / 15)), TOps.MultiplyAdd(z, Constant.Of<T, TV, TOps>(1.0 / 13), Constant.Of<T, TV, TOps>(1.0 / 11)));
+            TV c = TOps.MultiplyAdd(z, Constant.Of<T, TV, TOps>(1.0 / 21), Constant.Of<T, TV, TOps>(1.0 / 19));
             p = TOps.MultiplyAdd(z4, TOps.MultiplyAdd(z4, c, b), a);
         }
         else
         {
             // Σ z^j / (2j + 3), j = 0 … 4.
             TV z2 = TOps.Multiply(z, z);
-            TV a = TOps.MultiplyAdd(z, C<T, TV, TOps>(1.0 / 5), C<T, TV, TOps>(1.0 / 3));
-            TV b = TOps.MultiplyAdd(z, C<T, TV, TOps>(1.0 / 9), C<T, TV, TOps>(1.0 / 7));
-            p = TOps.MultiplyAdd(z2, TOps.MultiplyAdd(z2, C<T, TV, TOps>(1.0 / 11), b), a);
+            TV a = TOps.MultiplyAdd(z, Constant.Of<T, TV, TOps>(1.0 / 5), Constant.Of<T, TV, TOps>(1.0 / 3));
+            TV b = TOps.MultiplyAdd(z, Constant.Of<T, TV, TOps>(1.0 / 9), Constant.Of<T, TV, TOps>(1.0 / 7));
+            p = TOps.MultiplyAdd(z2, TOps.MultiplyAdd(z2, Constant.Of<T, TV, TOps>(1.0 / 11), b), a);
         }
 
         TV twice = TOps.Add(s, s);
         TV logMantissa = TOps.MultiplyAdd(TOps.Multiply(twice, z), p, twice);
         bool single = typeof(T) == typeof(float);
-        TV y = TOps.MultiplyAdd(e, C<T, TV, TOps>(single ? 0.693145751953125 : 6.93147180369123816490e-01), TOps.MultiplyAdd(e, C<T, TV, TOps>(single ? 1.42860677e-06 : 1.90821492927058770002e-10), logMantissa));
+        TV y = TOps.MultiplyAdd(e, Constant.Of<T, TV, TOps>(single ? 0.693145751953125 : 6.93147180369123816490e-01), TOps.MultiplyAdd(e, Constant.Of<T, TV, TOps>(single ? 1.42860677e-06 : 1.90821492927058770002e-10), logMantissa));
 
-        TV special = TOps.Select(TOps.IsZero(x), C<T, TV, TOps>(double.NegativeInfinity), C<T, TV, TOps>(double.NaN));
-        y = TOps.Select(TOps.Equal(x, C<T, TV, TOps>(double.PositiveInfinity)), x, y);
+        TV special = TOps.Select(TOps.IsZero(x), Constant.Of<T, TV, TOps>(double.NegativeInfinity), Constant.Of<T, TV, TOps>(double.NaN));
+        y = TOps.Select(TOps.Equal(x, Constant.Of<T, TV, TOps>(double.PositiveInfinity)), x, y);
         return TOps.Select(TOps.GreaterThan(x, TOps.Zero), y, special);
     }
 
@@ -75,11 +75,4 @@ internal static class LogOperator
             where TOps : struct, ISimd<TV, T> =>
             TOps.Log(x);
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV C<T, TV, TOps>(double value)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-        where TV : struct
-        where TOps : struct, ISimd<TV, T> =>
-        TOps.Broadcast(T.CreateTruncating(value));
 }
