@@ -182,6 +182,8 @@ public sealed class FeatureMajorMatrix<T>
         }
 
         var matrix = new FeatureMajorMatrix<T>(values.Length, features);
+        Span<T> target = matrix.All;
+        int stride = matrix.Stride;
         for (int n = 0; n < values.Length; n++)
         {
             if (RowLength(values, n) != features)
@@ -192,7 +194,7 @@ public sealed class FeatureMajorMatrix<T>
             T[] row = values[n];
             for (int d = 0; d < features; d++)
             {
-                matrix.All[d * matrix.Stride + n] = row[d];
+                target[d * stride + n] = row[d];
             }
         }
 

@@ -116,10 +116,8 @@ public static partial class MixtureKernels
         where TV : struct
         where TOps : struct, ISimd<TV, T>
     {
-        int width = TOps.Count;
-        int n = at;
-        ref T column = ref Unsafe.Add(ref block, n);
-        nuint w1 = (nuint)width;
+        ref T column = ref Unsafe.Add(ref block, at);
+        nuint w1 = (nuint)TOps.Count;
 
         // Pass 1: the per-point shift, the maximum where finite, else 0 (so −∞ − (−∞) never appears).
         TV m0 = TOps.Load(ref column, 0), m1 = TOps.Load(ref column, w1);
@@ -148,8 +146,8 @@ public static partial class MixtureKernels
         }
 
         // ℓ = shift + log Σ; the scale is 1/Σ, or 0 where ℓ is not finite.
-        TV c0 = LogLikelihood<T, TV, TOps>(ref m0, ref s0, ref normalizers, ref weights, weighted, (nuint)n);
-        TV c1 = LogLikelihood<T, TV, TOps>(ref m1, ref s1, ref normalizers, ref weights, weighted, (nuint)n + w1);
+        TV c0 = LogLikelihood<T, TV, TOps>(ref m0, ref s0, ref normalizers, ref weights, weighted, (nuint)at);
+        TV c1 = LogLikelihood<T, TV, TOps>(ref m1, ref s1, ref normalizers, ref weights, weighted, (nuint)at + w1);
 
         // Pass 3: r = e · (1/Σ), or exactly 0 for a point whose ℓ is not finite (m now holds the finiteness mask).
         row = ref column;

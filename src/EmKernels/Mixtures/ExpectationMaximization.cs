@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using EmKernels.Kernels;
 using EmKernels.Kernels.Common;
@@ -389,18 +388,13 @@ internal sealed class ExpectationMaximization<T> : IDisposable
             _family.LogProbabilities(tile, start, count, stride, logRho);
             long t1 = timed ? Stopwatch.GetTimestamp() : 0;
             logLikelihood += MixtureKernels.Responsibilities<T>(logRho, k, count, ell, weights);
-
-            // The point scan runs only for a tile that may hold a new worst point (its minimum is lower, or NaN).
-            if (!weights.IsEmpty || !(double.CreateTruncating(TensorPrimitives.Min<T>(ell)) >= worst))
+            for (int i = 0; i < count; i++)
             {
-                for (int i = 0; i < count; i++)
+                double value = double.CreateTruncating(ell[i]);
+                if (value < worst && (weights.IsEmpty || weights[i] > T.Zero))
                 {
-                    double value = double.CreateTruncating(ell[i]);
-                    if (value < worst && (weights.IsEmpty || weights[i] > T.Zero))
-                    {
-                        worst = value;
-                        worstPoint = start + i;
-                    }
+                    worst = value;
+                    worstPoint = start + i;
                 }
             }
 
