@@ -1,5 +1,6 @@
 using System.Numerics;
 using BenchmarkDotNet.Attributes;
+using EmKernels.Engine;
 using EmKernels.Mixtures;
 
 namespace EmKernels.Bench;
@@ -17,11 +18,12 @@ public class IterationBenchmarks<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     private const int Components = 16;
-    private ExpectationMaximization<T>? _em;
-    private GaussianFamily<T>? _family;
+    private PassEngine<T>? _engine;
+    private FiniteMixture<T>? _mixture;
+    private GaussianComponents<T>? _family;
     private double[] _startMeans = [];
     private double[] _startCovariances = [];
-    private double[] _logWeights = [];
+    private double[] _start = [];
 
     [Params(CovarianceType.Full, CovarianceType.Tied, CovarianceType.Diagonal, CovarianceType.Spherical)]
     public CovarianceType Covariance { get; set; }
@@ -50,7 +52,8 @@ public class IterationBenchmarks<T>
             identity[f * d + f] = 1;
         }
 
-        _family = new GaussianFamily<T>(Covariance, k, d, 1e-6, identity);
+        _family = GaussianComponents<T>.Create(Covariance, k, d, 1e-6);
+        _mixture = new FiniteMixture<T>(_family, MixtureInitialization.Current);
         _startMeans = centres.Select(v => v + 0.5 * (random.NextDouble() - 0.5)).ToArray();
         _startCovariances = Covariance switch
         {
@@ -59,22 +62,22 @@ public class IterationBenchmarks<T>
             CovarianceType.Diagonal => Enumerable.Repeat(1.0, k * d).ToArray(),
             _ => Enumerable.Repeat(1.0, k).ToArray(),
         };
-        _logWeights = new double[k];
-        _em = new ExpectationMaximization<T>(data, null, _family, Environment.ProcessorCount);
+        _start = [.. Enumerable.Repeat(1.0 / k, k), .. _startMeans, .. _startCovariances];
+        int workers = Environment.ProcessorCount;
+        _engine = new PassEngine<T>(_mixture, new FramedData<T>(InMemoryDataSource<T>.Own(data, default), null, workers, PassEngine<T>.Tile), workers);
+        _engine.Context.TotalWeight = n;
         Iteration(); // first touch of every buffer happens here, not in the measurements
     }
 
     [Benchmark]
     public double Iteration()
     {
-        _startMeans.CopyTo(_family!.Means, 0);
-        _startCovariances.CopyTo(_family.Covariances, 0);
-        Array.Fill(_logWeights, -Math.Log(Components));
-        double meanLogLikelihood = _em!.Pass(_logWeights, accumulate: true);
-        _em.Maximize(_logWeights, 0, 1, null);
-        return meanLogLikelihood;
+        _mixture!.ReadParameters(_start);
+        double logLikelihood = _engine!.Pass(accumulate: true, reshift: true, default);
+        _mixture.Maximize(_engine.Total, _engine.Context);
+        return logLikelihood;
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _em?.Dispose();
+    public void Cleanup() => _engine?.Dispose();
 }

@@ -188,8 +188,12 @@ internal static class Summary
     }
 
     /// <summary>Component k's covariance as a full D × D matrix, whatever the type.</summary>
-    public static double[] Covariance(ModelFile model, int k) =>
-        GaussianMixtureModel<double>.FullCovariance(model.Covariance!.Value, model.Features, model.Parameters, k);
+    public static double[] Covariance(ModelFile model, int k)
+    {
+        double[] matrix = new double[model.Features * model.Features];
+        GaussianComponents<double>.FullCovariance(model.Covariance!.Value, model.Features, model.Parameters, k, matrix);
+        return matrix;
+    }
 
     private static double LogDeterminant(double[] matrix, int d)
     {

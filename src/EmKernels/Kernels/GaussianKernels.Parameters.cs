@@ -102,24 +102,49 @@ public static partial class GaussianKernels
         Shape.Exact(offsets.Length, components, 1, nameof(offsets), "one per component");
         Shape.EmptyOrExact(logWeights.Length, components, nameof(logWeights));
         int size = features * features;
-        double[] lower = new double[size];
-        double[] upper = new double[size];
         for (int k = 0; k < components; k++)
         {
             ReadOnlySpan<double> covariance = covariances.Slice(k * size, size);
-            if (!DenseMatrix.IsSymmetric(covariance, features, 1e-10) || !DenseMatrix.TryCholesky(covariance, features, lower))
+            double halfLogDeterminant = 0;
+            if (!DenseMatrix.IsSymmetric(covariance, features, 1e-10)
+                || !TryPrecisionCholesky(covariance, features, precisionCholesky.Slice(k * size, size), out halfLogDeterminant))
             {
                 ThrowHelper.ThrowArgument(nameof(covariances), $"The covariance of component {k} is not symmetric positive definite.");
             }
 
-            DenseMatrix.PrecisionCholeskyFromCovarianceCholesky(lower, features, upper);
             double logWeight = logWeights.IsEmpty ? 0 : logWeights[k];
-            offsets[k] = T.CreateTruncating(logWeight - 0.5 * features * Log2Pi + DenseMatrix.LogDiagonalSum(upper, features));
-            for (int i = 0; i < size; i++)
-            {
-                precisionCholesky[k * size + i] = T.CreateTruncating(upper[i]);
-            }
+            offsets[k] = T.CreateTruncating(logWeight - 0.5 * features * Log2Pi + halfLogDeterminant);
         }
+    }
+
+    /// <summary>
+    /// The one way a precision Cholesky factor is made: U = L⁻ᵀ for Σ = L Lᵀ (reading Σ's lower triangle),
+    /// written into <paramref name="factor"/> (D × D, zeros below the diagonal), and
+    /// <paramref name="halfLogDeterminant"/> = Σ_j log U[j, j] = −½ log det Σ. Uses this thread's kernel
+    /// scratch, so it allocates nothing after the first call. Returns false (factor unspecified) if Σ is
+    /// not positive definite.
+    /// </summary>
+    internal static bool TryPrecisionCholesky<T>(ReadOnlySpan<double> covariance, int features, Span<T> factor, out double halfLogDeterminant)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int size = features * features;
+        Span<double> scratch = Scratch.Get<double>(2 * size);
+        Span<double> lower = scratch[..size];
+        Span<double> upper = scratch[size..];
+        halfLogDeterminant = 0;
+        if (!DenseMatrix.TryCholesky(covariance, features, lower))
+        {
+            return false;
+        }
+
+        DenseMatrix.PrecisionCholeskyFromCovarianceCholesky(lower, features, upper);
+        halfLogDeterminant = DenseMatrix.LogDiagonalSum(upper, features);
+        for (int i = 0; i < size; i++)
+        {
+            factor[i] = T.CreateTruncating(upper[i]);
+        }
+
+        return true;
     }
 
     private static double CheckVariance(double variance, int index)

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Numerics;
+using EmKernels.Engine;
 
 namespace EmKernels.Mixtures;
 
@@ -118,107 +118,59 @@ internal sealed class DiscreteMixtureFitter<T>
 
     public DiscreteMixtureModel<T> Fit(ReadOnlySpan<T> rowMajor, int points, int features, ReadOnlySpan<T> sampleWeights)
     {
-        var clock = Stopwatch.StartNew();
         DiscreteMixtureOptions o = _options;
         var data = FeatureMajorMatrix<T>.FromRowMajor(rowMajor, points, features);
         int k = o.Components;
-        CheckValues(data, _distribution, _categories, _trials);
         if (points < k)
         {
             throw new ArgumentException($"There are {points} points but {k} components; a mixture needs at least as many points as components.", "data");
         }
 
-        T[]? weights = DataChecks.SampleWeights(sampleWeights, points);
+        var source = InMemoryDataSource<T>.Own(data, sampleWeights);
         double[]? givenWeights = o.InitialWeights is null ? null : MixtureSetup.StartWeights(o.InitialWeights, k, "options.InitialWeights");
         double[]? givenParameters = o.InitialParameters is null ? null : CheckParameters(o.InitialParameters, _distribution, _categories, k, features, "options.InitialParameters");
+        var family = DiscreteComponents<T>.Create(_distribution, k, features, _categories, _trials, o.Smoothing);
+        var mixture = new FiniteMixture<T>(
+            family,
+            o.Initialization == DiscreteMixtureInitialization.RandomPoints ? MixtureInitialization.RandomPoints : MixtureInitialization.RandomResponsibilities)
+        {
+            HoldWeights = o.Held?.Weights ?? false,
+        };
+        bool[]? held = o.Held?.ComponentMask(k, "options.Held");
+        for (int j = 0; j < k && held is not null; j++)
+        {
+            mixture.HoldComponent(j, held[j]);
+        }
 
-        var family = new DiscreteFamily<T>(_distribution, k, features, _categories, _trials, o.Smoothing, data, weights);
-        using var em = new ExpectationMaximization<T>(data, weights, family, o.MaxDegreeOfParallelism ?? Environment.ProcessorCount, o.Held);
-        int seed = o.Seed ?? Random.Shared.Next();
-        double[] logWeights = new double[k];
-        bool complete = givenWeights is not null && givenParameters is not null;
-        double[] bestLogWeights = new double[k];
-        double[] bestParameters = new double[family.Parameters.Length];
-        (ExpectationMaximization<T>.RunResult best, ComponentReseed[] reseeds) = em.RunRestarts(
-            logWeights, bestLogWeights, o.Restarts, seed, complete, o.MaxIterations, o.Tolerance, o.Progress, clock,
-            random =>
+        if (givenWeights is not null || givenParameters is not null)
+        {
+            bool[] mask = new bool[mixture.ParameterLength];
+            if (givenWeights is not null)
             {
-                Initialize(data, weights, family, em, logWeights, complete, random);
-                if (givenWeights is not null)
-                {
-                    for (int j = 0; j < k; j++)
-                    {
-                        logWeights[j] = Math.Log(givenWeights[j]);
-                    }
-                }
-
-                givenParameters?.CopyTo(family.Parameters, 0);
-            },
-            () => family.Parameters.CopyTo(bestParameters, 0));
-
-        return new DiscreteMixtureModel<T>(
-            _distribution, k, features, family.Categories, family.Trials, bestLogWeights.Select(w => Math.Exp(w)).ToArray(), bestParameters,
-            best.Converged, best.Iterations, best.History, best.Decreases, reseeds);
-    }
-
-    private void Initialize(FeatureMajorMatrix<T> data, T[]? weights, DiscreteFamily<T> family, ExpectationMaximization<T> em, double[] logWeights, bool complete, Random random)
-    {
-        int k = family.Components;
-        int block = family.Features * family.Categories;
-        Array.Fill(logWeights, -Math.Log(k));
-        for (int j = 0; j < k; j++)
-        {
-            family.DataFrequencies.CopyTo(family.Parameters.AsSpan(j * block, block));
-        }
-
-        if (complete)
-        {
-            return;
-        }
-
-        if (_options.Initialization == DiscreteMixtureInitialization.RandomResponsibilities)
-        {
-            em.MaximizeFrom((start, count, r) => MixtureSetup.RandomResponsibilities(random, k, count, r), logWeights);
-            return;
-        }
-
-        int[] rows = Enumerable.Range(0, data.Points).Where(i => weights is null || weights[i] > T.Zero).ToArray();
-        random.Shuffle(rows);
-        double[] point = new double[family.Features];
-        for (int j = 0; j < k; j++)
-        {
-            int row = rows[j % rows.Length];
-            for (int f = 0; f < family.Features; f++)
-            {
-                point[f] = double.CreateTruncating(data[row, f]);
+                mixture.SetWeights(givenWeights);
+                mask.AsSpan(0, k).Fill(true);
             }
 
-            family.Reseed(j, point);
-        }
-    }
-
-    /// <summary>Every value must be a valid outcome of the family; the first offender (in row order) is named.</summary>
-    internal static void CheckValues(FeatureMajorMatrix<T> data, DiscreteDistribution distribution, int categories, int trials)
-    {
-        int badRow = int.MaxValue, badColumn = -1;
-        for (int j = 0; j < data.Features; j++)
-        {
-            Span<T> feature = data.Feature(j);
-            for (int n = 0; n < Math.Min(feature.Length, badRow); n++)
+            if (givenParameters is not null)
             {
-                if (!DiscreteOutcomes.IsValid(double.CreateTruncating(feature[n]), distribution, categories, trials))
-                {
-                    badRow = n;
-                    badColumn = j;
-                    break;
-                }
+                givenParameters.CopyTo(family.Parameters);
+                mask.AsSpan(k).Fill(true);
             }
+
+            mixture.SetGivenParameters(mask);
         }
 
-        if (badColumn >= 0)
+        ExpectationMaximizationResult result = ExpectationMaximization.Fit(mixture, source, new ExpectationMaximizationOptions
         {
-            throw new ArgumentException($"The value {data[badRow, badColumn]} at row {badRow}, column {badColumn} is not {DiscreteOutcomes.Expected(distribution, categories, trials)}.", "data");
-        }
+            MaxIterations = o.MaxIterations,
+            Tolerance = o.Tolerance,
+            Restarts = o.Restarts,
+            Seed = o.Seed,
+            MaxDegreeOfParallelism = o.MaxDegreeOfParallelism,
+            Progress = o.Progress,
+            CancellationToken = o.CancellationToken,
+        });
+        return DiscreteMixtureModel<T>.Fitted(mixture, result);
     }
 
     /// <summary>Checks component parameters of the family's layout (naming them by <paramref name="name"/>) and returns a copy.</summary>

@@ -1,4 +1,5 @@
 using System.Numerics;
+using EmKernels.Engine;
 
 namespace EmKernels.Mixtures;
 
@@ -13,14 +14,21 @@ public sealed class DiscreteMixtureModel<T> : MixtureModel<T>
     private readonly double[] _parameters;
 
     internal DiscreteMixtureModel(
-        DiscreteDistribution distribution, int components, int features, int categories, int trials, double[] weights, double[] parameters,
-        bool converged, int iterations, double[] history, LikelihoodDecrease[] decreases, ComponentReseed[] reseeds)
-        : base(components, features, weights, converged, iterations, history, decreases, reseeds)
+        DiscreteDistribution distribution, int components, int features, int categories, int trials, double[] weights, double[] parameters, FitRecord? fit)
+        : base(components, features, weights, fit)
     {
         Distribution = distribution;
         Categories = categories;
         Trials = trials;
         _parameters = parameters;
+    }
+
+    /// <summary>The fitted model of a discrete mixture the engine fitted.</summary>
+    internal static DiscreteMixtureModel<T> Fitted(FiniteMixture<T> mixture, ExpectationMaximizationResult result)
+    {
+        var family = (DiscreteComponents<T>)mixture.Family;
+        return new DiscreteMixtureModel<T>(
+            family.Distribution, mixture.Components, mixture.Features, family.Categories, family.Trials, mixture.Weights.ToArray(), family.Parameters.ToArray(), FitRecord.Of(result));
     }
 
     /// <summary>
@@ -68,7 +76,7 @@ public sealed class DiscreteMixtureModel<T> : MixtureModel<T>
 
         double[] checkedWeights = MixtureSetup.StartWeights(weights, weights.Length, nameof(weights));
         double[] checkedParameters = DiscreteMixtureFitter<T>.CheckParameters(parameters, distribution, categories, weights.Length, features, nameof(parameters));
-        return new DiscreteMixtureModel<T>(distribution, weights.Length, features, categories, trials, checkedWeights, checkedParameters, false, 0, [], [], []);
+        return new DiscreteMixtureModel<T>(distribution, weights.Length, features, categories, trials, checkedWeights, checkedParameters, null);
     }
 
     /// <summary>The component family.</summary>
@@ -134,11 +142,13 @@ public sealed class DiscreteMixtureModel<T> : MixtureModel<T>
         return k;
     }
 
-    private protected override IMixtureFamily<T> EvaluationFamily(FeatureMajorMatrix<T> data)
+    /// <inheritdoc/>
+    public override FiniteMixture<T> ToFiniteMixture()
     {
-        DiscreteMixtureFitter<T>.CheckValues(data, Distribution, Categories, Trials);
-        var family = new DiscreteFamily<T>(Distribution, Components, Features, Categories, Trials, 0, data, null);
-        _parameters.CopyTo(family.Parameters, 0);
-        return family;
+        var family = DiscreteComponents<T>.Create(Distribution, Components, Features, Categories, Math.Max(Trials, 1));
+        _parameters.CopyTo(family.Parameters);
+        var mixture = new FiniteMixture<T>(family, MixtureInitialization.Current);
+        mixture.SetWeights(Weights);
+        return mixture;
     }
 }

@@ -56,4 +56,7 @@ public sealed record DiscreteMixtureOptions
 
     /// <summary>Receives one report per EM iteration.</summary>
     public IProgress<FitProgress>? Progress { get; init; }
+
+    /// <summary>Cancels the fit, which then throws <see cref="OperationCanceledException"/> promptly.</summary>
+    public CancellationToken CancellationToken { get; init; }
 }

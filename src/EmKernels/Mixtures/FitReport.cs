@@ -1,12 +1,13 @@
 namespace EmKernels.Mixtures;
 
-/// <summary>Progress of a fit, reported once per EM iteration.</summary>
-/// <param name="Restart">0-based index of the current restart (of <c>Restarts</c>).</param>
-/// <param name="Iteration">1-based iteration within the restart.</param>
-/// <param name="MeanLogLikelihood">The mean log-likelihood of the data under the parameters this iteration started from.</param>
+/// <summary>Progress of a fit, reported once per EM iteration (or, for stepwise EM, once per minibatch step).</summary>
+/// <param name="Restart">0-based index of the current restart (of <c>Restarts</c>); stepwise EM: the epoch.</param>
+/// <param name="Iteration">1-based iteration within the restart; stepwise EM: the step t, counted across epochs.</param>
+/// <param name="MeanLogLikelihood">The mean objective (for maximum likelihood the mean log-likelihood) under the parameters this iteration started from; stepwise EM: of the minibatch.</param>
 /// <param name="Change">Its change from the previous iteration (+∞ on the first).</param>
 /// <param name="Elapsed">Time since the fit started.</param>
-public readonly record struct FitProgress(int Restart, int Iteration, double MeanLogLikelihood, double Change, TimeSpan Elapsed);
+/// <param name="PointsVisited">Points the E-steps of the fit have processed so far, every pass and restart included: divided by <paramref name="Elapsed"/>, the fit's rate.</param>
+public readonly record struct FitProgress(int Restart, int Iteration, double MeanLogLikelihood, double Change, TimeSpan Elapsed, long PointsVisited = 0);
 
 /// <summary>An iteration whose mean log-likelihood fell by more than rounding can explain (EM guarantees it never falls).</summary>
 /// <param name="Iteration">The iteration (index into the history) whose value is lower than the one before it.</param>

@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Numerics;
-using EmKernels.Kernels;
-using EmKernels.Numerics;
+using EmKernels.Engine;
 
 namespace EmKernels.Mixtures;
 
@@ -89,20 +87,18 @@ public sealed class GaussianMixture<T>
     public GaussianMixtureModel<T> Fit(T[][] data, ReadOnlySpan<T> sampleWeights = default, GaussianMixtureModel<T>? warmStart = null) =>
         Fit(FeatureMajorMatrix<T>.From(data), sampleWeights, warmStart);
 
-    private GaussianMixtureModel<T> Fit(FeatureMajorMatrix<T> data, ReadOnlySpan<T> sampleWeightSpan, GaussianMixtureModel<T>? warmStart)
+    private GaussianMixtureModel<T> Fit(FeatureMajorMatrix<T> data, ReadOnlySpan<T> sampleWeights, GaussianMixtureModel<T>? warmStart)
     {
-        var clock = Stopwatch.StartNew();
         GaussianMixtureOptions o = Options;
         int n = data.Points;
         int d = data.Features;
         int k = o.Components;
-        DataChecks.Finite(data, "data");
         if (n < k)
         {
             throw new ArgumentException($"There are {n} points but {k} components; a mixture needs at least as many points as components.", "data");
         }
 
-        T[]? weights = DataChecks.SampleWeights(sampleWeightSpan, n);
+        var source = InMemoryDataSource<T>.Own(data, sampleWeights);
         if (warmStart is not null && (warmStart.Components != k || warmStart.Features != d || warmStart.CovarianceType != o.CovarianceType))
         {
             throw new ArgumentException($"The warm-start model has K = {warmStart.Components}, D = {warmStart.Features}, {warmStart.CovarianceType}; this fit has K = {k}, D = {d}, {o.CovarianceType}.", nameof(warmStart));
@@ -110,212 +106,65 @@ public sealed class GaussianMixture<T>
 
         // Validate the user's starting parameters before any work.
         var given = GivenParameters.From(o, k, d);
-
-        // Centre once per fit: the kernels then see data around the origin, and parameters move back at the end.
-        double[] center = DataChecks.Mean(data, weights);
-        for (int f = 0; f < d; f++)
+        var family = GaussianComponents<T>.Create(o.CovarianceType, k, d, o.RegCovar);
+        family.HoldCovariances = o.Held?.Covariances ?? false;
+        var mixture = new FiniteMixture<T>(family, o.Initialization switch
         {
-            T shift = T.CreateTruncating(center[f]);
-            foreach (ref T value in data.Feature(f))
-            {
-                value -= shift;
-            }
+            GaussianMixtureInitialization.RandomResponsibilities => MixtureInitialization.RandomResponsibilities,
+            GaussianMixtureInitialization.RandomPoints => MixtureInitialization.RandomPoints,
+            _ => MixtureInitialization.KMeans,
+        })
+        {
+            HoldWeights = o.Held?.Weights ?? false,
+        };
+        bool[]? held = o.Held?.ComponentMask(k, "options.Held");
+        for (int j = 0; j < k && held is not null; j++)
+        {
+            mixture.HoldComponent(j, held[j]);
         }
 
-        double[] dataCovariance = DataCovariance(data, weights, o.CovarianceType is CovarianceType.Full or CovarianceType.Tied);
-        var family = new GaussianFamily<T>(o.CovarianceType, k, d, o.RegCovar, dataCovariance, o.Held?.Covariances ?? false);
-        using var em = new ExpectationMaximization<T>(data, weights, family, o.MaxDegreeOfParallelism ?? Environment.ProcessorCount, o.Held);
-        int seed = o.Seed ?? Random.Shared.Next();
-        double[] logWeights = new double[k];
-        double[] bestLogWeights = new double[k];
-        double[] bestMeans = new double[k * d];
-        double[] bestCovariances = new double[family.Covariances.Length];
-        (ExpectationMaximization<T>.RunResult best, ComponentReseed[] reseeds) = em.RunRestarts(
-            logWeights, bestLogWeights, o.Restarts, seed, given.Complete || warmStart is not null, o.MaxIterations, o.Tolerance, o.Progress, clock,
-            random => Initialize(data, weights, family, em, logWeights, given, warmStart, center, dataCovariance, random),
-            () =>
-            {
-                family.Means.CopyTo(bestMeans, 0);
-                family.Covariances.CopyTo(bestCovariances, 0);
-            });
-
-        for (int j = 0; j < k; j++)
-        {
-            for (int f = 0; f < d; f++)
-            {
-                bestMeans[j * d + f] += center[f];
-            }
-        }
-
-        double[] fittedWeights = bestLogWeights.Select(w => Math.Exp(w)).ToArray();
-        return new GaussianMixtureModel<T>(
-            o.CovarianceType, k, d, fittedWeights, bestMeans, bestCovariances,
-            best.Converged, best.Iterations, best.History, best.Decreases, reseeds);
-    }
-
-    private void Initialize(
-        FeatureMajorMatrix<T> data, T[]? weights, GaussianFamily<T> family, ExpectationMaximization<T> em, double[] logWeights,
-        GivenParameters given, GaussianMixtureModel<T>? warmStart, double[] center, double[] dataCovariance, Random random)
-    {
-        int n = data.Points;
-        int d = data.Features;
-        int k = family.Components;
         if (warmStart is not null)
         {
-            SetParameters(family, logWeights, warmStart.Weights, warmStart.Means, warmStart.Covariances, center);
-            return;
+            mixture.SetWeights(warmStart.Weights);
+            warmStart.Means.CopyTo(family.Means);
+            warmStart.Covariances.CopyTo(family.Covariances);
+            mixture.Initialization = MixtureInitialization.Current;
         }
-
-        // The starting point every initialisation refines: equal weights, means at the data mean, the data's spread.
-        Array.Fill(logWeights, -Math.Log(k));
-        Array.Clear(family.Means);
-        for (int j = 0; j < k; j++)
+        else if (given.Weights is not null || given.Means is not null || given.Covariances is not null)
         {
-            family.Reseed(j, new double[d]);
+            // Given parameters override what the initialization chooses, in every run.
+            bool[] mask = new bool[mixture.ParameterLength];
+            if (given.Weights is not null)
+            {
+                mixture.SetWeights(given.Weights);
+                mask.AsSpan(0, k).Fill(true);
+            }
+
+            if (given.Means is not null)
+            {
+                given.Means.CopyTo(family.Means);
+                mask.AsSpan(k, k * d).Fill(true);
+            }
+
+            if (given.Covariances is not null)
+            {
+                given.Covariances.CopyTo(family.Covariances);
+                mask.AsSpan(k + k * d).Fill(true);
+            }
+
+            mixture.SetGivenParameters(mask);
         }
 
-        if (family.Type == CovarianceType.Tied)
+        ExpectationMaximizationResult result = ExpectationMaximization.Fit(mixture, source, new ExpectationMaximizationOptions
         {
-            family.ResetTiedCovariance();
-        }
-
-        if (!given.Complete)
-        {
-            switch (Options.Initialization)
-            {
-                case GaussianMixtureInitialization.KMeans:
-                {
-                    double trace = 0;
-                    for (int f = 0; f < d; f++)
-                    {
-                        trace += dataCovariance[f * d + f];
-                    }
-
-                    int[] labels = KMeans.Cluster(data, weights, k, trace / d, random);
-                    em.MaximizeFrom((start, count, r) =>
-                    {
-                        r.Clear();
-                        for (int i = 0; i < count; i++)
-                        {
-                            r[labels[start + i] * count + i] = T.One;
-                        }
-                    }, logWeights);
-                    break;
-                }
-
-                case GaussianMixtureInitialization.RandomResponsibilities:
-                    em.MaximizeFrom((start, count, r) => MixtureSetup.RandomResponsibilities(random, k, count, r), logWeights);
-                    break;
-
-                default:
-                {
-                    int[] rows = DistinctRows(n, k, weights, random);
-                    double[] point = new double[d];
-                    for (int j = 0; j < k; j++)
-                    {
-                        for (int f = 0; f < d; f++)
-                        {
-                            point[f] = double.CreateTruncating(data[rows[j], f]);
-                        }
-
-                        family.Reseed(j, point);
-                    }
-
-                    break;
-                }
-            }
-        }
-
-        // User-given parameters override what the initialisation produced.
-        if (given.Weights is not null)
-        {
-            for (int j = 0; j < k; j++)
-            {
-                logWeights[j] = Math.Log(given.Weights[j]);
-            }
-        }
-
-        if (given.Means is not null)
-        {
-            for (int j = 0; j < k; j++)
-            {
-                for (int f = 0; f < d; f++)
-                {
-                    family.Means[j * d + f] = given.Means[j * d + f] - center[f];
-                }
-            }
-        }
-
-        given.Covariances?.CopyTo(family.Covariances, 0);
-    }
-
-    private static void SetParameters(GaussianFamily<T> family, double[] logWeights, ReadOnlySpan<double> weights, ReadOnlySpan<double> means, ReadOnlySpan<double> covariances, double[] center)
-    {
-        int d = family.Features;
-        for (int j = 0; j < family.Components; j++)
-        {
-            logWeights[j] = Math.Log(weights[j]);
-            for (int f = 0; f < d; f++)
-            {
-                family.Means[j * d + f] = means[j * d + f] - center[f];
-            }
-        }
-
-        covariances.CopyTo(family.Covariances);
-    }
-
-    /// <summary>K distinct rows with positive weight, drawn uniformly.</summary>
-    private static int[] DistinctRows(int n, int k, T[]? weights, Random random)
-    {
-        int[] candidates = Enumerable.Range(0, n).Where(i => weights is null || weights[i] > T.Zero).ToArray();
-        random.Shuffle(candidates);
-        return candidates.Length >= k ? candidates[..k] : [.. candidates, .. Enumerable.Range(0, k - candidates.Length).Select(i => i % n)];
-    }
-
-    /// <summary>The weighted covariance of the centred data (D × D; only the diagonal when <paramref name="full"/> is false), via the kernels.</summary>
-    private static double[] DataCovariance(FeatureMajorMatrix<T> data, T[]? weights, bool full)
-    {
-        int n = data.Points;
-        int d = data.Features;
-        const int Tile = ExpectationMaximization<T>.Tile;
-        T[] ones = new T[Tile];
-        ones.AsSpan().Fill(T.One);
-        T[] zero = new T[d];
-        double[] mass = new double[1];
-        double[] first = new double[d];
-        double[] second = new double[full ? d * d : d];
-        for (int start = 0; start < n; start += Tile)
-        {
-            int count = Math.Min(Tile, n - start);
-            ReadOnlySpan<T> w = weights is null ? default : weights.AsSpan(start, count);
-            if (full)
-            {
-                GaussianKernels.FullSufficientStatistics<T>(data.Tile(start, count), d, count, data.Stride, ones.AsSpan(0, count), 1, w, zero, mass, first, second);
-            }
-            else
-            {
-                GaussianKernels.DiagonalSufficientStatistics<T>(data.Tile(start, count), d, count, data.Stride, ones.AsSpan(0, count), 1, w, zero, mass, first, second);
-            }
-        }
-
-        double[] covariance = new double[d * d];
-        for (int a = 0; a < d; a++)
-        {
-            double ma = first[a] / mass[0];
-            if (full)
-            {
-                for (int b = a; b < d; b++)
-                {
-                    covariance[a * d + b] = second[a * d + b] / mass[0] - ma * (first[b] / mass[0]);
-                }
-            }
-            else
-            {
-                covariance[a * d + a] = second[a] / mass[0] - ma * ma;
-            }
-        }
-
-        DenseMatrix.MirrorUpperToLower(covariance, d);
-        return covariance;
+            MaxIterations = o.MaxIterations,
+            Tolerance = o.Tolerance,
+            Restarts = o.Restarts,
+            Seed = o.Seed,
+            MaxDegreeOfParallelism = o.MaxDegreeOfParallelism,
+            Progress = o.Progress,
+            CancellationToken = o.CancellationToken,
+        });
+        return GaussianMixtureModel<T>.Fitted(mixture, result);
     }
 }

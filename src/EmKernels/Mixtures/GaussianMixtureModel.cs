@@ -1,4 +1,5 @@
 using System.Numerics;
+using EmKernels.Engine;
 using EmKernels.Numerics;
 
 namespace EmKernels.Mixtures;
@@ -21,15 +22,22 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     private readonly double[] _covariances;
     private readonly double[] _precisionsCholesky;
 
-    internal GaussianMixtureModel(
-        CovarianceType covarianceType, int components, int features, double[] weights, double[] means, double[] covariances,
-        bool converged, int iterations, double[] history, LikelihoodDecrease[] decreases, ComponentReseed[] reseeds)
-        : base(components, features, weights, converged, iterations, history, decreases, reseeds)
+    internal GaussianMixtureModel(CovarianceType covarianceType, int components, int features, double[] weights, double[] means, double[] covariances, FitRecord? fit)
+        : base(components, features, weights, fit)
     {
         CovarianceType = covarianceType;
         _means = means;
         _covariances = covariances;
-        _precisionsCholesky = PrecisionCholeskyOf(covarianceType, features, covariances);
+        _precisionsCholesky = new double[covariances.Length];
+        CreateFamily(this).WritePrecisionsCholesky(_precisionsCholesky);
+    }
+
+    /// <summary>The fitted model of a Gaussian mixture the engine fitted.</summary>
+    internal static GaussianMixtureModel<T> Fitted(FiniteMixture<T> mixture, ExpectationMaximizationResult result)
+    {
+        var family = (GaussianComponents<T>)mixture.Family;
+        return new GaussianMixtureModel<T>(
+            family.CovarianceType, mixture.Components, mixture.Features, mixture.Weights.ToArray(), family.Means.ToArray(), family.Covariances.ToArray(), FitRecord.Of(result));
     }
 
     /// <summary>
@@ -64,7 +72,7 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
 
         var given = GivenParameters.Check(
             covarianceType, weights.Length, features, weights, means, covariances, null, nameof(weights), nameof(means), nameof(covariances), nameof(covariances));
-        return new GaussianMixtureModel<T>(covarianceType, weights.Length, features, given.Weights!, given.Means!, given.Covariances!, false, 0, [], [], []);
+        return new GaussianMixtureModel<T>(covarianceType, weights.Length, features, given.Weights!, given.Means!, given.Covariances!, null);
     }
 
     /// <summary>The covariance type.</summary>
@@ -80,7 +88,7 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     public ReadOnlySpan<double> PrecisionsCholesky => _precisionsCholesky;
 
     /// <summary>Free parameters: K·D means, the covariances' free entries and K − 1 weights (as scikit-learn counts them).</summary>
-    public override int ParameterCount => GaussianFamily<T>.DensityParameterCount(CovarianceType, Components, Features) + Components - 1;
+    public override int ParameterCount => GaussianComponents<T>.DensityParameterCount(CovarianceType, Components, Features) + Components - 1;
 
     /// <inheritdoc cref="MixtureModel{T}.Predict(ReadOnlySpan{T}, int)"/>
     public int[] Predict(T[,] data) => Predict(RowMajor(data, out int points), points);
@@ -99,9 +107,10 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
         var random = new Random(seed);
         double[] factors = new double[Components * d * d];
         double[] lower = new double[d * d];
+        double[] covariance = new double[d * d];
         for (int k = 0; k < Components; k++)
         {
-            ReadOnlySpan<double> covariance = FullCovariance(k);
+            GaussianComponents<T>.FullCovariance(CovarianceType, d, _covariances, k, covariance);
             DenseMatrix.TryCholesky(covariance, d, lower);
             lower.CopyTo(factors, k * d * d);
         }
@@ -133,40 +142,6 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
         return (points, labels);
     }
 
-    /// <summary>Component k's covariance as a full D × D matrix, whatever the type.</summary>
-    private double[] FullCovariance(int k) => FullCovariance(CovarianceType, Features, _covariances, k);
-
-    /// <summary>Component k's covariance as a full D × D matrix, from covariances in the type's layout.</summary>
-    internal static double[] FullCovariance(CovarianceType type, int d, ReadOnlySpan<double> covariances, int k)
-    {
-        double[] matrix = new double[d * d];
-        switch (type)
-        {
-            case CovarianceType.Full:
-                covariances.Slice(k * d * d, d * d).CopyTo(matrix);
-                break;
-            case CovarianceType.Tied:
-                covariances[..(d * d)].CopyTo(matrix);
-                break;
-            case CovarianceType.Diagonal:
-                for (int a = 0; a < d; a++)
-                {
-                    matrix[a * d + a] = covariances[k * d + a];
-                }
-
-                break;
-            default:
-                for (int a = 0; a < d; a++)
-                {
-                    matrix[a * d + a] = covariances[k];
-                }
-
-                break;
-        }
-
-        return matrix;
-    }
-
     private static double StandardNormal(Random random)
     {
         // Box–Muller; 1 − U keeps the logarithm's argument in (0, 1].
@@ -175,40 +150,37 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
         return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
     }
 
-    private protected override IMixtureFamily<T> EvaluationFamily(FeatureMajorMatrix<T> data)
+    /// <inheritdoc/>
+    public override FiniteMixture<T> ToFiniteMixture()
     {
-        DataChecks.Finite(data, "data");
+        GaussianComponents<T> family = CreateFamily(this);
+        var mixture = new FiniteMixture<T>(family, MixtureInitialization.Current);
+        mixture.SetWeights(Weights);
+        return mixture;
+    }
 
-        // Evaluate about the weighted average of the means, so that data far from the origin keep their precision.
+    /// <summary>Evaluation runs about the weighted average of the means, so that data far from the origin keep their precision and a point's results do not depend on the others evaluated with it.</summary>
+    private protected override double[]? EvaluationCentre()
+    {
         int d = Features;
-        double[] center = new double[d];
+        double[] centre = new double[d];
         for (int k = 0; k < Components; k++)
         {
             for (int a = 0; a < d; a++)
             {
-                center[a] += Weights[k] * _means[k * d + a];
+                centre[a] += Weights[k] * _means[k * d + a];
             }
         }
 
-        for (int a = 0; a < d; a++)
-        {
-            T shift = T.CreateTruncating(center[a]);
-            foreach (ref T value in data.Feature(a))
-            {
-                value -= shift;
-            }
-        }
+        return centre;
+    }
 
-        var family = new GaussianFamily<T>(CovarianceType, Components, d, 0, new double[d * d]);
-        for (int k = 0; k < Components; k++)
-        {
-            for (int a = 0; a < d; a++)
-            {
-                family.Means[k * d + a] = _means[k * d + a] - center[a];
-            }
-        }
-
-        _covariances.CopyTo(family.Covariances, 0);
+    /// <summary>The engine's components holding this model's parameters (reg_covar 0: they are evaluated, not fitted).</summary>
+    private static GaussianComponents<T> CreateFamily(GaussianMixtureModel<T> model)
+    {
+        var family = GaussianComponents<T>.Create(model.CovarianceType, model.Components, model.Features, 0);
+        model._means.CopyTo(family.Means);
+        model._covariances.CopyTo(family.Covariances);
         return family;
     }
 
@@ -224,30 +196,5 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
         }
 
         return values;
-    }
-
-    private static double[] PrecisionCholeskyOf(CovarianceType type, int d, double[] covariances)
-    {
-        double[] result = new double[covariances.Length];
-        if (type is CovarianceType.Diagonal or CovarianceType.Spherical)
-        {
-            for (int i = 0; i < covariances.Length; i++)
-            {
-                result[i] = 1 / Math.Sqrt(covariances[i]);
-            }
-
-            return result;
-        }
-
-        double[] lower = new double[d * d];
-        double[] upper = new double[d * d];
-        for (int m = 0; m < covariances.Length / (d * d); m++)
-        {
-            DenseMatrix.TryCholesky(covariances.AsSpan(m * d * d, d * d), d, lower);
-            DenseMatrix.PrecisionCholeskyFromCovarianceCholesky(lower, d, upper);
-            upper.CopyTo(result, m * d * d);
-        }
-
-        return result;
     }
 }

@@ -48,7 +48,7 @@ internal sealed record GivenParameters(double[]? Weights, double[]? Means, doubl
     private static double[] Matrices(double[] given, CovarianceType type, int components, int features, string name, bool invert)
     {
         int d = features;
-        CheckLength(given, GaussianFamily<double>.CovarianceLength(type, components, features), name, type switch
+        CheckLength(given, GaussianComponents<double>.CovarianceLength(type, components, features), name, type switch
         {
             CovarianceType.Full => "components × features × features",
             CovarianceType.Tied => "features × features",

@@ -1,114 +1,125 @@
 using System.Numerics;
+using EmKernels.Engine;
 using EmKernels.Kernels;
 
 namespace EmKernels.Mixtures;
 
 /// <summary>
-/// k-means++ seeding (D² sampling, weighted by the sample weights) refined by Lloyd iterations, for
-/// initialising mixtures. Like scikit-learn's KMeans (which its GaussianMixture uses), Lloyd stops when
-/// no label changes or when the centres move by at most <c>tolerance</c> × the mean feature variance
-/// in total squared distance, and then relabels once so labels match the final centres. Distances come from <see cref="GaussianKernels.SphericalLogDensity{T}"/> with
+/// k-means++ seeding (D² sampling, weighted by the sample weights) refined by Lloyd iterations, and K
+/// distinct random points: the initializations of <see cref="FiniteMixture{T}"/>. Like scikit-learn's KMeans
+/// (which its GaussianMixture uses), Lloyd stops when no label changes or when the centres move by at most
+/// <c>tolerance</c> × the mean feature variance in total squared distance, and the labels of the result are
+/// those of the final centres. Distances come from <see cref="GaussianKernels.SphericalLogDensity{T}"/> with
 /// unit precision and zero offset, which is −½‖x − μ‖².
 /// </summary>
+/// <remarks>
+/// Everything is a pass over <see cref="ModelInitialization{T}.ForEachTile"/>, so data streamed from a file
+/// give the same centres as data in memory for the same seed. In memory, the distance of each point to its
+/// nearest centre and its label are kept between passes (as fast as a classical implementation); streamed,
+/// they are recomputed from the centres (memory independent of N), which gives the same values: each
+/// distance is computed the same way, and a minimum does not depend on the order it is taken in.
+/// </remarks>
 internal static class KMeans
 {
-    /// <summary>Labels for the points: k-means++ seeding, then Lloyd iterations.</summary>
-    /// <param name="data">The (centred) data.</param>
-    /// <param name="weights">Sample weights, or null.</param>
-    /// <param name="components">K.</param>
-    /// <param name="meanVariance">The data's (weighted) feature variances averaged over features: the scale of the tolerance
-    /// (the caller has the data's covariance already).</param>
-    /// <param name="random">The restart's random source.</param>
-    /// <param name="maxIterations">Lloyd iterations at most.</param>
-    /// <param name="tolerance">Stop when the centres move by at most this × <paramref name="meanVariance"/> (squared distance, summed).</param>
-    /// <returns>N labels.</returns>
-    public static int[] Cluster<T>(FeatureMajorMatrix<T> data, T[]? weights, int components, double meanVariance, Random random, int maxIterations = 300, double tolerance = 1e-4)
+    /// <summary>The k-means centres (K × D, in the fit's frame) whose nearest-centre labels start the mixture.</summary>
+    public static double[] Centres<T>(ModelInitialization<T> context, int components, int maxIterations = 300, double tolerance = 1e-4)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        int n = data.Points;
-        int d = data.Features;
-        const int Tile = ExpectationMaximization<T>.Tile;
-        double[] centers = new double[components * d];
-        T[] centersT = new T[components * d];
+        long n = context.Summary.Points;
+        int d = context.Summary.Features;
+        int tile = context.TilePoints;
+        bool cache = context.InMemory;
+        Random random = context.Random;
+        double[] centres = new double[components * d];
+        T[] centresT = new T[components * d];
         T[] unit = new T[components];
-        T[] zero = new T[components];
         unit.AsSpan().Fill(T.One);
-        T[] block = new T[components * Tile];
-        double[] nearest = new double[n];
-        Array.Fill(nearest, double.PositiveInfinity);
+        T[] zero = new T[components];
+        T[] block = new T[components * tile];
+        double[]? nearest = cache ? new double[n] : null;
+        nearest?.AsSpan().Fill(double.PositiveInfinity);
 
         // k-means++: each new centre is a point drawn with probability ∝ w · (distance to the nearest centre)².
-        int first = Draw(weights, null, n, random);
-        CopyPoint(data, first, centers.AsSpan(0, d));
         for (int c = 0; c < components; c++)
         {
-            if (c > 0)
-            {
-                int next = Draw(weights, nearest, n, random);
-                CopyPoint(data, next, centers.AsSpan(c * d, d));
-            }
-
+            long chosen = c == 0
+                ? Draw(context, random, (in DataTile<T> _, Span<double> scores) => scores.Fill(1))
+                : Draw(context, random, (in DataTile<T> t, Span<double> scores) => NearestDistances(t, c, centresT, unit, zero, block, nearest, scores));
+            CopyPoint(context, chosen, centres.AsSpan(c * d, d));
             for (int i = 0; i < d; i++)
             {
-                centersT[i] = T.CreateTruncating(centers[c * d + i]);
+                centresT[c * d + i] = T.CreateTruncating(centres[c * d + i]);
             }
 
-            for (int start = 0; start < n; start += Tile)
+            if (nearest is not null)
             {
-                int count = Math.Min(Tile, n - start);
-                GaussianKernels.SphericalLogDensity<T>(data.Tile(start, count), d, count, data.Stride, 1, centersT.AsSpan(0, d), unit.AsSpan(0, 1), zero.AsSpan(0, 1), block.AsSpan(0, count));
-                for (int i = 0; i < count; i++)
+                int newest = c;
+                context.ForEachTile((in DataTile<T> t) =>
                 {
-                    nearest[start + i] = Math.Min(nearest[start + i], -2 * double.CreateTruncating(block[i]));
-                }
+                    GaussianKernels.SphericalLogDensity<T>(t.Values, d, t.Points, t.Stride, 1, centresT.AsSpan(newest * d, d), unit.AsSpan(0, 1), zero.AsSpan(0, 1), block.AsSpan(0, t.Points));
+                    for (int i = 0; i < t.Points; i++)
+                    {
+                        long index = t.Start + i;
+                        nearest[index] = Math.Min(nearest[index], -2 * double.CreateTruncating(block[i]));
+                    }
+                });
             }
         }
 
-        // Lloyd iterations. One pass per iteration: each tile is labelled and its one-hot
-        // responsibilities go straight to the weighted-sum kernel, which gives the next centres.
-        double shiftTolerance = tolerance * meanVariance;
+        // Lloyd iterations. One pass per iteration: each tile is labelled and its one-hot responsibilities
+        // go straight to the weighted-sum kernel, which gives the next centres.
+        double shiftTolerance = tolerance * context.Summary.MeanVariance;
         bool lastPass = false;
-        int[] labels = new int[n];
-        Array.Fill(labels, -1);
+        int[]? labels = cache ? new int[n] : null;
+        labels?.AsSpan().Fill(-1);
+        T[] previousT = new T[components * d];
+        T[] previousBlock = new T[components * tile];
+        bool first = true;
         double[] sums = new double[components * d];
         double[] mass = new double[components];
-        T[] oneHot = new T[components * Tile];
+        T[] oneHot = new T[components * tile];
+        double[] labelled = new double[components * d];
         for (int iteration = 0; iteration < maxIterations; iteration++)
         {
-            for (int i = 0; i < centers.Length; i++)
+            for (int i = 0; i < centres.Length; i++)
             {
-                centersT[i] = T.CreateTruncating(centers[i]);
+                centresT[i] = T.CreateTruncating(centres[i]);
             }
 
+            centres.CopyTo(labelled, 0);
             Array.Clear(sums);
             Array.Clear(mass);
             bool changed = false;
-            for (int start = 0; start < n; start += Tile)
+            bool firstPass = first;
+            context.ForEachTile((in DataTile<T> t) =>
             {
-                int count = Math.Min(Tile, n - start);
-                ReadOnlySpan<T> tile = data.Tile(start, count);
+                int count = t.Points;
                 Span<T> r = oneHot.AsSpan(0, components * count);
-                GaussianKernels.SphericalLogDensity<T>(tile, d, count, data.Stride, components, centersT, unit, zero, block.AsSpan(0, components * count));
+                Span<T> distances = block.AsSpan(0, components * count);
+                GaussianKernels.SphericalLogDensity<T>(t.Values, d, count, t.Stride, components, centresT, unit, zero, distances);
+                if (labels is null && !firstPass)
+                {
+                    GaussianKernels.SphericalLogDensity<T>(t.Values, d, count, t.Stride, components, previousT, unit, zero, previousBlock.AsSpan(0, components * count));
+                }
+
                 r.Clear();
                 for (int i = 0; i < count; i++)
                 {
-                    int best = 0;
-                    for (int c = 1; c < components; c++)
+                    int best = Nearest(distances, components, count, i);
+                    int before = labels is not null ? labels[t.Start + i] : firstPass ? -1 : Nearest(previousBlock, components, count, i);
+                    changed |= before != best;
+                    if (labels is not null)
                     {
-                        if (block[c * count + i] > block[best * count + i])
-                        {
-                            best = c;
-                        }
+                        labels[t.Start + i] = best;
                     }
 
-                    changed |= labels[start + i] != best;
-                    labels[start + i] = best;
                     r[best * count + i] = T.One;
                 }
 
-                DiscreteKernels.CountSufficientStatistics<T>(tile, d, count, data.Stride, r, components, weights is null ? default : weights.AsSpan(start, count), mass, sums);
-            }
-
+                DiscreteKernels.CountSufficientStatistics<T>(t.Values, d, count, t.Stride, r, components, t.SampleWeights, mass, sums);
+            });
+            first = false;
+            centresT.CopyTo(previousT, 0);
             if (!changed || lastPass)
             {
                 break;
@@ -122,8 +133,8 @@ internal static class KMeans
                     for (int f = 0; f < d; f++)
                     {
                         double moved = sums[c * d + f] / mass[c];
-                        shift += (moved - centers[c * d + f]) * (moved - centers[c * d + f]);
-                        centers[c * d + f] = moved;
+                        shift += (moved - centres[c * d + f]) * (moved - centres[c * d + f]);
+                        centres[c * d + f] = moved;
                     }
                 }
             }
@@ -131,60 +142,213 @@ internal static class KMeans
             lastPass = shift <= shiftTolerance; // one more labelling pass, against the final centres
         }
 
-        return labels;
+        return labelled; // the centres of the last labelling pass
     }
 
-    private static void CopyPoint<T>(FeatureMajorMatrix<T> data, int point, Span<double> destination)
+    /// <summary>
+    /// K distinct points of positive weight drawn uniformly (Floyd's algorithm over their ordinals; with fewer
+    /// than K such points, they repeat in turn), K × D in the fit's frame.
+    /// </summary>
+    public static double[] RandomPoints<T>(ModelInitialization<T> context, int components)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        for (int f = 0; f < data.Features; f++)
+        long positive = 0;
+        if (context.SampleWeighted)
         {
-            destination[f] = double.CreateTruncating(data[point, f]);
+            context.ForEachTile((in DataTile<T> t) =>
+            {
+                for (int i = 0; i < t.Points; i++)
+                {
+                    positive += t.SampleWeights[i] > T.Zero ? 1 : 0;
+                }
+            });
+        }
+        else
+        {
+            positive = context.Summary.Points;
+        }
+
+        long[] ordinals = new long[components];
+        if (positive >= components)
+        {
+            var chosen = new HashSet<long>();
+            int next = 0;
+            for (long j = positive - components; j < positive; j++)
+            {
+                long t = context.Random.NextInt64(j + 1);
+                long pick = chosen.Add(t) ? t : j;
+                chosen.Add(pick);
+                ordinals[next++] = pick;
+            }
+        }
+        else
+        {
+            for (int j = 0; j < components; j++)
+            {
+                ordinals[j] = j % positive;
+            }
+        }
+
+        int d = context.Summary.Features;
+        double[] points = new double[components * d];
+        long ordinal = 0;
+        context.ForEachTile((in DataTile<T> t) =>
+        {
+            for (int i = 0; i < t.Points; i++)
+            {
+                if (context.SampleWeighted && !(t.SampleWeights[i] > T.Zero))
+                {
+                    continue;
+                }
+
+                for (int j = 0; j < components; j++)
+                {
+                    if (ordinals[j] == ordinal)
+                    {
+                        for (int f = 0; f < d; f++)
+                        {
+                            points[j * d + f] = double.CreateTruncating(t[i, f]);
+                        }
+                    }
+                }
+
+                ordinal++;
+            }
+        });
+        return points;
+    }
+
+    private static int Nearest<T>(ReadOnlySpan<T> distances, int components, int count, int i)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int best = 0;
+        for (int c = 1; c < components; c++)
+        {
+            if (distances[c * count + i] > distances[best * count + i])
+            {
+                best = c;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>Each point's squared distance to the nearest of the first <paramref name="chosen"/> centres: kept (in memory) or recomputed.</summary>
+    private static void NearestDistances<T>(in DataTile<T> tile, int chosen, T[] centresT, T[] unit, T[] zero, T[] block, double[]? nearest, Span<double> scores)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int count = tile.Points;
+        if (nearest is not null)
+        {
+            nearest.AsSpan((int)tile.Start, count).CopyTo(scores);
+            return;
+        }
+
+        int d = tile.Features;
+        scores.Fill(double.PositiveInfinity);
+        for (int c = 0; c < chosen; c++)
+        {
+            GaussianKernels.SphericalLogDensity<T>(tile.Values, d, count, tile.Stride, 1, centresT.AsSpan(c * d, d), unit.AsSpan(0, 1), zero.AsSpan(0, 1), block.AsSpan(0, count));
+            for (int i = 0; i < count; i++)
+            {
+                scores[i] = Math.Min(scores[i], -2 * double.CreateTruncating(block[i]));
+            }
         }
     }
 
-    /// <summary>A point drawn with probability ∝ w_n · score_n (score 1 when null); uniform among positive weights if all products are 0.</summary>
-    private static int Draw<T>(T[]? weights, double[]? scores, int n, Random random)
+    private delegate void Scores<T>(in DataTile<T> tile, Span<double> scores)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>;
+
+    /// <summary>
+    /// A point drawn with probability ∝ w_n · score_n, by two passes (the total, then the scan to the drawn
+    /// cumulative value); uniform among positive weights if every product is 0.
+    /// </summary>
+    private static long Draw<T>(ModelInitialization<T> context, Random random, Scores<T> scores)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        double[] buffer = new double[context.TilePoints];
         double total = 0;
-        for (int i = 0; i < n; i++)
+        context.ForEachTile((in DataTile<T> t) =>
         {
-            total += Score(weights, scores, i);
-        }
-
+            Span<double> s = buffer.AsSpan(0, t.Points);
+            scores(t, s);
+            for (int i = 0; i < t.Points; i++)
+            {
+                total += Weight(t, i) * s[i];
+            }
+        });
+        bool plain = false;
         if (!(total > 0) || double.IsInfinity(total))
         {
             // Every remaining point coincides with a centre: any positive-weight point will do.
-            scores = null;
+            plain = true;
             total = 0;
-            for (int i = 0; i < n; i++)
+            context.ForEachTile((in DataTile<T> t) =>
             {
-                total += Score(weights, scores, i);
-            }
+                for (int i = 0; i < t.Points; i++)
+                {
+                    total += Weight(t, i);
+                }
+            });
         }
 
         double target = random.NextDouble() * total;
         double running = 0;
-        int last = 0;
-        for (int i = 0; i < n; i++)
+        long last = 0;
+        long found = -1;
+        context.ForEachTile((in DataTile<T> t) =>
         {
-            double score = Score(weights, scores, i);
-            if (score > 0)
+            if (found >= 0)
             {
-                last = i;
-                running += score;
-                if (running > target)
+                return;
+            }
+
+            Span<double> s = buffer.AsSpan(0, t.Points);
+            if (plain)
+            {
+                s.Fill(1);
+            }
+            else
+            {
+                scores(t, s);
+            }
+
+            for (int i = 0; i < t.Points; i++)
+            {
+                double score = Weight(t, i) * s[i];
+                if (score > 0)
                 {
-                    return i;
+                    last = t.Start + i;
+                    running += score;
+                    if (running > target)
+                    {
+                        found = t.Start + i;
+                        return;
+                    }
                 }
             }
-        }
-
-        return last;
+        });
+        return found >= 0 ? found : last;
     }
 
-    private static double Score<T>(T[]? weights, double[]? scores, int i)
+    private static double Weight<T>(in DataTile<T> tile, int i)
         where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
-        (weights is null ? 1 : double.CreateTruncating(weights[i])) * (scores is null ? 1 : scores[i]);
+        tile.SampleWeights.IsEmpty ? 1 : double.CreateTruncating(tile.SampleWeights[i]);
+
+    private static void CopyPoint<T>(ModelInitialization<T> context, long point, Span<double> destination)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        double[] values = new double[destination.Length];
+        context.ForEachTile((in DataTile<T> t) =>
+        {
+            if (point >= t.Start && point < t.Start + t.Points)
+            {
+                for (int f = 0; f < values.Length; f++)
+                {
+                    values[f] = double.CreateTruncating(t[(int)(point - t.Start), f]);
+                }
+            }
+        });
+        values.CopyTo(destination);
+    }
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using EmKernels.Engine;
 
 namespace EmKernels.Mixtures;
 
@@ -14,17 +15,18 @@ public abstract class MixtureModel<T>
     private readonly double[] _weights;
     private readonly double[] _history;
 
-    private protected MixtureModel(
-        int components, int features, double[] weights, bool converged, int iterations, double[] history, LikelihoodDecrease[] decreases, ComponentReseed[] reseeds)
+    private protected MixtureModel(int components, int features, double[] weights, FitRecord? fit)
     {
         Components = components;
         Features = features;
         _weights = weights;
-        Converged = converged;
-        Iterations = iterations;
-        _history = history;
-        LikelihoodDecreases = decreases;
-        Reseeds = reseeds;
+        _history = fit?.History ?? [];
+        Converged = fit?.Converged ?? false;
+        Iterations = fit?.Iterations ?? 0;
+        LikelihoodDecreases = fit?.Decreases ?? [];
+        Reseeds = fit?.Reseeds ?? [];
+        TrainingPoints = fit?.Points ?? 0;
+        TrainingWeight = fit?.Weight ?? 0;
     }
 
     /// <summary>K.</summary>
@@ -49,7 +51,7 @@ public abstract class MixtureModel<T>
     /// </summary>
     public ReadOnlySpan<double> MeanLogLikelihoodHistory => _history;
 
-    /// <summary>The mean log-likelihood of the training data under the returned parameters.</summary>
+    /// <summary>The mean log-likelihood (Σ w ℓ / Σ w) of the training data under the returned parameters.</summary>
     /// <exception cref="InvalidOperationException">The model was built from parameters, not fitted (call <see cref="Score"/> on data instead).</exception>
     public double MeanLogLikelihood => _history.Length > 0
         ? _history[^1]
@@ -61,8 +63,22 @@ public abstract class MixtureModel<T>
     /// <summary>Components re-seeded during any run of the fit.</summary>
     public IReadOnlyList<ComponentReseed> Reseeds { get; }
 
+    /// <summary>N, the number of training points (0 for a model built from parameters).</summary>
+    public long TrainingPoints { get; }
+
+    /// <summary>Σ w of the training points (N without sample weights; 0 for a model built from parameters).</summary>
+    public double TrainingWeight { get; }
+
     /// <summary>Free parameters, as BIC and AIC count them: the component parameters and K − 1 weights.</summary>
     public abstract int ParameterCount { get; }
+
+    /// <summary>BIC on the training data, without another pass: −2 W ℓ̄ + p ln W, with W = Σ w (N without sample weights) and ℓ̄ = <see cref="MeanLogLikelihood"/>. Lower is better.</summary>
+    /// <exception cref="InvalidOperationException">The model was built from parameters, not fitted.</exception>
+    public double TrainingBic => -2 * TrainingWeight * MeanLogLikelihood + ParameterCount * Math.Log(TrainingWeight);
+
+    /// <summary>AIC on the training data: −2 W ℓ̄ + 2p. Lower is better.</summary>
+    /// <exception cref="InvalidOperationException">The model was built from parameters, not fitted.</exception>
+    public double TrainingAic => -2 * TrainingWeight * MeanLogLikelihood + 2.0 * ParameterCount;
 
     /// <summary>The most probable component of each point (ties to the lower index).</summary>
     /// <param name="data">N × D values, row-major.</param>
@@ -71,8 +87,8 @@ public abstract class MixtureModel<T>
     /// <exception cref="ArgumentException">The shape does not match D, or a value is not valid data for the model (row and column named).</exception>
     public int[] Predict(ReadOnlySpan<T> data, int points)
     {
-        int[] labels = new int[points];
-        Evaluate(data, points, default, default, labels);
+        int[] labels = new int[Math.Max(points, 0)];
+        Evaluate(data, points, null, null, labels);
         return labels;
     }
 
@@ -83,8 +99,8 @@ public abstract class MixtureModel<T>
     /// <exception cref="ArgumentException">The shape does not match D, or a value is not valid data for the model.</exception>
     public T[] PredictProbabilities(ReadOnlySpan<T> data, int points)
     {
-        T[] probabilities = new T[points * Components];
-        Evaluate(data, points, default, probabilities, default);
+        T[] probabilities = new T[Math.Max(points, 0) * Components];
+        Evaluate(data, points, null, probabilities, null);
         return probabilities;
     }
 
@@ -95,9 +111,32 @@ public abstract class MixtureModel<T>
     /// <exception cref="ArgumentException">The shape does not match D, or a value is not valid data for the model.</exception>
     public double[] ScoreSamples(ReadOnlySpan<T> data, int points)
     {
-        double[] scores = new double[points];
-        Evaluate(data, points, scores, default, default);
+        double[] scores = new double[Math.Max(points, 0)];
+        Evaluate(data, points, scores, null, null);
         return scores;
+    }
+
+    /// <summary>
+    /// One parallel pass over the points giving any of their log-likelihoods, responsibilities and most
+    /// probable components (null outputs are skipped): what <see cref="ScoreSamples"/>,
+    /// <see cref="PredictProbabilities"/> and <see cref="Predict"/> give, without three passes.
+    /// </summary>
+    /// <param name="data">N × D values, row-major.</param>
+    /// <param name="points">N (≥ 0).</param>
+    /// <param name="logLikelihoods">N outputs, or null.</param>
+    /// <param name="responsibilities">N × K outputs (row-major), or null.</param>
+    /// <param name="labels">N outputs, or null.</param>
+    /// <exception cref="ArgumentException">The shape does not match D, an output has the wrong length, or a value is not valid data for the model.</exception>
+    public void Evaluate(ReadOnlySpan<T> data, int points, double[]? logLikelihoods, T[]? responsibilities, int[]? labels)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(points);
+        if (data.Length != (long)points * Features)
+        {
+            throw new ArgumentException($"Expected {points} points × {Features} features = {(long)points * Features} values (the model has D = {Features}), got {data.Length}.", nameof(data));
+        }
+
+        var source = InMemoryDataSource<T>.Own(FeatureMajorMatrix<T>.FromRowMajor(data, points, Features), null);
+        ExpectationMaximization.Evaluate(ToFiniteMixture(), source, logLikelihoods, responsibilities, labels, EvaluationCentre());
     }
 
     /// <summary>The mean log-likelihood of the points.</summary>
@@ -133,25 +172,21 @@ public abstract class MixtureModel<T>
     /// <returns>The points (count × D, row-major) and the component each was drawn from.</returns>
     public abstract (T[] Points, int[] Labels) Sample(int count, int seed);
 
-    /// <summary>Validates data for this model (naming the argument "data"), prepares it in place if needed, and returns a family holding the model's parameters.</summary>
-    private protected abstract IMixtureFamily<T> EvaluationFamily(FeatureMajorMatrix<T> data);
+    /// <summary>
+    /// The model as a <see cref="FiniteMixture{T}"/> of the engine, holding copies of these parameters
+    /// (and starting from them: <see cref="MixtureInitialization.Current"/>): to evaluate it on a
+    /// <see cref="DataSource{T}"/>, or to continue fitting it with any driver.
+    /// </summary>
+    /// <returns>A new mixture.</returns>
+    public abstract FiniteMixture<T> ToFiniteMixture();
 
-    /// <summary>One pass over the data giving any of per-point log-likelihoods, responsibilities (N × K) and labels (empty spans are skipped).</summary>
-    internal void Evaluate(ReadOnlySpan<T> rowMajor, int points, Span<double> perPoint, Span<T> responsibilities, Span<int> labels)
+    /// <summary>The centre of the frame evaluation runs in (a point near the model's mass), or null for models that are not translation-equivariant.</summary>
+    private protected virtual double[]? EvaluationCentre() => null;
+
+    /// <summary>How a fit went, for the constructors.</summary>
+    internal sealed record FitRecord(double[] History, bool Converged, int Iterations, LikelihoodDecrease[] Decreases, ComponentReseed[] Reseeds, long Points, double Weight)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(points);
-        if (rowMajor.Length != (long)points * Features)
-        {
-            throw new ArgumentException($"Expected {points} points × {Features} features = {(long)points * Features} values (the model has D = {Features}), got {rowMajor.Length}.", "data");
-        }
-
-        if (points == 0)
-        {
-            return;
-        }
-
-        var data = FeatureMajorMatrix<T>.FromRowMajor(rowMajor, points, Features);
-        using var em = new ExpectationMaximization<T>(data, null, EvaluationFamily(data), 1);
-        em.Evaluate(_weights.Select(w => Math.Log(w)).ToArray(), perPoint, responsibilities, labels);
+        public static FitRecord Of(ExpectationMaximizationResult result) =>
+            new(result.ObjectiveHistory, result.Converged, result.Iterations, result.Decreases, result.Reseeds, result.Summary.Points, result.Summary.TotalWeight);
     }
 }

@@ -1,4 +1,4 @@
-namespace EmKernels.Mixtures;
+namespace EmKernels.Engine;
 
 /// <summary>
 /// A fixed team of threads that runs one action per member, created once per fit so that each EM pass

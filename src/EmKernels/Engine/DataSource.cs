@@ -1,0 +1,267 @@
+using System.Numerics;
+using EmKernels.Kernels.Common;
+
+namespace EmKernels.Engine;
+
+/// <summary>
+/// Where a driver's points come from: a fixed number of points of D features, read in chunks by global
+/// index, in any order and from several threads at once. <see cref="InMemoryDataSource{T}"/> holds them
+/// in memory; file sources (EmKernels.IO: .npy, CSV, Parquet) read them on demand, so that a fit's memory
+/// does not grow with the number of points. The values read are the user's; the drivers centre them.
+/// </summary>
+/// <typeparam name="T">float or double: the type the points are delivered in.</typeparam>
+public abstract class DataSource<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    /// <summary>N, the number of points.</summary>
+    public abstract long Points { get; }
+
+    /// <summary>D, the number of features.</summary>
+    public abstract int Features { get; }
+
+    /// <summary>Whether the points carry sample weights (otherwise every weight is 1).</summary>
+    public virtual bool HasSampleWeights => false;
+
+    /// <summary>Whether the points carry known components (semi-supervised fitting).</summary>
+    public virtual bool HasLabels => false;
+
+    /// <summary>A name for messages (a file name, "data").</summary>
+    public virtual string Name => "data";
+
+    /// <summary>
+    /// Reads points [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) into
+    /// <paramref name="values"/>, feature-major: feature d of point start + i at <c>d · stride + i</c>.
+    /// Must be safe to call from several threads at once for disjoint destinations.
+    /// </summary>
+    /// <param name="start">First point (0 ≤ start, start + count ≤ N).</param>
+    /// <param name="count">Number of points (≥ 0).</param>
+    /// <param name="values">At least (D − 1) · stride + count elements.</param>
+    /// <param name="stride">Distance between features in <paramref name="values"/> (≥ count).</param>
+    /// <param name="sampleWeights">count outputs when <see cref="HasSampleWeights"/>, else empty.</param>
+    /// <param name="labels">count outputs (−1: unknown) when <see cref="HasLabels"/>, else empty.</param>
+    /// <exception cref="ArgumentException">The data at the range are malformed (the message names where).</exception>
+    public abstract void Read(long start, int count, Span<T> values, int stride, Span<T> sampleWeights, Span<int> labels);
+
+    /// <summary>Checks a read range and the destination sizes, naming the argument.</summary>
+    /// <param name="start">First point.</param>
+    /// <param name="count">Number of points.</param>
+    /// <param name="values">Destination of the values.</param>
+    /// <param name="stride">Distance between features.</param>
+    /// <param name="sampleWeights">Destination of the weights.</param>
+    /// <param name="labels">Destination of the labels.</param>
+    protected void CheckRead(long start, int count, Span<T> values, int stride, Span<T> sampleWeights, Span<int> labels)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, Points, nameof(count));
+        ArgumentOutOfRangeException.ThrowIfLessThan(stride, count);
+        if (count > 0 && values.Length < (long)(Features - 1) * stride + count)
+        {
+            throw new ArgumentException($"{count} points × {Features} features with stride {stride} need {(long)(Features - 1) * stride + count} values.", nameof(values));
+        }
+
+        if (HasSampleWeights && sampleWeights.Length < count)
+        {
+            throw new ArgumentException($"Expected room for {count} sample weights.", nameof(sampleWeights));
+        }
+
+        if (HasLabels && labels.Length < count)
+        {
+            throw new ArgumentException($"Expected room for {count} labels.", nameof(labels));
+        }
+    }
+}
+
+/// <summary>
+/// Points held in memory, feature-major (<see cref="FeatureMajorMatrix{T}"/>), with optional sample
+/// weights and known components. The source keeps its own copy of what it is given; a fit of a
+/// translation-equivariant model centres that copy in place once (so it needs no second copy) and
+/// remembers the centre, so the source can be fitted again.
+/// </summary>
+/// <typeparam name="T">float or double.</typeparam>
+public sealed class InMemoryDataSource<T> : DataSource<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly FeatureMajorMatrix<T> _matrix;
+    private readonly T[]? _weights;
+    private readonly int[]? _labels;
+    private readonly bool _owned;
+    private double[]? _centre;
+
+    /// <summary>Copies row-major data (point n, feature d at <c>n · features + d</c>).</summary>
+    /// <param name="data">N × D values.</param>
+    /// <param name="points">N (≥ 0).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="sampleWeights">Empty, or N finite non-negative weights, not all zero.</param>
+    /// <param name="labels">Empty, or N known components (−1 where unknown); checked against K by the model.</param>
+    /// <exception cref="ArgumentException">A length does not match, or a weight is invalid (the message says which).</exception>
+    public InMemoryDataSource(ReadOnlySpan<T> data, int points, int features, ReadOnlySpan<T> sampleWeights = default, ReadOnlySpan<int> labels = default)
+        : this(FeatureMajorMatrix<T>.FromRowMajor(data, points, features), sampleWeights, labels, copy: false)
+    {
+        _owned = false; // the caller holds this source and may fit it again: centre copies of it
+    }
+
+    /// <summary>Copies a feature-major matrix.</summary>
+    /// <param name="data">The points; only read.</param>
+    /// <param name="sampleWeights">Empty, or N finite non-negative weights, not all zero.</param>
+    /// <param name="labels">Empty, or N known components (−1 where unknown).</param>
+    /// <exception cref="ArgumentException">A length does not match, or a weight is invalid.</exception>
+    public InMemoryDataSource(FeatureMajorMatrix<T> data, ReadOnlySpan<T> sampleWeights = default, ReadOnlySpan<int> labels = default)
+        : this(data, sampleWeights, labels, copy: true)
+    {
+    }
+
+    private InMemoryDataSource(FeatureMajorMatrix<T> data, ReadOnlySpan<T> sampleWeights, ReadOnlySpan<int> labels, bool copy)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        _matrix = copy ? Copy(data) : data;
+        _owned = !copy;
+        _weights = CheckWeights(sampleWeights, data.Points);
+        if (!labels.IsEmpty)
+        {
+            if (labels.Length != data.Points)
+            {
+                throw new ArgumentException($"There are {labels.Length} labels for {data.Points} points.", nameof(labels));
+            }
+
+            for (int i = 0; i < labels.Length; i++)
+            {
+                if (labels[i] < -1)
+                {
+                    throw new ArgumentException($"Label {i} is {labels[i]}; a label is a component index, or −1 where unknown.", nameof(labels));
+                }
+            }
+
+            _labels = labels.ToArray();
+        }
+    }
+
+    /// <summary>Takes ownership of <paramref name="matrix"/> (no copy): for the estimators, which convert the caller's data once.</summary>
+    internal static InMemoryDataSource<T> Own(FeatureMajorMatrix<T> matrix, ReadOnlySpan<T> sampleWeights, ReadOnlySpan<int> labels = default) =>
+        new(matrix, sampleWeights, labels, copy: false);
+
+    /// <inheritdoc/>
+    public override long Points => _matrix.Points;
+
+    /// <inheritdoc/>
+    public override int Features => _matrix.Features;
+
+    /// <inheritdoc/>
+    public override bool HasSampleWeights => _weights is not null;
+
+    /// <inheritdoc/>
+    public override bool HasLabels => _labels is not null;
+
+    /// <summary>The sample weights, or null.</summary>
+    internal T[]? SampleWeights => _weights;
+
+    /// <summary>The labels, or null.</summary>
+    internal int[]? Labels => _labels;
+
+    /// <inheritdoc/>
+    public override void Read(long start, int count, Span<T> values, int stride, Span<T> sampleWeights, Span<int> labels)
+    {
+        CheckRead(start, count, values, stride, sampleWeights, labels);
+        int first = (int)start;
+        for (int d = 0; d < Features; d++)
+        {
+            ReadOnlySpan<T> feature = _matrix.Feature(d).Slice(first, count);
+            Span<T> target = values.Slice(d * stride, count);
+            feature.CopyTo(target);
+            if (_centre is not null)
+            {
+                T shift = T.CreateTruncating(_centre[d]);
+                for (int i = 0; i < count; i++)
+                {
+                    target[i] += shift; // the user's values, as near as the centred copy allows
+                }
+            }
+        }
+
+        _weights?.AsSpan(first, count).CopyTo(sampleWeights);
+        _labels?.AsSpan(first, count).CopyTo(labels);
+    }
+
+    /// <summary>
+    /// The points centred about <paramref name="centre"/> (null: as they are) for a fit. A source the
+    /// library made from the caller's arrays (and uses for one fit) is centred in place; a source the caller
+    /// made is copied first, so that it stays as it was and every fit of it starts from the same values.
+    /// </summary>
+    internal FeatureMajorMatrix<T> Centred(double[]? centre)
+    {
+        if (centre is null)
+        {
+            return _matrix;
+        }
+
+        if (_owned && _centre is not null)
+        {
+            if (!_centre.AsSpan().SequenceEqual(centre))
+            {
+                throw new InvalidOperationException("An estimator's own copy of the data was centred twice.");
+            }
+
+            return _matrix;
+        }
+
+        FeatureMajorMatrix<T> target = _owned ? _matrix : Copy(_matrix);
+        for (int d = 0; d < Features; d++)
+        {
+            T shift = T.CreateTruncating(centre[d]);
+            foreach (ref T value in target.Feature(d))
+            {
+                value -= shift;
+            }
+        }
+
+        if (_owned)
+        {
+            _centre = (double[])centre.Clone();
+        }
+
+        return target;
+    }
+
+    private static FeatureMajorMatrix<T> Copy(FeatureMajorMatrix<T> data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var copy = new FeatureMajorMatrix<T>(data.Points, data.Features);
+        for (int d = 0; d < data.Features; d++)
+        {
+            data.Feature(d).CopyTo(copy.Feature(d));
+        }
+
+        return copy;
+    }
+
+    private static T[]? CheckWeights(ReadOnlySpan<T> weights, int points)
+    {
+        if (weights.IsEmpty)
+        {
+            return null;
+        }
+
+        if (weights.Length != points)
+        {
+            throw new ArgumentException($"There are {weights.Length} sample weights for {points} points.", "sampleWeights");
+        }
+
+        double sum = 0;
+        for (int i = 0; i < weights.Length; i++)
+        {
+            if (!T.IsFinite(weights[i]) || weights[i] < T.Zero)
+            {
+                throw new ArgumentException($"Sample weight {i} is {weights[i]}; weights must be finite and non-negative.", "sampleWeights");
+            }
+
+            sum += double.CreateTruncating(weights[i]);
+        }
+
+        if (!(sum > 0))
+        {
+            throw new ArgumentException("All sample weights are zero.", "sampleWeights");
+        }
+
+        return weights.ToArray();
+    }
+}

@@ -1,0 +1,360 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using EmKernels.Kernels.Common;
+using EmKernels.Mixtures;
+
+namespace EmKernels.Engine;
+
+/// <summary>
+/// Passes over the data for every driver, written once: points are split into a fixed set of segments
+/// that depends only on N (never on the thread count or the chunk size); each segment's statistics are
+/// accumulated tile by tile (tiles at fixed offsets from the segment's start) and the segments are reduced
+/// in index order, so results are bitwise identical for any degree of parallelism and for in-memory or
+/// streamed data. Everything a pass needs is allocated when the engine is created.
+/// </summary>
+internal sealed class PassEngine<T> : IDisposable
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    /// <summary>Points per tile: K × Tile log-probabilities stay in L1/L2 between the E-step and the statistics.</summary>
+    public const int Tile = 256;
+
+    private const int MaximumSegments = 16;
+    private const int MinimumSegmentPoints = 4096;
+
+    private readonly IExpectationMaximizationModel<T> _model;
+    private readonly FramedData<T> _data;
+    private readonly int _workers;
+    private readonly long[] _segmentStarts;
+    private readonly SufficientStatistics[] _segments;
+    private readonly double[] _segmentObjectives;
+    private readonly double[] _segmentWorst;
+    private readonly double[] _segmentWorstPoints;
+    private readonly int[] _candidateOrder;
+    private readonly Memory<T>[] _workspaces;
+    private readonly Memory<T>[] _pointObjectives;
+    private readonly WorkerTeam _team;
+    private readonly Action<int> _processSegments;
+    private readonly long[] _phaseTicks;
+    private int _nextSegment;
+    private bool _dealtOnce;
+    private bool _accumulate;
+    private Outputs _outputs;
+    private CancellationToken _cancellationToken;
+
+    public PassEngine(IExpectationMaximizationModel<T> model, FramedData<T> data, int maxDegreeOfParallelism)
+    {
+        _model = model;
+        _data = data;
+        long n = data.Points;
+        int segments = (int)Math.Clamp((n + MinimumSegmentPoints - 1) / MinimumSegmentPoints, 1, MaximumSegments);
+        _segmentStarts = new long[segments + 1];
+        for (int s = 0; s <= segments; s++)
+        {
+            _segmentStarts[s] = (long)((Int128)n * s / segments);
+        }
+
+        _segments = new SufficientStatistics[segments];
+        for (int s = 0; s < segments; s++)
+        {
+            _segments[s] = new SufficientStatistics(model.StatisticsLayout);
+        }
+
+        Total = new SufficientStatistics(model.StatisticsLayout);
+        _segmentObjectives = new double[segments * 8]; // a cache line per segment: written by different threads
+        _segmentWorst = new double[segments];
+        _segmentWorstPoints = new double[segments * data.Features];
+        _candidateOrder = new int[segments];
+        Context = new MaximizationContext(data.Features, segments) { Points = n, SampleWeighted = data.SampleWeighted };
+        _workers = Math.Clamp(maxDegreeOfParallelism, 1, segments);
+        _workspaces = new Memory<T>[_workers];
+        _pointObjectives = new Memory<T>[_workers];
+        int workspace = model.WorkspaceLength(Tile);
+        for (int w = 0; w < _workers; w++)
+        {
+            // Aligned, so the kernels' whole-vector loads and stores of a tile's rows never straddle cache lines.
+            _workspaces[w] = Aligned.Memory<T>(Math.Max(workspace, 1));
+            _pointObjectives[w] = Aligned.Memory<T>(Tile);
+        }
+
+        _team = new WorkerTeam(_workers);
+        _processSegments = ProcessSegments;
+        _phaseTicks = new long[8 * _workers];
+    }
+
+    /// <summary>The merged statistics of the last training pass.</summary>
+    public SufficientStatistics Total { get; }
+
+    /// <summary>The M-step context of the last pass: its candidates are the segments' worst-explained points, worst first.</summary>
+    public MaximizationContext Context { get; }
+
+    /// <summary>Number of worker threads.</summary>
+    public int Workers => _workers;
+
+    /// <summary>
+    /// One pass over every point under the model's current parameters: the objective, and (if
+    /// <paramref name="accumulate"/>) the statistics merged into <see cref="Total"/> and the re-seed
+    /// candidates. Returns Σ over points of the model's per-point objective plus its correction.
+    /// </summary>
+    public double Pass(bool accumulate, bool reshift, CancellationToken cancellationToken)
+    {
+        _model.PrepareExpectation(reshift);
+        if (accumulate)
+        {
+            _model.ResetStatistics(Total);
+        }
+
+        RunPass(accumulate, default, cancellationToken);
+        double objective = 0;
+        for (int s = 0; s < _segments.Length; s++)
+        {
+            objective += _segmentObjectives[8 * s];
+        }
+
+        if (accumulate)
+        {
+            Total.Clear();
+            for (int s = 0; s < _segments.Length; s++)
+            {
+                Total.Add(_segments[s]);
+            }
+
+            FillCandidates();
+        }
+
+        return objective + _model.ObjectiveCorrection();
+    }
+
+    /// <summary>
+    /// One evaluation pass (no statistics): any of per-point objectives, responsibilities (N × K,
+    /// row-major; the model must be an <see cref="IMixtureModel{T}"/>) and labels (argmax, ties to the lower
+    /// index). Empty outputs are skipped.
+    /// </summary>
+    public void Evaluate(double[]? perPoint, T[]? responsibilities, int[]? labels, CancellationToken cancellationToken)
+    {
+        _model.PrepareExpectation(reshift: false);
+        RunPass(false, new Outputs(perPoint, responsibilities, labels), cancellationToken);
+    }
+
+    private void RunPass(bool accumulate, Outputs outputs, CancellationToken cancellationToken)
+    {
+        _accumulate = accumulate;
+        _outputs = outputs;
+        _cancellationToken = cancellationToken;
+        _nextSegment = 0;
+        Action<PassTimes>? listener = PassTimes.Listener;
+        long started = listener is null ? 0 : Stopwatch.GetTimestamp();
+        Array.Clear(_phaseTicks);
+        try
+        {
+            _team.Run(_processSegments);
+        }
+        catch (AggregateException e) when (e.InnerException is not null)
+        {
+            // A worker's exception (a cancellation, or a file that changed under a streamed fit) as itself.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+        }
+        finally
+        {
+            _outputs = default;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        _dealtOnce = true;
+        if (listener is not null)
+        {
+            double[] Phase(int phase) => Enumerable.Range(0, _workers).Select(w => PassTimes.Milliseconds(_phaseTicks[8 * w + phase])).ToArray();
+            listener(new PassTimes(accumulate && _model is not MomentsModel<T>, PassTimes.Milliseconds(Stopwatch.GetTimestamp() - started), Phase(0), Phase(1)));
+        }
+    }
+
+    /// <summary>The segments' worst-explained points, worst first (ties by segment index): the re-seed candidates.</summary>
+    private void FillCandidates()
+    {
+        int count = 0;
+        for (int s = 0; s < _segments.Length; s++)
+        {
+            if (_segmentWorst[s] < double.PositiveInfinity)
+            {
+                _candidateOrder[count++] = s;
+            }
+        }
+
+        // Insertion sort: at most 16 segments, and no allocation.
+        for (int i = 1; i < count; i++)
+        {
+            int s = _candidateOrder[i];
+            int j = i - 1;
+            while (j >= 0 && _segmentWorst[_candidateOrder[j]] > _segmentWorst[s])
+            {
+                _candidateOrder[j + 1] = _candidateOrder[j];
+                j--;
+            }
+
+            _candidateOrder[j + 1] = s;
+        }
+
+        Context.ClearCandidates();
+        int d = _data.Features;
+        for (int i = 0; i < count; i++)
+        {
+            Context.AddCandidate(_segmentWorstPoints.AsSpan(_candidateOrder[i] * d, d));
+        }
+    }
+
+    public void Dispose() => _team.Dispose();
+
+    /// <summary>
+    /// Workers claim segments in order until none is left, so a worker slowed by the machine takes fewer;
+    /// which worker does a segment never changes its statistics (each segment has its own, reduced in a
+    /// fixed order). The first pass deals the segments out in turn instead, so that every worker runs then
+    /// and makes its one-time allocations (its thread's scratch and statics) before the steady state.
+    /// </summary>
+    private void ProcessSegments(int worker)
+    {
+        if (!_dealtOnce)
+        {
+            for (int segment = worker; segment < _segments.Length; segment += _workers)
+            {
+                _cancellationToken.ThrowIfCancellationRequested();
+                ProcessSegment(segment, worker);
+            }
+
+            return;
+        }
+
+        int s;
+        while ((s = Interlocked.Increment(ref _nextSegment) - 1) < _segments.Length)
+        {
+            _cancellationToken.ThrowIfCancellationRequested();
+            ProcessSegment(s, worker);
+        }
+    }
+
+    // Runs every pass: compiled fully optimised at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ProcessSegment(int segment, int worker)
+    {
+        bool accumulate = _accumulate;
+        SufficientStatistics? statistics = null;
+        if (accumulate)
+        {
+            statistics = _segments[segment];
+            Total.Shift.CopyTo(statistics.Shift);
+            statistics.Clear();
+        }
+
+        IMixtureModel<T>? mixture = _outputs.WantsPosterior ? (IMixtureModel<T>)_model : null;
+        Span<T> workspace = _workspaces[worker].Span;
+        Span<T> pointObjectives = _pointObjectives[worker].Span;
+        int d = _data.Features;
+        double objective = 0;
+        double worst = double.PositiveInfinity;
+        bool timed = PassTimes.Listener is not null;
+        long segmentEnd = _segmentStarts[segment + 1];
+        int chunkPoints = _data.ChunkPoints;
+        for (long chunkStart = _segmentStarts[segment]; chunkStart < segmentEnd; chunkStart += chunkPoints)
+        {
+            int count = (int)Math.Min(chunkPoints, segmentEnd - chunkStart);
+            long t0 = timed ? Stopwatch.GetTimestamp() : 0;
+            FramedData<T>.Chunk chunk = _data.Load(worker, chunkStart, count);
+            long t1 = timed ? Stopwatch.GetTimestamp() : 0;
+            for (int first = 0; first < count; first += Tile)
+            {
+                int points = Math.Min(Tile, count - first);
+                DataTile<T> tile = chunk.Tile(d, first, points, chunkStart);
+                Span<T> ell = pointObjectives[..points];
+                if (mixture is not null)
+                {
+                    Span<T> r = workspace[..(mixture.Components * points)];
+                    objective += mixture.Posterior(tile, r, ell, workspace);
+                    _outputs.Write(tile.Start, points, mixture.Components, r, ell);
+                    continue;
+                }
+
+                objective += _model.Expectation(tile, statistics, workspace, ell);
+                _outputs.Write(tile.Start, points, 0, default, ell);
+                if (accumulate)
+                {
+                    // The tile's worst-explained point (lowest objective among points of positive weight), for re-seeding.
+                    ReadOnlySpan<T> weights = tile.SampleWeights;
+                    int worstIndex = -1;
+                    for (int i = 0; i < points; i++)
+                    {
+                        double value = double.CreateTruncating(ell[i]);
+                        if (value < worst && (weights.IsEmpty || weights[i] > T.Zero))
+                        {
+                            worst = value;
+                            worstIndex = i;
+                        }
+                    }
+
+                    if (worstIndex >= 0)
+                    {
+                        Span<double> point = _segmentWorstPoints.AsSpan(segment * d, d);
+                        for (int f = 0; f < d; f++)
+                        {
+                            point[f] = double.CreateTruncating(tile[worstIndex, f]);
+                        }
+                    }
+                }
+            }
+
+            if (timed)
+            {
+                _phaseTicks[8 * worker] += t1 - t0;
+                _phaseTicks[8 * worker + 1] += Stopwatch.GetTimestamp() - t1;
+            }
+        }
+
+        // Written once per segment: segments that run at once would otherwise share cache lines.
+        _segmentObjectives[8 * segment] = objective;
+        _segmentWorst[segment] = worst;
+    }
+
+    /// <summary>Where an evaluation pass writes; every array is optional.</summary>
+    private readonly struct Outputs(double[]? perPoint, T[]? responsibilities, int[]? labels)
+    {
+        public bool WantsPosterior => responsibilities is not null || labels is not null;
+
+        public void Write(long start, int points, int components, ReadOnlySpan<T> r, ReadOnlySpan<T> ell)
+        {
+            if (perPoint is not null)
+            {
+                for (int i = 0; i < points; i++)
+                {
+                    perPoint[start + i] = double.CreateTruncating(ell[i]);
+                }
+            }
+
+            if (!WantsPosterior)
+            {
+                return;
+            }
+
+            for (int i = 0; i < points; i++)
+            {
+                long n = start + i;
+                int best = 0;
+                for (int k = 0; k < components; k++)
+                {
+                    T value = r[k * points + i];
+                    if (responsibilities is not null)
+                    {
+                        responsibilities[n * components + k] = value;
+                    }
+
+                    if (value > r[best * points + i])
+                    {
+                        best = k;
+                    }
+                }
+
+                if (labels is not null)
+                {
+                    labels[n] = best;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,301 @@
+using System.Numerics;
+using EmKernels.Engine;
+
+namespace EmKernels.Mixtures;
+
+/// <summary>
+/// K components of one family of densities (Gaussian of a covariance structure, Bernoulli, Poisson, or
+/// your own), for <see cref="FiniteMixture{T}"/>: log-densities of a tile, the tile's weighted sufficient
+/// statistics, the M-step and a re-seed. The mixture owns the weights, the responsibilities and the
+/// policy for degenerate components; a family owns its parameters (one flat array, <see cref="Parameters"/>)
+/// and statistics.
+/// </summary>
+/// <typeparam name="T">float or double: the type the data are computed in. Parameters and statistics are double.</typeparam>
+/// <remarks>
+/// A family only has to say what its density and its statistics are. A mixture of exponential
+/// distributions, p(x | λ) = λ e^(−λx), with one statistic per component (Σ w r x):
+/// <code>
+/// sealed class Exponentials(int k) : ComponentFamily&lt;double&gt;(k, features: 1, parameterLength: k, momentsPerComponent: 1)
+/// {
+///     public override int FreeParameterCount =&gt; Components;
+///     public override void LogProbabilities(in DataTile&lt;double&gt; x, Span&lt;double&gt; logRho, Span&lt;double&gt; workspace)
+///     {
+///         for (int k = 0; k &lt; Components; k++)
+///             for (int i = 0; i &lt; x.Points; i++)
+///                 logRho[k * x.Points + i] = LogWeights[k] + Math.Log(Parameters[k]) - Parameters[k] * x[i, 0];
+///     }
+///     public override void Accumulate(in DataTile&lt;double&gt; x, ReadOnlySpan&lt;double&gt; r, SufficientStatistics s)
+///     {
+///         Span&lt;double&gt; moments = Moments(s);
+///         for (int k = 0; k &lt; Components; k++)
+///             for (int i = 0; i &lt; x.Points; i++)
+///                 moments[k] += x.Weight(i) * r[k * x.Points + i] * x[i, 0];
+///     }
+///     protected override bool MaximizeComponent(int k, double mass, ReadOnlySpan&lt;double&gt; moments) { Parameters[k] = mass / moments[0]; return true; }
+///     public override void Reseed(int k, ReadOnlySpan&lt;double&gt; point) =&gt; Parameters[k] = 1 / Math.Max(point[0], 1e-300);
+/// }
+/// </code>
+/// The statistics of the default layout are the mixture's masses N_k = Σ w r (added by the base class
+/// unless <see cref="AccumulatesMass"/>) and K × m moments; families with a shift or other blocks pass
+/// their own layout.
+/// </remarks>
+public abstract class ComponentFamily<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly double[] _parameters;
+    private readonly double[] _logWeights;
+    private readonly int _massBlock;
+    private readonly int _momentsBlock;
+
+    /// <summary>A family with the default statistics layout: masses (K) then moments (K × <paramref name="momentsPerComponent"/>).</summary>
+    /// <param name="components">K (≥ 1).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="parameterLength">Length of the flat parameter array (≥ 0).</param>
+    /// <param name="momentsPerComponent">m, statistics per component besides its mass (≥ 0).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
+    protected ComponentFamily(int components, int features, int parameterLength, int momentsPerComponent)
+        : this(components, features, parameterLength, new StatisticsLayout(
+            "custom/1", new StatisticsBlock("mass", CheckedComponents(components)), new StatisticsBlock("moments", checked(components * Math.Max(momentsPerComponent, 0)))))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(momentsPerComponent);
+    }
+
+    /// <summary>A family with its own statistics layout: shift blocks (if any), then the masses (K values), then anything else.</summary>
+    /// <param name="components">K (≥ 1).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="parameterLength">Length of the flat parameter array (≥ 0).</param>
+    /// <param name="layout">The layout; its first block that is not a shift must be the K masses.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
+    /// <exception cref="ArgumentException">The layout has no block of K masses after its shift.</exception>
+    protected ComponentFamily(int components, int features, int parameterLength, StatisticsLayout layout)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(components, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(parameterLength);
+        ArgumentNullException.ThrowIfNull(layout);
+        Components = components;
+        Features = features;
+        StatisticsLayout = layout;
+        _massBlock = -1;
+        for (int b = 0; b < layout.Blocks.Count; b++)
+        {
+            if (!layout.Blocks[b].IsShift)
+            {
+                _massBlock = b;
+                break;
+            }
+        }
+
+        if (_massBlock < 0 || layout.Blocks[_massBlock].Length != components)
+        {
+            throw new ArgumentException($"The first block after the shift must hold the {components} masses; the layout is {layout}.", nameof(layout));
+        }
+
+        _momentsBlock = _massBlock + 1 < layout.Blocks.Count ? _massBlock + 1 : -1;
+        _parameters = new double[parameterLength];
+        _logWeights = new double[components];
+    }
+
+    /// <summary>K.</summary>
+    public int Components { get; }
+
+    /// <summary>D.</summary>
+    public int Features { get; }
+
+    /// <summary>Free parameters of the K densities (without the K − 1 weights), for BIC and AIC.</summary>
+    public abstract int FreeParameterCount { get; }
+
+    /// <summary>The layout of the statistics: shift blocks, the K masses, then the family's moments.</summary>
+    public StatisticsLayout StatisticsLayout { get; }
+
+    /// <summary>Every parameter of the K densities, in the family's documented layout (the flat vector the mixture saves and restores).</summary>
+    public Span<double> Parameters => _parameters;
+
+    /// <summary>Whether the family is translation-equivariant (see <see cref="IExpectationMaximizationModel{T}.SupportsTranslation"/>).</summary>
+    public virtual bool SupportsTranslation => false;
+
+    /// <summary>
+    /// Whether <see cref="Accumulate"/> adds the masses Σ w r itself (the built-in kernels do, fused with
+    /// the moments); otherwise the mixture adds them before calling it.
+    /// </summary>
+    public virtual bool AccumulatesMass => false;
+
+    /// <summary>log w_k of the current pass, set by <see cref="PrepareExpectation"/>: <see cref="LogProbabilities"/> adds them.</summary>
+    protected ReadOnlySpan<double> LogWeights => _logWeights;
+
+    /// <summary>Moves every component by <paramref name="offset"/> (translation-equivariant families only).</summary>
+    /// <param name="offset">D values.</param>
+    /// <exception cref="NotSupportedException">The family is not translation-equivariant.</exception>
+    public virtual void Translate(ReadOnlySpan<double> offset) =>
+        throw new NotSupportedException($"{GetType().Name} is not translation-equivariant.");
+
+    /// <summary>Elements of per-thread scratch <see cref="LogProbabilities"/> needs for a tile of B points (beyond the K × B block).</summary>
+    /// <param name="tilePoints">B.</param>
+    /// <returns>The length.</returns>
+    public virtual int WorkspaceLength(int tilePoints) => 0;
+
+    /// <summary>Throws an <see cref="ArgumentException"/> (parameter "data") naming the first invalid value of the tile; by default every value must be finite.</summary>
+    /// <param name="tile">The tile, in the user's coordinates.</param>
+    public virtual void Validate(in DataTile<T> tile)
+    {
+        for (int d = 0; d < tile.Features; d++)
+        {
+            ReadOnlySpan<T> feature = tile.Feature(d);
+            for (int i = 0; i < feature.Length; i++)
+            {
+                if (!T.IsFinite(feature[i]))
+                {
+                    throw new ArgumentException($"The data contain {feature[i]} at row {tile.Start + i}, column {d}; every value must be finite.", "data");
+                }
+            }
+        }
+    }
+
+    /// <summary>Once per fit, before the first initialization: compute what depends only on the data (a re-seed spread, frequencies).</summary>
+    /// <param name="context">The data in the fit's frame.</param>
+    public virtual void BeginFit(ModelInitialization<T> context)
+    {
+    }
+
+    /// <summary>
+    /// Puts component <paramref name="component"/> at a neutral start that every initialization refines:
+    /// by default a re-seed at the data's mean (in the fit's frame).
+    /// </summary>
+    /// <param name="component">0-based component.</param>
+    /// <param name="summary">The data's summary.</param>
+    public virtual void ResetComponent(int component, DataSummary summary)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        double[] mean = new double[Features];
+        for (int d = 0; d < Features; d++)
+        {
+            mean[d] = summary.Mean[d] - summary.Centre[d];
+        }
+
+        Reseed(component, mean);
+    }
+
+    /// <summary>
+    /// Once per pass: keeps log w_k for <see cref="LogProbabilities"/>, then lets the family turn its
+    /// parameters into the kernels' form (<see cref="Prepare"/>).
+    /// </summary>
+    /// <param name="logWeights">K log mixing weights (zeros for plain log-densities).</param>
+    /// <param name="reshift">Whether the statistics' shift moves to the current parameters (see <see cref="IExpectationMaximizationModel{T}.PrepareExpectation"/>).</param>
+    public void PrepareExpectation(ReadOnlySpan<double> logWeights, bool reshift)
+    {
+        logWeights.CopyTo(_logWeights);
+        Prepare(reshift);
+    }
+
+    /// <summary>Turns the parameters into the form <see cref="LogProbabilities"/> and <see cref="Accumulate"/> use (once per pass).</summary>
+    /// <param name="reshift">Whether the statistics' shift moves to the current parameters.</param>
+    protected virtual void Prepare(bool reshift)
+    {
+    }
+
+    /// <summary>Writes the shift the statistics are taken about into <paramref name="shift"/> (the layout's shift blocks); families without a shift write nothing.</summary>
+    /// <param name="shift">The statistics' shift values.</param>
+    public virtual void WriteShift(Span<double> shift)
+    {
+    }
+
+    /// <summary>log ρ_kn = log w_k + log p(x_n | θ_k) for the tile's points, K × B component-major. Must not change the family.</summary>
+    /// <param name="tile">The points, in the fit's frame.</param>
+    /// <param name="destination">K × B outputs.</param>
+    /// <param name="workspace"><see cref="WorkspaceLength"/> elements of scratch.</param>
+    public abstract void LogProbabilities(in DataTile<T> tile, Span<T> destination, Span<T> workspace);
+
+    /// <summary>
+    /// Adds the tile's weighted statistics (with weights w_n r_kn, about the shift) into
+    /// <paramref name="statistics"/>. Must not change the family. When <see cref="AccumulatesMass"/> is false
+    /// the masses are already added.
+    /// </summary>
+    /// <param name="tile">The points, in the fit's frame.</param>
+    /// <param name="responsibilities">K × B responsibilities, component-major.</param>
+    /// <param name="statistics">Statistics of the family's layout.</param>
+    public abstract void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics);
+
+    /// <summary>
+    /// The M-step for the component densities from the statistics of all points. Sets
+    /// <paramref name="degenerate"/>[k] for a component whose new parameters are unusable (no mass, a
+    /// covariance that is not positive definite even with regularization); such components keep their
+    /// previous parameters until the mixture re-seeds them. Components marked in <paramref name="held"/>
+    /// keep their parameters and are never degenerate. By default: <see cref="MaximizeComponent"/> for every
+    /// component that is neither held nor without mass.
+    /// </summary>
+    /// <param name="statistics">The merged statistics.</param>
+    /// <param name="held">K flags: components whose parameters stay.</param>
+    /// <param name="degenerate">K outputs (cleared by the caller).</param>
+    public virtual void Maximize(SufficientStatistics statistics, ReadOnlySpan<bool> held, Span<bool> degenerate)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        ReadOnlySpan<double> mass = Mass(statistics);
+        double minimumMass = MinimumMass(mass);
+        ReadOnlySpan<double> moments = Moments(statistics);
+        int m = moments.Length / Components;
+        for (int k = 0; k < Components; k++)
+        {
+            if (held[k])
+            {
+                continue;
+            }
+
+            degenerate[k] = !(mass[k] > minimumMass) || !MaximizeComponent(k, mass[k], moments.Slice(k * m, m));
+        }
+    }
+
+    /// <summary>The M-step of one component from its mass N_k and its m moments; returns false if the result is unusable.</summary>
+    /// <param name="component">0-based component.</param>
+    /// <param name="mass">N_k &gt; 0.</param>
+    /// <param name="moments">The component's moments.</param>
+    /// <returns>Whether the new parameters are usable.</returns>
+    protected virtual bool MaximizeComponent(int component, double mass, ReadOnlySpan<double> moments) =>
+        throw new NotSupportedException($"{GetType().Name} overrides neither Maximize nor MaximizeComponent.");
+
+    /// <summary>Moves component <paramref name="component"/> to the data point <paramref name="point"/> (in the fit's frame), with the data's own spread.</summary>
+    /// <param name="component">0-based component.</param>
+    /// <param name="point">D values.</param>
+    public abstract void Reseed(int component, ReadOnlySpan<double> point);
+
+    /// <summary>The part of the objective that is not a sum over points (a log-prior for MAP families); 0 by default.</summary>
+    /// <returns>The correction.</returns>
+    public virtual double ObjectiveCorrection() => 0;
+
+    /// <summary>The K masses of statistics of this family's layout.</summary>
+    /// <param name="statistics">The statistics.</param>
+    /// <returns>The masses.</returns>
+    public Span<double> Mass(SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        return statistics.Block(_massBlock);
+    }
+
+    /// <summary>The block after the masses (the moments of the default layout); empty if there is none.</summary>
+    /// <param name="statistics">The statistics.</param>
+    /// <returns>The moments.</returns>
+    public Span<double> Moments(SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        return _momentsBlock < 0 ? default : statistics.Block(_momentsBlock);
+    }
+
+    /// <summary>The mass below which a component counts as empty: 1e-12 of the total, at least 1e-300.</summary>
+    /// <param name="mass">The K masses.</param>
+    /// <returns>The threshold.</returns>
+    protected static double MinimumMass(ReadOnlySpan<double> mass)
+    {
+        double total = 0;
+        foreach (double value in mass)
+        {
+            total += value;
+        }
+
+        return Math.Max(1e-12 * total, 1e-300);
+    }
+
+    private static int CheckedComponents(int components)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(components, 1);
+        return components;
+    }
+}

@@ -1,0 +1,515 @@
+using System.Numerics;
+using EmKernels.Engine;
+using EmKernels.Kernels;
+
+namespace EmKernels.Mixtures;
+
+/// <summary>How a <see cref="FiniteMixture{T}"/> chooses its starting parameters for each run.</summary>
+public enum MixtureInitialization
+{
+    /// <summary>k-means++ seeding refined by k-means on the data (in the fit's frame); the clusters give the starting responsibilities.</summary>
+    KMeans,
+
+    /// <summary>Random responsibilities (uniform, normalised per point), then an M-step.</summary>
+    RandomResponsibilities,
+
+    /// <summary>Each component re-seeded at one of K distinct random points (of positive weight), equal weights.</summary>
+    RandomPoints,
+
+    /// <summary>The parameters the mixture holds (given, or a warm start): deterministic, so a fit runs once.</summary>
+    Current,
+}
+
+/// <summary>
+/// A finite mixture p(x) = Σ_k w_k p(x | θ_k) of the components of one <see cref="ComponentFamily{T}"/>, as
+/// a model of the EM engine: the mixing weights, the responsibilities (log-sum-exp in the log domain, so a
+/// point impossible under every component gets ℓ = −∞ and responsibilities 0, never NaN), the
+/// initializations, held parameters, known components (semi-supervised) and the policy for degenerate
+/// components.
+/// </summary>
+/// <typeparam name="T">float or double.</typeparam>
+/// <remarks>
+/// Degenerate components — no mass, or parameters the family cannot use — are re-seeded: the component
+/// moves to one of the points the current model explains worst (each segment of the data offers its
+/// worst, worst first), with the data's spread and one point's share of the weight, and the weights are
+/// renormalised; the M-step reports it and the drivers do not stop on the next iteration.
+/// The flat parameter vector (<see cref="IExpectationMaximizationModel{T}.WriteParameters"/>) is the K
+/// weights followed by the family's <see cref="ComponentFamily{T}.Parameters"/>.
+/// </remarks>
+public sealed class FiniteMixture<T> : IMixtureModel<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly double[] _weights;
+    private readonly double[] _logWeights;
+    private readonly bool[] _held;
+    private readonly bool[] _degenerate;
+    private bool[]? _given;
+    private double[]? _givenValues;
+
+    /// <summary>A mixture of the family's components with equal weights.</summary>
+    /// <param name="family">The components.</param>
+    /// <param name="initialization">How each run starts.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="family"/> is null.</exception>
+    public FiniteMixture(ComponentFamily<T> family, MixtureInitialization initialization = MixtureInitialization.KMeans)
+    {
+        ArgumentNullException.ThrowIfNull(family);
+        if (!Enum.IsDefined(initialization))
+        {
+            throw new ArgumentOutOfRangeException(nameof(initialization), initialization, "Unknown initialization.");
+        }
+
+        Family = family;
+        Initialization = initialization;
+        int k = family.Components;
+        _weights = new double[k];
+        Array.Fill(_weights, 1.0 / k);
+        _logWeights = new double[k];
+        _held = new bool[k];
+        _degenerate = new bool[k];
+    }
+
+    /// <summary>The components.</summary>
+    public ComponentFamily<T> Family { get; }
+
+    /// <summary>K.</summary>
+    public int Components => Family.Components;
+
+    /// <inheritdoc/>
+    public int Features => Family.Features;
+
+    /// <summary>How each run starts.</summary>
+    public MixtureInitialization Initialization { get; set; }
+
+    /// <summary>Whether the M-step leaves the mixing weights alone.</summary>
+    public bool HoldWeights { get; set; }
+
+    /// <summary>The K mixing weights w_k (summing to 1).</summary>
+    public ReadOnlySpan<double> Weights => _weights;
+
+    /// <inheritdoc/>
+    public int FreeParameterCount => Family.FreeParameterCount + Components - 1;
+
+    /// <inheritdoc/>
+    public StatisticsLayout StatisticsLayout => Family.StatisticsLayout;
+
+    /// <inheritdoc/>
+    public int ParameterLength => Components + Family.Parameters.Length;
+
+    /// <inheritdoc/>
+    public bool SupportsTranslation => Family.SupportsTranslation;
+
+    /// <summary>Sets the mixing weights.</summary>
+    /// <param name="weights">K finite non-negative weights summing to 1 (within 1e-6).</param>
+    /// <exception cref="ArgumentException">The weights are invalid.</exception>
+    public void SetWeights(ReadOnlySpan<double> weights) => MixtureSetup.StartWeights(weights.ToArray(), Components, nameof(weights)).CopyTo(_weights, 0);
+
+    /// <summary>Holds (or releases) component <paramref name="component"/>: the M-step leaves its density parameters alone.</summary>
+    /// <param name="component">0-based component.</param>
+    /// <param name="held">Whether it is held.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="component"/> is not in 0 … K − 1.</exception>
+    public void HoldComponent(int component, bool held = true)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(component);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(component, Components);
+        _held[component] = held;
+    }
+
+    /// <summary>Whether component <paramref name="component"/> is held.</summary>
+    /// <param name="component">0-based component.</param>
+    /// <returns>True when held.</returns>
+    public bool IsHeld(int component) => _held[component];
+
+    /// <summary>
+    /// Marks entries of the flat parameter vector (weights, then the family's parameters) whose current
+    /// values every run starts from: they override what the initialization chose. When every entry is
+    /// given the start is deterministic. Null clears the marks.
+    /// </summary>
+    /// <param name="given"><see cref="ParameterLength"/> flags, or null.</param>
+    /// <exception cref="ArgumentException">The length does not match.</exception>
+    public void SetGivenParameters(ReadOnlySpan<bool> given)
+    {
+        if (given.IsEmpty)
+        {
+            _given = null;
+            return;
+        }
+
+        if (given.Length != ParameterLength)
+        {
+            throw new ArgumentException($"Expected {ParameterLength} flags, got {given.Length}.", nameof(given));
+        }
+
+        _given = given.ToArray();
+    }
+
+    /// <inheritdoc/>
+    public void Translate(ReadOnlySpan<double> offset) => Family.Translate(offset);
+
+    /// <inheritdoc/>
+    public void WriteParameters(Span<double> destination)
+    {
+        _weights.CopyTo(destination);
+        Family.Parameters.CopyTo(destination[Components..]);
+    }
+
+    /// <inheritdoc/>
+    public void ReadParameters(ReadOnlySpan<double> source)
+    {
+        source[..Components].CopyTo(_weights);
+        source[Components..ParameterLength].CopyTo(Family.Parameters);
+    }
+
+    /// <inheritdoc/>
+    public int WorkspaceLength(int tilePoints) => Components * tilePoints + Family.WorkspaceLength(tilePoints);
+
+    /// <inheritdoc/>
+    public void Validate(in DataTile<T> tile)
+    {
+        Family.Validate(tile);
+        ReadOnlySpan<int> labels = tile.Labels;
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if (labels[i] < -1 || labels[i] >= Components)
+            {
+                throw new ArgumentException($"The known component of row {tile.Start + i} is {labels[i]}; it must be −1 (unknown) or in 0 … {Components - 1}.", "labels");
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool Initialize(ModelInitialization<T> context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        int k = Components;
+        if (context.Restart == 0)
+        {
+            Family.BeginFit(context);
+            if (_given is not null)
+            {
+                _givenValues = new double[ParameterLength];
+                WriteParameters(_givenValues);
+            }
+        }
+
+        bool complete = Initialization == MixtureInitialization.Current || (_given is not null && !_given.Contains(false));
+        if (Initialization == MixtureInitialization.Current)
+        {
+            return true;
+        }
+
+        // The starting point every initialization refines: equal weights, every component at the data's own distribution.
+        Array.Fill(_weights, 1.0 / k);
+        for (int j = 0; j < k; j++)
+        {
+            Family.ResetComponent(j, context.Summary);
+        }
+
+        if (!complete)
+        {
+            switch (Initialization)
+            {
+                case MixtureInitialization.KMeans:
+                {
+                    double[] centres = KMeans.Centres(context, k);
+                    MaximizeFrom(context, new KMeansLabels(centres, k, Features).Fill);
+                    break;
+                }
+
+                case MixtureInitialization.RandomResponsibilities:
+                {
+                    Random random = context.Random;
+                    MaximizeFrom(context, (in DataTile<T> tile, Span<T> r) => MixtureSetup.RandomResponsibilities(random, k, tile.Points, r));
+                    break;
+                }
+
+                default:
+                {
+                    double[] points = KMeans.RandomPoints(context, k);
+                    for (int j = 0; j < k; j++)
+                    {
+                        Family.Reseed(j, points.AsSpan(j * Features, Features));
+                    }
+
+                    break;
+                }
+            }
+        }
+
+        if (_given is not null && _givenValues is not null)
+        {
+            double[] current = new double[ParameterLength];
+            WriteParameters(current);
+            for (int i = 0; i < current.Length; i++)
+            {
+                if (_given[i])
+                {
+                    current[i] = _givenValues[i];
+                }
+            }
+
+            ReadParameters(current);
+        }
+
+        return complete;
+    }
+
+    /// <inheritdoc/>
+    public void PrepareExpectation(bool reshift)
+    {
+        for (int k = 0; k < Components; k++)
+        {
+            _logWeights[k] = Math.Log(_weights[k]);
+        }
+
+        Family.PrepareExpectation(_logWeights, reshift);
+    }
+
+    /// <inheritdoc/>
+    public void ResetStatistics(SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        Family.WriteShift(statistics.Shift);
+        statistics.Clear();
+    }
+
+    /// <inheritdoc/>
+    public double Posterior(in DataTile<T> tile, Span<T> responsibilities, Span<T> pointLogLikelihoods, Span<T> workspace)
+    {
+        int k = Components;
+        int points = tile.Points;
+        Span<T> logRho = responsibilities[..(k * points)];
+        Family.LogProbabilities(tile, logRho, workspace[(k * points)..]);
+        ReadOnlySpan<int> labels = tile.Labels;
+        for (int i = 0; i < labels.Length; i++)
+        {
+            // A known component: the point's responsibility is 1 there, and its term of the objective is
+            // log w_z + log p(x | θ_z), the complete-data log-likelihood (which EM still never decreases).
+            int z = labels[i];
+            if (z >= 0)
+            {
+                for (int j = 0; j < k; j++)
+                {
+                    if (j != z)
+                    {
+                        logRho[j * points + i] = T.NegativeInfinity;
+                    }
+                }
+            }
+        }
+
+        return MixtureKernels.Responsibilities<T>(logRho, k, points, pointLogLikelihoods, tile.SampleWeights);
+    }
+
+    /// <inheritdoc/>
+    public double Expectation(in DataTile<T> tile, SufficientStatistics? statistics, Span<T> workspace, Span<T> pointObjectives)
+    {
+        int k = Components;
+        Span<T> r = workspace[..(k * tile.Points)];
+        double objective = Posterior(tile, r, pointObjectives, workspace);
+        if (statistics is not null)
+        {
+            Accumulate(tile, r, statistics);
+        }
+
+        return objective;
+    }
+
+    /// <inheritdoc/>
+    public bool Maximize(SufficientStatistics statistics, MaximizationContext context)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        ArgumentNullException.ThrowIfNull(context);
+        return Maximize(statistics, context, byComponent: false);
+    }
+
+    /// <inheritdoc/>
+    public double ObjectiveCorrection() => Family.ObjectiveCorrection();
+
+    private void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> r, SufficientStatistics statistics)
+    {
+        if (!Family.AccumulatesMass)
+        {
+            Span<double> mass = Family.Mass(statistics);
+            int points = tile.Points;
+            for (int j = 0; j < Components; j++)
+            {
+                double sum = 0;
+                ReadOnlySpan<T> row = r.Slice(j * points, points);
+                for (int i = 0; i < points; i++)
+                {
+                    sum += double.CreateTruncating(tile.Weight(i) * row[i]);
+                }
+
+                mass[j] += sum;
+            }
+        }
+
+        Family.Accumulate(tile, r, statistics);
+    }
+
+    /// <summary>The M-step: the family's, then the weights N_k / Σ N; degenerate components are re-seeded.</summary>
+    private bool Maximize(SufficientStatistics statistics, MaximizationContext context, bool byComponent)
+    {
+        ReadOnlySpan<double> mass = Family.Mass(statistics);
+        double massSum = 0;
+        foreach (double value in mass)
+        {
+            massSum += value;
+        }
+
+        Array.Clear(_degenerate);
+        Family.Maximize(statistics, _held, _degenerate);
+        bool any = false;
+        for (int j = 0; j < Components; j++)
+        {
+            if (_degenerate[j])
+            {
+                any = true;
+            }
+            else if (!HoldWeights)
+            {
+                _weights[j] = mass[j] / massSum;
+            }
+        }
+
+        if (any)
+        {
+            Reseed(mass, massSum, context, byComponent);
+        }
+
+        return any;
+    }
+
+    /// <summary>
+    /// Each degenerate component moves to the next candidate point (the worst-explained first; with
+    /// <paramref name="byComponent"/>, candidate k for component k), with one point's share of the weight.
+    /// </summary>
+    private void Reseed(ReadOnlySpan<double> mass, double massSum, MaximizationContext context, bool byComponent)
+    {
+        double share = ReseedShare(massSum, context);
+        int used = 0;
+        for (int j = 0; j < Components; j++)
+        {
+            if (!_degenerate[j])
+            {
+                continue;
+            }
+
+            if (context.CandidateCount > 0)
+            {
+                int candidate = byComponent ? Math.Min(j, context.CandidateCount - 1) : used % context.CandidateCount;
+                Family.Reseed(j, context.Candidate(candidate));
+            }
+
+            used++;
+            _weights[j] = share;
+            context.ReportReseed(j, mass[j] > 1e-300 ? ReseedReason.CovarianceNotPositiveDefinite : ReseedReason.LostItsMass);
+        }
+
+        double sum = 0;
+        foreach (double weight in _weights)
+        {
+            sum += weight;
+        }
+
+        for (int j = 0; j < Components; j++)
+        {
+            _weights[j] /= sum;
+        }
+    }
+
+    /// <summary>One point's share of the weight: 1 / Σ N without sample weights; with them (whose sum says nothing of N), min(1, 1 / N).</summary>
+    private double ReseedShare(double massSum, MaximizationContext context) =>
+        context.SampleWeighted ? Math.Min(1.0, 1.0 / context.Points) : 1.0 / massSum;
+
+    /// <summary>
+    /// An M-step from responsibilities chosen by <paramref name="fill"/> instead of an E-step: how an
+    /// initialization becomes parameters. Points with a known component keep it. A component left
+    /// degenerate is re-seeded at the point at row ⌊k N / K⌋.
+    /// </summary>
+    private void MaximizeFrom(ModelInitialization<T> context, ResponsibilityFill fill)
+    {
+        int k = Components;
+        int d = Features;
+        long n = context.Summary.Points;
+        PrepareExpectation(reshift: true);
+        var statistics = new SufficientStatistics(StatisticsLayout);
+        ResetStatistics(statistics);
+        var candidates = new MaximizationContext(d, k)
+        {
+            TotalWeight = context.Summary.TotalWeight,
+            Points = n,
+            SampleWeighted = context.SampleWeighted,
+        };
+        double[] rows = new double[k * d];
+        T[] r = new T[k * context.TilePoints];
+        context.ForEachTile((in DataTile<T> tile) =>
+        {
+            Span<T> block = r.AsSpan(0, k * tile.Points);
+            fill(tile, block);
+            ReadOnlySpan<int> labels = tile.Labels;
+            for (int i = 0; i < labels.Length; i++)
+            {
+                if (labels[i] >= 0)
+                {
+                    for (int j = 0; j < k; j++)
+                    {
+                        block[j * tile.Points + i] = j == labels[i] ? T.One : T.Zero;
+                    }
+                }
+            }
+
+            Accumulate(tile, block, statistics);
+            for (int j = 0; j < k; j++)
+            {
+                long row = (long)((Int128)j * n / k);
+                if (row >= tile.Start && row < tile.Start + tile.Points)
+                {
+                    for (int f = 0; f < d; f++)
+                    {
+                        rows[j * d + f] = double.CreateTruncating(tile[(int)(row - tile.Start), f]);
+                    }
+                }
+            }
+        });
+        for (int j = 0; j < k; j++)
+        {
+            candidates.AddCandidate(rows.AsSpan(j * d, d));
+        }
+
+        Maximize(statistics, candidates, byComponent: true);
+    }
+
+    /// <summary>Fills K × B responsibilities for a tile.</summary>
+    private delegate void ResponsibilityFill(in DataTile<T> tile, Span<T> responsibilities);
+
+    /// <summary>One-hot responsibilities of the nearest k-means centre (ties to the lower index).</summary>
+    private sealed class KMeansLabels(double[] centres, int components, int features)
+    {
+        private readonly T[] _centres = centres.Select(T.CreateTruncating).ToArray();
+        private readonly T[] _unit = Enumerable.Repeat(T.One, components).ToArray();
+        private readonly T[] _zero = new T[components];
+        private readonly T[] _distances = new T[components * ExpectationMaximization.TilePoints];
+
+        public void Fill(in DataTile<T> tile, Span<T> r)
+        {
+            int points = tile.Points;
+            Span<T> distances = _distances.AsSpan(0, components * points);
+            GaussianKernels.SphericalLogDensity<T>(tile.Values, features, points, tile.Stride, components, _centres, _unit, _zero, distances);
+            r.Clear();
+            for (int i = 0; i < points; i++)
+            {
+                int best = 0;
+                for (int c = 1; c < components; c++)
+                {
+                    if (distances[c * points + i] > distances[best * points + i])
+                    {
+                        best = c;
+                    }
+                }
+
+                r[best * points + i] = T.One;
+            }
+        }
+    }
+}

@@ -1,0 +1,757 @@
+using System.Numerics;
+using EmKernels.Engine;
+using EmKernels.Kernels;
+using EmKernels.Numerics;
+
+namespace EmKernels.Mixtures;
+
+/// <summary>
+/// K Gaussian components of one covariance structure: the four subclasses are the covariance types.
+/// Parameters (<see cref="ComponentFamily{T}.Parameters"/>) are the K × D means followed by the covariances
+/// in the type's layout (fixtures' FORMAT.md §4): full K × D × D, tied D × D, diagonal K × D, spherical K.
+/// </summary>
+/// <typeparam name="T">float or double.</typeparam>
+/// <remarks>
+/// Statistics (layout <c>gaussian-{type}/1</c>): the shift c (K × D, the means of the pass that took them,
+/// as rounded to <typeparamref name="T"/>), the masses N_k = Σ w r, the first moments Σ w r (x − c_k) (K × D)
+/// and the second moments about c: full K × D × D (upper triangles), tied D × D pooled over components,
+/// diagonal and spherical K × D (squares per feature). Taking moments about the current means keeps
+/// variances from being differences of large numbers. The M-step adds <see cref="Regularization"/> to
+/// every covariance diagonal (scikit-learn's reg_covar).
+/// </remarks>
+public abstract class GaussianComponents<T> : ComponentFamily<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly T[] _meansT;
+    private readonly T[] _shiftT;
+    private double[] _reseedCovariance;
+
+    private protected GaussianComponents(CovarianceType type, int components, int features, double regularization, int secondMomentsLength)
+        : base(components, features, components * features + CovarianceLength(type, components, features), Layout(type, components, features, secondMomentsLength))
+    {
+        if (!(regularization >= 0) || double.IsInfinity(regularization))
+        {
+            throw new ArgumentOutOfRangeException(nameof(regularization), regularization, "reg_covar must be finite and non-negative.");
+        }
+
+        CovarianceType = type;
+        Regularization = regularization;
+        _meansT = new T[components * features];
+        _shiftT = new T[components * features];
+        _reseedCovariance = NeutralCovariance(type, features);
+    }
+
+    /// <summary>The covariance type.</summary>
+    public CovarianceType CovarianceType { get; }
+
+    /// <summary>reg_covar: added to every covariance diagonal in every M-step (never to given parameters).</summary>
+    public double Regularization { get; }
+
+    /// <summary>Whether the M-step leaves every covariance at its current value (the means still move).</summary>
+    public bool HoldCovariances { get; set; }
+
+    /// <summary>K × D means, row-major.</summary>
+    public Span<double> Means => Parameters[..(Components * Features)];
+
+    /// <summary>The covariances in the type's layout.</summary>
+    public Span<double> Covariances => Parameters[(Components * Features)..];
+
+    /// <inheritdoc/>
+    public override bool SupportsTranslation => true;
+
+    /// <inheritdoc/>
+    public override bool AccumulatesMass => true;
+
+    /// <inheritdoc/>
+    public override int FreeParameterCount => DensityParameterCount(CovarianceType, Components, Features);
+
+    /// <summary>The covariance a re-seeded component gets: the data's own (in the type's shape) plus reg_covar, floored to be positive definite.</summary>
+    protected ReadOnlySpan<double> ReseedCovariance => _reseedCovariance;
+
+    /// <summary>The kernels' copy of the means (rounded to <typeparamref name="T"/>), set by <see cref="Prepare"/>.</summary>
+    protected ReadOnlySpan<T> KernelMeans => _meansT;
+
+    /// <summary>The shift the statistics are taken about (rounded to <typeparamref name="T"/>).</summary>
+    protected ReadOnlySpan<T> KernelShift => _shiftT;
+
+    /// <summary>Free parameters of K Gaussian densities of a type: the means and the covariances' free entries.</summary>
+    /// <param name="type">The covariance type.</param>
+    /// <param name="components">K.</param>
+    /// <param name="features">D.</param>
+    /// <returns>The count.</returns>
+    public static int DensityParameterCount(CovarianceType type, int components, int features)
+    {
+        int covariance = type switch
+        {
+            CovarianceType.Full => components * features * (features + 1) / 2,
+            CovarianceType.Tied => features * (features + 1) / 2,
+            CovarianceType.Diagonal => components * features,
+            _ => components,
+        };
+        return components * features + covariance;
+    }
+
+    /// <summary>Length of the covariances of a type: full K·D·D, tied D·D, diagonal K·D, spherical K.</summary>
+    /// <param name="type">The covariance type.</param>
+    /// <param name="components">K.</param>
+    /// <param name="features">D.</param>
+    /// <returns>The length.</returns>
+    public static int CovarianceLength(CovarianceType type, int components, int features) => type switch
+    {
+        CovarianceType.Full => components * features * features,
+        CovarianceType.Tied => features * features,
+        CovarianceType.Diagonal => components * features,
+        _ => components,
+    };
+
+    /// <summary>Creates the components of a covariance type.</summary>
+    /// <param name="type">The covariance type.</param>
+    /// <param name="components">K (≥ 1).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="regularization">reg_covar (≥ 0).</param>
+    /// <returns>The family, with means 0 and identity covariances.</returns>
+    public static GaussianComponents<T> Create(CovarianceType type, int components, int features, double regularization = 1e-6) => type switch
+    {
+        CovarianceType.Full => new FullCovarianceComponents<T>(components, features, regularization),
+        CovarianceType.Tied => new TiedCovarianceComponents<T>(components, features, regularization),
+        CovarianceType.Diagonal => new DiagonalCovarianceComponents<T>(components, features, regularization),
+        CovarianceType.Spherical => new SphericalCovarianceComponents<T>(components, features, regularization),
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Unknown covariance type."),
+    };
+
+    /// <summary>Component <paramref name="component"/>'s covariance as a full D × D matrix, whatever the type.</summary>
+    /// <param name="component">0-based component.</param>
+    /// <param name="destination">D × D outputs.</param>
+    public void WriteFullCovariance(int component, Span<double> destination) =>
+        FullCovariance(CovarianceType, Features, Covariances, component, destination);
+
+    /// <summary>
+    /// The Cholesky factors of the precisions in the type's layout: full and tied the upper-triangular U
+    /// with Σ⁻¹ = U Uᵀ (scikit-learn's <c>precisions_cholesky_</c>), diagonal and spherical 1/σ.
+    /// </summary>
+    /// <param name="destination">As many values as the covariances.</param>
+    /// <exception cref="InvalidOperationException">A covariance is not positive definite.</exception>
+    public void WritePrecisionsCholesky(Span<double> destination)
+    {
+        ReadOnlySpan<double> covariances = Covariances;
+        if (CovarianceType is CovarianceType.Diagonal or CovarianceType.Spherical)
+        {
+            for (int i = 0; i < covariances.Length; i++)
+            {
+                destination[i] = 1 / Math.Sqrt(covariances[i]);
+            }
+
+            return;
+        }
+
+        int size = Features * Features;
+        for (int m = 0; m < covariances.Length / size; m++)
+        {
+            if (!GaussianKernels.TryPrecisionCholesky(covariances.Slice(m * size, size), Features, destination.Slice(m * size, size), out _))
+            {
+                throw new InvalidOperationException($"Covariance {m} is not positive definite.");
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void Translate(ReadOnlySpan<double> offset)
+    {
+        Span<double> means = Means;
+        for (int k = 0; k < Components; k++)
+        {
+            for (int d = 0; d < Features; d++)
+            {
+                means[k * Features + d] += offset[d];
+            }
+        }
+    }
+
+    /// <summary>The data's covariance (in the type's shape) for re-seeds: from the summary's variances, or (full, tied) one pass over the data.</summary>
+    /// <param name="context">The data in the fit's frame.</param>
+    public override void BeginFit(ModelInitialization<T> context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        int d = Features;
+        double[] covariance = new double[d * d];
+        if (CovarianceType is CovarianceType.Full or CovarianceType.Tied)
+        {
+            DataCovariance(context, covariance);
+        }
+        else
+        {
+            for (int a = 0; a < d; a++)
+            {
+                covariance[a * d + a] = context.Summary.Variance[a];
+            }
+        }
+
+        _reseedCovariance = ReseedCovarianceOf(CovarianceType, d, Regularization, covariance);
+    }
+
+    /// <inheritdoc/>
+    public override void ResetComponent(int component, DataSummary summary)
+    {
+        base.ResetComponent(component, summary);
+        if (CovarianceType == CovarianceType.Tied)
+        {
+            _reseedCovariance.CopyTo(Covariances);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void Reseed(int component, ReadOnlySpan<double> point)
+    {
+        int d = Features;
+        point.CopyTo(Means.Slice(component * d, d));
+        switch (CovarianceType)
+        {
+            case CovarianceType.Full:
+                _reseedCovariance.CopyTo(Covariances.Slice(component * d * d, d * d));
+                break;
+            case CovarianceType.Diagonal:
+                _reseedCovariance.CopyTo(Covariances.Slice(component * d, d));
+                break;
+            case CovarianceType.Spherical:
+                Covariances[component] = _reseedCovariance[0];
+                break;
+            default:
+                break; // the shared covariance stays
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void WriteShift(Span<double> shift)
+    {
+        for (int i = 0; i < _shiftT.Length; i++)
+        {
+            shift[i] = double.CreateTruncating(_shiftT[i]);
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void Prepare(bool reshift)
+    {
+        ReadOnlySpan<double> means = Means;
+        for (int i = 0; i < means.Length; i++)
+        {
+            _meansT[i] = T.CreateTruncating(means[i]);
+        }
+
+        if (reshift)
+        {
+            _meansT.CopyTo(_shiftT, 0);
+        }
+
+        PrepareCovariances();
+    }
+
+    /// <summary>Turns the covariances (and the log weights) into the kernels' factors and per-component constants.</summary>
+    private protected abstract void PrepareCovariances();
+
+    /// <inheritdoc/>
+    public override void Maximize(SufficientStatistics statistics, ReadOnlySpan<bool> held, Span<bool> degenerate)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        int d = Features;
+        ReadOnlySpan<double> shift = statistics.Block(0);
+        ReadOnlySpan<double> mass = Mass(statistics);
+        ReadOnlySpan<double> first = statistics.Block(2);
+        ReadOnlySpan<double> second = statistics.Block(3);
+        double minimumMass = MinimumMass(mass);
+        Span<double> delta = DeltaBuffer;
+        for (int k = 0; k < Components; k++)
+        {
+            if (held[k])
+            {
+                continue;
+            }
+
+            degenerate[k] = !(mass[k] > minimumMass);
+            if (degenerate[k])
+            {
+                continue;
+            }
+
+            // δ = S1/N is the move of the mean from the shift (the means the statistics were taken about).
+            for (int a = 0; a < d; a++)
+            {
+                delta[a] = first[k * d + a] / mass[k];
+            }
+
+            if (!HoldCovariances && !MaximizeCovariance(k, mass[k], delta, second))
+            {
+                degenerate[k] = true;
+                continue;
+            }
+
+            Span<double> mean = Means.Slice(k * d, d);
+            for (int a = 0; a < d; a++)
+            {
+                mean[a] = shift[k * d + a] + delta[a];
+            }
+        }
+    }
+
+    /// <summary>Scratch for δ (D values), made once.</summary>
+    private double[] DeltaBuffer => _delta ??= new double[Features];
+
+    private double[]? _delta;
+
+    /// <summary>The new covariance of component k from its second moments about the shift; false if unusable (then nothing changes).</summary>
+    private protected virtual bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second) => true;
+
+    /// <summary>One pass over the (centred) data for their covariance, through the full-covariance statistics kernel.</summary>
+    private static void DataCovariance(ModelInitialization<T> context, double[] covariance)
+    {
+        int d = context.Summary.Features;
+        int tile = context.TilePoints;
+        T[] ones = new T[tile];
+        ones.AsSpan().Fill(T.One);
+        T[] zero = new T[d];
+        double[] mass = new double[1];
+        double[] first = new double[d];
+        double[] second = new double[d * d];
+        context.ForEachTile((in DataTile<T> t) =>
+            GaussianKernels.FullSufficientStatistics<T>(t.Values, d, t.Points, t.Stride, ones.AsSpan(0, t.Points), 1, t.SampleWeights, zero, mass, first, second));
+        for (int a = 0; a < d; a++)
+        {
+            double ma = first[a] / mass[0];
+            for (int b = a; b < d; b++)
+            {
+                covariance[a * d + b] = second[a * d + b] / mass[0] - ma * (first[b] / mass[0]);
+            }
+        }
+
+        DenseMatrix.MirrorUpperToLower(covariance, d);
+    }
+
+    /// <summary>
+    /// The covariance a re-seeded component starts from: the data's (in the type's shape) plus reg_covar,
+    /// with the diagonal floored so that it is positive definite even for constant features.
+    /// </summary>
+    private static double[] ReseedCovarianceOf(CovarianceType type, int d, double regularization, ReadOnlySpan<double> dataCovariance)
+    {
+        double trace = 0;
+        for (int a = 0; a < d; a++)
+        {
+            trace += dataCovariance[a * d + a];
+        }
+
+        double floor = Math.Max(regularization, 1e-9 * Math.Max(1.0, trace / d));
+        switch (type)
+        {
+            case CovarianceType.Full:
+            case CovarianceType.Tied:
+            {
+                double[] covariance = dataCovariance[..(d * d)].ToArray();
+                for (int a = 0; a < d; a++)
+                {
+                    covariance[a * d + a] += floor;
+                }
+
+                if (!DenseMatrix.TryCholesky(covariance, d, new double[d * d]))
+                {
+                    // Perfectly collinear data: keep only the diagonal.
+                    Array.Clear(covariance);
+                    for (int a = 0; a < d; a++)
+                    {
+                        covariance[a * d + a] = dataCovariance[a * d + a] + floor;
+                    }
+                }
+
+                return covariance;
+            }
+
+            case CovarianceType.Diagonal:
+            {
+                double[] variances = new double[d];
+                for (int a = 0; a < d; a++)
+                {
+                    variances[a] = dataCovariance[a * d + a] + floor;
+                }
+
+                return variances;
+            }
+
+            default:
+                return [trace / d + floor];
+        }
+    }
+
+    /// <summary>An identity covariance in the type's shape (before any data are seen).</summary>
+    private static double[] NeutralCovariance(CovarianceType type, int d)
+    {
+        if (type is CovarianceType.Diagonal)
+        {
+            return Enumerable.Repeat(1.0, d).ToArray();
+        }
+
+        if (type is CovarianceType.Spherical)
+        {
+            return [1.0];
+        }
+
+        double[] identity = new double[d * d];
+        for (int a = 0; a < d; a++)
+        {
+            identity[a * d + a] = 1;
+        }
+
+        return identity;
+    }
+
+    /// <summary>Component k's covariance as a full D × D matrix, from covariances in the type's layout.</summary>
+    internal static void FullCovariance(CovarianceType type, int d, ReadOnlySpan<double> covariances, int k, Span<double> matrix)
+    {
+        matrix[..(d * d)].Clear();
+        switch (type)
+        {
+            case CovarianceType.Full:
+                covariances.Slice(k * d * d, d * d).CopyTo(matrix);
+                break;
+            case CovarianceType.Tied:
+                covariances[..(d * d)].CopyTo(matrix);
+                break;
+            case CovarianceType.Diagonal:
+                for (int a = 0; a < d; a++)
+                {
+                    matrix[a * d + a] = covariances[k * d + a];
+                }
+
+                break;
+            default:
+                for (int a = 0; a < d; a++)
+                {
+                    matrix[a * d + a] = covariances[k];
+                }
+
+                break;
+        }
+    }
+
+    private static StatisticsLayout Layout(CovarianceType type, int components, int features, int secondMomentsLength) => new(
+        $"gaussian-{type.ToString().ToLowerInvariant()}/1",
+        new StatisticsBlock("shift", components * features, IsShift: true),
+        new StatisticsBlock("mass", components),
+        new StatisticsBlock("first-moments", components * features),
+        new StatisticsBlock("second-moments", secondMomentsLength));
+
+    /// <summary>Sets the covariances to the identity (used by constructors).</summary>
+    private protected void SetIdentityCovariances()
+    {
+        for (int k = 0; k < (CovarianceType == CovarianceType.Tied ? 1 : Components); k++)
+        {
+            Span<double> target = CovarianceType switch
+            {
+                CovarianceType.Full => Covariances.Slice(k * Features * Features, Features * Features),
+                CovarianceType.Tied => Covariances,
+                CovarianceType.Diagonal => Covariances.Slice(k * Features, Features),
+                _ => Covariances.Slice(k, 1),
+            };
+            _reseedCovariance.CopyTo(target);
+        }
+    }
+}
+
+/// <summary>Gaussian components with their own full covariance matrices Σ_k; log-densities through the precision Cholesky factors.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+public sealed class FullCovarianceComponents<T> : GaussianComponents<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly T[] _factors;
+    private readonly T[] _offsets;
+    private readonly double[] _lower;
+
+    /// <summary>K full-covariance Gaussians with means 0 and identity covariances.</summary>
+    /// <param name="components">K (≥ 1).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="regularization">reg_covar (≥ 0).</param>
+    public FullCovarianceComponents(int components, int features, double regularization = 1e-6)
+        : base(CovarianceType.Full, components, features, regularization, components * features * features)
+    {
+        _factors = new T[components * features * features];
+        _offsets = new T[components];
+        _lower = new double[features * features];
+        SetIdentityCovariances();
+    }
+
+    /// <inheritdoc/>
+    public override void LogProbabilities(in DataTile<T> tile, Span<T> destination, Span<T> workspace) =>
+        GaussianKernels.FullLogDensity<T>(tile.Values, Features, tile.Points, tile.Stride, Components, KernelMeans, _factors, _offsets, destination);
+
+    /// <inheritdoc/>
+    public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        GaussianKernels.FullSufficientStatistics<T>(
+            tile.Values, Features, tile.Points, tile.Stride, responsibilities, Components, tile.SampleWeights, KernelShift,
+            statistics.Block(1), statistics.Block(2), statistics.Block(3));
+    }
+
+    private protected override void PrepareCovariances() =>
+        GaussianKernels.FullParameters<T>(Covariances, Components, Features, LogWeights, _factors, _offsets);
+
+    private protected override bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second)
+    {
+        int d = Features;
+        double[] matrix = Candidate;
+        for (int a = 0; a < d; a++)
+        {
+            for (int b = a; b < d; b++)
+            {
+                matrix[a * d + b] = second[(k * d + a) * d + b] / mass - delta[a] * delta[b];
+            }
+
+            matrix[a * d + a] += Regularization;
+        }
+
+        DenseMatrix.MirrorUpperToLower(matrix, d);
+        if (!DenseMatrix.TryCholesky(matrix, d, _lower))
+        {
+            return false;
+        }
+
+        matrix.AsSpan(0, d * d).CopyTo(Covariances.Slice(k * d * d, d * d));
+        return true;
+    }
+
+    private double[] Candidate => _candidate ??= new double[Features * Features];
+
+    private double[]? _candidate;
+}
+
+/// <summary>Gaussian components sharing one covariance matrix Σ (pooled over the components in the M-step).</summary>
+/// <typeparam name="T">float or double.</typeparam>
+public sealed class TiedCovarianceComponents<T> : GaussianComponents<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly T[] _factor;
+    private readonly T[] _offsets;
+    private readonly double[] _pooled;
+    private readonly double[] _lower;
+
+    /// <summary>K tied-covariance Gaussians with means 0 and an identity covariance.</summary>
+    /// <param name="components">K (≥ 1).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="regularization">reg_covar (≥ 0).</param>
+    public TiedCovarianceComponents(int components, int features, double regularization = 1e-6)
+        : base(CovarianceType.Tied, components, features, regularization, features * features)
+    {
+        _factor = new T[features * features];
+        _offsets = new T[components];
+        _pooled = new double[features * features];
+        _lower = new double[features * features];
+        SetIdentityCovariances();
+    }
+
+    /// <inheritdoc/>
+    public override void LogProbabilities(in DataTile<T> tile, Span<T> destination, Span<T> workspace) =>
+        GaussianKernels.TiedLogDensity<T>(tile.Values, Features, tile.Points, tile.Stride, Components, KernelMeans, _factor, _offsets, destination);
+
+    /// <inheritdoc/>
+    public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        GaussianKernels.TiedSufficientStatistics<T>(
+            tile.Values, Features, tile.Points, tile.Stride, responsibilities, Components, tile.SampleWeights, KernelShift,
+            statistics.Block(1), statistics.Block(2), statistics.Block(3));
+    }
+
+    private protected override void PrepareCovariances()
+    {
+        if (!GaussianKernels.TryPrecisionCholesky(Covariances, Features, _factor.AsSpan(), out double halfLogDeterminant))
+        {
+            throw new InvalidOperationException("The shared covariance is not positive definite.");
+        }
+
+        double constant = halfLogDeterminant - 0.5 * Features * Math.Log(2 * Math.PI);
+        for (int k = 0; k < Components; k++)
+        {
+            _offsets[k] = T.CreateTruncating(LogWeights[k] + constant);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void Maximize(SufficientStatistics statistics, ReadOnlySpan<bool> held, Span<bool> degenerate)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        int d = Features;
+        ReadOnlySpan<double> shift = statistics.Block(0);
+        ReadOnlySpan<double> mass = Mass(statistics);
+        ReadOnlySpan<double> first = statistics.Block(2);
+        ReadOnlySpan<double> second = statistics.Block(3);
+        double minimumMass = MinimumMass(mass);
+        Span<double> pooled = _pooled;
+        second.CopyTo(pooled);
+        double total = 0;
+        for (int k = 0; k < Components; k++)
+        {
+            degenerate[k] = !(mass[k] > minimumMass);
+            total += mass[k];
+            if (degenerate[k])
+            {
+                continue;
+            }
+
+            // Σ_k N_k δ_k δ_kᵀ turns the scatter about the shifts into the scatter about the new means.
+            for (int a = 0; a < d; a++)
+            {
+                double da = first[k * d + a];
+                for (int b = a; b < d; b++)
+                {
+                    pooled[a * d + b] -= da * first[k * d + b] / mass[k];
+                }
+            }
+
+            if (!held[k])
+            {
+                for (int a = 0; a < d; a++)
+                {
+                    Means[k * d + a] = shift[k * d + a] + first[k * d + a] / mass[k];
+                }
+            }
+        }
+
+        // The shared covariance is a parameter of every component: holding any of them, or the covariances, holds it.
+        if (HoldCovariances || held.Contains(true))
+        {
+            return;
+        }
+
+        for (int a = 0; a < d; a++)
+        {
+            for (int b = a; b < d; b++)
+            {
+                pooled[a * d + b] /= total;
+            }
+
+            pooled[a * d + a] += Regularization;
+        }
+
+        DenseMatrix.MirrorUpperToLower(pooled, d);
+        if (DenseMatrix.TryCholesky(pooled, d, _lower))
+        {
+            pooled.CopyTo(Covariances);
+        }
+        else
+        {
+            // The pooled estimate is unusable: fall back to the data's spread and re-seed every component.
+            ReseedCovariance.CopyTo(Covariances);
+            degenerate.Fill(true);
+        }
+    }
+}
+
+/// <summary>Gaussian components with diagonal covariances diag(σ²_k): independent features.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+public sealed class DiagonalCovarianceComponents<T> : GaussianComponents<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly T[] _precisions;
+    private readonly T[] _offsets;
+    private readonly double[] _candidate;
+
+    /// <summary>K diagonal-covariance Gaussians with means 0 and unit variances.</summary>
+    /// <param name="components">K (≥ 1).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="regularization">reg_covar (≥ 0).</param>
+    public DiagonalCovarianceComponents(int components, int features, double regularization = 1e-6)
+        : base(CovarianceType.Diagonal, components, features, regularization, components * features)
+    {
+        _precisions = new T[components * features];
+        _offsets = new T[components];
+        _candidate = new double[features];
+        SetIdentityCovariances();
+    }
+
+    /// <inheritdoc/>
+    public override void LogProbabilities(in DataTile<T> tile, Span<T> destination, Span<T> workspace) =>
+        GaussianKernels.DiagonalLogDensity<T>(tile.Values, Features, tile.Points, tile.Stride, Components, KernelMeans, _precisions, _offsets, destination);
+
+    /// <inheritdoc/>
+    public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        GaussianKernels.DiagonalSufficientStatistics<T>(
+            tile.Values, Features, tile.Points, tile.Stride, responsibilities, Components, tile.SampleWeights, KernelShift,
+            statistics.Block(1), statistics.Block(2), statistics.Block(3));
+    }
+
+    private protected override void PrepareCovariances() =>
+        GaussianKernels.DiagonalParameters<T>(Covariances, Components, Features, LogWeights, _precisions, _offsets);
+
+    private protected override bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second)
+    {
+        int d = Features;
+        for (int a = 0; a < d; a++)
+        {
+            double variance = second[k * d + a] / mass - delta[a] * delta[a] + Regularization;
+            if (!(variance > 0) || !double.IsFinite(variance))
+            {
+                return false;
+            }
+
+            _candidate[a] = variance;
+        }
+
+        _candidate.CopyTo(Covariances.Slice(k * d, d));
+        return true;
+    }
+}
+
+/// <summary>Gaussian components with spherical covariances σ²_k I.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+public sealed class SphericalCovarianceComponents<T> : GaussianComponents<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly T[] _precisions;
+    private readonly T[] _offsets;
+
+    /// <summary>K spherical Gaussians with means 0 and unit variances.</summary>
+    /// <param name="components">K (≥ 1).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="regularization">reg_covar (≥ 0).</param>
+    public SphericalCovarianceComponents(int components, int features, double regularization = 1e-6)
+        : base(CovarianceType.Spherical, components, features, regularization, components * features)
+    {
+        _precisions = new T[components];
+        _offsets = new T[components];
+        SetIdentityCovariances();
+    }
+
+    /// <inheritdoc/>
+    public override void LogProbabilities(in DataTile<T> tile, Span<T> destination, Span<T> workspace) =>
+        GaussianKernels.SphericalLogDensity<T>(tile.Values, Features, tile.Points, tile.Stride, Components, KernelMeans, _precisions, _offsets, destination);
+
+    /// <inheritdoc/>
+    public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        GaussianKernels.DiagonalSufficientStatistics<T>(
+            tile.Values, Features, tile.Points, tile.Stride, responsibilities, Components, tile.SampleWeights, KernelShift,
+            statistics.Block(1), statistics.Block(2), statistics.Block(3));
+    }
+
+    private protected override void PrepareCovariances() =>
+        GaussianKernels.SphericalParameters<T>(Covariances, Features, LogWeights, _precisions, _offsets);
+
+    private protected override bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second)
+    {
+        int d = Features;
+        double sum = 0;
+        for (int a = 0; a < d; a++)
+        {
+            sum += second[k * d + a] / mass - delta[a] * delta[a];
+        }
+
+        double variance = sum / d + Regularization;
+        if (!(variance > 0) || !double.IsFinite(variance))
+        {
+            return false;
+        }
+
+        Covariances[k] = variance;
+        return true;
+    }
+}
