@@ -29,6 +29,12 @@ public abstract class DataSource<T>
     public virtual string Name => "data";
 
     /// <summary>
+    /// How many points a streamed read should cover (rounded up to a multiple of the drivers' tile), or
+    /// null for the drivers' default (about 4 MiB of values per worker). Results never depend on it.
+    /// </summary>
+    public virtual int? PreferredChunkPoints => null;
+
+    /// <summary>
     /// Reads points [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) into
     /// <paramref name="values"/>, feature-major: feature d of point start + i at <c>d · stride + i</c>.
     /// Must be safe to call from several threads at once for disjoint destinations.
@@ -134,6 +140,20 @@ public sealed class InMemoryDataSource<T> : DataSource<T>
 
             _labels = labels.ToArray();
         }
+    }
+
+    /// <summary>
+    /// A buffer the library fills itself (stepwise EM's minibatches, already in the fit's frame): the arrays
+    /// are used as they are, without checks or copies, and never centred.
+    /// </summary>
+    internal static InMemoryDataSource<T> Buffer(FeatureMajorMatrix<T> matrix, T[]? sampleWeights, int[]? labels) => new(matrix, sampleWeights, labels);
+
+    private InMemoryDataSource(FeatureMajorMatrix<T> matrix, T[]? sampleWeights, int[]? labels)
+    {
+        _matrix = matrix;
+        _weights = sampleWeights;
+        _labels = labels;
+        _owned = false;
     }
 
     /// <summary>Takes ownership of <paramref name="matrix"/> (no copy): for the estimators, which convert the caller's data once.</summary>

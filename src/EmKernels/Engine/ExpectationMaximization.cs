@@ -203,7 +203,7 @@ public static class ExpectationMaximization
     }
 
     /// <summary>A pass that only validates the data through the model.</summary>
-    private static void Validate<T>(IExpectationMaximizationModel<T> model, DataSource<T> data, int workers, CancellationToken token)
+    internal static void Validate<T>(IExpectationMaximizationModel<T> model, DataSource<T> data, int workers, CancellationToken token)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         var moments = new MomentsModel<T>(data.Features, model);

@@ -52,7 +52,9 @@ internal sealed class FramedData<T>
             return;
         }
 
-        int perChunk = Math.Max(tile, ChunkBytes / (Features * System.Runtime.CompilerServices.Unsafe.SizeOf<T>()) / tile * tile);
+        int perChunk = source.PreferredChunkPoints is int preferred and > 0
+            ? (int)Math.Min(int.MaxValue / 2, ((long)preferred + tile - 1) / tile * tile)
+            : Math.Max(tile, ChunkBytes / (Features * System.Runtime.CompilerServices.Unsafe.SizeOf<T>()) / tile * tile);
         ChunkPoints = (int)Math.Min(perChunk, (Points + tile - 1) / tile * tile);
         _values = new Memory<T>[workers];
         _chunkWeights = new T[workers][];
@@ -65,8 +67,19 @@ internal sealed class FramedData<T>
         }
     }
 
-    /// <summary>N.</summary>
-    public long Points { get; }
+    /// <summary>N (for a minibatch buffer, the current minibatch's size: see <see cref="SetPoints"/>).</summary>
+    public long Points { get; private set; }
+
+    /// <summary>An in-memory buffer whose first <paramref name="points"/> points are the current minibatch.</summary>
+    public void SetPoints(long points)
+    {
+        if (_matrix is null || points > _matrix.Points)
+        {
+            throw new InvalidOperationException("Only an in-memory buffer's point count can change, within its capacity.");
+        }
+
+        Points = points;
+    }
 
     /// <summary>D.</summary>
     public int Features { get; }

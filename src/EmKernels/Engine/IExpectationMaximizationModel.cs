@@ -4,7 +4,7 @@ namespace EmKernels.Engine;
 
 /// <summary>
 /// The contract between a model and the EM drivers (<see cref="ExpectationMaximization"/>,
-/// stepwise EM, evaluation): an E-step over one feature-major tile
+/// <see cref="StepwiseExpectationMaximization{T}"/>, evaluation): an E-step over one feature-major tile
 /// that adds into the model's <see cref="SufficientStatistics"/> and returns the tile's share of the
 /// objective, an M-step from statistics, and the objective the drivers monitor. A model owns all its
 /// parameters (mixing weights included) and its policy for degenerate parameters; the drivers own the
@@ -93,9 +93,26 @@ public interface IExpectationMaximizationModel<T>
     /// <param name="reshift">Whether to move the statistics' shift to the current parameters.</param>
     void PrepareExpectation(bool reshift);
 
+    /// <summary>
+    /// Takes the shift of <paramref name="statistics"/> as the one the following statistics are taken about
+    /// (until a pass with reshift): a stepwise fit resumed from a checkpoint continues about its own shift.
+    /// </summary>
+    /// <param name="statistics">Statistics of this model's layout.</param>
+    void AdoptShift(SufficientStatistics statistics);
+
     /// <summary>Sets <paramref name="statistics"/> (of this model's layout) to zero about the model's current shift.</summary>
     /// <param name="statistics">Statistics to reset.</param>
     void ResetStatistics(SufficientStatistics statistics);
+
+    /// <summary>
+    /// Writes into <paramref name="statistics"/> the statistics that a unit weight of data distributed
+    /// exactly as the model would give — E_θ of the statistics of one point, about the current shift — so
+    /// that the M-step of them gives the current parameters back (up to regularization). Stepwise EM starts
+    /// from them (s₀, Cappé and Moulines 2009). Returns false if the model cannot.
+    /// </summary>
+    /// <param name="statistics">Statistics of this model's layout; overwritten.</param>
+    /// <returns>Whether they were written.</returns>
+    bool TryWriteImpliedStatistics(SufficientStatistics statistics);
 
     /// <summary>
     /// The E-step over one tile under the prepared parameters: adds the tile's expected sufficient

@@ -47,6 +47,10 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
 
     public void ResetStatistics(SufficientStatistics statistics) => statistics.Clear();
 
+    public void AdoptShift(SufficientStatistics statistics)
+    {
+    }
+
     public double Expectation(in DataTile<T> tile, SufficientStatistics? statistics, Span<T> workspace, Span<T> pointObjectives)
     {
         if (Validating)
@@ -88,6 +92,8 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
     }
 
     public bool Maximize(SufficientStatistics statistics, MaximizationContext context) => false;
+
+    public bool TryWriteImpliedStatistics(SufficientStatistics statistics) => false;
 
     public double ObjectiveCorrection() => 0;
 }

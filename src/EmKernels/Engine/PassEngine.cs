@@ -37,6 +37,7 @@ internal sealed class PassEngine<T> : IDisposable
     private readonly Action<int> _processSegments;
     private readonly long[] _phaseTicks;
     private int _nextSegment;
+    private int _segmentCount;
     private bool _dealtOnce;
     private bool _accumulate;
     private Outputs _outputs;
@@ -47,13 +48,9 @@ internal sealed class PassEngine<T> : IDisposable
         _model = model;
         _data = data;
         long n = data.Points;
-        int segments = (int)Math.Clamp((n + MinimumSegmentPoints - 1) / MinimumSegmentPoints, 1, MaximumSegments);
+        int segments = SegmentCount(n);
         _segmentStarts = new long[segments + 1];
-        for (int s = 0; s <= segments; s++)
-        {
-            _segmentStarts[s] = (long)((Int128)n * s / segments);
-        }
-
+        SetPoints(n);
         _segments = new SufficientStatistics[segments];
         for (int s = 0; s < segments; s++)
         {
@@ -91,6 +88,28 @@ internal sealed class PassEngine<T> : IDisposable
     /// <summary>Number of worker threads.</summary>
     public int Workers => _workers;
 
+    /// <summary>How many segments N points are split into: one per 4096 points, at most 16 (a function of N alone).</summary>
+    public static int SegmentCount(long points) => (int)Math.Clamp((points + MinimumSegmentPoints - 1) / MinimumSegmentPoints, 1, MaximumSegments);
+
+    /// <summary>
+    /// Passes now cover points [0, <paramref name="points"/>) of the data (at most as many segments as at
+    /// creation): stepwise EM reuses one engine for minibatches of any size.
+    /// </summary>
+    public void SetPoints(long points)
+    {
+        int segments = SegmentCount(points);
+        if (segments + 1 > _segmentStarts.Length)
+        {
+            throw new InvalidOperationException($"{points} points need {segments} segments; this engine was made for at most {_segmentStarts.Length - 1}.");
+        }
+
+        _segmentCount = segments;
+        for (int s = 0; s <= segments; s++)
+        {
+            _segmentStarts[s] = (long)((Int128)points * s / segments);
+        }
+    }
+
     /// <summary>
     /// One pass over every point under the model's current parameters: the objective, and (if
     /// <paramref name="accumulate"/>) the statistics merged into <see cref="Total"/> and the re-seed
@@ -106,7 +125,7 @@ internal sealed class PassEngine<T> : IDisposable
 
         RunPass(accumulate, default, cancellationToken);
         double objective = 0;
-        for (int s = 0; s < _segments.Length; s++)
+        for (int s = 0; s < _segmentCount; s++)
         {
             objective += _segmentObjectives[8 * s];
         }
@@ -114,7 +133,7 @@ internal sealed class PassEngine<T> : IDisposable
         if (accumulate)
         {
             Total.Clear();
-            for (int s = 0; s < _segments.Length; s++)
+            for (int s = 0; s < _segmentCount; s++)
             {
                 Total.Add(_segments[s]);
             }
@@ -147,7 +166,14 @@ internal sealed class PassEngine<T> : IDisposable
         Array.Clear(_phaseTicks);
         try
         {
-            _team.Run(_processSegments);
+            if (_segmentCount == 1)
+            {
+                ProcessSegments(0); // one segment: no other thread has anything to do, so none is woken
+            }
+            else
+            {
+                _team.Run(_processSegments);
+            }
         }
         catch (AggregateException e) when (e.InnerException is not null)
         {
@@ -172,7 +198,7 @@ internal sealed class PassEngine<T> : IDisposable
     private void FillCandidates()
     {
         int count = 0;
-        for (int s = 0; s < _segments.Length; s++)
+        for (int s = 0; s < _segmentCount; s++)
         {
             if (_segmentWorst[s] < double.PositiveInfinity)
             {
@@ -212,9 +238,10 @@ internal sealed class PassEngine<T> : IDisposable
     /// </summary>
     private void ProcessSegments(int worker)
     {
-        if (!_dealtOnce)
+        int segments = _segmentCount;
+        if (!_dealtOnce && segments > 1)
         {
-            for (int segment = worker; segment < _segments.Length; segment += _workers)
+            for (int segment = worker; segment < segments; segment += _workers)
             {
                 _cancellationToken.ThrowIfCancellationRequested();
                 ProcessSegment(segment, worker);
@@ -224,7 +251,7 @@ internal sealed class PassEngine<T> : IDisposable
         }
 
         int s;
-        while ((s = Interlocked.Increment(ref _nextSegment) - 1) < _segments.Length)
+        while ((s = Interlocked.Increment(ref _nextSegment) - 1) < segments)
         {
             _cancellationToken.ThrowIfCancellationRequested();
             ProcessSegment(s, worker);

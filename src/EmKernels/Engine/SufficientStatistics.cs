@@ -213,7 +213,9 @@ public sealed class SufficientStatistics
 
         if (reader.Remaining != 8L * layout.Length)
         {
-            throw new ArgumentException($"The serialized statistics hold {reader.Remaining} bytes of values; their layout needs {8L * layout.Length}.", nameof(bytes));
+            throw new ArgumentException(
+                $"The serialized statistics {(reader.Remaining < 8L * layout.Length ? "are truncated: they" : "are too long: they")} hold {reader.Remaining} bytes of values; their layout needs {8L * layout.Length}.",
+                nameof(bytes));
         }
 
         var statistics = new SufficientStatistics(expected);

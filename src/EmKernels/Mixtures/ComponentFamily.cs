@@ -199,6 +199,12 @@ public abstract class ComponentFamily<T>
     {
     }
 
+    /// <summary>Takes <paramref name="shift"/> (the layout's shift blocks, as <see cref="WriteShift"/> wrote them) as the shift of the following statistics; families without a shift ignore it.</summary>
+    /// <param name="shift">The statistics' shift values.</param>
+    public virtual void ReadShift(ReadOnlySpan<double> shift)
+    {
+    }
+
     /// <summary>log ρ_kn = log w_k + log p(x_n | θ_k) for the tile's points, K × B component-major. Must not change the family.</summary>
     /// <param name="tile">The points, in the fit's frame.</param>
     /// <param name="destination">K × B outputs.</param>
@@ -256,6 +262,16 @@ public abstract class ComponentFamily<T>
     /// <param name="component">0-based component.</param>
     /// <param name="point">D values.</param>
     public abstract void Reseed(int component, ReadOnlySpan<double> point);
+
+    /// <summary>
+    /// Adds to <paramref name="statistics"/> (zeroed about the current shift by the caller, which writes the
+    /// masses itself) the statistics that weight w_k of data distributed exactly as component k would give,
+    /// for every k: E[statistics of a point | θ_k] · w_k. Returns false (the default) if the family cannot.
+    /// </summary>
+    /// <param name="weights">K weights w_k.</param>
+    /// <param name="statistics">Statistics of the family's layout.</param>
+    /// <returns>Whether they were written.</returns>
+    public virtual bool TryWriteImpliedStatistics(ReadOnlySpan<double> weights, SufficientStatistics statistics) => false;
 
     /// <summary>The part of the objective that is not a sum over points (a log-prior for MAP families); 0 by default.</summary>
     /// <returns>The correction.</returns>

@@ -248,6 +248,26 @@ public abstract class DiscreteComponents<T> : ComponentFamily<T>
         }
     }
 
+    /// <summary>E[count] per parameter times w_k: w p (Bernoulli, categorical), w T p (binomial), w λ (Poisson).</summary>
+    /// <param name="weights">K weights.</param>
+    /// <param name="statistics">Statistics zeroed by the caller.</param>
+    /// <returns>True.</returns>
+    public override bool TryWriteImpliedStatistics(ReadOnlySpan<double> weights, SufficientStatistics statistics)
+    {
+        Span<double> counts = Moments(statistics);
+        int block = Features * Categories;
+        double perPoint = Distribution == DiscreteDistribution.Binomial ? Trials : 1;
+        for (int k = 0; k < Components; k++)
+        {
+            for (int i = k * block; i < (k + 1) * block; i++)
+            {
+                counts[i] = weights[k] * perPoint * Parameters[i];
+            }
+        }
+
+        return true;
+    }
+
     /// <inheritdoc/>
     protected override bool MaximizeComponent(int component, double mass, ReadOnlySpan<double> moments)
     {

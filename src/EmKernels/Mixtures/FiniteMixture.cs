@@ -265,6 +265,13 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
     }
 
     /// <inheritdoc/>
+    public void AdoptShift(SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        Family.ReadShift(statistics.Shift);
+    }
+
+    /// <inheritdoc/>
     public void ResetStatistics(SufficientStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
@@ -324,6 +331,20 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
 
     /// <inheritdoc/>
     public double ObjectiveCorrection() => Family.ObjectiveCorrection();
+
+    /// <inheritdoc/>
+    public bool TryWriteImpliedStatistics(SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        ResetStatistics(statistics);
+        if (!Family.TryWriteImpliedStatistics(_weights, statistics))
+        {
+            return false;
+        }
+
+        _weights.CopyTo(Family.Mass(statistics));
+        return true;
+    }
 
     private void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> r, SufficientStatistics statistics)
     {

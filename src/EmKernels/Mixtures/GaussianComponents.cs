@@ -230,6 +230,15 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     }
 
     /// <inheritdoc/>
+    public override void ReadShift(ReadOnlySpan<double> shift)
+    {
+        for (int i = 0; i < _shiftT.Length; i++)
+        {
+            _shiftT[i] = T.CreateTruncating(shift[i]); // exact: the shift was written from these values
+        }
+    }
+
+    /// <inheritdoc/>
     protected override void Prepare(bool reshift)
     {
         ReadOnlySpan<double> means = Means;
@@ -244,6 +253,52 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
         }
 
         PrepareCovariances();
+    }
+
+    /// <summary>E[x − c] = μ − c and E[(x − c)(x − c)ᵀ] = Σ + (μ − c)(μ − c)ᵀ per component, times w_k (pooled for tied, diagonal for diagonal and spherical).</summary>
+    /// <param name="weights">K weights.</param>
+    /// <param name="statistics">Statistics zeroed about the current shift.</param>
+    /// <returns>True.</returns>
+    public override bool TryWriteImpliedStatistics(ReadOnlySpan<double> weights, SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        int d = Features;
+        ReadOnlySpan<double> shift = statistics.Block(0);
+        Span<double> first = statistics.Block(2);
+        Span<double> second = statistics.Block(3);
+        double[] covariance = new double[d * d];
+        double[] delta = new double[d];
+        for (int k = 0; k < Components; k++)
+        {
+            double w = weights[k];
+            for (int a = 0; a < d; a++)
+            {
+                delta[a] = Means[k * d + a] - shift[k * d + a];
+                first[k * d + a] = w * delta[a];
+            }
+
+            WriteFullCovariance(k, covariance);
+            for (int a = 0; a < d; a++)
+            {
+                switch (CovarianceType)
+                {
+                    case CovarianceType.Full:
+                    case CovarianceType.Tied:
+                        int offset = CovarianceType == CovarianceType.Full ? k * d * d : 0;
+                        for (int b = a; b < d; b++)
+                        {
+                            second[offset + a * d + b] += w * (covariance[a * d + b] + delta[a] * delta[b]);
+                        }
+
+                        break;
+                    default:
+                        second[k * d + a] = w * (covariance[a * d + a] + delta[a] * delta[a]);
+                        break;
+                }
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Turns the covariances (and the log weights) into the kernels' factors and per-component constants.</summary>

@@ -66,9 +66,28 @@ public sealed class Fixture
         throw new DirectoryNotFoundException("Cannot find the repository root (EmKernels.sln) to locate ../shared/fixtures; set EMK_FIXTURES.");
     }
 
-    /// <summary>Every fixture file, by name. Throws if the folder is missing; empty if it holds none.</summary>
-    public static IEnumerable<string> All() =>
-        Directory.GetFiles(Folder(), "*.json").Select(f => System.IO.Path.GetFileNameWithoutExtension(f)!).Order(StringComparer.Ordinal);
+    /// <summary>
+    /// Every fixture file under the folder, recursively, by its path relative to the folder without
+    /// ".json" (for example <c>iris-full-k3</c>, <c>latent/faithful-online-full-k2</c>). Throws if the folder is
+    /// missing; empty if it holds none.
+    /// </summary>
+    public static IEnumerable<string> All()
+    {
+        string folder = Folder();
+        return Directory.GetFiles(folder, "*.json", SearchOption.AllDirectories)
+            .Select(f => System.IO.Path.GetRelativePath(folder, f)[..^".json".Length].Replace('\\', '/'))
+            .Order(StringComparer.Ordinal);
+    }
+
+    /// <summary>The <c>format</c> field.</summary>
+    public string Format => Root.GetProperty("format").GetString()!;
+
+    /// <summary>An integer array of arrays (the online fixtures' <c>batches</c>).</summary>
+    public long[][] Batches(string key) =>
+        Root.GetProperty(key).EnumerateArray().Select(batch => batch.EnumerateArray().Select(e => e.GetInt64()).ToArray()).ToArray();
+
+    /// <summary>An integer array at the top level.</summary>
+    public int[] Integers(string key) => Root.GetProperty(key).EnumerateArray().Select(e => e.GetInt32()).ToArray();
 
     private static double[] Numbers(JsonElement array) => array.EnumerateArray().Select(e => e.GetDouble()).ToArray();
 }

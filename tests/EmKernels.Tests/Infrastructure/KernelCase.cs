@@ -63,6 +63,10 @@ public static class Property
 {
     public static void Check(Gen<KernelCase> cases, Action<KernelCase> body, int count = 1000) =>
         global::FsCheck.Check.One(Config.QuickThrowOnFailure.WithMaxTest(count).WithQuietOnSuccess(true), Prop.ForAll(cases.ToArbitrary(), body));
+
+    /// <summary>Runs <paramref name="body"/> on <paramref name="count"/> generated cases (for example seeds of a case built with System.Random).</summary>
+    public static void Run<TCase>(Gen<TCase> cases, Action<TCase> body, int count = 100) =>
+        global::FsCheck.Check.One(Config.QuickThrowOnFailure.WithMaxTest(count).WithQuietOnSuccess(true), Prop.ForAll(cases.ToArbitrary(), body));
 }
 
 /// <summary>Draws values of a kind, in the element type under test.</summary>
