@@ -1,5 +1,4 @@
 using EmKernels.Mixtures;
-using EmKernels.Numerics;
 
 namespace EmKernels.Cli;
 
@@ -103,7 +102,7 @@ internal static class Summary
 
                 row.Add(Format.Number(Math.Sqrt(norm)));
                 row.Add(Format.Number(Math.Sqrt(trace / d)));
-                row.Add(Format.Number(LogDeterminant(covariance, d)));
+                row.Add(Format.Number(GaussianModel(model).LogDeterminant(k)));
                 if (correlated)
                 {
                     row.Add(Format.Fixed(maxCorrelation, 4));
@@ -188,24 +187,8 @@ internal static class Summary
     }
 
     /// <summary>Component k's covariance as a full D × D matrix, whatever the type.</summary>
-    public static double[] Covariance(ModelFile model, int k)
-    {
-        double[] matrix = new double[model.Features * model.Features];
-        GaussianComponents<double>.FullCovariance(model.Covariance!.Value, model.Features, model.Parameters, k, matrix);
-        return matrix;
-    }
+    public static double[] Covariance(ModelFile model, int k) => GaussianModel(model).ComponentCovariance(k);
 
-    private static double LogDeterminant(double[] matrix, int d)
-    {
-        // log det = 2 Σ log L_aa; the library checked the matrix is positive definite.
-        double[] lower = new double[d * d];
-        DenseMatrix.TryCholesky(matrix, d, lower);
-        double sum = 0;
-        for (int a = 0; a < d; a++)
-        {
-            sum += Math.Log(lower[a * d + a]);
-        }
-
-        return 2 * sum;
-    }
+    private static GaussianMixtureModel<double> GaussianModel(ModelFile model) =>
+        GaussianMixtureModel<double>.FromParameters(model.Covariance!.Value, model.Features, model.Weights, model.Means, model.Parameters);
 }

@@ -209,9 +209,14 @@ internal sealed class DiscreteMixtureFitter<T>
 }
 
 /// <summary>Which values each discrete family can take: one rule for the estimators, the models and the command line.</summary>
-internal static class DiscreteOutcomes
+public static class DiscreteOutcomes
 {
     /// <summary>Whether <paramref name="value"/> is an outcome: a whole number, ≥ 0, within the family's range.</summary>
+    /// <param name="value">The value.</param>
+    /// <param name="distribution">The family.</param>
+    /// <param name="categories">C (categorical).</param>
+    /// <param name="trials">T (binomial).</param>
+    /// <returns>True when the family can take it.</returns>
     public static bool IsValid(double value, DiscreteDistribution distribution, int categories, int trials) =>
         double.IsFinite(value) && value >= 0 && value == Math.Floor(value) && distribution switch
         {
@@ -222,6 +227,10 @@ internal static class DiscreteOutcomes
         };
 
     /// <summary>What the family's outcomes are, for messages: "0 or 1", "a category code in 0 … 4", …</summary>
+    /// <param name="distribution">The family.</param>
+    /// <param name="categories">C (categorical).</param>
+    /// <param name="trials">T (binomial).</param>
+    /// <returns>The description.</returns>
     public static string Expected(DiscreteDistribution distribution, int categories, int trials) => distribution switch
     {
         DiscreteDistribution.Bernoulli => "0 or 1",

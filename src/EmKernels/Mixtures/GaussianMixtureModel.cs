@@ -90,6 +90,52 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     /// <summary>Free parameters: K·D means, the covariances' free entries and K − 1 weights (as scikit-learn counts them).</summary>
     public override int ParameterCount => GaussianComponents<T>.DensityParameterCount(CovarianceType, Components, Features) + Components - 1;
 
+    /// <summary>Component <paramref name="component"/>'s covariance as a full D × D matrix (row-major), whatever the type.</summary>
+    /// <param name="component">0-based component.</param>
+    /// <returns>A new D × D array.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="component"/> is not in 0 … K − 1.</exception>
+    public double[] ComponentCovariance(int component)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(component);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(component, Components);
+        double[] matrix = new double[Features * Features];
+        GaussianComponents<T>.FullCovariance(CovarianceType, Features, _covariances, component, matrix);
+        return matrix;
+    }
+
+    /// <summary>log det Σ_k of component <paramref name="component"/> (from the precision Cholesky factor: −2 Σ_j log U_jj).</summary>
+    /// <param name="component">0-based component.</param>
+    /// <returns>The log-determinant.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="component"/> is not in 0 … K − 1.</exception>
+    public double LogDeterminant(int component)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(component);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(component, Components);
+        int d = Features;
+        double sum = 0;
+        switch (CovarianceType)
+        {
+            case CovarianceType.Full:
+            case CovarianceType.Tied:
+                int offset = CovarianceType == CovarianceType.Full ? component * d * d : 0;
+                for (int j = 0; j < d; j++)
+                {
+                    sum += Math.Log(_precisionsCholesky[offset + j * d + j]);
+                }
+
+                return -2 * sum;
+            case CovarianceType.Diagonal:
+                for (int j = 0; j < d; j++)
+                {
+                    sum += Math.Log(_covariances[component * d + j]);
+                }
+
+                return sum;
+            default:
+                return d * Math.Log(_covariances[component]);
+        }
+    }
+
     /// <inheritdoc cref="MixtureModel{T}.Predict(ReadOnlySpan{T}, int)"/>
     public int[] Predict(T[,] data) => Predict(RowMajor(data, out int points), points);
 
