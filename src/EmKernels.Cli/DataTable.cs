@@ -1,25 +1,27 @@
 using System.Globalization;
-using System.Text;
-using System.Text.RegularExpressions;
-using CsvHelper;
+using EmKernels.IO;
 
 namespace EmKernels.Cli;
 
 /// <summary>
-/// A numeric table read from a CSV or .npy file (or the embedded data set): named columns, row-major
-/// finite values, and the file line of every row so that messages can point at it.
+/// A numeric table read into memory from a CSV, .npy or Parquet file (or the embedded data set), through the
+/// same readers a streamed fit uses (EmKernels.IO): named columns, row-major finite values, and where every
+/// row is in the file, so that messages can point at it.
 /// </summary>
-internal sealed partial class DataTable
+internal sealed class DataTable
 {
     /// <summary>What the embedded default data set is called in messages and in the model file.</summary>
     public const string EmbeddedName = "the embedded Old Faithful data";
 
-    private DataTable(string source, string[] columns, double[] values, int[] lines)
+    private readonly Func<int, string> _locate;
+
+    private DataTable(string source, string[] columns, double[] values, int rows, Func<int, string> locate)
     {
         Source = source;
         Columns = columns;
         Values = values;
-        Lines = lines;
+        Rows = rows;
+        _locate = locate;
     }
 
     /// <summary>The file name, or <see cref="EmbeddedName"/>.</summary>
@@ -31,50 +33,29 @@ internal sealed partial class DataTable
     /// <summary>Rows × columns values, row-major; all finite.</summary>
     public double[] Values { get; }
 
-    /// <summary>The 1-based line (CSV) or row (.npy) of each row, for messages.</summary>
-    public int[] Lines { get; }
-
-    public int Rows => Lines.Length;
+    public int Rows { get; }
 
     public double this[int row, int column] => Values[row * Columns.Length + column];
 
-    /// <summary>Reads FILE: .npy by its magic bytes, CSV (separator detected among , ; tab |; tab for .tsv) otherwise; null means the embedded Old Faithful data.</summary>
+    /// <summary>Where row <paramref name="row"/> is in the file: "line 12" (CSV) or "row 13" (.npy, Parquet).</summary>
+    public string Locate(int row) => _locate(row);
+
+    /// <summary>Reads FILE (by content: .npy, Parquet, else CSV with the separator detected); null means the embedded Old Faithful data.</summary>
     public static DataTable Read(string? path)
     {
-        if (path is null)
-        {
-            using Stream embedded = typeof(DataTable).Assembly.GetManifestResourceStream("faithful.csv")
-                ?? throw new InvalidOperationException("The embedded data set is missing from the assembly.");
-            using var embeddedReader = new StreamReader(embedded);
-            return ReadCsv(embeddedReader, EmbeddedName, ',');
-        }
-
-        FileStream stream;
-        try
-        {
-            stream = File.OpenRead(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new UsageException($"cannot read '{path}': {e.Message}");
-        }
-
-        using (stream)
-        {
-            Span<byte> magic = stackalloc byte[6];
-            int got = stream.ReadAtLeast(magic, 6, throwOnEndOfStream: false);
-            stream.Position = 0;
-            if (got == 6 && magic.SequenceEqual(NpyMagic))
-            {
-                return ReadNpy(stream, path);
-            }
-
-            using var reader = new StreamReader(stream, Encoding.UTF8);
-            return ReadCsv(reader, path, path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase) ? '\t' : null);
-        }
+        using FileDataSource<double> source = path is null ? Embedded() : DataFiles.Open(path);
+        return Materialize(source, path ?? EmbeddedName);
     }
 
-    private static ReadOnlySpan<byte> NpyMagic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
+    /// <summary>The embedded data set as a CSV source.</summary>
+    public static FileDataSource<double> Embedded()
+    {
+        using Stream embedded = typeof(DataTable).Assembly.GetManifestResourceStream("faithful.csv")
+            ?? throw new InvalidOperationException("The embedded data set is missing from the assembly.");
+        using var copy = new MemoryStream();
+        embedded.CopyTo(copy);
+        return CsvDataSource<double>.FromBytes(copy.ToArray(), EmbeddedName, ',');
+    }
 
     /// <summary>
     /// The chosen columns, by name or 1-based number, comma-separated ("waiting,eruptions", "2,1"); null
@@ -87,7 +68,7 @@ internal sealed partial class DataTable
             return this;
         }
 
-        int[] chosen = columns.Split(',').Select(c => ColumnIndex(c.Trim())).ToArray();
+        int[] chosen = columns.Split(',').Select(c => ColumnIndex(Columns, c.Trim(), Source)).ToArray();
         return Select(chosen);
     }
 
@@ -104,227 +85,86 @@ internal sealed partial class DataTable
             }
         }
 
-        return new DataTable(Source, chosen.Select(j => Columns[j]).ToArray(), values, Lines);
+        return new DataTable(Source, chosen.Select(j => Columns[j]).ToArray(), values, Rows, _locate);
     }
 
     /// <summary>The 0-based index of a column given by name (exact, then ignoring case) or by 1-based number.</summary>
-    public int ColumnIndex(string token)
+    public int ColumnIndex(string token) => ColumnIndex(Columns, token, Source);
+
+    /// <summary>The 0-based index of a column of <paramref name="columns"/> given by name (exact, then ignoring case) or by 1-based number.</summary>
+    public static int ColumnIndex(IReadOnlyList<string> columns, string token, string source)
     {
-        int index = Array.IndexOf(Columns, token);
+        int index = columns.ToList().IndexOf(token);
         if (index < 0)
         {
-            index = Array.FindIndex(Columns, c => string.Equals(c, token, StringComparison.OrdinalIgnoreCase));
+            index = columns.ToList().FindIndex(c => string.Equals(c, token, StringComparison.OrdinalIgnoreCase));
         }
 
-        if (index < 0 && int.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out int number) && number >= 1 && number <= Columns.Length)
+        if (index < 0 && int.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out int number) && number >= 1 && number <= columns.Count)
         {
             index = number - 1;
         }
 
         return index >= 0
             ? index
-            : throw new UsageException($"{Source} has no column '{token}'; its columns are {string.Join(", ", Columns)} (or give 1 … {Columns.Length}).");
+            : throw new UsageException($"{source} has no column '{token}'; its columns are {string.Join(", ", columns)} (or give 1 … {columns.Count}).");
     }
 
-    private static DataTable ReadCsv(TextReader reader, string source, char? separator)
+    /// <summary>Every row of the source in memory, row-major, checked finite.</summary>
+    public static DataTable Materialize<T>(FileDataSource<T> source, string name)
+        where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {
-        var options = new CsvReaderOptions
+        int d = source.Features;
+        if (source.Points * d > Array.MaxLength)
         {
-            HasHeader = false, // decided below: a first line with any cell that is not a number is the header
-            Separator = separator, // null: detected among , ; tab and |
-            SkipEmptyLines = true,
-            CommentPrefix = '#',
-            TrimWhitespace = true,
-            TrackLineNumbers = true,
-            MalformedData = CsvMalformedDataHandling.Throw,
-        };
-        string[]? columns = null;
-        bool header = false;
-        var values = new List<double>();
-        var lines = new List<int>();
+            throw new UsageException($"{name}: {source.Points} × {d} values are too many to hold in memory at once; fit it with --out-of-core.");
+        }
+
+        int n = (int)source.Points;
+        double[] values = new double[n * d];
+        const int Chunk = 65536;
+        T[] buffer = new T[Math.Min(Chunk, n) * d];
         try
         {
-            using var csv = CsvReader.Create(reader, options, leaveOpen: true);
-            while (csv.Read())
+            for (int start = 0; start < n; start += Chunk)
             {
-                int line = (int)csv.LineNumber;
-                if (columns is null)
+                int count = Math.Min(Chunk, n - start);
+                source.Read(start, count, buffer, count, default, default);
+                for (int j = 0; j < d; j++)
                 {
-                    string[] first = Enumerable.Range(0, csv.FieldCount).Select(csv.GetString).ToArray();
-                    if (first.Any(cell => !double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
+                    for (int i = 0; i < count; i++)
                     {
-                        columns = first.Select((name, j) => name.Length > 0 ? name : $"x{j + 1}").ToArray();
-                        header = true;
-                        continue;
+                        values[(start + i) * d + j] = double.CreateTruncating(buffer[j * count + i]);
                     }
-
-                    columns = Enumerable.Range(1, first.Length).Select(j => $"x{j}").ToArray();
                 }
-
-                if (csv.FieldCount != columns.Length)
-                {
-                    throw new UsageException($"{source}, line {line}: {csv.FieldCount} fields, but the {(header ? "header" : "first row")} has {columns.Length}.");
-                }
-
-                for (int j = 0; j < columns.Length; j++)
-                {
-                    values.Add(ParseCell(csv.GetString(j), source, line, columns[j]));
-                }
-
-                lines.Add(line);
             }
         }
-        catch (CsvFormatException e)
+        catch (DataFormatException e)
         {
-            throw new UsageException($"{source}, line {e.LineNumber}: malformed CSV ({FirstLine(e.Message)})");
+            throw new UsageException(e.Message);
         }
 
-        if (columns is null || lines.Count == 0)
+        Func<int, string> locate;
+        if (source is CsvDataSource<T> csv)
         {
-            throw new UsageException(columns is null ? $"{source} is empty." : $"{source} has a header line but no data rows.");
+            long[] lines = new long[n];
+            csv.ReadLineNumbers(0, lines);
+            locate = row => $"line {lines[row]}";
+        }
+        else
+        {
+            locate = row => $"row {row + 1}";
         }
 
-        return new DataTable(source, columns, [.. values], [.. lines]);
-    }
-
-    private static double ParseCell(string cell, string source, int line, string column)
-    {
-        if (cell.Length == 0)
+        string[] columns = source.Columns.Select(j => source.ColumnNames[j]).ToArray();
+        for (int i = 0; i < values.Length; i++)
         {
-            throw new UsageException($"{source}, line {line}, column '{column}': the cell is empty; missing values are not supported.");
-        }
-
-        if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
-        {
-            throw new UsageException($"{source}, line {line}, column '{column}': '{cell}' is not a number.");
-        }
-
-        if (!double.IsFinite(value))
-        {
-            throw new UsageException($"{source}, line {line}, column '{column}': '{cell}' is not a finite number; missing values are not supported.");
-        }
-
-        return value;
-    }
-
-    private static string FirstLine(string message) => message.Split('\n')[0].Trim();
-
-    /// <summary>NumPy's .npy format, versions 1–3: a 1-D or 2-D array of little- or big-endian floats, integers or booleans.</summary>
-    private static DataTable ReadNpy(Stream stream, string source)
-    {
-        var reader = new BinaryReader(stream);
-        reader.ReadBytes(6);
-        int major = reader.ReadByte();
-        reader.ReadByte();
-        if (major is < 1 or > 3)
-        {
-            throw new UsageException($"{source}: .npy format version {major} is not supported (1, 2 or 3).");
-        }
-
-        long headerLength = major == 1 ? reader.ReadUInt16() : reader.ReadUInt32();
-        if (headerLength > stream.Length)
-        {
-            throw new UsageException($"{source}: the .npy header is truncated.");
-        }
-
-        string header = (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(reader.ReadBytes((int)headerLength));
-        Match descr = NpyDescr().Match(header);
-        Match order = NpyFortran().Match(header);
-        Match shape = NpyShape().Match(header);
-        if (!descr.Success || !order.Success || !shape.Success)
-        {
-            throw new UsageException($"{source}: cannot read the .npy header {header.Trim()}.");
-        }
-
-        bool bigEndian = descr.Groups[1].Value == ">";
-        char kind = descr.Groups[2].Value[0];
-        int size = int.Parse(descr.Groups[3].Value, CultureInfo.InvariantCulture);
-        bool supported = kind switch
-        {
-            'f' => size is 4 or 8,
-            'i' or 'u' => size is 1 or 2 or 4 or 8,
-            _ => size == 1,
-        };
-        if (!supported)
-        {
-            throw new UsageException($"{source}: .npy element type '{descr.Groups[1].Value}{kind}{size}' is not supported (floats f4/f8, integers, booleans).");
-        }
-
-        long[] dims = shape.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-        if (dims.Length is < 1 or > 2)
-        {
-            throw new UsageException($"{source}: a .npy array of {dims.Length} dimensions; expected 1 (one column) or 2 (rows × columns).");
-        }
-
-        long rows = dims[0], cols = dims.Length == 2 ? dims[1] : 1;
-        if (rows == 0 || cols == 0)
-        {
-            throw new UsageException($"{source} holds no data (shape {rows} × {cols}).");
-        }
-
-        if (rows * cols > Array.MaxLength)
-        {
-            throw new UsageException($"{source}: {rows} × {cols} values are too many for one fit.");
-        }
-
-        byte[] raw = reader.ReadBytes(checked((int)(rows * cols * size)));
-        if (raw.Length != rows * cols * size)
-        {
-            throw new UsageException($"{source}: the file is truncated ({raw.Length} of {rows * cols * size} data bytes).");
-        }
-
-        bool fortran = order.Groups[1].Value == "True";
-        int n = (int)rows, d = (int)cols;
-        double[] values = new double[n * d];
-        for (int i = 0; i < n; i++)
-        {
-            for (int j = 0; j < d; j++)
+            if (!double.IsFinite(values[i]))
             {
-                int element = fortran ? j * n + i : i * d + j;
-                double value = Element(raw.AsSpan(element * size, size), kind, bigEndian);
-                if (!double.IsFinite(value))
-                {
-                    throw new UsageException($"{source}, row {i + 1}, column {j + 1}: {value} is not a finite number; missing values are not supported.");
-                }
-
-                values[i * d + j] = value;
+                throw new UsageException($"{name}, {locate(i / d)}, column '{columns[i % d]}': {values[i].ToString(CultureInfo.InvariantCulture)} is not a finite number; missing values are not supported.");
             }
         }
 
-        return new DataTable(source, Enumerable.Range(1, d).Select(j => $"x{j}").ToArray(), values, Enumerable.Range(1, n).ToArray());
+        return new DataTable(name, columns, values, n, locate);
     }
-
-    private static double Element(ReadOnlySpan<byte> bytes, char kind, bool bigEndian)
-    {
-        Span<byte> b = stackalloc byte[bytes.Length];
-        bytes.CopyTo(b);
-        if (bigEndian != !BitConverter.IsLittleEndian)
-        {
-            b.Reverse();
-        }
-
-        return (kind, b.Length) switch
-        {
-            ('f', 4) => BitConverter.ToSingle(b),
-            ('f', _) => BitConverter.ToDouble(b),
-            ('i', 1) => (sbyte)b[0],
-            ('i', 2) => BitConverter.ToInt16(b),
-            ('i', 4) => BitConverter.ToInt32(b),
-            ('i', _) => BitConverter.ToInt64(b),
-            ('u', 2) => BitConverter.ToUInt16(b),
-            ('u', 4) => BitConverter.ToUInt32(b),
-            ('u', 8) => BitConverter.ToUInt64(b),
-            _ => b[0],
-        };
-    }
-
-    [GeneratedRegex(@"'descr'\s*:\s*'([<>|=]?)([fiub])(\d+)'")]
-    private static partial Regex NpyDescr();
-
-    [GeneratedRegex(@"'fortran_order'\s*:\s*(True|False)")]
-    private static partial Regex NpyFortran();
-
-    [GeneratedRegex(@"'shape'\s*:\s*\(([^)]*)\)")]
-    private static partial Regex NpyShape();
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using EmKernels.IO;
 using EmKernels.Mixtures;
 
 namespace EmKernels.Cli;
@@ -61,7 +62,7 @@ internal static class Emk
 
     private static Command FitCommand(Terminal terminal)
     {
-        var command = new Command("fit", "Fit a mixture model to FILE (CSV with an optional header, or .npy); without FILE, to the embedded Old Faithful data (272 × 2).");
+        var command = new Command("fit", "Fit a mixture model to FILE (CSV with an optional header, .npy or Parquet); without FILE, to the embedded Old Faithful data (272 × 2).");
         var file = DataArgument();
         var shared = new SharedFitOptions(command);
         var components = new Option<int>("--components", "-k") { Description = "Number of components K.", DefaultValueFactory = _ => 2 };
@@ -70,33 +71,90 @@ internal static class Emk
         var outputPath = new Option<string?>("--output", "-o") { Description = "Write the fitted model (JSON) to this file." };
         var plot = new Option<string?>("--plot") { Description = "Write an SVG of the fit (two columns, points coloured by component, 1σ and 2σ ellipses)." };
         var plotColumns = new Option<string?>("--plot-columns") { Description = "The two columns to plot (names or 1-based numbers; default the first two)." };
+        var outOfCore = new Option<bool>("--out-of-core")
+        {
+            Description = "Stream FILE from disk every iteration instead of holding it in memory: memory independent of its size, the same fit bitwise. Chosen by itself when the data would not fit --memory-budget.",
+        };
+        var memoryBudget = new Option<long?>("--memory-budget") { Description = "Megabytes the data may take in memory before the fit streams them (default: a quarter of the memory available)." };
+        var online = new Option<bool>("--online") { Description = "Stepwise (online) EM over shuffled minibatches instead of batch EM (Cappé and Moulines 2009): γ_t = (t0 + t)^-κ." };
+        var batchSize = new Option<int>("--batch-size") { Description = "Online: points per minibatch.", DefaultValueFactory = _ => 1000 };
+        var kappa = new Option<double>("--kappa") { Description = "Online: κ of the step sizes, 0.5 < κ ≤ 1.", DefaultValueFactory = _ => 0.6 };
+        var stepOffset = new Option<double>("--t0") { Description = "Online: t0 of the step sizes (≥ 0).", DefaultValueFactory = _ => 1 };
+        var epochs = new Option<int>("--epochs") { Description = "Online: passes over the data, in all (with --resume: the new total).", DefaultValueFactory = _ => 1 };
+        var resume = new Option<string?>("--resume") { Description = "Online: continue the fit saved in this model file (its options; --epochs sets the new total), bitwise as if it had not stopped." };
+        foreach (Option option in (Option[])[components, covariance, outputPath, plot, plotColumns, outOfCore, memoryBudget, online, batchSize, kappa, stepOffset, epochs, resume])
+        {
+            command.Add(option);
+        }
+
         command.Add(file);
-        command.Add(components);
-        command.Add(covariance);
-        command.Add(outputPath);
-        command.Add(plot);
-        command.Add(plotColumns);
         command.SetAction(parse =>
         {
-            DataTable data = DataTable.Read(parse.GetValue(file)).Select(parse.GetValue(shared.Columns));
+            string? resumePath = parse.GetValue(resume);
+            ModelFile? resumed = resumePath is null ? null : ModelFile.Read(resumePath);
             FitSettings settings = shared.Settings(parse) with
             {
                 Components = parse.GetValue(components),
                 Covariance = Names.Covariance(parse.GetValue(covariance)!, "--covariance"),
+                OutOfCore = parse.GetValue(outOfCore),
+                Online = parse.GetValue(online) || resumed is not null,
+                BatchSize = parse.GetValue(batchSize),
+                Kappa = parse.GetValue(kappa),
+                StepOffset = parse.GetValue(stepOffset),
+                Epochs = parse.GetValue(epochs),
             };
+            if (!settings.Online && (Given(parse, batchSize) || Given(parse, kappa) || Given(parse, stepOffset) || Given(parse, epochs)))
+            {
+                throw new UsageException("--batch-size, --kappa, --t0 and --epochs are for --online fits.");
+            }
+
+            if (resumed is not null)
+            {
+                if (resumed.Online is null)
+                {
+                    throw new UsageException($"{resumePath} is not an online fit (it has no 'online' state to resume).");
+                }
+
+                if (resumed.Online.Epoch >= settings.Epochs && Given(parse, epochs) && resumed.Online.BatchInEpoch == 0)
+                {
+                    throw new UsageException($"{resumePath} has run {resumed.Online.Epoch} epochs already; give a larger --epochs to go on.");
+                }
+
+                settings = resumed.Options with
+                {
+                    Epochs = Given(parse, epochs) ? settings.Epochs : Math.Max(resumed.Options.Epochs, resumed.Online.Epoch + 1),
+                    Threads = settings.Threads,
+                    OutOfCore = settings.OutOfCore,
+                    Columns = settings.Columns ?? resumed.Options.Columns,
+                };
+            }
+
             string? modelPath = parse.GetValue(outputPath), plotPath = parse.GetValue(plot);
             if (plotPath is null && parse.GetValue(plotColumns) is not null)
             {
                 throw new UsageException("--plot-columns needs --plot FILE.svg.");
             }
 
-            (int X, int Y) plotted = plotPath is null ? default : Plot.Columns(data, parse.GetValue(plotColumns));
-
-            FitOutcome outcome = terminal.WithProgress(
-                $"fitting {Names.Describe(settings.Model, settings.Covariance, settings.Components)}", settings.Restarts, parse.GetValue(shared.Verbose),
-                progress => Fitter.Fit(data, settings, progress));
-            if (plotPath is not null)
+            if (parse.GetValue(memoryBudget) is < 1)
             {
+                throw new UsageException("--memory-budget must be at least 1 (megabytes).");
+            }
+
+            settings.ValidateOptions();
+            string label = settings.Online
+                ? $"fitting {Names.Describe(settings.Model, settings.Covariance, settings.Components)} online"
+                : $"fitting {Names.Describe(settings.Model, settings.Covariance, settings.Components)}";
+            bool verbose = parse.GetValue(shared.Verbose);
+            Func<Func<IProgress<FitProgress>?, FitOutcome>, FitOutcome> withProgress = settings.Online
+                ? work => terminal.WithOnlineProgress(label, settings.Epochs, verbose, work)
+                : work => terminal.WithProgress(label, settings.Restarts, verbose, work);
+            long? budget = parse.GetValue(memoryBudget) is { } megabytes ? megabytes << 20 : null;
+            (FitOutcome outcome, DataTable? data) = settings.Float32
+                ? FitFile<float>(parse.GetValue(file), settings, budget, resumed, plotPath is not null, withProgress)
+                : FitFile<double>(parse.GetValue(file), settings, budget, resumed, plotPath is not null, withProgress);
+            if (plotPath is not null && data is not null)
+            {
+                (int X, int Y) plotted = Plot.Columns(data, parse.GetValue(plotColumns));
                 int[] labels = outcome.Mixture.Predict(data.Values, data.Rows, probabilities: false).Labels;
                 Plot.Write(plotPath, data, plotted.X, plotted.Y, labels, outcome.File);
             }
@@ -121,6 +179,55 @@ internal static class Emk
         });
         return command;
     }
+
+    /// <summary>
+    /// Fits FILE (or the embedded data): held in memory, or streamed from the file every iteration with
+    /// --out-of-core or when the data would take more than the memory budget in memory. Returns the data too
+    /// when they were held in memory.
+    /// </summary>
+    private static (FitOutcome Outcome, DataTable? Data) FitFile<T>(
+        string? path, FitSettings settings, long? budget, ModelFile? resumed, bool plot, Func<Func<IProgress<FitProgress>?, FitOutcome>, FitOutcome> withProgress)
+        where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
+    {
+        if (path is null)
+        {
+            if (settings.OutOfCore)
+            {
+                throw new UsageException("--out-of-core streams a FILE; the embedded data set is held in memory.");
+            }
+
+            DataTable embedded = DataTable.Read(null).Select(settings.Columns);
+            return (withProgress(progress => Fitter.Fit(embedded, settings, progress, resumed)), embedded);
+        }
+
+        using FileDataSource<T> file = DataFiles.Open<T>(path);
+        using FileDataSource<T> chosen = settings.Columns is null
+            ? file.WithColumns(file.Columns)
+            : file.WithColumns(settings.Columns.Split(',').Select(c => DataTable.ColumnIndex(file.ColumnNames, c.Trim(), path)).ToArray());
+        string[] columns = chosen.Columns.Select(j => chosen.ColumnNames[j]).ToArray();
+        if (resumed is not null && !resumed.Columns.SequenceEqual(columns))
+        {
+            throw new UsageException($"{path} has the columns {string.Join(", ", columns)}; the fit to resume was of {string.Join(", ", resumed.Columns)} (choose them with --columns).");
+        }
+
+        long available = budget ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4;
+        long inMemory = chosen.Points * chosen.Features * (16 + 2 * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        if (settings.OutOfCore || inMemory > available)
+        {
+            if (plot)
+            {
+                throw new UsageException("--plot needs the data in memory, and this fit streams them (--out-of-core, or data beyond --memory-budget).");
+            }
+
+            FitSettings streamed = settings with { OutOfCore = true };
+            return (withProgress(progress => Fitter.FitStreamed(chosen, columns, streamed, progress, resumed)), null);
+        }
+
+        DataTable data = DataTable.Materialize(chosen, path);
+        return (withProgress(progress => Fitter.Fit(data, settings, progress, resumed)), data);
+    }
+
+    private static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 
     private static Command PredictCommand(Terminal terminal)
     {
@@ -394,7 +501,7 @@ internal static class Emk
 
     private static Argument<string?> DataArgument() => new("FILE")
     {
-        Description = "CSV (header optional) or .npy (float32/float64, C or Fortran order); default the embedded Old Faithful data.",
+        Description = "CSV (header optional), .npy (floats, integers or booleans; C or Fortran order) or Parquet (numeric columns); default the embedded Old Faithful data.",
         Arity = ArgumentArity.ZeroOrOne,
     };
 

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
-using System.Text.Json;
+using EmKernels.Engine;
+using EmKernels.IO;
 using EmKernels.Mixtures;
 
 namespace EmKernels.Cli;
@@ -40,13 +41,29 @@ internal sealed record FitSettings
 
     public int? Categories { get; init; }
 
+    /// <summary>Whether the data were streamed from the file every iteration rather than held in memory (the fit is the same).</summary>
+    public bool OutOfCore { get; init; }
+
+    /// <summary>Stepwise (online) EM instead of batch EM.</summary>
+    public bool Online { get; init; }
+
+    public int BatchSize { get; init; } = 1000;
+
+    public double Kappa { get; init; } = 0.6;
+
+    public double StepOffset { get; init; } = 1;
+
+    public int Epochs { get; init; } = 1;
+
     public static readonly string[] InitNames = ["kmeans", "random", "random-points"];
 
-    /// <summary>Checks every option against the data, naming the option; the library's own checks then cannot fire on options.</summary>
-    public void Validate(DataTable data)
+    /// <summary>The initialization actually used.</summary>
+    public string InitName => Init ?? (Model == "gaussian" ? "kmeans" : "random");
+
+    /// <summary>Checks the options that do not depend on the data, naming the option.</summary>
+    public void ValidateOptions()
     {
         Require(Components >= 1, "--components must be at least 1.");
-        Require(Components <= data.Rows, $"{data.Source} has {data.Rows} rows but --components is {Components}; a mixture needs at least as many points as components.");
         Require(MaxIterations >= 1, "--max-iter must be at least 1.");
         Require(Tolerance >= 0 && double.IsFinite(Tolerance), "--tol must be finite and non-negative.");
         Require(RegCovar >= 0 && double.IsFinite(RegCovar), "--reg-covar must be finite and non-negative.");
@@ -59,6 +76,18 @@ internal sealed record FitSettings
         Require(Model == "categorical" || Categories is null, "--categories is for --model categorical.");
         Require(Model != "binomial" || Trials is >= 1, "--model binomial needs --trials (the number of trials behind every count, at least 1).");
         Require(Categories is null or >= 1, "--categories must be at least 1.");
+        Require(BatchSize >= 1, "--batch-size must be at least 1.");
+        Require(Kappa > 0.5 && Kappa <= 1, "--kappa must satisfy 0.5 < κ ≤ 1.");
+        Require(StepOffset >= 0 && double.IsFinite(StepOffset), "--t0 must be finite and non-negative.");
+        Require(Epochs >= 1, "--epochs must be at least 1.");
+        Require(!Online || Restarts == 1, "--n-init is for batch EM; an online fit runs once.");
+    }
+
+    /// <summary>Checks every option against in-memory data, naming the option; the library's own checks then cannot fire on options.</summary>
+    public void Validate(DataTable data)
+    {
+        ValidateOptions();
+        Require(Components <= data.Rows, $"{data.Source} has {data.Rows} rows but --components is {Components}; a mixture needs at least as many points as components.");
         if (Model != "gaussian")
         {
             CheckOutcomes(data);
@@ -79,7 +108,7 @@ internal sealed record FitSettings
                 if (!DiscreteOutcomes.IsValid(v, distribution, categories, trials))
                 {
                     throw new UsageException(
-                        $"{data.Source}, line {data.Lines[i]}, column '{data.Columns[j]}': {v.ToString(CultureInfo.InvariantCulture)} is not {DiscreteOutcomes.Expected(distribution, categories, trials)} (--model {Model}).");
+                        $"{data.Source}, {data.Locate(i)}, column '{data.Columns[j]}': {v.ToString(CultureInfo.InvariantCulture)} is not {DiscreteOutcomes.Expected(distribution, categories, trials)} (--model {Model}).");
                 }
             }
         }
@@ -93,70 +122,59 @@ internal sealed record FitSettings
         }
     }
 
-    public void Write(Utf8JsonWriter json)
+    public OptionsDocument ToDocument() => new()
     {
-        json.WriteStartObject();
-        json.WriteString("model", Model);
-        if (Model == "gaussian")
-        {
-            json.WriteString("covariance", Names.Of(Covariance));
-            json.WriteNumber("reg_covar", RegCovar);
-        }
-        else
-        {
-            json.WriteNumber("smoothing", Smoothing);
-        }
+        Model = Model,
+        Covariance = Model == "gaussian" ? Names.Of(Covariance) : null,
+        RegCovar = Model == "gaussian" ? RegCovar : null,
+        Smoothing = Model == "gaussian" ? null : Smoothing,
+        Components = Components,
+        Columns = Columns,
+        MaxIterations = MaxIterations,
+        Tolerance = Tolerance,
+        Init = InitName,
+        Restarts = Restarts,
+        Seed = Seed,
+        Float32 = Float32,
+        Threads = Threads,
+        Trials = Trials,
+        Categories = Categories,
+        OutOfCore = OutOfCore,
+        Online = Online,
+        BatchSize = Online ? BatchSize : null,
+        Kappa = Online ? Kappa : null,
+        StepOffset = Online ? StepOffset : null,
+        Epochs = Online ? Epochs : null,
+    };
 
-        json.WriteNumber("components", Components);
-        if (Columns is not null)
-        {
-            json.WriteString("columns", Columns);
-        }
-
-        json.WriteNumber("max_iter", MaxIterations);
-        json.WriteNumber("tol", Tolerance);
-        json.WriteString("init", Init ?? (Model == "gaussian" ? "kmeans" : "random"));
-        json.WriteNumber("n_init", Restarts);
-        json.WriteNumber("seed", Seed);
-        json.WriteBoolean("float32", Float32);
-        if (Threads is { } threads)
-        {
-            json.WriteNumber("threads", threads);
-        }
-
-        if (Trials is { } trials)
-        {
-            json.WriteNumber("trials", trials);
-        }
-
-        if (Categories is { } categories)
-        {
-            json.WriteNumber("categories", categories);
-        }
-
-        json.WriteEndObject();
-    }
-
-    public static FitSettings Read(JsonFields json)
+    public static FitSettings FromDocument(OptionsDocument o, string path)
     {
-        string model = json.String("model");
+        T Value<T>(T? value, string name)
+            where T : struct => value ?? throw new UsageException($"{path}: the field 'options.{name}' is missing.");
+        string model = o.Model ?? throw new UsageException($"{path}: the field 'options.model' is missing.");
         return new FitSettings
         {
             Model = model,
-            Covariance = model == "gaussian" ? Names.Covariance(json.String("covariance"), "options") : CovarianceType.Full,
-            RegCovar = model == "gaussian" ? json.Number("reg_covar") : 0,
-            Smoothing = model == "gaussian" ? 0 : json.Number("smoothing"),
-            Components = json.Int("components"),
-            Columns = json.OptionalString("columns"),
-            MaxIterations = json.Int("max_iter"),
-            Tolerance = json.Number("tol"),
-            Init = json.String("init"),
-            Restarts = json.Int("n_init"),
-            Seed = json.Int("seed"),
-            Float32 = json.Bool("float32"),
-            Threads = json.OptionalInt("threads"),
-            Trials = json.OptionalInt("trials"),
-            Categories = json.OptionalInt("categories"),
+            Covariance = model == "gaussian" ? Names.Covariance(o.Covariance ?? throw new UsageException($"{path}: the field 'options.covariance' is missing."), "options") : CovarianceType.Full,
+            RegCovar = model == "gaussian" ? Value(o.RegCovar, "reg_covar") : 0,
+            Smoothing = model == "gaussian" ? 0 : Value(o.Smoothing, "smoothing"),
+            Components = Value(o.Components, "components"),
+            Columns = o.Columns,
+            MaxIterations = Value(o.MaxIterations, "max_iter"),
+            Tolerance = Value(o.Tolerance, "tol"),
+            Init = o.Init ?? throw new UsageException($"{path}: the field 'options.init' is missing."),
+            Restarts = Value(o.Restarts, "n_init"),
+            Seed = Value(o.Seed, "seed"),
+            Float32 = Value(o.Float32, "float32"),
+            Threads = o.Threads,
+            Trials = o.Trials,
+            Categories = o.Categories,
+            OutOfCore = o.OutOfCore ?? false,
+            Online = o.Online ?? false,
+            BatchSize = o.BatchSize ?? 1000,
+            Kappa = o.Kappa ?? 0.6,
+            StepOffset = o.StepOffset ?? 1,
+            Epochs = o.Epochs ?? 1,
         };
     }
 }
@@ -164,16 +182,23 @@ internal sealed record FitSettings
 /// <summary>A fit's results: the model file's content and the model.</summary>
 internal sealed record FitOutcome(ModelFile File, IMixture Mixture);
 
-/// <summary>Runs the library's estimators for the command line.</summary>
+/// <summary>
+/// Fits for the command line through the library's public engine: the model is a <see cref="FiniteMixture{T}"/> of
+/// the chosen family, fitted by batch EM (in memory, or streamed from the file every iteration: the same fit) or by
+/// stepwise EM. A problem with the data is a <see cref="UsageException"/> naming the file.
+/// </summary>
 internal static class Fitter
 {
-    /// <summary>Fits <paramref name="data"/> (its columns already chosen) with the settings, in float or double.</summary>
-    public static FitOutcome Fit(DataTable data, FitSettings settings, IProgress<FitProgress>? progress)
+    /// <summary>Fits data held in memory.</summary>
+    public static FitOutcome Fit(DataTable data, FitSettings settings, IProgress<FitProgress>? progress, ModelFile? resume = null)
     {
         settings.Validate(data);
+        int categories = settings.Categories ?? (settings.Model == "categorical" ? (int)data.Values.Max() + 1 : 1);
         try
         {
-            return settings.Float32 ? Fit<float>(data, settings, progress) : Fit<double>(data, settings, progress);
+            return settings.Float32
+                ? Fit(new InMemoryDataSource<float>(data.Values.Select(v => (float)v).ToArray(), data.Rows, data.Columns.Length), data.Source, data.Columns, settings, categories, progress, resume)
+                : Fit(new InMemoryDataSource<double>(data.Values, data.Rows, data.Columns.Length), data.Source, data.Columns, settings, categories, progress, resume);
         }
         catch (ArgumentException e)
         {
@@ -181,88 +206,137 @@ internal static class Fitter
         }
     }
 
-    private static FitOutcome Fit<T>(DataTable data, FitSettings s, IProgress<FitProgress>? progress)
+    /// <summary>Fits a file streamed in chunks: memory does not grow with its number of rows.</summary>
+    public static FitOutcome FitStreamed<T>(FileDataSource<T> file, string[] columns, FitSettings settings, IProgress<FitProgress>? progress, ModelFile? resume = null)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        int n = data.Rows, d = data.Columns.Length;
-        T[] values = Mixture<T>.Convert(data.Values);
-        var clock = Stopwatch.StartNew();
-        MixtureModel<T> model;
-        double[] means = [];
-        double[] parameters;
-        int categories = 1, trials = 1;
-        if (s.Model == "gaussian")
+        settings.ValidateOptions();
+        if (settings.Components > file.Points)
         {
-            var options = new GaussianMixtureOptions
+            throw new UsageException($"{file.Name} has {file.Points} rows but --components is {settings.Components}; a mixture needs at least as many points as components.");
+        }
+
+        try
+        {
+            int categories = settings.Categories ?? (settings.Model == "categorical" ? LargestValue(file) + 1 : 1);
+            return Fit(file, file.Name, columns, settings, categories, progress, resume);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"{file.Name}: {Messages.Of(e)}");
+        }
+        catch (DataFormatException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    /// <summary>The engine's model for the settings: a finite mixture of the chosen family, with the chosen initialization.</summary>
+    public static FiniteMixture<T> Model<T>(FitSettings s, int features, int categories)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        ComponentFamily<T> family = s.Model == "gaussian"
+            ? GaussianComponents<T>.Create(s.Covariance, s.Components, features, s.RegCovar)
+            : DiscreteComponents<T>.Create(Names.Distribution(s.Model), s.Components, features, categories, s.Trials ?? 1, s.Smoothing);
+        return new FiniteMixture<T>(family, s.InitName switch
+        {
+            "random" => MixtureInitialization.RandomResponsibilities,
+            "random-points" => MixtureInitialization.RandomPoints,
+            _ => MixtureInitialization.KMeans,
+        });
+    }
+
+    private static FitOutcome Fit<T>(DataSource<T> data, string source, string[] columns, FitSettings s, int categories, IProgress<FitProgress>? progress, ModelFile? resume)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int d = data.Features;
+        var clock = Stopwatch.StartNew();
+        FiniteMixture<T> model = Model<T>(s, d, categories);
+        double meanLogLikelihood;
+        bool converged;
+        long iterations;
+        OnlineState? online = null;
+        if (s.Online)
+        {
+            var options = new StepwiseOptions
             {
-                Components = s.Components,
-                CovarianceType = s.Covariance,
-                MaxIterations = s.MaxIterations,
-                Tolerance = s.Tolerance,
-                RegCovar = s.RegCovar,
-                Initialization = s.Init switch
-                {
-                    "random" => GaussianMixtureInitialization.RandomResponsibilities,
-                    "random-points" => GaussianMixtureInitialization.RandomPoints,
-                    _ => GaussianMixtureInitialization.KMeans,
-                },
-                Restarts = s.Restarts,
+                Kappa = s.Kappa,
+                StepOffset = s.StepOffset,
+                BatchSize = s.BatchSize,
+                Epochs = s.Epochs,
                 Seed = s.Seed,
                 MaxDegreeOfParallelism = s.Threads,
                 Progress = progress,
             };
-            GaussianMixtureModel<T> gaussian = new GaussianMixture<T>(options).Fit(values, n, d);
-            means = gaussian.Means.ToArray();
-            parameters = gaussian.Covariances.ToArray();
-            model = gaussian;
+            StepwiseExpectationMaximization<T> driver = resume?.Online is { } state
+                ? StepwiseExpectationMaximization<T>.Resume(model, state.Checkpoint, options)
+                : new StepwiseExpectationMaximization<T>(model, options);
+            driver.Fit(data);
+            meanLogLikelihood = driver.EpochObjectives[^1];
+            converged = false; // stepwise EM has no convergence test: it runs its epochs
+            iterations = driver.Steps;
+            online = new OnlineState(driver.Steps, driver.Epoch, driver.BatchInEpoch, driver.SaveCheckpoint());
         }
         else
         {
-            var options = new DiscreteMixtureOptions
+            ExpectationMaximizationResult result = ExpectationMaximization.Fit(model, data, new ExpectationMaximizationOptions
             {
-                Components = s.Components,
                 MaxIterations = s.MaxIterations,
                 Tolerance = s.Tolerance,
-                Initialization = s.Init == "random-points" ? DiscreteMixtureInitialization.RandomPoints : DiscreteMixtureInitialization.RandomResponsibilities,
                 Restarts = s.Restarts,
                 Seed = s.Seed,
-                Smoothing = s.Smoothing,
                 MaxDegreeOfParallelism = s.Threads,
                 Progress = progress,
-            };
-            categories = s.Categories ?? (int)data.Values.Max() + 1;
-            trials = s.Trials ?? 1;
-            DiscreteMixtureModel<T> discrete = s.Model switch
-            {
-                "bernoulli" => new BernoulliMixture<T>(options).Fit(values, n, d),
-                "categorical" => new CategoricalMixture<T>(categories, options).Fit(values, n, d),
-                "binomial" => new BinomialMixture<T>(trials, options).Fit(values, n, d),
-                _ => new PoissonMixture<T>(options).Fit(values, n, d),
-            };
-            parameters = discrete.Parameters.ToArray();
-            model = discrete;
+            });
+            meanLogLikelihood = result.Objective;
+            converged = result.Converged;
+            iterations = result.Iterations;
         }
 
         clock.Stop();
-        double logLikelihood = model.MeanLogLikelihood;
-        int p = model.ParameterCount;
+        long n = data.Points;
+        int p = model.FreeParameterCount;
         var summary = new FitSummary(
-            logLikelihood, -2.0 * n * logLikelihood + p * Math.Log(n), -2.0 * n * logLikelihood + 2.0 * p,
-            model.Converged, model.Iterations, n, data.Source, clock.Elapsed);
+            meanLogLikelihood, -2.0 * n * meanLogLikelihood + p * Math.Log(n), -2.0 * n * meanLogLikelihood + 2.0 * p,
+            converged, iterations, n, source, clock.Elapsed);
+        bool gaussian = s.Model == "gaussian";
+        var family = model.Family;
         var file = new ModelFile
         {
             Model = s.Model,
-            Covariance = s.Model == "gaussian" ? s.Covariance : null,
-            Columns = data.Columns,
+            Covariance = gaussian ? s.Covariance : null,
+            Columns = columns,
             Categories = categories,
-            Trials = trials,
+            Trials = s.Trials ?? 1,
             Weights = model.Weights.ToArray(),
-            Means = means,
-            Parameters = parameters,
+            Means = gaussian ? ((GaussianComponents<T>)family).Means.ToArray() : [],
+            Parameters = gaussian ? ((GaussianComponents<T>)family).Covariances.ToArray() : family.Parameters.ToArray(),
             Float32 = s.Float32,
             Fit = summary,
             Options = s with { Categories = s.Model == "categorical" ? categories : null },
+            Online = online,
         };
-        return new FitOutcome(file, new Mixture<T>(model));
+        return new FitOutcome(file, file.Mixture());
+    }
+
+    /// <summary>The largest value in the file (the categorical default of C − 1), in one pass.</summary>
+    private static int LargestValue<T>(FileDataSource<T> file)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        const int Chunk = 65536;
+        int d = file.Features;
+        T[] buffer = new T[Chunk * d];
+        double largest = 0;
+        for (long start = 0; start < file.Points; start += Chunk)
+        {
+            int count = (int)Math.Min(Chunk, file.Points - start);
+            file.Read(start, count, buffer, count, default, default);
+            foreach (T value in buffer.AsSpan(0, count * d))
+            {
+                largest = Math.Max(largest, double.CreateTruncating(value));
+            }
+        }
+
+        return (int)Math.Min(largest, int.MaxValue - 1);
     }
 }

@@ -1,17 +1,20 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using EmKernels.Mixtures;
 
 namespace EmKernels.Cli;
 
 /// <summary>
 /// The model file: versioned JSON that <c>emk fit</c> and <c>emk select</c> write and <c>predict</c>,
-/// <c>score</c> and <c>sample</c> read back exactly (doubles are written shortest-round-trip). The
-/// layout of the parameter arrays is that of the fixtures' FORMAT.md §4; README.md documents every field.
+/// <c>score</c> and <c>sample</c> read back exactly (doubles are written shortest-round-trip), through a
+/// source-generated <see cref="JsonSerializerContext"/> and then validated field by field. Version 2 adds
+/// the state of an online fit (to resume it) and how the data were read; version 1 files still read.
+/// The layout of the parameter arrays is that of the fixtures' FORMAT.md §4; README.md documents every field.
 /// </summary>
 internal sealed record ModelFile
 {
     public const string FormatName = "emk-model";
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
 
     private IMixture? _mixture;
 
@@ -42,63 +45,15 @@ internal sealed record ModelFile
 
     public required FitSettings Options { get; init; }
 
+    /// <summary>An online fit's state (the stepwise driver's checkpoint), or null.</summary>
+    public OnlineState? Online { get; init; }
+
     public int Components => Weights.Length;
 
     public int Features => Columns.Length;
 
-    /// <summary>The JSON key of a model's <see cref="Parameters"/>: covariances, probs or rates (FORMAT.md §4).</summary>
-    private static string ParameterKey(string model) => model switch
-    {
-        "gaussian" => "covariances",
-        "poisson" => "rates",
-        _ => "probs",
-    };
-
     /// <summary>Writes the file, or nothing: the JSON goes to a temporary file that is renamed over <paramref name="path"/> when complete.</summary>
-    public void Write(string path) => OutputFile.Write(path, stream =>
-    {
-        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
-        json.WriteStartObject();
-        json.WriteString("format", FormatName);
-        json.WriteNumber("version", FormatVersion);
-        json.WriteString("model", Model);
-        if (Covariance is { } covariance)
-        {
-            json.WriteString("covariance_type", Names.Of(covariance));
-        }
-
-        json.WriteNumber("components", Components);
-        json.WriteNumber("features", Features);
-        WriteArray(json, "columns", Columns);
-        if (Model == "categorical")
-        {
-            json.WriteNumber("categories", Categories);
-        }
-
-        if (Model == "binomial")
-        {
-            json.WriteNumber("trials", Trials);
-        }
-
-        json.WriteBoolean("float32", Float32);
-        WriteArray(json, "weights", Weights);
-        if (Model == "gaussian")
-        {
-            WriteArray(json, "means", Means);
-        }
-
-        WriteArray(json, ParameterKey(Model), Parameters);
-        json.WriteNumber("mean_log_likelihood", Fit.MeanLogLikelihood);
-        json.WriteNumber("bic", Fit.Bic);
-        json.WriteNumber("aic", Fit.Aic);
-        json.WriteBoolean("converged", Fit.Converged);
-        json.WriteNumber("iterations", Fit.Iterations);
-        json.WriteNumber("training_points", Fit.Points);
-        json.WriteString("data", Fit.Data);
-        json.WritePropertyName("options");
-        Options.Write(json);
-        json.WriteEndObject();
-    });
+    public void Write(string path) => OutputFile.Write(path, stream => JsonSerializer.Serialize(stream, ToDocument(), ModelJson.Default.ModelDocument));
 
     /// <summary>Reads and validates a model file; any problem is a <see cref="UsageException"/> naming the file.</summary>
     public static ModelFile Read(string path)
@@ -113,65 +68,46 @@ internal sealed record ModelFile
             throw new UsageException($"cannot read '{path}': {e.Message}");
         }
 
-        JsonDocument document;
+        ModelDocument? document;
         try
         {
-            document = JsonDocument.Parse(bytes);
+            // Well-formed JSON of this format and a version this emk reads, before any field is interpreted.
+            using JsonDocument json = JsonDocument.Parse(bytes);
+            JsonElement root = json.RootElement;
+            string? format = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("format", out JsonElement f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
+            if (format != FormatName)
+            {
+                throw new UsageException($"{path} is not an emk model file (its format is {(format is null ? "not given" : $"'{format}'")}, expected '{FormatName}').");
+            }
+
+            if (root.TryGetProperty("version", out JsonElement v) && v.TryGetInt32(out int version) && version is not (1 or 2))
+            {
+                throw new UsageException($"{path} is an emk model of format version {version}; this emk reads versions 1 and 2.");
+            }
         }
         catch (JsonException e)
         {
             throw new UsageException($"{path} is not an emk model file: it is not valid JSON ({e.Message})");
         }
 
-        using (document)
+        try
         {
-            var root = new JsonFields(document.RootElement, path);
-            string? format = root.OptionalString("format");
-            if (format != FormatName)
-            {
-                throw new UsageException($"{path} is not an emk model file (its format is {(format is null ? "not given" : $"'{format}'")}, expected '{FormatName}').");
-            }
-
-            int version = root.Int("version");
-            if (version != FormatVersion)
-            {
-                throw new UsageException($"{path} is an emk model of format version {version}; this emk reads version {FormatVersion}.");
-            }
-
-            string model = root.String("model");
-            if (!Names.Models.Contains(model))
-            {
-                throw new UsageException($"{path}: unknown model '{model}' (expected {string.Join(", ", Names.Models)}).");
-            }
-
-            CovarianceType? covariance = model == "gaussian" ? Names.Covariance(root.String("covariance_type"), path) : null;
-            string[] columns = root.Strings("columns");
-            double[] weights = root.Numbers("weights");
-            int components = root.Int("components"), features = root.Int("features");
-            if (components != weights.Length || features != columns.Length)
-            {
-                throw new UsageException($"{path}: components ({components}) and features ({features}) do not match the {weights.Length} weights and {columns.Length} columns.");
-            }
-
-            var file = new ModelFile
-            {
-                Model = model,
-                Covariance = covariance,
-                Columns = columns,
-                Categories = model == "categorical" ? root.Int("categories") : 1,
-                Trials = model == "binomial" ? root.Int("trials") : 1,
-                Weights = weights,
-                Means = model == "gaussian" ? root.Numbers("means") : [],
-                Parameters = root.Numbers(ParameterKey(model)),
-                Float32 = root.Bool("float32"),
-                Fit = new FitSummary(
-                    root.Number("mean_log_likelihood"), root.Number("bic"), root.Number("aic"), root.Bool("converged"),
-                    root.Int("iterations"), root.Int("training_points"), root.String("data"), TimeSpan.Zero),
-                Options = FitSettings.Read(root.Object("options")),
-            };
-            file.Mixture(); // validates the parameters now, with the file named
-            return file;
+            document = JsonSerializer.Deserialize(bytes, ModelJson.Default.ModelDocument);
         }
+        catch (JsonException e)
+        {
+            string field = e.Path is { Length: > 2 } p ? p[2..].Split('.', '[')[0] : "?";
+            throw new UsageException($"{path}: the field '{field}' has a value of the wrong type ({e.Path}).");
+        }
+
+        if (document is null)
+        {
+            throw new UsageException($"{path} is not an emk model file (it is not a JSON object).");
+        }
+
+        ModelFile file = FromDocument(document, path);
+        file.Mixture(); // validates the parameters now, with the file named
+        return file;
     }
 
     /// <summary>The library model with these parameters, in the precision the model was fitted in; built (and validated) once.</summary>
@@ -196,84 +132,276 @@ internal sealed record ModelFile
         return new Mixture<T>(model);
     }
 
-    private static void WriteArray(Utf8JsonWriter json, string name, IEnumerable<double> values)
+    private ModelDocument ToDocument() => new()
     {
-        json.WriteStartArray(name);
-        foreach (double value in values)
+        Format = FormatName,
+        Version = FormatVersion,
+        Model = Model,
+        CovarianceType = Covariance is { } covariance ? Names.Of(covariance) : null,
+        Components = Components,
+        Features = Features,
+        Columns = Columns,
+        Categories = Model == "categorical" ? Categories : null,
+        Trials = Model == "binomial" ? Trials : null,
+        Float32 = Float32,
+        Weights = Weights,
+        Means = Model == "gaussian" ? Means : null,
+        Covariances = Model == "gaussian" ? Parameters : null,
+        Rates = Model == "poisson" ? Parameters : null,
+        Probs = Model is "bernoulli" or "categorical" or "binomial" ? Parameters : null,
+        MeanLogLikelihood = Fit.MeanLogLikelihood,
+        Bic = Fit.Bic,
+        Aic = Fit.Aic,
+        Converged = Fit.Converged,
+        Iterations = Fit.Iterations,
+        TrainingPoints = Fit.Points,
+        Data = Fit.Data,
+        Options = Options.ToDocument(),
+        Online = Online is { } online ? new OnlineDocument
         {
-            json.WriteNumberValue(value);
+            Steps = online.Steps,
+            Epoch = online.Epoch,
+            BatchInEpoch = online.BatchInEpoch,
+            Checkpoint = Convert.ToBase64String(online.Checkpoint),
+        } : null,
+    };
+
+    private static ModelFile FromDocument(ModelDocument d, string path)
+    {
+        T Required<T>(T? value, string name)
+            where T : class => value ?? throw new UsageException($"{path}: the field '{name}' is missing.");
+        T Value<T>(T? value, string name)
+            where T : struct => value ?? throw new UsageException($"{path}: the field '{name}' is missing.");
+
+        if (d.Format != FormatName)
+        {
+            throw new UsageException($"{path} is not an emk model file (its format is {(d.Format is null ? "not given" : $"'{d.Format}'")}, expected '{FormatName}').");
         }
 
-        json.WriteEndArray();
-    }
-
-    private static void WriteArray(Utf8JsonWriter json, string name, IEnumerable<string> values)
-    {
-        json.WriteStartArray(name);
-        foreach (string value in values)
+        int version = Value(d.Version, "version");
+        if (version is not (1 or 2))
         {
-            json.WriteStringValue(value);
+            throw new UsageException($"{path} is an emk model of format version {version}; this emk reads versions 1 and 2.");
         }
 
-        json.WriteEndArray();
+        string model = Required(d.Model, "model");
+        if (!Names.Models.Contains(model))
+        {
+            throw new UsageException($"{path}: unknown model '{model}' (expected {string.Join(", ", Names.Models)}).");
+        }
+
+        CovarianceType? covariance = model == "gaussian" ? Names.Covariance(Required(d.CovarianceType, "covariance_type"), path) : null;
+        string[] columns = Required(d.Columns, "columns");
+        double[] weights = Required(d.Weights, "weights");
+        int components = Value(d.Components, "components"), features = Value(d.Features, "features");
+        if (components != weights.Length || features != columns.Length)
+        {
+            throw new UsageException($"{path}: components ({components}) and features ({features}) do not match the {weights.Length} weights and {columns.Length} columns.");
+        }
+
+        string key = model switch { "gaussian" => "covariances", "poisson" => "rates", _ => "probs" };
+        OnlineState? online = null;
+        if (d.Online is { } o)
+        {
+            byte[] checkpoint;
+            try
+            {
+                checkpoint = Convert.FromBase64String(Required(o.Checkpoint, "online.checkpoint"));
+            }
+            catch (FormatException)
+            {
+                throw new UsageException($"{path}: the field 'online.checkpoint' is not base64.");
+            }
+
+            online = new OnlineState(Value(o.Steps, "online.steps"), Value(o.Epoch, "online.epoch"), Value(o.BatchInEpoch, "online.batch_in_epoch"), checkpoint);
+        }
+
+        return new ModelFile
+        {
+            Model = model,
+            Covariance = covariance,
+            Columns = columns,
+            Categories = model == "categorical" ? Value(d.Categories, "categories") : 1,
+            Trials = model == "binomial" ? Value(d.Trials, "trials") : 1,
+            Weights = weights,
+            Means = model == "gaussian" ? Required(d.Means, "means") : [],
+            Parameters = Required(model switch { "gaussian" => d.Covariances, "poisson" => d.Rates, _ => d.Probs }, key),
+            Float32 = Value(d.Float32, "float32"),
+            Fit = new FitSummary(
+                Value(d.MeanLogLikelihood, "mean_log_likelihood"), Value(d.Bic, "bic"), Value(d.Aic, "aic"), Value(d.Converged, "converged"),
+                Value(d.Iterations, "iterations"), Value(d.TrainingPoints, "training_points"), Required(d.Data, "data"), TimeSpan.Zero),
+            Options = FitSettings.FromDocument(Required(d.Options, "options"), path),
+            Online = online,
+        };
     }
 }
 
 /// <summary>How a fit went: what the summary prints and the model file records.</summary>
-internal sealed record FitSummary(double MeanLogLikelihood, double Bic, double Aic, bool Converged, int Iterations, int Points, string Data, TimeSpan Time);
+internal sealed record FitSummary(double MeanLogLikelihood, double Bic, double Aic, bool Converged, long Iterations, long Points, string Data, TimeSpan Time);
 
-/// <summary>Typed access to a JSON object's fields; a missing or mistyped field is a <see cref="UsageException"/> naming the file and field.</summary>
-internal sealed class JsonFields(JsonElement element, string path)
+/// <summary>Where an online fit stands: steps taken, epochs completed, minibatches into the current epoch, and the driver's checkpoint.</summary>
+internal sealed record OnlineState(long Steps, int Epoch, long BatchInEpoch, byte[] Checkpoint);
+
+/// <summary>The model file as JSON (every field optional here; <see cref="ModelFile"/> checks what is required).</summary>
+internal sealed class ModelDocument
 {
-    public string String(string name) => Get(name, JsonValueKind.String).GetString()!;
+    [JsonPropertyName("format")]
+    public string? Format { get; set; }
 
-    public string? OptionalString(string name) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+    [JsonPropertyName("version")]
+    public int? Version { get; set; }
 
-    public int Int(string name) => Get(name, JsonValueKind.Number).TryGetInt32(out int value) ? value : throw Bad(name, "an integer");
+    [JsonPropertyName("model")]
+    public string? Model { get; set; }
 
-    public int? OptionalInt(string name) => Has(name) ? Int(name) : null;
+    [JsonPropertyName("covariance_type")]
+    public string? CovarianceType { get; set; }
 
-    public double Number(string name) => Get(name, JsonValueKind.Number).GetDouble();
+    [JsonPropertyName("components")]
+    public int? Components { get; set; }
 
-    public double? OptionalNumber(string name) => Has(name) ? Number(name) : null;
+    [JsonPropertyName("features")]
+    public int? Features { get; set; }
 
-    public bool Bool(string name)
-    {
-        JsonElement value = Get(name, null);
-        return value.ValueKind switch
-        {
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            _ => throw Bad(name, "true or false"),
-        };
-    }
+    [JsonPropertyName("columns")]
+    public string[]? Columns { get; set; }
 
-    public double[] Numbers(string name) =>
-        Get(name, JsonValueKind.Array).EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Bad(name, "an array of numbers")).ToArray();
+    [JsonPropertyName("categories")]
+    public int? Categories { get; set; }
 
-    public string[] Strings(string name) =>
-        Get(name, JsonValueKind.Array).EnumerateArray().Select(v => v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Bad(name, "an array of strings")).ToArray();
+    [JsonPropertyName("trials")]
+    public int? Trials { get; set; }
 
-    public JsonFields Object(string name) => new(Get(name, JsonValueKind.Object), path);
+    [JsonPropertyName("float32")]
+    public bool? Float32 { get; set; }
 
-    private bool Has(string name) => element.TryGetProperty(name, out JsonElement value) && value.ValueKind != JsonValueKind.Null;
+    [JsonPropertyName("weights")]
+    public double[]? Weights { get; set; }
 
-    private JsonElement Get(string name, JsonValueKind? kind)
-    {
-        if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty(name, out JsonElement value))
-        {
-            throw new UsageException($"{path}: the field '{name}' is missing.");
-        }
+    [JsonPropertyName("means")]
+    public double[]? Means { get; set; }
 
-        return kind is null || value.ValueKind == kind ? value : throw Bad(name, kind switch
-        {
-            JsonValueKind.String => "a string",
-            JsonValueKind.Number => "a number",
-            JsonValueKind.Array => "an array",
-            _ => "an object",
-        });
-    }
+    [JsonPropertyName("covariances")]
+    public double[]? Covariances { get; set; }
 
-    private UsageException Bad(string name, string expected) => new($"{path}: the field '{name}' must be {expected}.");
+    [JsonPropertyName("probs")]
+    public double[]? Probs { get; set; }
+
+    [JsonPropertyName("rates")]
+    public double[]? Rates { get; set; }
+
+    [JsonPropertyName("mean_log_likelihood")]
+    public double? MeanLogLikelihood { get; set; }
+
+    [JsonPropertyName("bic")]
+    public double? Bic { get; set; }
+
+    [JsonPropertyName("aic")]
+    public double? Aic { get; set; }
+
+    [JsonPropertyName("converged")]
+    public bool? Converged { get; set; }
+
+    [JsonPropertyName("iterations")]
+    public long? Iterations { get; set; }
+
+    [JsonPropertyName("training_points")]
+    public long? TrainingPoints { get; set; }
+
+    [JsonPropertyName("data")]
+    public string? Data { get; set; }
+
+    [JsonPropertyName("options")]
+    public OptionsDocument? Options { get; set; }
+
+    [JsonPropertyName("online")]
+    public OnlineDocument? Online { get; set; }
 }
+
+/// <summary>Every fit option used (the <c>options</c> object).</summary>
+internal sealed class OptionsDocument
+{
+    [JsonPropertyName("model")]
+    public string? Model { get; set; }
+
+    [JsonPropertyName("covariance")]
+    public string? Covariance { get; set; }
+
+    [JsonPropertyName("reg_covar")]
+    public double? RegCovar { get; set; }
+
+    [JsonPropertyName("smoothing")]
+    public double? Smoothing { get; set; }
+
+    [JsonPropertyName("components")]
+    public int? Components { get; set; }
+
+    [JsonPropertyName("columns")]
+    public string? Columns { get; set; }
+
+    [JsonPropertyName("max_iter")]
+    public int? MaxIterations { get; set; }
+
+    [JsonPropertyName("tol")]
+    public double? Tolerance { get; set; }
+
+    [JsonPropertyName("init")]
+    public string? Init { get; set; }
+
+    [JsonPropertyName("n_init")]
+    public int? Restarts { get; set; }
+
+    [JsonPropertyName("seed")]
+    public int? Seed { get; set; }
+
+    [JsonPropertyName("float32")]
+    public bool? Float32 { get; set; }
+
+    [JsonPropertyName("threads")]
+    public int? Threads { get; set; }
+
+    [JsonPropertyName("trials")]
+    public int? Trials { get; set; }
+
+    [JsonPropertyName("categories")]
+    public int? Categories { get; set; }
+
+    [JsonPropertyName("out_of_core")]
+    public bool? OutOfCore { get; set; }
+
+    [JsonPropertyName("online")]
+    public bool? Online { get; set; }
+
+    [JsonPropertyName("batch_size")]
+    public int? BatchSize { get; set; }
+
+    [JsonPropertyName("kappa")]
+    public double? Kappa { get; set; }
+
+    [JsonPropertyName("t0")]
+    public double? StepOffset { get; set; }
+
+    [JsonPropertyName("epochs")]
+    public int? Epochs { get; set; }
+}
+
+/// <summary>An online fit's state (the <c>online</c> object, version 2).</summary>
+internal sealed class OnlineDocument
+{
+    [JsonPropertyName("steps")]
+    public long? Steps { get; set; }
+
+    [JsonPropertyName("epoch")]
+    public int? Epoch { get; set; }
+
+    [JsonPropertyName("batch_in_epoch")]
+    public long? BatchInEpoch { get; set; }
+
+    [JsonPropertyName("checkpoint")]
+    public string? Checkpoint { get; set; }
+}
+
+/// <summary>The source-generated serializer of the model file (no reflection at run time).</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ModelDocument))]
+internal sealed partial class ModelJson : JsonSerializerContext;

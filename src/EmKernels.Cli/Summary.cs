@@ -13,15 +13,25 @@ internal static class Summary
         FitSummary fit = model.Fit;
         string columns = model.Features <= 8 ? string.Join(", ", model.Columns) : $"{string.Join(", ", model.Columns.Take(6))}, … {model.Columns[^1]}";
         terminal.Heading($"{Names.Describe(model.Model, model.Covariance, model.Components)} on {fit.Data} ({fit.Points} × {model.Features}: {columns}){(model.Float32 ? ", float32" : "")}");
-        terminal.Facts(
-        [
-            ("mean log-likelihood", Format.Number(fit.MeanLogLikelihood)),
-            ("BIC", Format.Fixed(fit.Bic, 2)),
-            ("AIC", Format.Fixed(fit.Aic, 2)),
-            ("iterations", fit.Iterations.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("converged", fit.Converged ? "yes" : $"no (stopped at --max-iter {model.Options.MaxIterations})"),
-            ("time", Format.Time(fit.Time)),
-        ]);
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        terminal.Facts(model.Online is { } online
+            ?
+            [
+                ("mean log-likelihood", Format.Number(fit.MeanLogLikelihood)),
+                ("BIC", Format.Fixed(fit.Bic, 2)),
+                ("AIC", Format.Fixed(fit.Aic, 2)),
+                ("online", string.Create(invariant, $"{online.Epoch} epochs, {online.Steps} steps of {model.Options.BatchSize} points, κ = {model.Options.Kappa}, t0 = {model.Options.StepOffset}")),
+                ("time", Format.Time(fit.Time)),
+            ]
+            :
+            [
+                ("mean log-likelihood", Format.Number(fit.MeanLogLikelihood)),
+                ("BIC", Format.Fixed(fit.Bic, 2)),
+                ("AIC", Format.Fixed(fit.Aic, 2)),
+                ("iterations", fit.Iterations.ToString(invariant)),
+                ("converged", fit.Converged ? "yes" : $"no (stopped at --max-iter {model.Options.MaxIterations})"),
+                ("time", Format.Time(fit.Time)),
+            ]);
         terminal.Line();
         (List<string> headers, List<string[]> rows) = model.Model == "gaussian" ? Gaussian(model) : Discrete(model);
         terminal.Table(headers, rows);

@@ -117,20 +117,60 @@ internal sealed class Terminal
     /// Runs work that reports fit progress: a live status line on a terminal, progress lines on stderr
     /// with <paramref name="verbose"/> otherwise, nothing else.
     /// </summary>
-    public TResult WithProgress<TResult>(string label, int restarts, bool verbose, Func<IProgress<FitProgress>?, TResult> work)
+    public TResult WithProgress<TResult>(string label, int restarts, bool verbose, Func<IProgress<FitProgress>?, TResult> work) =>
+        WithProgress(label, p => Describe(p, restarts), verbose, work);
+
+    /// <summary>As above, for stepwise (online) EM: one report per minibatch, shown at most every 0.2 s on a terminal and every 100 steps with --verbose.</summary>
+    public TResult WithOnlineProgress<TResult>(string label, int epochs, bool verbose, Func<IProgress<FitProgress>?, TResult> work) =>
+        WithProgress(label, p => DescribeOnline(p, epochs), verbose, work, online: true);
+
+    private TResult WithProgress<TResult>(string label, Func<FitProgress, string> describe, bool verbose, Func<IProgress<FitProgress>?, TResult> work, bool online = false)
     {
         if (_ansi is not null)
         {
+            TimeSpan shown = TimeSpan.MinValue;
             return _ansi.Status().Start(Markup.Escape(label), context =>
-                work(new Reporter(p => context.Status(Markup.Escape($"{label}: {Describe(p, restarts)}")))));
+                work(new Reporter(p =>
+                {
+                    if (!online || p.Elapsed - shown > TimeSpan.FromSeconds(0.2))
+                    {
+                        shown = p.Elapsed;
+                        context.Status(Markup.Escape($"{label}: {describe(p)}"));
+                    }
+                })));
         }
 
-        return work(verbose ? new Reporter(p => Error.WriteLine($"{label}: {Describe(p, restarts)}")) : null);
+        return work(verbose ? new Reporter(p =>
+        {
+            if (!online || p.Iteration % 100 == 0)
+            {
+                Error.WriteLine($"{label}: {describe(p)}");
+            }
+        }) : null);
     }
 
     private static string Describe(FitProgress p, int restarts) => string.Create(
         CultureInfo.InvariantCulture,
-        $"restart {p.Restart + 1} of {restarts}, iteration {p.Iteration}, mean log-likelihood {p.MeanLogLikelihood:F6}, change {(double.IsFinite(p.Change) ? p.Change.ToString("0.##e+0", CultureInfo.InvariantCulture) : "-")}, {p.Elapsed.TotalSeconds:F2} s");
+        $"restart {p.Restart + 1} of {restarts}, iteration {p.Iteration}, mean log-likelihood {p.MeanLogLikelihood:F6}, change {(double.IsFinite(p.Change) ? p.Change.ToString("0.##e+0", CultureInfo.InvariantCulture) : "-")}, {p.Elapsed.TotalSeconds:F2} s{Rate(p)}");
+
+    private static string DescribeOnline(FitProgress p, int epochs) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"epoch {p.Restart + 1} of {epochs}, step {p.Iteration}, minibatch mean log-likelihood {p.MeanLogLikelihood:F6}, {p.Elapsed.TotalSeconds:F2} s{Rate(p)}");
+
+    /// <summary>", 12.3 M points/s": points the E-steps processed per second of the fit so far.</summary>
+    private static string Rate(FitProgress p)
+    {
+        double seconds = p.Elapsed.TotalSeconds;
+        if (p.PointsVisited <= 0 || seconds <= 0)
+        {
+            return "";
+        }
+
+        double rate = p.PointsVisited / seconds;
+        return rate >= 1e6
+            ? string.Create(CultureInfo.InvariantCulture, $", {rate / 1e6:F1} M points/s")
+            : string.Create(CultureInfo.InvariantCulture, $", {rate / 1e3:F1} k points/s");
+    }
 
     /// <summary>Reports synchronously on the fitting thread (unlike Progress&lt;T&gt;, which posts to the thread pool).</summary>
     private sealed class Reporter(Action<FitProgress> report) : IProgress<FitProgress>

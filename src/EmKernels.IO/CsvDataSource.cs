@@ -31,6 +31,8 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
     [ThreadStatic]
     private static byte[]? t_buffer;
 
+    private static ReadOnlySpan<byte> ByteOrderMark => [0xEF, 0xBB, 0xBF];
+
     [ThreadStatic]
     private static double[]? t_row;
 
@@ -133,6 +135,24 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         return line;
     }
 
+    /// <summary>The 1-based file line of each of the rows [<paramref name="start"/>, <paramref name="start"/> + <paramref name="lines"/>.Length).</summary>
+    /// <param name="start">First row.</param>
+    /// <param name="lines">Outputs.</param>
+    public void ReadLineNumbers(long start, Span<long> lines)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(start + lines.Length, _rows, nameof(lines));
+        long[] result = new long[lines.Length];
+        for (long chunk = start; chunk < start + lines.Length;)
+        {
+            int take = (int)Math.Min(RowsPerIndexEntry - chunk % RowsPerIndexEntry, start + lines.Length - chunk);
+            Scan(chunk, take, (row, line, _) => result[row - start] = line);
+            chunk += take;
+        }
+
+        result.CopyTo(lines);
+    }
+
     /// <inheritdoc/>
     public override void Read(long start, int count, Span<T> values, int stride, Span<T> sampleWeights, Span<int> labels)
     {
@@ -144,7 +164,7 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
 
         int columns = _names.Length;
         double[] row = t_row is { } cached && cached.Length >= columns ? cached : (t_row = new double[columns]);
-        ParseRows(start, count, row, values, stride);
+        ParseRows(start, count, row.AsSpan(0, columns), values, stride);
     }
 
     /// <inheritdoc/>
@@ -156,7 +176,7 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         }
     }
 
-    private void ParseRows(long start, int count, double[] row, Span<T> values, int stride)
+    private void ParseRows(long start, int count, Span<double> row, Span<T> values, int stride)
     {
         int index = (int)(start / RowsPerIndexEntry);
         long last = start + count - 1;
@@ -231,7 +251,7 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         }
     }
 
-    private void ParseCells(ReadOnlySpan<byte> content, long line, double[] row)
+    private void ParseCells(ReadOnlySpan<byte> content, long line, Span<double> row)
     {
         int column = 0;
         int position = 0;
@@ -308,7 +328,7 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
             ReadOnlySpan<byte> content = buffer.AsSpan(position, lineEnd - position);
             position = newline < 0 ? filled : lineEnd + 1;
             lineNumber++;
-            if (!bom && lineStart == 0 && content.StartsWith("\xEF\xBB\xBF"u8))
+            if (!bom && lineStart == 0 && content.StartsWith(ByteOrderMark))
             {
                 bom = true;
                 content = content[3..];

@@ -15,6 +15,9 @@ public abstract class FileDataSource<T> : DataSource<T>, IDisposable
     {
     }
 
+    /// <summary>The first six bytes of a .npy file (a C# u8 literal would encode \x93 as two UTF-8 bytes).</summary>
+    private static ReadOnlySpan<byte> NpyMagic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
+
     /// <summary>The names of every column of the file (not only the delivered ones).</summary>
     public abstract IReadOnlyList<string> ColumnNames { get; }
 
@@ -49,7 +52,7 @@ public abstract class FileDataSource<T> : DataSource<T>, IDisposable
             got = stream.ReadAtLeast(magic, 6, throwOnEndOfStream: false);
         }
 
-        if (got == 6 && magic.SequenceEqual("\x93NUMPY"u8))
+        if (got == 6 && magic.SequenceEqual(NpyMagic))
         {
             return NpyDataSource<T>.Open(path);
         }

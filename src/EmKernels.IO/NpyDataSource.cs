@@ -24,6 +24,9 @@ public sealed partial class NpyDataSource<T> : FileDataSource<T>
 {
     private static readonly int[] FirstColumn = [0];
 
+    /// <summary>The first six bytes of a .npy file.</summary>
+    private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
+
     [ThreadStatic]
     private static byte[]? t_buffer;
 
@@ -111,7 +114,7 @@ public sealed partial class NpyDataSource<T> : FileDataSource<T>
         long length = RandomAccess.GetLength(file);
         Span<byte> prefix = stackalloc byte[12];
         int got = RandomAccess.Read(file, prefix, 0);
-        if (got < 10 || !prefix[..6].SequenceEqual("\x93NUMPY"u8))
+        if (got < 10 || !prefix[..6].SequenceEqual(Magic))
         {
             throw new DataFormatException($"{path} is not a .npy file (no \\x93NUMPY header).");
         }
@@ -147,7 +150,8 @@ public sealed partial class NpyDataSource<T> : FileDataSource<T>
         {
             'f' => size is 4 or 8,
             'i' or 'u' => size is 1 or 2 or 4 or 8,
-            _ => size == 1,
+            'b' => size == 1,
+            _ => false,
         };
         if (!supported)
         {
@@ -324,7 +328,7 @@ public sealed partial class NpyDataSource<T> : FileDataSource<T>
         return buffer;
     }
 
-    [GeneratedRegex(@"'descr'\s*:\s*'([<>|=]?)([fiub])(\d+)'")]
+    [GeneratedRegex(@"'descr'\s*:\s*'([<>|=]?)([a-zA-Z])(\d+)'")]
     private static partial Regex Descr();
 
     [GeneratedRegex(@"'fortran_order'\s*:\s*(True|False)")]

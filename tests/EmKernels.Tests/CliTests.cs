@@ -393,8 +393,8 @@ public sealed class CliTests : IDisposable
         string text = File.ReadAllText(model);
 
         AssertBadInput(Run("predict", FixturePath("faithful-full-k2")), "is not an emk model file (its format is 'emk-fixture/1'");
-        File.WriteAllText(PathOf("v2.json"), text.Replace("\"version\": 1", "\"version\": 2", StringComparison.Ordinal));
-        AssertBadInput(Run("score", PathOf("v2.json")), "format version 2; this emk reads version 1");
+        File.WriteAllText(PathOf("v3.json"), text.Replace("\"version\": 2", "\"version\": 3", StringComparison.Ordinal));
+        AssertBadInput(Run("score", PathOf("v3.json")), "format version 3; this emk reads versions 1 and 2");
         File.WriteAllText(PathOf("junk.json"), "{ not json");
         AssertBadInput(Run("sample", PathOf("junk.json"), "--n", "3"), "not valid JSON");
         File.WriteAllText(PathOf("nomeans.json"), text.Replace("\"means\"", "\"centres\"", StringComparison.Ordinal));
@@ -403,7 +403,7 @@ public sealed class CliTests : IDisposable
         AssertBadInput(Run("sample", PathOf("weights.json"), "--n", "3"), "the model's parameters are invalid");
 
         string output = PathOf("labels.csv");
-        AssertBadInput(Run("predict", PathOf("v2.json"), "-o", output), "version 2");
+        AssertBadInput(Run("predict", PathOf("v3.json"), "-o", output), "version 3");
         Assert.False(File.Exists(output));
     }
 
@@ -439,6 +439,109 @@ public sealed class CliTests : IDisposable
         Assert.StartsWith("emk: cannot read", error);
     }
 
+    [Theory]
+    [InlineData("csv")]
+    [InlineData("npy")]
+    public void StreamedFits_AreBitwiseTheInMemoryFit(string format)
+    {
+        // 40,000 × 3 values take more than 1 MB in memory, so --memory-budget 1 streams them.
+        double[] values = Models.Data("full", 40_000, 3, new Random(1));
+        string data = format == "csv" ? CsvOf(values, 3, ["a", "b", "c"]) : PathOf("x.npy");
+        if (format == "npy")
+        {
+            DataFileTests.WriteNpy(data, values, 40_000, 3, "<f8", false);
+        }
+
+        Assert.Equal(0, Run("fit", data, "-k", "3", "--n-init", "2", "-o", PathOf("memory.json")).Exit);
+        Assert.Equal(0, Run("fit", data, "-k", "3", "--n-init", "2", "--out-of-core", "-o", PathOf("streamed.json")).Exit);
+        Assert.Equal(0, Run("fit", data, "-k", "3", "--n-init", "2", "--memory-budget", "1", "-o", PathOf("budget.json")).Exit);
+        JsonElement memory = ReadModel(PathOf("memory.json"));
+        foreach (string other in new[] { "streamed.json", "budget.json" })
+        {
+            JsonElement streamed = ReadModel(PathOf(other));
+            foreach (string key in new[] { "weights", "means", "covariances" })
+            {
+                Assert.Equal(Numbers(memory, key), Numbers(streamed, key));
+            }
+
+            Assert.Equal(memory.GetProperty("mean_log_likelihood").GetDouble(), streamed.GetProperty("mean_log_likelihood").GetDouble());
+            Assert.True(streamed.GetProperty("options").GetProperty("out_of_core").GetBoolean());
+        }
+
+        Assert.False(memory.GetProperty("options").GetProperty("out_of_core").GetBoolean());
+    }
+
+    [Fact]
+    public void OnlineFits_ResumeBitwise_InMemoryOrStreamed()
+    {
+        double[] data = Fixture.Load(FixturePath("faithful-full-k2")).Data;
+        string npy = PathOf("faithful.npy");
+        DataFileTests.WriteNpy(npy, data, 272, 2, "<f8", false);
+        CliRun straight = Run("fit", npy, "--online", "--epochs", "3", "--batch-size", "40", "--seed", "3", "-o", PathOf("straight.json"));
+        Assert.Equal(0, straight.Exit);
+        Assert.Contains("3 epochs, 21 steps of 40 points", straight.Output);
+        Assert.Equal(0, Run("fit", npy, "--online", "--epochs", "1", "--batch-size", "40", "--seed", "3", "-o", PathOf("first.json")).Exit);
+        Assert.Equal(0, Run("fit", npy, "--resume", PathOf("first.json"), "--epochs", "3", "-o", PathOf("resumed.json")).Exit);
+        Assert.Equal(0, Run("fit", npy, "--resume", PathOf("first.json"), "--epochs", "3", "--out-of-core", "-o", PathOf("streamed.json")).Exit);
+        JsonElement expected = ReadModel(PathOf("straight.json"));
+        foreach (string name in new[] { "resumed.json", "streamed.json" })
+        {
+            JsonElement resumed = ReadModel(PathOf(name));
+            foreach (string key in new[] { "weights", "means", "covariances" })
+            {
+                Assert.Equal(Numbers(expected, key), Numbers(resumed, key));
+            }
+
+            Assert.Equal(expected.GetProperty("online").GetProperty("checkpoint").GetString(), resumed.GetProperty("online").GetProperty("checkpoint").GetString());
+            Assert.Equal(21, resumed.GetProperty("online").GetProperty("steps").GetInt64());
+        }
+
+        // The online fit is a model like any other.
+        Assert.Equal(0, Run("score", PathOf("resumed.json"), npy).Exit);
+    }
+
+    [Theory]
+    [InlineData("--online --kappa 0.4", "--kappa must satisfy 0.5 < κ ≤ 1")]
+    [InlineData("--online --batch-size 0", "--batch-size must be at least 1")]
+    [InlineData("--online --epochs 0", "--epochs must be at least 1")]
+    [InlineData("--online --t0 -1", "--t0 must be finite and non-negative")]
+    [InlineData("--online --n-init 2", "--n-init is for batch EM")]
+    [InlineData("--epochs 2", "are for --online fits")]
+    [InlineData("--memory-budget 0", "--memory-budget must be at least 1")]
+    public void OnlineAndStreamingOptionsAreChecked(string options, string message)
+    {
+        AssertBadInput(Run(["fit", .. options.Split(' '), "-o", PathOf("m.json")]), message);
+        Assert.False(File.Exists(PathOf("m.json")));
+    }
+
+    [Fact]
+    public void StreamingAndResumingRefuseWhatTheyCannotDo()
+    {
+        string data = CsvOf(Fixture.Load(FixturePath("faithful-full-k2")).Data, 2, ["eruptions", "waiting"]);
+        AssertBadInput(Run("fit", data, "--out-of-core", "--plot", PathOf("p.svg")), "--plot needs the data in memory");
+        Assert.Equal(0, Run("fit", data, "-o", PathOf("batch.json")).Exit);
+        AssertBadInput(Run("fit", data, "--resume", PathOf("batch.json")), "is not an online fit");
+        Assert.Equal(0, Run("fit", data, "--online", "-o", PathOf("online.json")).Exit);
+        AssertBadInput(Run("fit", data, "--columns", "waiting", "--resume", PathOf("online.json")), "the fit to resume was of eruptions, waiting");
+    }
+
+    [Fact]
+    public void ModelFilesOfVersionOneStillRead()
+    {
+        string data = CsvOf(Fixture.Load(FixturePath("faithful-full-k2")).Data, 2, ["eruptions", "waiting"]);
+        Assert.Equal(0, Run("fit", data, "-k", "3", "-o", PathOf("v2.json")).Exit);
+        var document = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(PathOf("v2.json")))!.AsObject();
+        document["version"] = 1;
+        var options = document["options"]!.AsObject();
+        options.Remove("out_of_core");
+        options.Remove("online");
+        File.WriteAllText(PathOf("v1.json"), document.ToJsonString());
+        CliRun v1 = Run("predict", PathOf("v1.json"), data, "--proba");
+        CliRun v2 = Run("predict", PathOf("v2.json"), data, "--proba");
+        Assert.Equal(0, v1.Exit);
+        Assert.Equal(v2.Output, v1.Output);
+    }
+
     private static void AssertBadInput(CliRun run, string message)
     {
         Assert.Equal(2, run.Exit);
@@ -454,7 +557,7 @@ public sealed class CliTests : IDisposable
         where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {
         Assert.Equal("emk-model", model.GetProperty("format").GetString());
-        Assert.Equal(1, model.GetProperty("version").GetInt32());
+        Assert.Equal(2, model.GetProperty("version").GetInt32());
         Assert.Equal(expected.Weights.ToArray(), Numbers(model, "weights"));
         Assert.Equal(expected.Means.ToArray(), Numbers(model, "means"));
         Assert.Equal(expected.Covariances.ToArray(), Numbers(model, "covariances"));
