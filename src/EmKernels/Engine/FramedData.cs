@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using EmKernels.Kernels.Common;
 
 namespace EmKernels.Engine;
@@ -101,6 +102,7 @@ internal sealed class FramedData<T>
     /// <paramref name="count"/> ≤ <see cref="ChunkPoints"/>; streamed chunks land in <paramref name="worker"/>'s
     /// buffer and stay valid until that worker's next load.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Chunk Load(int worker, long start, int count)
     {
         if (_matrix is not null)

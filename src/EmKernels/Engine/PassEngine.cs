@@ -20,7 +20,7 @@ internal sealed class PassEngine<T> : IDisposable
     public const int Tile = 256;
 
     private const int MaximumSegments = 16;
-    private const int MinimumSegmentPoints = 4096;
+    private const int MinimumSegmentPoints = 1024;
 
     private readonly IExpectationMaximizationModel<T> _model;
     private readonly FramedData<T> _data;

@@ -7,6 +7,9 @@ namespace EmKernels.Engine;
 /// </summary>
 internal sealed class WorkerTeam : IDisposable
 {
+    /// <summary>How long a member spins for the next phase before it blocks: 200 µs.</summary>
+    private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 5000;
+
     private readonly Thread[] _threads;
     private readonly object _gate = new();
     private int _arrived;
@@ -97,10 +100,13 @@ internal sealed class WorkerTeam : IDisposable
             return;
         }
 
-        var spinner = default(SpinWait);
-        while (Volatile.Read(ref _phase) == phase && !spinner.NextSpinWillYield)
+        // Spin before blocking: between two passes the calling thread only runs the M-step (microseconds for
+        // small models), and a parked thread takes tens of microseconds to wake. Bounded, so that a team
+        // waiting on a long M-step (or an idle fit) gives its core back.
+        long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+        while (Volatile.Read(ref _phase) == phase && System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
         {
-            spinner.SpinOnce(sleep1Threshold: -1);
+            Thread.SpinWait(20);
         }
 
         lock (_gate)

@@ -23,6 +23,8 @@ public static partial class DiscreteKernels
     /// <param name="sums">K × D accumulators, added to.</param>
     /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
+    // Called per tile from the first pass on: optimized at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void CountSufficientStatistics<T>(
         ReadOnlySpan<T> x, int features, int points, int stride, ReadOnlySpan<T> responsibilities, int components,
         ReadOnlySpan<T> sampleWeights, Span<double> weightSums, Span<double> sums)
@@ -50,6 +52,8 @@ public static partial class DiscreteKernels
     /// <param name="counts">K × D × C accumulators, added to.</param>
     /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
+    // Called per tile from the first pass on: optimized at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void CategoricalSufficientStatistics<T>(
         ReadOnlySpan<T> x, int features, int points, int stride, ReadOnlySpan<T> responsibilities, int components, int categories,
         ReadOnlySpan<T> sampleWeights, Span<double> weightSums, Span<double> counts)

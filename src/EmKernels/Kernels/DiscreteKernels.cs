@@ -35,6 +35,8 @@ public static partial class DiscreteKernels
     /// <param name="destination">K × B outputs, component-major.</param>
     /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
+    // Called per tile from the first pass on: optimized at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BernoulliLogDensity<T>(
         ReadOnlySpan<T> x, int features, int points, int stride, int components,
         ReadOnlySpan<T> logP, ReadOnlySpan<T> logComplement, ReadOnlySpan<T> offsets, Span<T> destination)
@@ -61,6 +63,8 @@ public static partial class DiscreteKernels
     /// <param name="destination">K × B outputs, component-major.</param>
     /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
+    // Called per tile from the first pass on: optimized at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BinomialLogDensity<T>(
         ReadOnlySpan<T> x, int features, int points, int stride, int components,
         ReadOnlySpan<T> logP, ReadOnlySpan<T> logComplement, T trials, ReadOnlySpan<T> offsets, ReadOnlySpan<T> pointOffsets, Span<T> destination)
@@ -84,6 +88,8 @@ public static partial class DiscreteKernels
     /// <param name="destination">K × B outputs, component-major.</param>
     /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
+    // Called per tile from the first pass on: optimized at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PoissonLogDensity<T>(
         ReadOnlySpan<T> x, int features, int points, int stride, int components,
         ReadOnlySpan<T> logRates, ReadOnlySpan<T> offsets, ReadOnlySpan<T> pointOffsets, Span<T> destination)
@@ -106,6 +112,8 @@ public static partial class DiscreteKernels
     /// <param name="destination">K × B outputs, component-major.</param>
     /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
+    // Called per tile from the first pass on: optimized at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void CategoricalLogDensity<T>(
         ReadOnlySpan<T> x, int features, int points, int stride, int components, int categories,
         ReadOnlySpan<T> logP, ReadOnlySpan<T> offsets, Span<T> destination)

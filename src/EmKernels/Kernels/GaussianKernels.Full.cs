@@ -31,6 +31,8 @@ public static partial class GaussianKernels
     /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or <paramref name="stride"/> &lt; <paramref name="points"/>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    // Called per tile from the first pass on: optimized at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void FullLogDensity<T>(
         ReadOnlySpan<T> x,
         int features,
@@ -65,6 +67,8 @@ public static partial class GaussianKernels
     /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or <paramref name="stride"/> &lt; <paramref name="points"/>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    // Called per tile from the first pass on: optimized at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TiedLogDensity<T>(
         ReadOnlySpan<T> x,
         int features,
@@ -108,6 +112,8 @@ public static partial class GaussianKernels
     /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or <paramref name="stride"/> &lt; <paramref name="points"/>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    // Called per tile from the first pass on: optimized at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void FullSufficientStatistics<T>(
         ReadOnlySpan<T> x,
         int features,
@@ -147,6 +153,8 @@ public static partial class GaussianKernels
     /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or <paramref name="stride"/> &lt; <paramref name="points"/>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    // Called per tile from the first pass on: optimized at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TiedSufficientStatistics<T>(
         ReadOnlySpan<T> x,
         int features,

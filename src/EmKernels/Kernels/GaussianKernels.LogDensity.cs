@@ -36,6 +36,8 @@ public static partial class GaussianKernels
     /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or <paramref name="stride"/> &lt; <paramref name="points"/>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    // Called per tile from the first pass on: optimized at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DiagonalLogDensity<T>(
         ReadOnlySpan<T> x,
         int features,
@@ -72,6 +74,8 @@ public static partial class GaussianKernels
     /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or <paramref name="stride"/> &lt; <paramref name="points"/>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    // Called per tile from the first pass on: optimized at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SphericalLogDensity<T>(
         ReadOnlySpan<T> x,
         int features,

@@ -37,6 +37,8 @@ public static partial class MixtureKernels
     /// <exception cref="ArgumentException">A span length does not match the shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="components"/> &lt; 1 or <paramref name="points"/> &lt; 0.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    // Called per tile from the first pass on: optimized at once rather than after tiering (a fit is often shorter than tier-up).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double Responsibilities<T>(
         Span<T> logProbabilities,
         int components,

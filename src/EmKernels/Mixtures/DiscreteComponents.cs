@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using EmKernels.Engine;
 using EmKernels.Kernels;
 
@@ -212,6 +213,7 @@ public abstract class DiscreteComponents<T> : ComponentFamily<T>
     public override int WorkspaceLength(int tilePoints) => Distribution is DiscreteDistribution.Binomial or DiscreteDistribution.Poisson ? tilePoints : 0;
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void LogProbabilities(in DataTile<T> tile, Span<T> destination, Span<T> workspace)
     {
         int points = tile.Points;
@@ -235,6 +237,7 @@ public abstract class DiscreteComponents<T> : ComponentFamily<T>
     }
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
@@ -293,6 +296,7 @@ public abstract class DiscreteComponents<T> : ComponentFamily<T>
     }
 
     /// <summary>Per point: Σ_j log C(T, x_j) (binomial) or −Σ_j log(x_j!) (Poisson), summed in double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void PointOffsets(in DataTile<T> tile, Span<T> destination)
     {
         int points = tile.Points;

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using EmKernels.Engine;
 using EmKernels.Kernels;
 
@@ -280,6 +281,7 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
     }
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double Posterior(in DataTile<T> tile, Span<T> responsibilities, Span<T> pointLogLikelihoods, Span<T> workspace)
     {
         int k = Components;
@@ -308,6 +310,7 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
     }
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double Expectation(in DataTile<T> tile, SufficientStatistics? statistics, Span<T> workspace, Span<T> pointObjectives)
     {
         int k = Components;
@@ -346,6 +349,7 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> r, SufficientStatistics statistics)
     {
         if (!Family.AccumulatesMass)

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using EmKernels.Engine;
 using EmKernels.Kernels;
 using EmKernels.Numerics;
@@ -532,10 +533,12 @@ public sealed class FullCovarianceComponents<T> : GaussianComponents<T>
     }
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void LogProbabilities(in DataTile<T> tile, Span<T> destination, Span<T> workspace) =>
         GaussianKernels.FullLogDensity<T>(tile.Values, Features, tile.Points, tile.Stride, Components, KernelMeans, _factors, _offsets, destination);
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
@@ -601,10 +604,12 @@ public sealed class TiedCovarianceComponents<T> : GaussianComponents<T>
     }
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void LogProbabilities(in DataTile<T> tile, Span<T> destination, Span<T> workspace) =>
         GaussianKernels.TiedLogDensity<T>(tile.Values, Features, tile.Points, tile.Stride, Components, KernelMeans, _factor, _offsets, destination);
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
@@ -721,10 +726,12 @@ public sealed class DiagonalCovarianceComponents<T> : GaussianComponents<T>
     }
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void LogProbabilities(in DataTile<T> tile, Span<T> destination, Span<T> workspace) =>
         GaussianKernels.DiagonalLogDensity<T>(tile.Values, Features, tile.Points, tile.Stride, Components, KernelMeans, _precisions, _offsets, destination);
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
@@ -776,10 +783,12 @@ public sealed class SphericalCovarianceComponents<T> : GaussianComponents<T>
     }
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void LogProbabilities(in DataTile<T> tile, Span<T> destination, Span<T> workspace) =>
         GaussianKernels.SphericalLogDensity<T>(tile.Values, Features, tile.Points, tile.Stride, Components, KernelMeans, _precisions, _offsets, destination);
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
