@@ -27,6 +27,16 @@ public static class Program
             return KernelRateCommand.Run(args);
         }
 
+        if (args.Length > 0 && args[0] == "stream")
+        {
+            return StreamCommand.RunStream(args);
+        }
+
+        if (args.Length > 0 && args[0] == "online")
+        {
+            return StreamCommand.RunOnline(args);
+        }
+
         if (args.Length > 0 && args[0] == "probe")
         {
             return ProbeCommand.Run(args);

@@ -263,29 +263,10 @@ public sealed partial class NpyDataSource<T> : FileDataSource<T>
         }
     }
 
-    /// <summary>
-    /// Row-major stored values to feature-major <typeparamref name="T"/>, a block of rows at a time so that the
-    /// block stays in L1 while each feature's run is written.
-    /// </summary>
+    /// <summary>Row-major stored values to feature-major <typeparamref name="T"/> (the layout kernel: register-block transposes where it can).</summary>
     private static void Transpose<TStored>(ReadOnlySpan<byte> raw, int count, int rowElements, int[] columns, Span<T> values, int stride)
-        where TStored : unmanaged, INumberBase<TStored>
-    {
-        ReadOnlySpan<TStored> rows = MemoryMarshal.Cast<byte, TStored>(raw);
-        const int Block = 256;
-        for (int first = 0; first < count; first += Block)
-        {
-            int end = Math.Min(first + Block, count);
-            for (int j = 0; j < columns.Length; j++)
-            {
-                int column = columns[j];
-                Span<T> target = values.Slice(j * stride, count);
-                for (int i = first; i < end; i++)
-                {
-                    target[i] = T.CreateTruncating(rows[i * rowElements + column]);
-                }
-            }
-        }
-    }
+        where TStored : unmanaged, INumberBase<TStored> =>
+        EmKernels.Kernels.LayoutKernels.RowMajorToFeatureMajor<TStored, T>(MemoryMarshal.Cast<byte, TStored>(raw), count, rowElements, columns, values, stride);
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

@@ -1,4 +1,5 @@
 using System.Numerics;
+using EmKernels.Kernels;
 using EmKernels.Kernels.Common;
 
 namespace EmKernels;
@@ -61,6 +62,9 @@ public sealed class FeatureMajorMatrix<T>
 
     private Span<T> All => _buffer.AsSpan(_offset, Features * Stride);
 
+    /// <summary>The whole buffer, writable: for the library's own buffers (stepwise EM's minibatches).</summary>
+    internal Span<T> Writable => All;
+
     /// <summary>Gets or sets feature <paramref name="feature"/> of point <paramref name="point"/>.</summary>
     /// <param name="point">0 ≤ point &lt; <see cref="Points"/>.</param>
     /// <param name="feature">0 ≤ feature &lt; <see cref="Features"/>.</param>
@@ -114,23 +118,13 @@ public sealed class FeatureMajorMatrix<T>
         Shape.Exact(values.Length, points, features, nameof(values), "points × features, row-major");
         var matrix = new FeatureMajorMatrix<T>(points, features);
 
-        // Blocked transpose: a block of points is read row by row while each feature's run stays in cache.
-        const int Block = 256;
-        Span<T> target = matrix.All;
-        int stride = matrix.Stride;
-        for (int start = 0; start < points; start += Block)
+        int[] columns = new int[features];
+        for (int d = 0; d < features; d++)
         {
-            int end = Math.Min(start + Block, points);
-            for (int d = 0; d < features; d++)
-            {
-                int row = d * stride;
-                for (int n = start; n < end; n++)
-                {
-                    target[row + n] = values[n * features + d];
-                }
-            }
+            columns[d] = d;
         }
 
+        LayoutKernels.RowMajorToFeatureMajor<T, T>(values, points, features, columns, matrix.All, matrix.Stride);
         return matrix;
     }
 

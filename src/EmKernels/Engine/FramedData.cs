@@ -14,7 +14,7 @@ internal sealed class FramedData<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     /// <summary>Bytes of values per worker buffer for streamed sources.</summary>
-    private const int ChunkBytes = 4 << 20;
+    private const int ChunkBytes = 256 << 10;
 
     private readonly DataSource<T> _source;
     private readonly FeatureMajorMatrix<T>? _matrix;
