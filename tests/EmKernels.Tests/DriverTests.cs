@@ -281,6 +281,49 @@ public abstract class DriverTests<T>
     }
 
     [Fact]
+    public void Estimators_TakeKnownComponents()
+    {
+        var random = new Random(14);
+        const int n = 600, d = 2, k = 2;
+        double[] x = Models.Data("diag", n, d, random);
+        int[] labels = Enumerable.Range(0, n).Select(i => i % 3 == 0 ? 1 : 0).ToArray();
+        T[] data = x.Select(T.CreateTruncating).ToArray();
+        var options = new GaussianMixtureOptions { Components = k, CovarianceType = CovarianceType.Diagonal, MaxIterations = 1, Tolerance = 0, Seed = 1 };
+        GaussianMixtureModel<T> model = new GaussianMixture<T>(options).Fit(data, n, d, knownComponents: labels);
+        for (int j = 0; j < k; j++)
+        {
+            for (int f = 0; f < d; f++)
+            {
+                double mean = Enumerable.Range(0, n).Where(i => labels[i] == j).Average(i => double.CreateTruncating(data[i * d + f]));
+                Assert.Equal(mean, model.Means[j * d + f], typeof(T) == typeof(float) ? 1e-4 : 1e-10);
+            }
+        }
+
+        var bernoulli = new BernoulliMixture<T>(new DiscreteMixtureOptions { Components = 2, MaxIterations = 1, Tolerance = 0, Seed = 1 });
+        T[] bits = Enumerable.Range(0, n * 3).Select(i => T.CreateTruncating(random.Next(2))).ToArray();
+        DiscreteMixtureModel<T> fitted = bernoulli.Fit(bits, n, 3, knownComponents: labels);
+        double ones = Enumerable.Range(0, n).Where(i => labels[i] == 1).Average(i => double.CreateTruncating(bits[i * 3]));
+        Assert.Equal(ones, fitted.Parameters[3], 1e-6);
+        Assert.Throws<ArgumentException>(() => bernoulli.Fit(bits, n, 3, knownComponents: labels.AsSpan(1)));
+    }
+
+    [Fact]
+    public void Stepwise_StepsAfterTheFirstWindow_AllocateNothingOnTheFittingThread()
+    {
+        var random = new Random(2);
+        const int n = 20_000, d = 4;
+        double[] x = Models.Data("diag", n, d, random);
+        var data = new StreamedSource<T>(x, n, d).InMemory();
+        var allocated = new List<long>(64); // sized up front: growing it would allocate on the fitting thread
+        var model = new FiniteMixture<T>(new DiagonalCovarianceComponents<T>(3, d), MixtureInitialization.RandomPoints);
+        var options = new StepwiseOptions { BatchSize = 500, Epochs = 1, Seed = 1, MaxDegreeOfParallelism = 1, EvaluateEpochs = false };
+        new StepwiseExpectationMaximization<T>(Models.Random<T>("diag", 3, d, random), options).Fit(data); // the runtime's one-time work
+        new StepwiseExpectationMaximization<T>(model, options with { Progress = new Callback(_ => allocated.Add(GC.GetAllocatedBytesForCurrentThread())) }).Fit(data);
+        Assert.Equal(40, allocated.Count);
+        Assert.True(allocated[^1] - allocated[2] == 0, $"{allocated[^1] - allocated[2]} bytes allocated over steps 3..40.");
+    }
+
+    [Fact]
     public void Cancellation_ThrowsPromptly_AndLeavesTheModelInTheUsersCoordinates()
     {
         var random = new Random(6);

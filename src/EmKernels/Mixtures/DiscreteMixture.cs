@@ -16,10 +16,11 @@ public sealed class BernoulliMixture<T>(DiscreteMixtureOptions options)
     /// <param name="points">N.</param>
     /// <param name="features">D.</param>
     /// <param name="sampleWeights">Empty, or N non-negative weights (not all zero).</param>
+    /// <param name="knownComponents">Empty, or N values: the component a point is known to come from, or −1 where unknown (semi-supervised fitting).</param>
     /// <returns>The fitted model.</returns>
     /// <exception cref="ArgumentException">A value is not 0 or 1 (row and column named), or weights or starting parameters are invalid.</exception>
-    public DiscreteMixtureModel<T> Fit(ReadOnlySpan<T> data, int points, int features, ReadOnlySpan<T> sampleWeights = default) =>
-        _fitter.Fit(data, points, features, sampleWeights);
+    public DiscreteMixtureModel<T> Fit(ReadOnlySpan<T> data, int points, int features, ReadOnlySpan<T> sampleWeights = default, ReadOnlySpan<int> knownComponents = default) =>
+        _fitter.Fit(data, points, features, sampleWeights, knownComponents);
 }
 
 /// <summary>Fits mixtures of independent categorical features (codes 0 … C − 1) with EM.</summary>
@@ -36,10 +37,11 @@ public sealed class CategoricalMixture<T>(int categories, DiscreteMixtureOptions
     /// <param name="points">N.</param>
     /// <param name="features">D.</param>
     /// <param name="sampleWeights">Empty, or N non-negative weights (not all zero).</param>
+    /// <param name="knownComponents">Empty, or N values: the component a point is known to come from, or −1 where unknown (semi-supervised fitting).</param>
     /// <returns>The fitted model.</returns>
     /// <exception cref="ArgumentException">A code is not a whole number in 0 … C − 1 (row and column named), or weights or starting parameters are invalid.</exception>
-    public DiscreteMixtureModel<T> Fit(ReadOnlySpan<T> data, int points, int features, ReadOnlySpan<T> sampleWeights = default) =>
-        _fitter.Fit(data, points, features, sampleWeights);
+    public DiscreteMixtureModel<T> Fit(ReadOnlySpan<T> data, int points, int features, ReadOnlySpan<T> sampleWeights = default, ReadOnlySpan<int> knownComponents = default) =>
+        _fitter.Fit(data, points, features, sampleWeights, knownComponents);
 }
 
 /// <summary>Fits mixtures of independent binomial features (success counts out of T trials) with EM.</summary>
@@ -56,10 +58,11 @@ public sealed class BinomialMixture<T>(int trials, DiscreteMixtureOptions option
     /// <param name="points">N.</param>
     /// <param name="features">D.</param>
     /// <param name="sampleWeights">Empty, or N non-negative weights (not all zero).</param>
+    /// <param name="knownComponents">Empty, or N values: the component a point is known to come from, or −1 where unknown (semi-supervised fitting).</param>
     /// <returns>The fitted model.</returns>
     /// <exception cref="ArgumentException">A count is not a whole number in 0 … T (row and column named), or weights or starting parameters are invalid.</exception>
-    public DiscreteMixtureModel<T> Fit(ReadOnlySpan<T> data, int points, int features, ReadOnlySpan<T> sampleWeights = default) =>
-        _fitter.Fit(data, points, features, sampleWeights);
+    public DiscreteMixtureModel<T> Fit(ReadOnlySpan<T> data, int points, int features, ReadOnlySpan<T> sampleWeights = default, ReadOnlySpan<int> knownComponents = default) =>
+        _fitter.Fit(data, points, features, sampleWeights, knownComponents);
 }
 
 /// <summary>Fits mixtures of independent Poisson features (counts ≥ 0) with EM.</summary>
@@ -75,10 +78,11 @@ public sealed class PoissonMixture<T>(DiscreteMixtureOptions options)
     /// <param name="points">N.</param>
     /// <param name="features">D.</param>
     /// <param name="sampleWeights">Empty, or N non-negative weights (not all zero).</param>
+    /// <param name="knownComponents">Empty, or N values: the component a point is known to come from, or −1 where unknown (semi-supervised fitting).</param>
     /// <returns>The fitted model.</returns>
     /// <exception cref="ArgumentException">A count is negative or not a whole number (row and column named), or weights or starting parameters are invalid.</exception>
-    public DiscreteMixtureModel<T> Fit(ReadOnlySpan<T> data, int points, int features, ReadOnlySpan<T> sampleWeights = default) =>
-        _fitter.Fit(data, points, features, sampleWeights);
+    public DiscreteMixtureModel<T> Fit(ReadOnlySpan<T> data, int points, int features, ReadOnlySpan<T> sampleWeights = default, ReadOnlySpan<int> knownComponents = default) =>
+        _fitter.Fit(data, points, features, sampleWeights, knownComponents);
 }
 
 /// <summary>The fit shared by the four discrete estimators: validation, initialisation, restarts, the one EM loop.</summary>
@@ -116,7 +120,7 @@ internal sealed class DiscreteMixtureFitter<T>
         _options = options;
     }
 
-    public DiscreteMixtureModel<T> Fit(ReadOnlySpan<T> rowMajor, int points, int features, ReadOnlySpan<T> sampleWeights)
+    public DiscreteMixtureModel<T> Fit(ReadOnlySpan<T> rowMajor, int points, int features, ReadOnlySpan<T> sampleWeights, ReadOnlySpan<int> knownComponents)
     {
         DiscreteMixtureOptions o = _options;
         var data = FeatureMajorMatrix<T>.FromRowMajor(rowMajor, points, features);
@@ -126,7 +130,7 @@ internal sealed class DiscreteMixtureFitter<T>
             throw new ArgumentException($"There are {points} points but {k} components; a mixture needs at least as many points as components.", "data");
         }
 
-        var source = InMemoryDataSource<T>.Own(data, sampleWeights);
+        var source = InMemoryDataSource<T>.Own(data, sampleWeights, knownComponents);
         double[]? givenWeights = o.InitialWeights is null ? null : MixtureSetup.StartWeights(o.InitialWeights, k, "options.InitialWeights");
         double[]? givenParameters = o.InitialParameters is null ? null : CheckParameters(o.InitialParameters, _distribution, _categories, k, features, "options.InitialParameters");
         var family = DiscreteComponents<T>.Create(_distribution, k, features, _categories, _trials, o.Smoothing);

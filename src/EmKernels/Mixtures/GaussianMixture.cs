@@ -64,10 +64,16 @@ public sealed class GaussianMixture<T>
     /// <param name="features">D.</param>
     /// <param name="sampleWeights">Empty, or N non-negative weights (not all zero); a point of weight w counts as w copies of it.</param>
     /// <param name="warmStart">A fitted model to start from (same K, D and covariance type), or null.</param>
+    /// <param name="knownComponents">
+    /// Empty, or N values: the component a point is known to come from, or −1 where unknown (semi-supervised
+    /// fitting): a known point's responsibility stays 1 for its component, in the initialization too, and its
+    /// term of the objective is log w_z + log p(x | θ_z).
+    /// </param>
     /// <returns>The fitted model.</returns>
-    /// <exception cref="ArgumentException">The data, weights or starting parameters are invalid; the message says where.</exception>
-    public GaussianMixtureModel<T> Fit(ReadOnlySpan<T> data, int points, int features, ReadOnlySpan<T> sampleWeights = default, GaussianMixtureModel<T>? warmStart = null) =>
-        Fit(FeatureMajorMatrix<T>.FromRowMajor(data, points, features), sampleWeights, warmStart);
+    /// <exception cref="ArgumentException">The data, weights, known components or starting parameters are invalid; the message says where.</exception>
+    public GaussianMixtureModel<T> Fit(
+        ReadOnlySpan<T> data, int points, int features, ReadOnlySpan<T> sampleWeights = default, GaussianMixtureModel<T>? warmStart = null, ReadOnlySpan<int> knownComponents = default) =>
+        Fit(FeatureMajorMatrix<T>.FromRowMajor(data, points, features), sampleWeights, warmStart, knownComponents);
 
     /// <summary>Fits a two-dimensional array indexed [point, feature].</summary>
     /// <param name="data">N × D values; only read.</param>
@@ -76,7 +82,7 @@ public sealed class GaussianMixture<T>
     /// <returns>The fitted model.</returns>
     /// <exception cref="ArgumentException">The data, weights or starting parameters are invalid.</exception>
     public GaussianMixtureModel<T> Fit(T[,] data, ReadOnlySpan<T> sampleWeights = default, GaussianMixtureModel<T>? warmStart = null) =>
-        Fit(FeatureMajorMatrix<T>.From(data), sampleWeights, warmStart);
+        Fit(FeatureMajorMatrix<T>.From(data), sampleWeights, warmStart, default);
 
     /// <summary>Fits a jagged array of points, each an array of D features.</summary>
     /// <param name="data">N rows of D values; only read.</param>
@@ -85,9 +91,9 @@ public sealed class GaussianMixture<T>
     /// <returns>The fitted model.</returns>
     /// <exception cref="ArgumentException">The data, weights or starting parameters are invalid.</exception>
     public GaussianMixtureModel<T> Fit(T[][] data, ReadOnlySpan<T> sampleWeights = default, GaussianMixtureModel<T>? warmStart = null) =>
-        Fit(FeatureMajorMatrix<T>.From(data), sampleWeights, warmStart);
+        Fit(FeatureMajorMatrix<T>.From(data), sampleWeights, warmStart, default);
 
-    private GaussianMixtureModel<T> Fit(FeatureMajorMatrix<T> data, ReadOnlySpan<T> sampleWeights, GaussianMixtureModel<T>? warmStart)
+    private GaussianMixtureModel<T> Fit(FeatureMajorMatrix<T> data, ReadOnlySpan<T> sampleWeights, GaussianMixtureModel<T>? warmStart, ReadOnlySpan<int> knownComponents)
     {
         GaussianMixtureOptions o = Options;
         int n = data.Points;
@@ -98,7 +104,7 @@ public sealed class GaussianMixture<T>
             throw new ArgumentException($"There are {n} points but {k} components; a mixture needs at least as many points as components.", "data");
         }
 
-        var source = InMemoryDataSource<T>.Own(data, sampleWeights);
+        var source = InMemoryDataSource<T>.Own(data, sampleWeights, knownComponents);
         if (warmStart is not null && (warmStart.Components != k || warmStart.Features != d || warmStart.CovarianceType != o.CovarianceType))
         {
             throw new ArgumentException($"The warm-start model has K = {warmStart.Components}, D = {warmStart.Features}, {warmStart.CovarianceType}; this fit has K = {k}, D = {d}, {o.CovarianceType}.", nameof(warmStart));
