@@ -3,6 +3,9 @@
 # OpenBLAS), same data and start, on the standard workloads; alternates the implementations for ROUNDS rounds
 # and writes perf-results/compare.md with medians, ratios, final mean log-likelihoods and the fraction of
 # this machine's FMA peak and memory bandwidth (measured by `EmKernels.Bench probe`).
+# scikit-learn runs as a user has it: OpenBLAS picks its own kernels (this machine's shell exports
+# OPENBLAS_CORETYPE=Haswell, which forces AVX2 kernels on an AVX-512 CPU, so it is unset for the reference side,
+# as is OPENBLAS_L2_SIZE), and threadpoolctl's view of its thread pools is recorded in the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -10,7 +13,10 @@ WORKLOADS=${WORKLOADS:-"small:10000:4:4:full:20 diag-1M:1000000:16:16:diag:6 ful
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dotnet build -c Release bench/EmKernels.Bench >/dev/null
+dotnet build-server shutdown >/dev/null 2>&1 || true # the compiler servers would compete for the cores
 bench=(dotnet bench/EmKernels.Bench/bin/Release/net10.0/EmKernels.Bench.dll)
+reference=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3)
+"${reference[@]}" -c "import json, numpy, sklearn, threadpoolctl; print(json.dumps(threadpoolctl.threadpool_info()))" > "$work/threadpools.json"
 probe=$("${bench[@]}" probe)
 results="$work/results.txt"
 for spec in $WORKLOADS; do
@@ -21,10 +27,10 @@ for spec in $WORKLOADS; do
   for round in $(seq "$ROUNDS"); do
     echo "$name emkernels-double $n $d $k $kind $("${bench[@]}" "${args[@]}")" >> "$results"
     echo "$name emkernels-float $n $d $k $kind $("${bench[@]}" "${args[@]}" --float32)" >> "$results"
-    echo "$name scikit-learn $n $d $k $kind $(/usr/bin/python3 bench/sklearn_gmm.py run "$work/$name" "$n" "$d" "$k" "$kind" "$m")" >> "$results"
+    echo "$name scikit-learn $n $d $k $kind $("${reference[@]}" bench/sklearn_gmm.py run "$work/$name" "$n" "$d" "$k" "$kind" "$m")" >> "$results"
   done
 done
-/usr/bin/python3 - "$results" "$probe" > perf-results/compare.md <<'PY'
+/usr/bin/python3 - "$results" "$probe" "$work/threadpools.json" > perf-results/compare.md <<'PY'
 import collections, datetime, json, os, platform, subprocess, sys
 import numpy, sklearn
 rows = collections.defaultdict(list)
@@ -47,7 +53,10 @@ print("Same data and start for both (equal weights, means at K random rows, the 
       "test; seconds per iteration = median of iterations 2..M, then of the rounds; scikit-learn is stepped with its own "
       "`_e_step` / `_m_step`, one EM iteration each. FLOPs counted as done (FMA = 2): full covariance 2·K·N·D(D+1) per "
       "iteration (triangular product and scatter), diagonal 9·K·N·D. `bash bench/compare.sh` re-runs it; never edit by hand.\n")
-print("| workload | N × D, K, type | scikit-learn s/it | EmKernels double s/it | speed-up | EmKernels float s/it | float vs double | % FMA peak (double) | % bandwidth (double) | mean log-likelihood (sklearn / ours) |")
+pools = json.load(open(sys.argv[3]))
+print("scikit-learn's thread pools (threadpoolctl.threadpool_info(), with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset): " +
+      "; ".join(f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')}, {p.get('num_threads')} threads, {os.path.basename(p.get('filepath', ''))})" for p in pools) + "\n")
+print("| workload | N × D, K, type | scikit-learn ms/it | EmKernels double ms/it | speed-up | EmKernels float ms/it | float vs double | % FMA peak (double) | % bandwidth (double) | mean log-likelihood (sklearn / ours) |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
 for name in meta:
     n, d, k, kind = meta[name]
@@ -55,7 +64,8 @@ for name in meta:
     l = lambda impl: median([r["mean_log_likelihood"] for r in rows[(name, impl)]])
     flops = 2 * k * n * d * (d + 1) if kind in ("full", "tied") else 9 * k * n * d
     ours = s("emkernels-double")
-    print(f"| {name} | {n:,} × {d}, {k}, {kind} | {s('scikit-learn'):.4f} | {ours:.4f} | {s('scikit-learn') / ours:.1f}× | {s('emkernels-float'):.4f} | "
+    ms = lambda seconds: f"{1e3 * seconds:.4g}"
+    print(f"| {name} | {n:,} × {d}, {k}, {kind} | {ms(s('scikit-learn'))} | {ms(ours)} | {s('scikit-learn') / ours:.1f}× | {ms(s('emkernels-float'))} | "
           f"{ours / s('emkernels-float'):.2f}× | {100 * flops / ours / 1e9 / probe['fma_gflops']:.1f} % | {100 * n * d * 8 / ours / 1e9 / probe['bandwidth_gbs']:.1f} % | "
           f"{l('scikit-learn'):.10f} / {l('emkernels-double'):.10f} |")
 PY
