@@ -38,8 +38,22 @@ for path in sorted(glob.glob(os.path.join(results, "*-report.csv"))):
 
 header = open(glob.glob(os.path.join(results, "*-github.md"))[0], encoding="utf-8").read().split("```")[1].strip().splitlines()
 machine = [l.strip() for l in header if l.startswith(("BenchmarkDotNet", "AMD", "Intel", ".NET SDK")) or "[Host]" in l]
-stamp = datetime.datetime.fromtimestamp(max(os.path.getmtime(p) for p in glob.glob(os.path.join(results, "*.csv")))).strftime("%Y-%m-%d")
-lines = [f"Measured {stamp}; kernels: K = 16, D = 16, one thread. " + "; ".join(machine) + ".", "",
+def measured(path):
+    # The date a result was written: today when it differs from the committed copy, else its last commit's date
+    # (file times say nothing in a fresh clone).
+    changed = subprocess.run(["git", "status", "--porcelain", "--", path], capture_output=True, text=True, cwd=root).stdout.strip()
+    committed = subprocess.run(["git", "log", "-1", "--format=%cs", "--", path], capture_output=True, text=True, cwd=root).stdout.strip()
+    return datetime.date.today().isoformat() if changed or not committed else committed
+
+def span(paths):
+    dates = sorted({measured(p) for p in paths})
+    return dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+
+csvs = glob.glob(os.path.join(results, "*-report.csv"))
+kernel_stamp = span([p for p in csvs if "IterationBenchmarks" not in p])
+iteration_stamp = span([p for p in csvs if "IterationBenchmarks" in p]) if any("IterationBenchmarks" in p for p in csvs) else None
+stamp = f"kernels {kernel_stamp}" + (f", whole iterations {iteration_stamp}" if iteration_stamp else "")
+lines = [f"Measured: {stamp}; kernels: K = 16, D = 16, one thread. " + "; ".join(machine) + ".", "",
          "| kernel | type | B | scalar loop | EmKernels | TensorPrimitives composition | vs scalar | vs TP | allocated |",
          "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
 for kernel, elem, points, scalar, ours, tp, allocated in rows:
