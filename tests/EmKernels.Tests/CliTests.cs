@@ -472,6 +472,32 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void ParquetFilesReadAsTheirCsvTwins()
+    {
+        Fixture iris = Fixture.Load(FixturePath("iris-full-k3"));
+        double[] x = iris.Data;
+        int n = iris.Points;
+        string parquet = PathOf("iris.parquet");
+        DataFileTests.WriteParquet(parquet, Enumerable.Range(0, n).Select(i => x[i * 4]).ToArray(), null, null, rowGroup: 64,
+            Enumerable.Range(0, n).Select(i => x[i * 4 + 1]).ToArray(), Enumerable.Range(0, n).Select(i => x[i * 4 + 2]).ToArray());
+        double[] three = Enumerable.Range(0, n).SelectMany(i => new[] { x[i * 4], x[i * 4 + 1], x[i * 4 + 2] }).ToArray();
+        Assert.Equal(0, Run("fit", parquet, "-k", "3", "-o", PathOf("parquet.json")).Exit);
+        Assert.Equal(0, Run("fit", parquet, "-k", "3", "--out-of-core", "-o", PathOf("streamed.json")).Exit);
+        Assert.Equal(0, Run("fit", CsvOf(three, 3, ["x", "y", "z"]), "-k", "3", "-o", PathOf("csv.json")).Exit);
+        JsonElement csv = ReadModel(PathOf("csv.json"));
+        foreach (string name in new[] { "parquet.json", "streamed.json" })
+        {
+            JsonElement model = ReadModel(PathOf(name));
+            Assert.Equal(Numbers(csv, "means"), Numbers(model, "means"));
+            Assert.Equal(Numbers(csv, "covariances"), Numbers(model, "covariances"));
+            Assert.Equal(["x", "y", "z"], model.GetProperty("columns").EnumerateArray().Select(c => c.GetString()!).ToArray());
+        }
+
+        Assert.Equal(0, Run("predict", PathOf("parquet.json"), parquet, "-o", PathOf("labels.csv")).Exit);
+        Assert.Equal(n + 1, File.ReadAllLines(PathOf("labels.csv")).Length);
+    }
+
+    [Fact]
     public void OnlineFits_ResumeBitwise_InMemoryOrStreamed()
     {
         double[] data = Fixture.Load(FixturePath("faithful-full-k2")).Data;

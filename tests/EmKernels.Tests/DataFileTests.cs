@@ -242,7 +242,7 @@ public sealed class DataFileTests : IDisposable
     }
 
     /// <summary>A Parquet file with columns x (double), y (float), z (int) and a string column "name", in row groups.</summary>
-    private static void WriteParquet(string path, double[] x, float[]? y, int[]? z, int rowGroup, double[]? second = null, double[]? third = null)
+    internal static void WriteParquet(string path, double[] x, float[]? y, int[]? z, int rowGroup, double[]? second = null, double[]? third = null)
     {
         var fields = new List<DataField> { new DataField<double>("x") };
         if (y is not null)
