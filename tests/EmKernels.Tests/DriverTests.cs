@@ -308,22 +308,6 @@ public abstract class DriverTests<T>
     }
 
     [Fact]
-    public void Stepwise_StepsAfterTheFirstWindow_AllocateNothingOnTheFittingThread()
-    {
-        var random = new Random(2);
-        const int n = 20_000, d = 4;
-        double[] x = Models.Data("diag", n, d, random);
-        var data = new StreamedSource<T>(x, n, d).InMemory();
-        var allocated = new List<long>(64); // sized up front: growing it would allocate on the fitting thread
-        var model = new FiniteMixture<T>(new DiagonalCovarianceComponents<T>(3, d), MixtureInitialization.RandomPoints);
-        var options = new StepwiseOptions { BatchSize = 500, Epochs = 1, Seed = 1, MaxDegreeOfParallelism = 1, EvaluateEpochs = false };
-        new StepwiseExpectationMaximization<T>(Models.Random<T>("diag", 3, d, random), options).Fit(data); // the runtime's one-time work
-        new StepwiseExpectationMaximization<T>(model, options with { Progress = new Callback(_ => allocated.Add(GC.GetAllocatedBytesForCurrentThread())) }).Fit(data);
-        Assert.Equal(40, allocated.Count);
-        Assert.True(allocated[^1] - allocated[2] == 0, $"{allocated[^1] - allocated[2]} bytes allocated over steps 3..40.");
-    }
-
-    [Fact]
     public void Cancellation_ThrowsPromptly_AndLeavesTheModelInTheUsersCoordinates()
     {
         var random = new Random(6);
