@@ -312,20 +312,30 @@ internal static class Emk
                 throw new UsageException($"--n must be at least 0, not {n}.");
             }
 
-            (double[] points, int[] labels) = stored.Mixture().Sample(n, parse.GetValue(seed));
+            // Drawn and written a block at a time: memory is bounded for any n (the points are those of one draw of n).
+            var mixture = stored.Mixture();
+            var random = new Random(parse.GetValue(seed));
             int d = stored.Features;
+            int block = (int)Math.Clamp((1 << 20) / Math.Max(1, d), 1, 65_536);
+            double[] points = new double[block * d];
+            int[] labels = new int[block];
             OutputFile.WriteText(parse.GetValue(outputPath), terminal.Out, writer =>
             {
                 writer.WriteLine(string.Join(",", stored.Columns.Select(Quote)) + ",component");
-                for (int i = 0; i < n; i++)
+                for (int done = 0; done < n; done += block)
                 {
-                    for (int j = 0; j < d; j++)
+                    int count = Math.Min(block, n - done);
+                    mixture.Sample(points, labels.AsSpan(0, count), random);
+                    for (int i = 0; i < count; i++)
                     {
-                        writer.Write(R(points[i * d + j]));
-                        writer.Write(',');
-                    }
+                        for (int j = 0; j < d; j++)
+                        {
+                            writer.Write(R(points[i * d + j]));
+                            writer.Write(',');
+                        }
 
-                    writer.WriteLine(labels[i].ToString(CultureInfo.InvariantCulture));
+                        writer.WriteLine(labels[i].ToString(CultureInfo.InvariantCulture));
+                    }
                 }
             });
             return 0;

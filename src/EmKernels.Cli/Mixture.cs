@@ -15,7 +15,8 @@ internal interface IMixture
 
     double[] ScoreSamples(double[] data, int points);
 
-    (double[] Points, int[] Labels) Sample(int count, int seed);
+    /// <summary>Draws labels.Length points into <paramref name="points"/> (row-major), continuing <paramref name="random"/>'s sequence.</summary>
+    void Sample(Span<double> points, Span<int> labels, Random random);
 }
 
 /// <inheritdoc/>
@@ -36,10 +37,20 @@ internal sealed class Mixture<T>(MixtureModel<T> model) : IMixture
 
     public double[] ScoreSamples(double[] data, int points) => model.ScoreSamples(Convert(data), points);
 
-    public (double[] Points, int[] Labels) Sample(int count, int seed)
+    public void Sample(Span<double> points, Span<int> labels, Random random)
     {
-        (T[] points, int[] labels) = model.Sample(count, seed);
-        return (Widen(points), labels);
+        if (typeof(T) == typeof(double))
+        {
+            model.Sample(System.Runtime.InteropServices.MemoryMarshal.Cast<double, T>(points), labels, random);
+            return;
+        }
+
+        T[] drawn = new T[labels.Length * model.Features];
+        model.Sample(drawn, labels, random);
+        for (int i = 0; i < drawn.Length; i++)
+        {
+            points[i] = double.CreateTruncating(drawn[i]);
+        }
     }
 
     public static T[] Convert(double[] data) => typeof(T) == typeof(double) ? (T[])(object)data : data.Select(T.CreateTruncating).ToArray();

@@ -143,6 +143,13 @@ public sealed class DiscreteMixtureTests
             Assert.Equal(50 * c.Features, drawn.Length);
             Assert.All(from, k => Assert.InRange(k, 0, c.Components - 1));
             Assert.All(model.ScoreSamples(drawn, 50), l => Assert.False(double.IsNaN(l)));
+            double[] blocks = new double[50 * c.Features];
+            int[] blockLabels = new int[50];
+            var random = new Random(c.Seed);
+            model.Sample(blocks.AsSpan(0, 13 * c.Features), blockLabels.AsSpan(0, 13), random);
+            model.Sample(blocks.AsSpan(13 * c.Features), blockLabels.AsSpan(13), random);
+            Assert.Equal(drawn, blocks);
+            Assert.Equal(from, blockLabels);
         }, 50);
     }
 

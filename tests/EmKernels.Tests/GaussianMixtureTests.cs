@@ -300,6 +300,32 @@ public sealed class GaussianMixtureTests
         Assert.Equal(-2 * c.Points * model.Score(x, c.Points) + 2 * p, model.Aic(x, c.Points), 9);
     }
 
+    [Theory]
+    [InlineData(CovarianceType.Full)]
+    [InlineData(CovarianceType.Diagonal)]
+    public void Samples_DrawnInBlocksAreOneDraw(CovarianceType type)
+    {
+        var c = new MixtureCase(3, 4, 2000, type, 5);
+        var (x, _) = c.Draw();
+        var model = new GaussianMixture<float>(new GaussianMixtureOptions { Components = 3, CovarianceType = type, Seed = 1 })
+            .Fit(x.Select(v => (float)v).ToArray(), c.Points, c.Features);
+        var (points, labels) = model.Sample(1000, seed: 9);
+        float[] blocks = new float[1000 * 4];
+        int[] blockLabels = new int[1000];
+        var random = new Random(9);
+        foreach ((int start, int count) in new[] { (0, 1), (1, 7), (8, 500), (508, 0), (508, 492) })
+        {
+            model.Sample(blocks.AsSpan(start * 4, count * 4), blockLabels.AsSpan(start, count), random);
+        }
+
+        Assert.Equal(points, blocks);
+        Assert.Equal(labels, blockLabels);
+        Assert.Equal("count", Assert.Throws<ArgumentOutOfRangeException>(() => model.Sample(int.MaxValue / 2, seed: 1)).ParamName);
+        Assert.Equal("count", Assert.Throws<ArgumentOutOfRangeException>(() => model.Sample(-1, seed: 1)).ParamName);
+        Assert.Equal("points", Assert.Throws<ArgumentException>(() => model.Sample(new float[7], new int[2], random)).ParamName);
+        Assert.Equal("random", Assert.Throws<ArgumentNullException>(() => model.Sample(new float[8], new int[2], null!)).ParamName);
+    }
+
     [Fact]
     public void Samples_FollowTheModel()
     {

@@ -98,14 +98,10 @@ public sealed class DiscreteMixtureModel<T> : MixtureModel<T>
     public override int ParameterCount => (Distribution == DiscreteDistribution.Categorical ? Components * Features * (Categories - 1) : Components * Features) + Components - 1;
 
     /// <inheritdoc/>
-    public override (T[] Points, int[] Labels) Sample(int count, int seed)
+    private protected override void SampleCore(Span<T> points, Span<int> labels, Random random)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
-        var random = new Random(seed);
         int d = Features;
-        T[] points = new T[count * d];
-        int[] labels = new int[count];
-        for (int i = 0; i < count; i++)
+        for (int i = 0; i < labels.Length; i++)
         {
             int k = MixtureSetup.Draw(random, Weights);
             labels[i] = k;
@@ -114,15 +110,25 @@ public sealed class DiscreteMixtureModel<T> : MixtureModel<T>
                 double value = Distribution switch
                 {
                     DiscreteDistribution.Bernoulli => random.NextDouble() < _parameters[k * d + j] ? 1 : 0,
-                    DiscreteDistribution.Binomial => Enumerable.Range(0, Trials).Count(_ => random.NextDouble() < _parameters[k * d + j]),
+                    DiscreteDistribution.Binomial => Binomial(random, Trials, _parameters[k * d + j]),
                     DiscreteDistribution.Poisson => Poisson(random, _parameters[k * d + j]),
                     _ => MixtureSetup.Draw(random, _parameters.AsSpan((k * d + j) * Categories, Categories)),
                 };
                 points[i * d + j] = T.CreateTruncating(value);
             }
         }
+    }
 
-        return (points, labels);
+    /// <summary>A binomial draw as the count of <paramref name="trials"/> Bernoulli draws (one uniform each, in order).</summary>
+    private static int Binomial(Random random, int trials, double probability)
+    {
+        int successes = 0;
+        for (int t = 0; t < trials; t++)
+        {
+            successes += random.NextDouble() < probability ? 1 : 0;
+        }
+
+        return successes;
     }
 
     /// <summary>Poisson draw by inversion of the CDF (exact; O(λ) per draw).</summary>

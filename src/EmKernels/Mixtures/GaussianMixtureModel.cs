@@ -20,6 +20,7 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
 {
     private readonly double[] _means;
     private readonly double[] _covariances;
+    private double[]? _samplingFactors;
     private readonly double[] _precisionsCholesky;
 
     internal GaussianMixtureModel(CovarianceType covarianceType, int components, int features, double[] weights, double[] means, double[] covariances, FitRecord? fit)
@@ -146,25 +147,12 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     public double[] ScoreSamples(T[,] data) => ScoreSamples(RowMajor(data, out int points), points);
 
     /// <inheritdoc/>
-    public override (T[] Points, int[] Labels) Sample(int count, int seed)
+    private protected override void SampleCore(Span<T> points, Span<int> labels, Random random)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
         int d = Features;
-        var random = new Random(seed);
-        double[] factors = new double[Components * d * d];
-        double[] lower = new double[d * d];
-        double[] covariance = new double[d * d];
-        for (int k = 0; k < Components; k++)
-        {
-            GaussianComponents<T>.FullCovariance(CovarianceType, d, _covariances, k, covariance);
-            DenseMatrix.TryCholesky(covariance, d, lower);
-            lower.CopyTo(factors, k * d * d);
-        }
-
-        T[] points = new T[count * d];
-        int[] labels = new int[count];
-        double[] z = new double[d];
-        for (int i = 0; i < count; i++)
+        double[] factors = SamplingFactors();
+        Span<double> z = d <= 256 ? stackalloc double[d] : new double[d];
+        for (int i = 0; i < labels.Length; i++)
         {
             int k = MixtureSetup.Draw(random, Weights);
             labels[i] = k;
@@ -184,8 +172,29 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
                 points[i * d + a] = T.CreateTruncating(value);
             }
         }
+    }
 
-        return (points, labels);
+    /// <summary>The K covariance Cholesky factors L (Σ = L Lᵀ) that turn standard normal draws into the components' draws; made once per model.</summary>
+    private double[] SamplingFactors()
+    {
+        if (_samplingFactors is { } made)
+        {
+            return made;
+        }
+
+        int d = Features;
+        double[] factors = new double[Components * d * d];
+        double[] lower = new double[d * d];
+        double[] covariance = new double[d * d];
+        for (int k = 0; k < Components; k++)
+        {
+            GaussianComponents<T>.FullCovariance(CovarianceType, d, _covariances, k, covariance);
+            DenseMatrix.TryCholesky(covariance, d, lower);
+            lower.CopyTo(factors, k * d * d);
+        }
+
+        _samplingFactors = factors;
+        return factors;
     }
 
     private static double StandardNormal(Random random)

@@ -167,10 +167,47 @@ public abstract class MixtureModel<T>
     public double Aic(ReadOnlySpan<T> data, int points) => -2 * points * Score(data, points) + 2 * ParameterCount;
 
     /// <summary>Draws points from the mixture.</summary>
-    /// <param name="count">How many (≥ 0).</param>
+    /// <param name="count">How many (≥ 0, and count × D at most <see cref="Array.MaxLength"/>; draw more in blocks with <see cref="Sample(Span{T}, Span{int}, Random)"/>).</param>
     /// <param name="seed">Seed; the same seed gives the same points.</param>
-    /// <returns>The points (count × D, row-major) and the component each was drawn from.</returns>
-    public abstract (T[] Points, int[] Labels) Sample(int count, int seed);
+    /// <returns>The points (count × D, row-major) and the component each was drawn from: the same as one block of <paramref name="count"/>, or any split into consecutive blocks, drawn with <c>new Random(seed)</c>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative or count × D values would not fit one array.</exception>
+    public (T[] Points, int[] Labels) Sample(int count, int seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if ((long)count * Features > Array.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"{count} points of {Features} features are more values than one array holds; draw them in blocks with Sample(points, labels, random).");
+        }
+
+        T[] points = new T[count * Features];
+        int[] labels = new int[count];
+        Sample(points, labels, new Random(seed));
+        return (points, labels);
+    }
+
+    /// <summary>
+    /// Draws <c>labels.Length</c> points from the mixture, continuing <paramref name="random"/>'s sequence: consecutive
+    /// blocks drawn with one <see cref="Random"/> are the points one call of their total size would draw, so any
+    /// number of points can be streamed in bounded memory.
+    /// </summary>
+    /// <param name="points">Receives the points, row-major: at least <c>labels.Length</c> × D values.</param>
+    /// <param name="labels">Receives the component each point was drawn from; its length is how many points are drawn.</param>
+    /// <param name="random">The source of randomness.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="random"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="points"/> is shorter than labels.Length × D.</exception>
+    public void Sample(Span<T> points, Span<int> labels, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        if (points.Length < (long)labels.Length * Features)
+        {
+            throw new ArgumentException($"{labels.Length} points of {Features} features need {(long)labels.Length * Features} values, got {points.Length}.", nameof(points));
+        }
+
+        SampleCore(points, labels, random);
+    }
+
+    /// <summary>Draws labels.Length points (arguments checked).</summary>
+    private protected abstract void SampleCore(Span<T> points, Span<int> labels, Random random);
 
     /// <summary>
     /// The model as a <see cref="FiniteMixture{T}"/> of the engine, holding copies of these parameters
