@@ -41,9 +41,9 @@ internal sealed class DataTable
     public string Locate(int row) => _locate(row);
 
     /// <summary>Reads FILE (by content: .npy, Parquet, else CSV with the separator detected); null means the embedded Old Faithful data.</summary>
-    public static DataTable Read(string? path)
+    public static DataTable Read(string? path, TextWriter? notes = null)
     {
-        using FileDataSource<double> source = path is null ? Embedded() : DataFiles.Open(path);
+        using FileDataSource<double> source = path is null ? Embedded() : DataFiles.Open(path, notes);
         return Materialize(source, path ?? EmbeddedName);
     }
 
@@ -107,7 +107,7 @@ internal sealed class DataTable
 
         return index >= 0
             ? index
-            : throw new UsageException($"{source} has no column '{token}'; its columns are {string.Join(", ", columns)} (or give 1 … {columns.Count}).");
+            : throw new UsageException($"{source} has no column '{Quoted.Of(token)}'; its columns are {Quoted.List(columns)} (or give 1 … {columns.Count}).");
     }
 
     /// <summary>Every row of the source in memory, row-major, checked finite.</summary>
@@ -122,13 +122,13 @@ internal sealed class DataTable
 
         int n = (int)source.Points;
         double[] values = new double[n * d];
-        const int Chunk = 65536;
-        T[] buffer = new T[Math.Min(Chunk, n) * d];
+        int chunk = Math.Max(1, (1 << 20) / d);
+        T[] buffer = new T[(long)Math.Min(chunk, n) * d];
         try
         {
-            for (int start = 0; start < n; start += Chunk)
+            for (int start = 0; start < n; start += chunk)
             {
-                int count = Math.Min(Chunk, n - start);
+                int count = Math.Min(chunk, n - start);
                 source.Read(start, count, buffer, count, default, default);
                 for (int j = 0; j < d; j++)
                 {
@@ -161,7 +161,7 @@ internal sealed class DataTable
         {
             if (!double.IsFinite(values[i]))
             {
-                throw new UsageException($"{name}, {locate(i / d)}, column '{columns[i % d]}': {values[i].ToString(CultureInfo.InvariantCulture)} is not a finite number; missing values are not supported.");
+                throw new UsageException($"{name}, {locate(i / d)}, column '{Quoted.Of(columns[i % d])}': {values[i].ToString(CultureInfo.InvariantCulture)} is not a finite number; missing values are not supported.");
             }
         }
 

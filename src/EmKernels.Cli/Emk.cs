@@ -150,8 +150,8 @@ internal static class Emk
                 : work => terminal.WithProgress(label, settings.Restarts, verbose, work);
             long? budget = parse.GetValue(memoryBudget) is { } megabytes ? megabytes << 20 : null;
             (FitOutcome outcome, DataTable? data) = settings.Float32
-                ? FitFile<float>(parse.GetValue(file), settings, budget, resumed, plotPath is not null, withProgress)
-                : FitFile<double>(parse.GetValue(file), settings, budget, resumed, plotPath is not null, withProgress);
+                ? FitFile<float>(parse.GetValue(file), settings, budget, resumed, plotPath is not null, terminal.Error, withProgress)
+                : FitFile<double>(parse.GetValue(file), settings, budget, resumed, plotPath is not null, terminal.Error, withProgress);
             if (plotPath is not null && data is not null)
             {
                 (int X, int Y) plotted = Plot.Columns(data, parse.GetValue(plotColumns));
@@ -186,7 +186,7 @@ internal static class Emk
     /// when they were held in memory.
     /// </summary>
     private static (FitOutcome Outcome, DataTable? Data) FitFile<T>(
-        string? path, FitSettings settings, long? budget, ModelFile? resumed, bool plot, Func<Func<IProgress<FitProgress>?, FitOutcome>, FitOutcome> withProgress)
+        string? path, FitSettings settings, long? budget, ModelFile? resumed, bool plot, TextWriter notes, Func<Func<IProgress<FitProgress>?, FitOutcome>, FitOutcome> withProgress)
         where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {
         if (path is null)
@@ -200,18 +200,21 @@ internal static class Emk
             return (withProgress(progress => Fitter.Fit(embedded, settings, progress, resumed)), embedded);
         }
 
-        using FileDataSource<T> file = DataFiles.Open<T>(path);
+        using FileDataSource<T> file = DataFiles.Open<T>(path, notes);
         using FileDataSource<T> chosen = settings.Columns is null
             ? file.WithColumns(file.Columns)
             : file.WithColumns(settings.Columns.Split(',').Select(c => DataTable.ColumnIndex(file.ColumnNames, c.Trim(), path)).ToArray());
         string[] columns = chosen.Columns.Select(j => chosen.ColumnNames[j]).ToArray();
         if (resumed is not null && !resumed.Columns.SequenceEqual(columns))
         {
-            throw new UsageException($"{path} has the columns {string.Join(", ", columns)}; the fit to resume was of {string.Join(", ", resumed.Columns)} (choose them with --columns).");
+            throw new UsageException($"{path} has the columns {Quoted.List(columns)}; the fit to resume was of {Quoted.List(resumed.Columns)} (choose them with --columns).");
         }
 
+        // Held in memory, the data take one feature-major copy in the fit's precision (read straight from the
+        // file); a plot needs them as a table of doubles besides, and the fit then copies and centres its own.
         long available = budget ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4;
-        long inMemory = chosen.Points * chosen.Features * (16 + 2 * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        long inMemory = chosen.Points * chosen.Features * (plot ? 8 + 2 * size : size);
         if (settings.OutOfCore || inMemory > available)
         {
             if (plot)
@@ -221,6 +224,11 @@ internal static class Emk
 
             FitSettings streamed = settings with { OutOfCore = true };
             return (withProgress(progress => Fitter.FitStreamed(chosen, columns, streamed, progress, resumed)), null);
+        }
+
+        if (!plot)
+        {
+            return (withProgress(progress => Fitter.FitStreamed(chosen, columns, settings, progress, resumed, hold: true)), null);
         }
 
         DataTable data = DataTable.Materialize(chosen, path);
@@ -237,7 +245,7 @@ internal static class Emk
         command.Add(proba);
         command.SetAction(parse =>
         {
-            (ModelFile stored, DataTable data) = inputs.Read(parse);
+            (ModelFile stored, DataTable data) = inputs.Read(parse, terminal.Error);
             (int[] labels, double[]? probabilities) = Evaluate(data, () => stored.Mixture().Predict(data.Values, data.Rows, parse.GetValue(proba)));
             int k = stored.Components;
             OutputFile.WriteText(parse.GetValue(inputs.Output), terminal.Out, writer =>
@@ -271,7 +279,7 @@ internal static class Emk
         command.Add(perPoint);
         command.SetAction(parse =>
         {
-            (ModelFile stored, DataTable data) = inputs.Read(parse);
+            (ModelFile stored, DataTable data) = inputs.Read(parse, terminal.Error);
             double[] scores = Evaluate(data, () => stored.Mixture().ScoreSamples(data.Values, data.Rows));
             OutputFile.WriteText(parse.GetValue(inputs.Output), terminal.Out, writer =>
             {
@@ -360,7 +368,7 @@ internal static class Emk
         command.Add(outputPath);
         command.SetAction(parse =>
         {
-            DataTable data = DataTable.Read(parse.GetValue(file)).Select(parse.GetValue(shared.Columns));
+            DataTable data = DataTable.Read(parse.GetValue(file), terminal.Error).Select(parse.GetValue(shared.Columns));
             FitSettings baseline = shared.Settings(parse);
             int[] ks = ComponentList(parse.GetValue(components)!, data.Rows);
             CovarianceType[] types = baseline.Model == "gaussian"
@@ -502,10 +510,10 @@ internal static class Emk
         public Option<string?> Output { get; } = OutputOption("Write to this file instead of stdout.");
 
         /// <summary>The model, and the data's columns that are its features.</summary>
-        public (ModelFile Model, DataTable Data) Read(ParseResult parse)
+        public (ModelFile Model, DataTable Data) Read(ParseResult parse, TextWriter notes)
         {
             ModelFile model = ModelFile.Read(parse.GetValue(Model)!);
-            return (model, ModelColumns(DataTable.Read(parse.GetValue(File)), model, parse.GetValue(Columns)));
+            return (model, ModelColumns(DataTable.Read(parse.GetValue(File), notes), model, parse.GetValue(Columns)));
         }
     }
 
@@ -530,7 +538,7 @@ internal static class Emk
         if (chosen.Columns.Length != model.Features)
         {
             throw new UsageException(
-                $"{data.Source} has {chosen.Columns.Length} columns ({string.Join(", ", chosen.Columns)}) but the model has {model.Features} features ({string.Join(", ", model.Columns)}); choose them with --columns.");
+                $"{data.Source} has {chosen.Columns.Length} columns ({Quoted.List(chosen.Columns)}) but the model has {model.Features} features ({Quoted.List(model.Columns)}); choose them with --columns.");
         }
 
         return chosen;
@@ -549,39 +557,32 @@ internal static class Emk
         }
     }
 
+    /// <summary>"1..9", "2,3,5", "4": every K asked for, checked against the rows before any range is expanded.</summary>
     private static int[] ComponentList(string text, int rows)
     {
         int Parse(string s) => int.TryParse(s.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k >= 1
             ? k
-            : throw new UsageException($"--components: '{s.Trim()}' is not a positive whole number (give 1..9, 2,3,5 or 4).");
-        var ks = new SortedSet<int>();
+            : throw new UsageException($"--components: '{Quoted.Of(s.Trim())}' is not a positive whole number (give 1..9, 2,3,5 or 4).");
+        var ranges = new List<(int From, int To)>();
         foreach (string part in text.Split(','))
         {
             int range = part.IndexOf("..", StringComparison.Ordinal);
-            if (range < 0)
-            {
-                ks.Add(Parse(part));
-                continue;
-            }
-
-            int from = Parse(part[..range]), to = Parse(part[(range + 2)..]);
+            (int from, int to) = range < 0 ? (Parse(part), Parse(part)) : (Parse(part[..range]), Parse(part[(range + 2)..]));
             if (to < from)
             {
-                throw new UsageException($"--components: the range {part.Trim()} is empty.");
+                throw new UsageException($"--components: the range {Quoted.Of(part.Trim())} is empty.");
             }
 
-            for (int k = from; k <= to; k++)
-            {
-                ks.Add(k);
-            }
+            ranges.Add((from, to));
         }
 
-        if (ks.Max > rows)
+        int largest = ranges.Max(r => r.To);
+        if (largest > rows)
         {
-            throw new UsageException($"--components goes up to {ks.Max}, but the data have {rows} rows; a mixture needs at least as many points as components.");
+            throw new UsageException($"--components goes up to {largest}, but the data have {rows} rows; a mixture needs at least as many points as components.");
         }
 
-        return [.. ks];
+        return [.. ranges.SelectMany(r => Enumerable.Range(r.From, r.To - r.From + 1)).Distinct().Order()];
     }
 
     private static CovarianceType[] CovarianceList(string text) => text.Trim() == "all"

@@ -108,7 +108,7 @@ internal sealed record FitSettings
                 if (!DiscreteOutcomes.IsValid(v, distribution, categories, trials))
                 {
                     throw new UsageException(
-                        $"{data.Source}, {data.Locate(i)}, column '{data.Columns[j]}': {v.ToString(CultureInfo.InvariantCulture)} is not {DiscreteOutcomes.Expected(distribution, categories, trials)} (--model {Model}).");
+                        $"{data.Source}, {data.Locate(i)}, column '{Quoted.Of(data.Columns[j])}': {v.ToString(CultureInfo.InvariantCulture)} is not {DiscreteOutcomes.Expected(distribution, categories, trials)} (--model {Model}).");
                 }
             }
         }
@@ -193,7 +193,8 @@ internal static class Fitter
     public static FitOutcome Fit(DataTable data, FitSettings settings, IProgress<FitProgress>? progress, ModelFile? resume = null)
     {
         settings.Validate(data);
-        int categories = settings.Categories ?? (settings.Model == "categorical" ? (int)data.Values.Max() + 1 : 1);
+        int categories = Categories(settings, settings.Model == "categorical" && settings.Categories is null ? data.Values.Max() : 0, data.Source);
+        CheckSize(settings, data.Columns.Length, categories, data.Source);
         try
         {
             return settings.Float32
@@ -206,8 +207,11 @@ internal static class Fitter
         }
     }
 
-    /// <summary>Fits a file streamed in chunks: memory does not grow with its number of rows.</summary>
-    public static FitOutcome FitStreamed<T>(FileDataSource<T> file, string[] columns, FitSettings settings, IProgress<FitProgress>? progress, ModelFile? resume = null)
+    /// <summary>
+    /// Fits a file: streamed in chunks every iteration (memory does not grow with its number of rows), or with
+    /// <paramref name="hold"/> read once into memory — one feature-major copy in the fit's precision, nothing else.
+    /// </summary>
+    public static FitOutcome FitStreamed<T>(FileDataSource<T> file, string[] columns, FitSettings settings, IProgress<FitProgress>? progress, ModelFile? resume = null, bool hold = false)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         settings.ValidateOptions();
@@ -218,8 +222,11 @@ internal static class Fitter
 
         try
         {
-            int categories = settings.Categories ?? (settings.Model == "categorical" ? LargestValue(file) + 1 : 1);
-            return Fit(file, file.Name, columns, settings, categories, progress, resume);
+            int categories = Categories(settings, settings.Model == "categorical" && settings.Categories is null ? LargestValue(file) : 0, file.Name);
+            CheckSize(settings, file.Features, categories, file.Name);
+            CheckValues(file, columns, settings, categories);
+            DataSource<T> data = hold ? InMemoryDataSource<T>.Load(file) : file;
+            return Fit(data, file.Name, columns, settings, categories, progress, resume);
         }
         catch (ArgumentException e)
         {
@@ -229,6 +236,63 @@ internal static class Fitter
         {
             throw new UsageException(e.Message);
         }
+    }
+
+    /// <summary>The most categories inferred from the data (as the largest value + 1); beyond it, --categories must say so.</summary>
+    public const int MaxInferredCategories = 1000;
+
+    /// <summary>
+    /// C for the settings: --categories, or for a categorical model without it the largest value + 1, at most
+    /// <see cref="MaxInferredCategories"/> (one stray huge code must not make a model of millions of categories).
+    /// </summary>
+    private static int Categories(FitSettings settings, double largest, string source)
+    {
+        if (settings.Model != "categorical")
+        {
+            return 1;
+        }
+
+        if (settings.Categories is { } given)
+        {
+            return given;
+        }
+
+        if (largest + 1 > MaxInferredCategories)
+        {
+            throw new UsageException(
+                $"{source}: the largest value is {largest.ToString(CultureInfo.InvariantCulture)}, which would make {(largest + 1).ToString(CultureInfo.InvariantCulture)} categories; "
+                + $"emk infers at most {MaxInferredCategories} (codes 0 … {MaxInferredCategories - 1}): give --categories C if the data really have that many.");
+        }
+
+        return Math.Max(1, (int)largest + 1);
+    }
+
+    /// <summary>
+    /// Refuses, before anything is allocated, a fit whose parameters would not fit in memory: a full covariance
+    /// has K·D² values and a categorical model K·D·C, and a fit keeps about eight copies of them (statistics,
+    /// factors, the best restart, the model file's own).
+    /// </summary>
+    private static void CheckSize(FitSettings s, int d, int categories, string source)
+    {
+        double k = s.Components;
+        double parameters = s.Model switch
+        {
+            "gaussian" => k * d + s.Covariance switch { CovarianceType.Full => k * d * d, CovarianceType.Tied => (double)d * d, CovarianceType.Diagonal => k * d, _ => k },
+            "categorical" => k * d * categories,
+            _ => k * d,
+        };
+        double bytes = 8.0 * 8 * parameters;
+        double available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (parameters <= Array.MaxLength / 2 && bytes <= available)
+        {
+            return;
+        }
+
+        string gigabytes = (bytes / (1 << 30)).ToString("0.#", CultureInfo.InvariantCulture);
+        string have = (available / (1 << 30)).ToString("0.#", CultureInfo.InvariantCulture);
+        throw new UsageException(s.Model == "gaussian"
+            ? $"{source}: {Names.Of(s.Covariance)} covariance of {d} features and {s.Components} components has {parameters:N0} parameters, about {gigabytes} GB with the copies a fit keeps; this machine has {have} GB: use --covariance diag or spherical, or fewer features (--columns)."
+            : $"{source}: {s.Components} components × {d} features × {categories} categories are {parameters:N0} parameters, about {gigabytes} GB with the copies a fit keeps; this machine has {have} GB: use fewer categories or features.");
     }
 
     /// <summary>The engine's model for the settings: a finite mixture of the chosen family, with the chosen initialization.</summary>
@@ -319,17 +383,58 @@ internal static class Fitter
         return new FitOutcome(file, file.Mixture());
     }
 
-    /// <summary>The largest value in the file (the categorical default of C − 1), in one pass.</summary>
-    private static int LargestValue<T>(FileDataSource<T> file)
+    /// <summary>
+    /// One pass over the file before a fit: every value finite, and for a discrete model an outcome of its family,
+    /// the first offender named by its line (CSV) or row and its column, as in-memory fits name it.
+    /// </summary>
+    private static void CheckValues<T>(FileDataSource<T> file, string[] columns, FitSettings s, int categories)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        const int Chunk = 65536;
+        bool discrete = s.Model != "gaussian";
+        DiscreteDistribution distribution = discrete ? Names.Distribution(s.Model) : default;
+        int trials = s.Trials ?? 1;
         int d = file.Features;
-        T[] buffer = new T[Chunk * d];
-        double largest = 0;
-        for (long start = 0; start < file.Points; start += Chunk)
+        int chunk = Math.Max(1, (1 << 20) / d);
+        T[] buffer = new T[(long)chunk * d];
+        for (long start = 0; start < file.Points; start += chunk)
         {
-            int count = (int)Math.Min(Chunk, file.Points - start);
+            int count = (int)Math.Min(chunk, file.Points - start);
+            file.Read(start, count, buffer, count, default, default);
+            for (int i = 0; i < count; i++)
+            {
+                for (int j = 0; j < d; j++)
+                {
+                    double v = double.CreateTruncating(buffer[j * count + i]);
+                    string where = "";
+                    if (!double.IsFinite(v))
+                    {
+                        where = "is not a finite number; missing values are not supported.";
+                    }
+                    else if (discrete && !DiscreteOutcomes.IsValid(v, distribution, categories, trials))
+                    {
+                        where = $"is not {DiscreteOutcomes.Expected(distribution, categories, trials)} (--model {s.Model}).";
+                    }
+
+                    if (where.Length > 0)
+                    {
+                        throw new UsageException($"{file.Name}, {file.Locate(start + i)}, column '{Quoted.Of(columns[j])}': {v.ToString(CultureInfo.InvariantCulture)} {where}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The largest value in the file (the categorical default of C − 1), in one pass.</summary>
+    private static double LargestValue<T>(FileDataSource<T> file)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int d = file.Features;
+        int chunk = Math.Max(1, (1 << 20) / d);
+        T[] buffer = new T[(long)chunk * d];
+        double largest = 0;
+        for (long start = 0; start < file.Points; start += chunk)
+        {
+            int count = (int)Math.Min(chunk, file.Points - start);
             file.Read(start, count, buffer, count, default, default);
             foreach (T value in buffer.AsSpan(0, count * d))
             {
@@ -337,6 +442,6 @@ internal static class Fitter
             }
         }
 
-        return (int)Math.Min(largest, int.MaxValue - 1);
+        return largest;
     }
 }

@@ -23,6 +23,9 @@ internal interface IMixture
 internal sealed class Mixture<T>(MixtureModel<T> model) : IMixture
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
+    /// <summary>The library model.</summary>
+    public MixtureModel<T> Model => model;
+
     public int Components => model.Components;
 
     public int ParameterCount => model.ParameterCount;

@@ -17,6 +17,10 @@ internal sealed record ModelFile
     public const int FormatVersion = 2;
 
     private IMixture? _mixture;
+    private GaussianMixtureModel<double>? _gaussian;
+
+    /// <summary>The file it was read from (for messages), or null for a model made by a fit.</summary>
+    public string? SourcePath { get; init; }
 
     /// <summary>gaussian, bernoulli, categorical, binomial or poisson.</summary>
     public required string Model { get; init; }
@@ -68,6 +72,11 @@ internal sealed record ModelFile
             throw new UsageException($"cannot read '{path}': {e.Message}");
         }
 
+        if (bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+        {
+            bytes = bytes[3..]; // a UTF-8 byte-order mark, as some editors write
+        }
+
         ModelDocument? document;
         try
         {
@@ -77,7 +86,7 @@ internal sealed record ModelFile
             string? format = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("format", out JsonElement f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
             if (format != FormatName)
             {
-                throw new UsageException($"{path} is not an emk model file (its format is {(format is null ? "not given" : $"'{format}'")}, expected '{FormatName}').");
+                throw new UsageException($"{path} is not an emk model file (its format is {(format is null ? "not given" : $"'{Quoted.Of(format)}'")}, expected '{FormatName}').");
             }
 
             if (root.TryGetProperty("version", out JsonElement v) && v.TryGetInt32(out int version) && version is not (1 or 2))
@@ -105,7 +114,7 @@ internal sealed record ModelFile
             throw new UsageException($"{path} is not an emk model file (it is not a JSON object).");
         }
 
-        ModelFile file = FromDocument(document, path);
+        ModelFile file = FromDocument(document, path) with { SourcePath = path };
         file.Mixture(); // validates the parameters now, with the file named
         return file;
     }
@@ -119,9 +128,23 @@ internal sealed record ModelFile
         }
         catch (ArgumentException e)
         {
-            throw new UsageException($"the model's parameters are invalid: {Messages.Of(e)}");
+            string field = e.ParamName switch
+            {
+                "weights" => "weights",
+                "means" => "means",
+                "covariances" => "covariances",
+                "parameters" => Model == "poisson" ? "rates" : "probs",
+                _ => e.ParamName ?? "?",
+            };
+            throw new UsageException($"{SourcePath ?? "the model"}: the field '{field}' is invalid: {Messages.Of(e)}");
         }
     }
+
+    /// <summary>A Gaussian model's parameters as a library model in double, for summaries (covariances, log-determinants); built once.</summary>
+    public GaussianMixtureModel<double> GaussianInDouble() =>
+        _gaussian ??= _mixture is Mixture<double> { Model: GaussianMixtureModel<double> built }
+            ? built
+            : GaussianMixtureModel<double>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters);
 
     private Mixture<T> Build<T>()
         where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
@@ -175,7 +198,7 @@ internal sealed record ModelFile
 
         if (d.Format != FormatName)
         {
-            throw new UsageException($"{path} is not an emk model file (its format is {(d.Format is null ? "not given" : $"'{d.Format}'")}, expected '{FormatName}').");
+            throw new UsageException($"{path} is not an emk model file (its format is {(d.Format is null ? "not given" : $"'{Quoted.Of(d.Format)}'")}, expected '{FormatName}').");
         }
 
         int version = Value(d.Version, "version");
@@ -187,7 +210,7 @@ internal sealed record ModelFile
         string model = Required(d.Model, "model");
         if (!Names.Models.Contains(model))
         {
-            throw new UsageException($"{path}: unknown model '{model}' (expected {string.Join(", ", Names.Models)}).");
+            throw new UsageException($"{path}: unknown model '{Quoted.Of(model)}' (expected {string.Join(", ", Names.Models)}).");
         }
 
         CovarianceType? covariance = model == "gaussian" ? Names.Covariance(Required(d.CovarianceType, "covariance_type"), path) : null;

@@ -67,11 +67,18 @@ internal static class Summary
         var rows = new List<string[]>();
         for (int k = 0; k < model.Components; k++)
         {
-            double[] covariance = Covariance(model, k);
+            // Diagonal and spherical covariances are never made D × D (D may be in the tens of thousands).
+            double[] covariance = correlated ? Covariance(model, k) : [];
+            double Variance(int a) => model.Covariance switch
+            {
+                CovarianceType.Diagonal => model.Parameters[k * d + a],
+                CovarianceType.Spherical => model.Parameters[k],
+                _ => covariance[a * d + a],
+            };
             var row = new List<string> { k.ToString(System.Globalization.CultureInfo.InvariantCulture), Format.Fixed(model.Weights[k], 4) };
             ReadOnlySpan<double> mean = model.Means.AsSpan(k * d, d);
             double maxCorrelation = 0, signedCorrelation = 0;
-            for (int a = 0; a < d; a++)
+            for (int a = 0; correlated && a < d; a++)
             {
                 for (int b = a + 1; b < d; b++)
                 {
@@ -93,7 +100,7 @@ internal static class Summary
 
                 for (int a = 0; a < d; a++)
                 {
-                    row.Add(Format.Number(Math.Sqrt(covariance[a * d + a])));
+                    row.Add(Format.Number(Math.Sqrt(Variance(a))));
                 }
 
                 if (correlated && d >= 2)
@@ -107,7 +114,7 @@ internal static class Summary
                 for (int a = 0; a < d; a++)
                 {
                     norm += mean[a] * mean[a];
-                    trace += covariance[a * d + a];
+                    trace += Variance(a);
                 }
 
                 row.Add(Format.Number(Math.Sqrt(norm)));
@@ -199,6 +206,5 @@ internal static class Summary
     /// <summary>Component k's covariance as a full D × D matrix, whatever the type.</summary>
     public static double[] Covariance(ModelFile model, int k) => GaussianModel(model).ComponentCovariance(k);
 
-    private static GaussianMixtureModel<double> GaussianModel(ModelFile model) =>
-        GaussianMixtureModel<double>.FromParameters(model.Covariance!.Value, model.Features, model.Weights, model.Means, model.Parameters);
+    private static GaussianMixtureModel<double> GaussianModel(ModelFile model) => model.GaussianInDouble();
 }

@@ -26,7 +26,7 @@ internal static class Names
         "tied" => CovarianceType.Tied,
         "diag" or "diagonal" => CovarianceType.Diagonal,
         "spherical" => CovarianceType.Spherical,
-        _ => throw new UsageException($"{where}: unknown covariance type '{name}' (expected {string.Join(", ", CovarianceTypes)})."),
+        _ => throw new UsageException($"{where}: unknown covariance type '{Quoted.Of(name)}' (expected {string.Join(", ", CovarianceTypes)})."),
     };
 
     public static DiscreteDistribution Distribution(string model) => model switch
@@ -43,6 +43,17 @@ internal static class Names
         "gaussian" => $"Gaussian mixture, K = {components}, {Of(covariance!.Value)} covariance",
         _ => $"{char.ToUpperInvariant(model[0])}{model[1..]} mixture, K = {components}",
     };
+}
+
+/// <summary>Text from files and users as messages quote it: short, escaped, never a flood (<see cref="EmKernels.IO.Excerpt"/>).</summary>
+internal static class Quoted
+{
+    /// <summary>One value: at most 40 characters, control characters escaped.</summary>
+    public static string Of(string value) => EmKernels.IO.Excerpt.Of(value);
+
+    /// <summary>A list of names: the first eight, then how many there are in all.</summary>
+    public static string List(IReadOnlyList<string> names) =>
+        string.Join(", ", names.Take(8).Select(Of)) + (names.Count > 8 ? $", … ({names.Count} in all)" : "");
 }
 
 /// <summary>Library exception messages without the "(Parameter 'x')" suffix, for one-line reports.</summary>

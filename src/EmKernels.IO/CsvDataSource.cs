@@ -15,16 +15,26 @@ namespace EmKernels.IO;
 /// </summary>
 /// <typeparam name="T">float or double: values are parsed as double (correctly rounded) and converted with <c>T.CreateTruncating</c>.</typeparam>
 /// <remarks>
-/// Rules: UTF-8 (a byte-order mark is skipped); lines end with LF or CRLF; blank lines and lines starting
+/// Rules: UTF-8 (a byte-order mark is skipped); lines end with LF or CRLF and are at most
+/// <see cref="MaxLineBytes"/> long; blank lines and lines starting
 /// with <c>#</c> are skipped; cells are trimmed; a cell may be quoted (<c>"1.5"</c>, with <c>""</c> for a quote)
 /// but may not span lines; every row has as many cells as the header (or the first row); every cell is a
 /// finite number. A violation is a <see cref="DataFormatException"/> naming the file, the line and the column.
+/// A header whose first cell is empty while every other cell is named is what R's <c>write.csv</c> writes: its
+/// first column holds row names, which are not checked or read, and the table's columns start after it
+/// (<see cref="HasRowNames"/>).
 /// </remarks>
 public sealed class CsvDataSource<T> : FileDataSource<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    /// <summary>Rows between two recorded positions.</summary>
+    /// <summary>The most rows between two recorded positions (fewer when they take more than 1 MiB).</summary>
     public const int RowsPerIndexEntry = 8192;
+
+    /// <summary>The longest line read (64 MiB): a longer one is a <see cref="DataFormatException"/>, not an unbounded buffer.</summary>
+    public const int MaxLineBytes = 64 << 20;
+
+    /// <summary>A position is recorded at least every this many bytes, so that reading a few wide rows never reads 8,192 of them.</summary>
+    private const int IndexEntryBytes = 1 << 20;
 
     private const int IndexBufferBytes = 1 << 20;
 
@@ -39,16 +49,20 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
     private readonly Bytes _bytes;
     private readonly byte _separator;
     private readonly string[] _names;
+    private readonly int _skipped;
     private readonly int[] _selected;
     private readonly long[] _offsets;
     private readonly long[] _lines;
+    private readonly long[] _firstRows;
     private readonly long _rows;
     private readonly long _end;
 
     private readonly bool _owner;
 
-    private CsvDataSource(Bytes bytes, string name, byte separator, string[] names, int[] selected, long[] offsets, long[] lines, long rows, long end, bool owner = true)
+    private CsvDataSource(Bytes bytes, string name, byte separator, string[] names, int skipped, int[] selected, long[] offsets, long[] lines, long[] firstRows, long rows, long end, bool owner = true)
     {
+        _skipped = skipped;
+        _firstRows = firstRows;
         _owner = owner;
         _bytes = bytes;
         Name = name;
@@ -70,8 +84,11 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
     /// <inheritdoc/>
     public override string Name { get; }
 
-    /// <summary>The names of every column of the file: the header's, or x1 … xD when it has none (an empty header cell is named by its position too).</summary>
+    /// <summary>The names of every column of the table: the header's, or x1 … xD when it has none (an empty header cell is named by its position too); without the row names' column.</summary>
     public override IReadOnlyList<string> ColumnNames => _names;
+
+    /// <summary>Whether the first column of the file holds row names (its header cell is empty and every other one named, as R's write.csv writes): it is left out of the table.</summary>
+    public bool HasRowNames => _skipped == 1;
 
     /// <inheritdoc/>
     public override IReadOnlyList<int> Columns => _selected;
@@ -118,7 +135,7 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
 
     /// <inheritdoc/>
     public override FileDataSource<T> WithColumns(IReadOnlyList<int> columns) =>
-        new CsvDataSource<T>(_bytes, Name, _separator, _names, CheckColumns(columns, _names.Length, Name), _offsets, _lines, _rows, _end, owner: false);
+        new CsvDataSource<T>(_bytes, Name, _separator, _names, _skipped, CheckColumns(columns, _names.Length, Name), _offsets, _lines, _firstRows, _rows, _end, owner: false);
 
     /// <inheritdoc/>
     public override string Locate(long row) => $"line {LineOf(row)}";
@@ -145,7 +162,9 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         long[] result = new long[lines.Length];
         for (long chunk = start; chunk < start + lines.Length;)
         {
-            int take = (int)Math.Min(RowsPerIndexEntry - chunk % RowsPerIndexEntry, start + lines.Length - chunk);
+            int entry = EntryOf(chunk);
+            long entryEnd = entry + 1 < _firstRows.Length ? _firstRows[entry + 1] : _rows;
+            int take = (int)Math.Min(entryEnd - chunk, start + lines.Length - chunk);
             Scan(chunk, take, (row, line, _) => result[row - start] = line);
             chunk += take;
         }
@@ -178,9 +197,9 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
 
     private void ParseRows(long start, int count, Span<double> row, Span<T> values, int stride)
     {
-        int index = (int)(start / RowsPerIndexEntry);
+        int index = EntryOf(start);
         long last = start + count - 1;
-        int lastIndex = (int)(last / RowsPerIndexEntry);
+        int lastIndex = EntryOf(last);
         long from = _offsets[index];
         long to = lastIndex + 1 < _offsets.Length ? _offsets[lastIndex + 1] : _end;
         if (to - from > Array.MaxLength)
@@ -191,7 +210,7 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         byte[] buffer = t_buffer is { } b && b.Length >= to - from ? b : (t_buffer = new byte[Math.Max(to - from, 4096)]);
         Span<byte> text = buffer.AsSpan(0, (int)(to - from));
         _bytes.ReadExactly(text, from, Name);
-        long rowNumber = (long)index * RowsPerIndexEntry;
+        long rowNumber = _firstRows[index];
         long line = _lines[index];
         int position = 0;
         while (rowNumber <= last)
@@ -226,12 +245,12 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
     /// <summary>Calls <paramref name="visit"/> with (row, line, cells) for rows [start, start + count), without converting.</summary>
     private void Scan(long start, int count, Action<long, long, string[]> visit)
     {
-        int index = (int)(start / RowsPerIndexEntry);
+        int index = EntryOf(start);
         long from = _offsets[index];
         long to = index + 1 < _offsets.Length ? _offsets[index + 1] : _end;
         byte[] text = new byte[to - from];
         _bytes.ReadExactly(text, from, Name);
-        long rowNumber = (long)index * RowsPerIndexEntry;
+        long rowNumber = _firstRows[index];
         long line = _lines[index];
         int position = 0;
         while (rowNumber < start + count && position < text.Length)
@@ -251,6 +270,13 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         }
     }
 
+    /// <summary>The index entry whose rows include <paramref name="row"/>.</summary>
+    private int EntryOf(long row)
+    {
+        int i = Array.BinarySearch(_firstRows, row);
+        return i >= 0 ? i : ~i - 1;
+    }
+
     private void ParseCells(ReadOnlySpan<byte> content, long line, Span<double> row)
     {
         int column = 0;
@@ -258,9 +284,10 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         while (true)
         {
             ReadOnlySpan<byte> cell = NextCell(content, ref position, _separator, Name, line, out bool more);
-            if (column < row.Length)
+            int j = column - _skipped;
+            if (j >= 0 && j < row.Length)
             {
-                row[column] = Number(cell, Name, line, _names[column]);
+                row[j] = Number(cell, Name, line, _names[j]);
             }
 
             column++;
@@ -270,9 +297,9 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
             }
         }
 
-        if (column != row.Length)
+        if (column != row.Length + _skipped)
         {
-            throw new DataFormatException($"{Name}, line {line}: {column} fields, but the {(_names.Length > 0 ? "header or first row" : "first row")} has {row.Length}.");
+            throw new DataFormatException($"{Name}, line {line}: {column} fields, but the {(_names.Length > 0 ? "header or first row" : "first row")} has {row.Length + _skipped}.");
         }
     }
 
@@ -281,8 +308,10 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         long length = bytes.Length;
         var offsets = new List<long>();
         var lines = new List<long>();
+        var firstRows = new List<long>();
         byte separator = givenSeparator is { } s ? (byte)s : (byte)0;
         string[]? names = null;
+        int skipped = 0;
         bool header = false;
         double[] row = [];
         long rows = 0;
@@ -302,7 +331,12 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
                 int kept = filled - position;
                 if (position == 0 && kept == buffer.Length)
                 {
-                    Array.Resize(ref buffer, buffer.Length * 2);
+                    if (buffer.Length >= MaxLineBytes)
+                    {
+                        throw new DataFormatException($"{name}, line {lineNumber + 1}: the line is longer than {MaxLineBytes >> 20} MiB, the most this reader takes (is it a text table?).");
+                    }
+
+                    Array.Resize(ref buffer, Math.Min(buffer.Length * 2, MaxLineBytes + 1));
                 }
                 else
                 {
@@ -355,7 +389,8 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
                 string[] first = Cells(content, separator, name, lineNumber);
                 if (first.Any(cell => !double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
                 {
-                    names = first.Select((cell, j) => cell.Length > 0 ? cell : $"x{j + 1}").ToArray();
+                    skipped = first.Length > 1 && first[0].Length == 0 && first.Skip(1).All(cell => cell.Length > 0) ? 1 : 0;
+                    names = first.Skip(skipped).Select((cell, j) => cell.Length > 0 ? cell : $"x{j + 1}").ToArray();
                     header = true;
                     row = new double[names.Length];
                     continue;
@@ -365,10 +400,11 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
                 row = new double[names.Length];
             }
 
-            if (rows % RowsPerIndexEntry == 0)
+            if (firstRows.Count == 0 || rows - firstRows[^1] == RowsPerIndexEntry || lineStart - offsets[^1] >= IndexEntryBytes)
             {
                 offsets.Add(lineStart);
                 lines.Add(lineNumber);
+                firstRows.Add(rows);
             }
 
             // Every cell is checked once here, so reads never meet a malformed row of an unchanged file.
@@ -377,9 +413,9 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
             while (true)
             {
                 ReadOnlySpan<byte> cell = NextCell(content, ref cellPosition, separator, name, lineNumber, out bool more);
-                if (count < names.Length)
+                if (count >= skipped && count - skipped < names.Length)
                 {
-                    Number(cell, name, lineNumber, names[count]);
+                    Number(cell, name, lineNumber, names[count - skipped]);
                 }
 
                 count++;
@@ -389,9 +425,9 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
                 }
             }
 
-            if (count != names.Length)
+            if (count != names.Length + skipped)
             {
-                throw new DataFormatException($"{name}, line {lineNumber}: {count} fields, but the {(header ? "header" : "first row")} has {names.Length}.");
+                throw new DataFormatException($"{name}, line {lineNumber}: {count} fields, but the {(header ? "header" : "first row")} has {names.Length + skipped}.");
             }
 
             rows++;
@@ -403,7 +439,7 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         }
 
         int[] selected = columns is null ? Enumerable.Range(0, names.Length).ToArray() : CheckColumns(columns, names.Length, name);
-        return new CsvDataSource<T>(bytes, name, separator, names, selected, [.. offsets], [.. lines], rows, length);
+        return new CsvDataSource<T>(bytes, name, separator, names, skipped, selected, [.. offsets], [.. lines], [.. firstRows], rows, length);
     }
 
     private static bool IsSkipped(ReadOnlySpan<byte> content)
@@ -530,17 +566,17 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
     {
         if (cell.IsEmpty)
         {
-            throw new DataFormatException($"{name}, line {line}, column '{column}': the cell is empty; missing values are not supported.");
+            throw new DataFormatException($"{name}, line {line}, column '{Excerpt.Of(column)}': the cell is empty; missing values are not supported.");
         }
 
         if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
         {
-            throw new DataFormatException($"{name}, line {line}, column '{column}': '{Encoding.UTF8.GetString(cell)}' is not a number.");
+            throw new DataFormatException($"{name}, line {line}, column '{Excerpt.Of(column)}': '{Excerpt.Of(cell)}' is not a number.");
         }
 
         if (!double.IsFinite(value))
         {
-            throw new DataFormatException($"{name}, line {line}, column '{column}': '{Encoding.UTF8.GetString(cell)}' is not a finite number; missing values are not supported.");
+            throw new DataFormatException($"{name}, line {line}, column '{Excerpt.Of(column)}': '{Excerpt.Of(cell)}' is not a finite number; missing values are not supported.");
         }
 
         return value;

@@ -70,7 +70,9 @@ public sealed partial class NpyDataSource<T> : FileDataSource<T>
     public int FileColumns => _columns;
 
     /// <summary>x1 … xD: a .npy array has no column names.</summary>
-    public override IReadOnlyList<string> ColumnNames => Enumerable.Range(1, _columns).Select(j => $"x{j}").ToArray();
+    public override IReadOnlyList<string> ColumnNames => _names ??= Enumerable.Range(1, _columns).Select(j => $"x{j}").ToArray();
+
+    private string[]? _names;
 
     /// <inheritdoc/>
     public override IReadOnlyList<int> Columns => _selected;
@@ -140,12 +142,12 @@ public sealed partial class NpyDataSource<T> : FileDataSource<T>
         Match shape = Shape().Match(header);
         if (!descr.Success || !order.Success || !shape.Success)
         {
-            throw new DataFormatException($"{path}: cannot read the .npy header {header.Trim()}.");
+            throw new DataFormatException($"{path}: cannot read the .npy header '{Excerpt.Of(header.Trim())}'.");
         }
 
         bool bigEndian = descr.Groups[1].Value == ">";
         char kind = descr.Groups[2].Value[0];
-        int size = int.Parse(descr.Groups[3].Value, CultureInfo.InvariantCulture);
+        int size = int.TryParse(descr.Groups[3].Value, NumberStyles.None, CultureInfo.InvariantCulture, out int parsed) ? parsed : -1;
         bool supported = kind switch
         {
             'f' => size is 4 or 8,
@@ -155,7 +157,7 @@ public sealed partial class NpyDataSource<T> : FileDataSource<T>
         };
         if (!supported)
         {
-            throw new DataFormatException($"{path}: .npy element type '{descr.Groups[1].Value}{kind}{size}' is not supported (floats f4/f8, integers, booleans).");
+            throw new DataFormatException($"{path}: .npy element type '{Excerpt.Of(descr.Groups[1].Value + descr.Groups[2].Value + descr.Groups[3].Value)}' is not supported (floats f4/f8, integers, booleans).");
         }
 
         long[] dims;
@@ -166,7 +168,7 @@ public sealed partial class NpyDataSource<T> : FileDataSource<T>
         }
         catch (Exception e) when (e is FormatException or OverflowException)
         {
-            throw new DataFormatException($"{path}: cannot read the .npy shape ({shape.Groups[1].Value}).");
+            throw new DataFormatException($"{path}: cannot read the .npy shape ({Excerpt.Of(shape.Groups[1].Value)}): expected whole numbers of at most 18 digits.");
         }
 
         if (dims.Length is < 1 or > 2)

@@ -47,7 +47,9 @@ public sealed class ParquetDataSource<T> : FileDataSource<T>
     public override string Name => _path;
 
     /// <summary>The names of the file's columns (its data fields, in schema order).</summary>
-    public override IReadOnlyList<string> ColumnNames => _fields.Select(f => f.Name).ToArray();
+    public override IReadOnlyList<string> ColumnNames => _names ??= _fields.Select(f => f.Name).ToArray();
+
+    private string[]? _names;
 
     /// <inheritdoc/>
     public override IReadOnlyList<int> Columns => _selected;
@@ -63,7 +65,7 @@ public sealed class ParquetDataSource<T> : FileDataSource<T>
         {
             if (!IsNumeric(_fields[column]))
             {
-                throw new DataFormatException($"{_path}: column '{_fields[column].Name}' is of type {_fields[column].ClrType.Name}, not a number.");
+                throw new DataFormatException($"{_path}: column '{Excerpt.Of(_fields[column].Name)}' is of type {_fields[column].ClrType.Name}, not a number.");
             }
         }
 
@@ -96,7 +98,7 @@ public sealed class ParquetDataSource<T> : FileDataSource<T>
             }
             catch (Exception e) when (e is not (OutOfMemoryException or IOException))
             {
-                throw new DataFormatException($"{path} is not a Parquet file Parquet.Net can read ({e.Message})", e);
+                throw new DataFormatException($"{path} is not a Parquet file Parquet.Net can read ({Excerpt.Of(e.Message)})", e);
             }
 
             try
@@ -121,7 +123,7 @@ public sealed class ParquetDataSource<T> : FileDataSource<T>
             selected = Enumerable.Range(0, fields.Length).Where(i => IsNumeric(fields[i])).ToArray();
             if (selected.Length == 0)
             {
-                throw new DataFormatException($"{path} has no numeric column (its columns are {string.Join(", ", fields.Select(f => $"{f.Name}: {f.ClrType.Name}"))}).");
+                throw new DataFormatException($"{path} has no numeric column (its columns are {string.Join(", ", fields.Take(10).Select(f => $"{Excerpt.Of(f.Name)}: {f.ClrType.Name}"))}{(fields.Length > 10 ? $", … ({fields.Length} in all)" : "")}).");
             }
         }
         else
@@ -141,7 +143,7 @@ public sealed class ParquetDataSource<T> : FileDataSource<T>
 
                 if (!IsNumeric(fields[column]))
                 {
-                    throw new DataFormatException($"{path}: column '{fields[column].Name}' is of type {fields[column].ClrType.Name}, not a number.");
+                    throw new DataFormatException($"{path}: column '{Excerpt.Of(fields[column].Name)}' is of type {fields[column].ClrType.Name}, not a number.");
                 }
             }
         }

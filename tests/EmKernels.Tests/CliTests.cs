@@ -98,7 +98,7 @@ public sealed class CliTests : IDisposable
     {
         double[] data = Fixture.Load(FixturePath("faithful-full-k2")).Data;
         string npy = PathOf("data.npy");
-        WriteNpy(npy, data, 272, 2, descr, fortran);
+        DataFileTests.WriteNpy(npy, data, 272, 2, descr, fortran);
         double[] expected = descr.EndsWith('4') ? data.Select(v => (double)(float)v).ToArray() : data;
         Assert.Equal(0, Run("fit", npy, "-o", PathOf("npy.json")).Exit);
         Assert.Equal(0, Run("fit", CsvOf(expected, 2, null), "-o", PathOf("csv.json")).Exit);
@@ -400,7 +400,7 @@ public sealed class CliTests : IDisposable
         File.WriteAllText(PathOf("nomeans.json"), text.Replace("\"means\"", "\"centres\"", StringComparison.Ordinal));
         AssertBadInput(Run("sample", PathOf("nomeans.json"), "--n", "3"), "the field 'means' is missing");
         File.WriteAllText(PathOf("weights.json"), text.Replace("\"weights\": [", "\"weights\": [0.5, ", StringComparison.Ordinal).Replace("\"components\": 2", "\"components\": 3", StringComparison.Ordinal));
-        AssertBadInput(Run("sample", PathOf("weights.json"), "--n", "3"), "the model's parameters are invalid");
+        AssertBadInput(Run("sample", PathOf("weights.json"), "--n", "3"), $"{PathOf("weights.json")}: the field 'weights' is invalid: The weights sum to 1.4");
 
         string output = PathOf("labels.csv");
         AssertBadInput(Run("predict", PathOf("v3.json"), "-o", output), "version 3");
@@ -444,12 +444,12 @@ public sealed class CliTests : IDisposable
     [InlineData("npy")]
     public void StreamedFits_AreBitwiseTheInMemoryFit(string format)
     {
-        // 40,000 × 3 values take more than 1 MB in memory, so --memory-budget 1 streams them.
-        double[] values = Models.Data("full", 40_000, 3, new Random(1));
+        // 50,000 × 3 doubles take more than 1 MB in memory, so --memory-budget 1 streams them.
+        double[] values = Models.Data("full", 50_000, 3, new Random(1));
         string data = format == "csv" ? CsvOf(values, 3, ["a", "b", "c"]) : PathOf("x.npy");
         if (format == "npy")
         {
-            DataFileTests.WriteNpy(data, values, 40_000, 3, "<f8", false);
+            DataFileTests.WriteNpy(data, values, 50_000, 3, "<f8", false);
         }
 
         Assert.Equal(0, Run("fit", data, "-k", "3", "--n-init", "2", "-o", PathOf("memory.json")).Exit);
@@ -627,29 +627,6 @@ public sealed class CliTests : IDisposable
         string path = PathOf("data.csv");
         File.WriteAllText(path, text.ToString());
         return path;
-    }
-
-    private static void WriteNpy(string path, double[] values, int n, int d, string descr, bool fortran)
-    {
-        string header = $"{{'descr': '{descr}', 'fortran_order': {(fortran ? "True" : "False")}, 'shape': ({n}, {d}), }}";
-        int total = 10 + header.Length + 1;
-        header = header.PadRight(header.Length + (64 - total % 64) % 64) + "\n";
-        using var writer = new BinaryWriter(File.Create(path));
-        writer.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
-        writer.Write((ushort)header.Length);
-        writer.Write(Encoding.ASCII.GetBytes(header));
-        bool big = descr[0] == '>';
-        for (int e = 0; e < n * d; e++)
-        {
-            double v = fortran ? values[(e % n) * d + e / n] : values[e];
-            byte[] bytes = descr.EndsWith('4') ? BitConverter.GetBytes((float)v) : BitConverter.GetBytes(v);
-            if (big)
-            {
-                Array.Reverse(bytes);
-            }
-
-            writer.Write(bytes);
-        }
     }
 
     private sealed record CliRun(int Exit, string Output, string Error);

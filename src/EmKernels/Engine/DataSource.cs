@@ -156,6 +156,47 @@ public sealed class InMemoryDataSource<T> : DataSource<T>
         _owned = false;
     }
 
+    /// <summary>
+    /// Reads every point of <paramref name="source"/> (a file, say) into memory: one feature-major copy in
+    /// <typeparamref name="T"/>, with its sample weights and labels, and no other. The source holds the only copy,
+    /// so a fit centres it in place rather than copying it again: the values <see cref="Read"/> returns after a fit
+    /// are the originals to within the rounding of subtracting and adding the centre, and a later fit sees those.
+    /// </summary>
+    /// <param name="source">The points; read once, in chunks.</param>
+    /// <param name="cancellationToken">Stops the reading.</param>
+    /// <returns>The points in memory.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="source"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The points do not fit one array (N × D beyond <see cref="Array.MaxLength"/>): stream them instead.</exception>
+    public static InMemoryDataSource<T> Load(DataSource<T> source, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.Points > Array.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(source), source.Points, $"{source.Points} points are more than one array holds; stream them.");
+        }
+
+        int n = (int)source.Points, d = source.Features;
+        var matrix = new FeatureMajorMatrix<T>(n, d);
+        T[]? weights = source.HasSampleWeights ? new T[n] : null;
+        int[]? labels = source.HasLabels ? new int[n] : null;
+        int chunk = source.PreferredChunkPoints ?? Math.Max(1, (1 << 18) / (d * System.Runtime.CompilerServices.Unsafe.SizeOf<T>()));
+        chunk = Math.Clamp(chunk, 1, Math.Max(1, n));
+        T[] buffer = new T[(long)chunk * d];
+        Span<T> all = matrix.Writable;
+        for (int start = 0; start < n; start += chunk)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int count = Math.Min(chunk, n - start);
+            source.Read(start, count, buffer, count, weights is null ? default : weights.AsSpan(start, count), labels is null ? default : labels.AsSpan(start, count));
+            for (int j = 0; j < d; j++)
+            {
+                buffer.AsSpan(j * count, count).CopyTo(all.Slice(j * matrix.Stride + start, count));
+            }
+        }
+
+        return new InMemoryDataSource<T>(matrix, weights, labels, copy: false);
+    }
+
     /// <summary>Takes ownership of <paramref name="matrix"/> (no copy): for the estimators, which convert the caller's data once.</summary>
     internal static InMemoryDataSource<T> Own(FeatureMajorMatrix<T> matrix, ReadOnlySpan<T> sampleWeights, ReadOnlySpan<int> labels = default) =>
         new(matrix, sampleWeights, labels, copy: false);
@@ -218,7 +259,17 @@ public sealed class InMemoryDataSource<T> : DataSource<T>
         {
             if (!_centre.AsSpan().SequenceEqual(centre))
             {
-                throw new InvalidOperationException("An estimator's own copy of the data was centred twice.");
+                // A second fit about another centre: move the only copy by the difference (see Load).
+                for (int d = 0; d < Features; d++)
+                {
+                    T move = T.CreateTruncating(_centre[d]) - T.CreateTruncating(centre[d]);
+                    foreach (ref T value in _matrix.Feature(d))
+                    {
+                        value += move;
+                    }
+                }
+
+                _centre = (double[])centre.Clone();
             }
 
             return _matrix;

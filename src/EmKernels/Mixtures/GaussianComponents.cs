@@ -97,13 +97,27 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     /// <param name="components">K.</param>
     /// <param name="features">D.</param>
     /// <returns>The length.</returns>
-    public static int CovarianceLength(CovarianceType type, int components, int features) => type switch
+    /// <exception cref="ArgumentOutOfRangeException">The covariances would not fit one array (full covariance of thousands of features).</exception>
+    public static int CovarianceLength(CovarianceType type, int components, int features)
     {
-        CovarianceType.Full => components * features * features,
-        CovarianceType.Tied => features * features,
-        CovarianceType.Diagonal => components * features,
-        _ => components,
-    };
+        long length = type switch
+        {
+            CovarianceType.Full => (long)components * features * features,
+            CovarianceType.Tied => (long)features * features,
+            CovarianceType.Diagonal => (long)components * features,
+            _ => components,
+        };
+
+        // The parameters also hold the K × D means; the statistics hold as many values again.
+        if (length + (long)components * features > Array.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(features), features,
+                $"{type} covariance of {components} components and {features} features has {length:N0} values, more than one array holds; use diagonal or spherical covariance, or fewer features.");
+        }
+
+        return (int)length;
+    }
 
     /// <summary>Creates the components of a covariance type.</summary>
     /// <param name="type">The covariance type.</param>
@@ -174,20 +188,22 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     {
         ArgumentNullException.ThrowIfNull(context);
         int d = Features;
-        double[] covariance = new double[d * d];
         if (CovarianceType is CovarianceType.Full or CovarianceType.Tied)
         {
+            double[] covariance = new double[d * d];
             DataCovariance(context, covariance);
+            double[] variances = new double[d];
+            for (int a = 0; a < d; a++)
+            {
+                variances[a] = covariance[a * d + a];
+            }
+
+            _reseedCovariance = ReseedCovarianceOf(CovarianceType, d, Regularization, variances, covariance);
         }
         else
         {
-            for (int a = 0; a < d; a++)
-            {
-                covariance[a * d + a] = context.Summary.Variance[a];
-            }
+            _reseedCovariance = ReseedCovarianceOf(CovarianceType, d, Regularization, context.Summary.Variance, null);
         }
-
-        _reseedCovariance = ReseedCovarianceOf(CovarianceType, d, Regularization, covariance);
     }
 
     /// <inheritdoc/>
@@ -386,12 +402,12 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     /// The covariance a re-seeded component starts from: the data's (in the type's shape) plus reg_covar,
     /// with the diagonal floored so that it is positive definite even for constant features.
     /// </summary>
-    private static double[] ReseedCovarianceOf(CovarianceType type, int d, double regularization, ReadOnlySpan<double> dataCovariance)
+    private static double[] ReseedCovarianceOf(CovarianceType type, int d, double regularization, ReadOnlySpan<double> variances, double[]? dataCovariance)
     {
         double trace = 0;
         for (int a = 0; a < d; a++)
         {
-            trace += dataCovariance[a * d + a];
+            trace += variances[a];
         }
 
         double floor = Math.Max(regularization, 1e-9 * Math.Max(1.0, trace / d));
@@ -400,7 +416,7 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
             case CovarianceType.Full:
             case CovarianceType.Tied:
             {
-                double[] covariance = dataCovariance[..(d * d)].ToArray();
+                double[] covariance = dataCovariance![..(d * d)];
                 for (int a = 0; a < d; a++)
                 {
                     covariance[a * d + a] += floor;
@@ -412,7 +428,7 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
                     Array.Clear(covariance);
                     for (int a = 0; a < d; a++)
                     {
-                        covariance[a * d + a] = dataCovariance[a * d + a] + floor;
+                        covariance[a * d + a] = variances[a] + floor;
                     }
                 }
 
@@ -421,13 +437,13 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
 
             case CovarianceType.Diagonal:
             {
-                double[] variances = new double[d];
+                double[] result = new double[d];
                 for (int a = 0; a < d; a++)
                 {
-                    variances[a] = dataCovariance[a * d + a] + floor;
+                    result[a] = variances[a] + floor;
                 }
 
-                return variances;
+                return result;
             }
 
             default:
@@ -524,7 +540,7 @@ public sealed class FullCovarianceComponents<T> : GaussianComponents<T>
     /// <param name="features">D (≥ 1).</param>
     /// <param name="regularization">reg_covar (≥ 0).</param>
     public FullCovarianceComponents(int components, int features, double regularization = 1e-6)
-        : base(CovarianceType.Full, components, features, regularization, components * features * features)
+        : base(CovarianceType.Full, components, features, regularization, CovarianceLength(CovarianceType.Full, components, features))
     {
         _factors = new T[components * features * features];
         _offsets = new T[components];
@@ -594,7 +610,7 @@ public sealed class TiedCovarianceComponents<T> : GaussianComponents<T>
     /// <param name="features">D (≥ 1).</param>
     /// <param name="regularization">reg_covar (≥ 0).</param>
     public TiedCovarianceComponents(int components, int features, double regularization = 1e-6)
-        : base(CovarianceType.Tied, components, features, regularization, features * features)
+        : base(CovarianceType.Tied, components, features, regularization, CovarianceLength(CovarianceType.Tied, components, features))
     {
         _factor = new T[features * features];
         _offsets = new T[components];

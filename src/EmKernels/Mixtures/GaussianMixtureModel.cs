@@ -94,11 +94,16 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     /// <summary>Component <paramref name="component"/>'s covariance as a full D × D matrix (row-major), whatever the type.</summary>
     /// <param name="component">0-based component.</param>
     /// <returns>A new D × D array.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="component"/> is not in 0 … K − 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="component"/> is not in 0 … K − 1, or D × D values would not fit one array (read <see cref="Covariances"/> of a diagonal or spherical model instead).</exception>
     public double[] ComponentCovariance(int component)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(component);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(component, Components);
+        if ((long)Features * Features > Array.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(component), component, $"A {Features} × {Features} matrix does not fit one array; {CovarianceType} covariances are in Covariances.");
+        }
+
         double[] matrix = new double[Features * Features];
         GaussianComponents<T>.FullCovariance(CovarianceType, Features, _covariances, component, matrix);
         return matrix;

@@ -77,6 +77,14 @@ internal sealed record GivenParameters(double[]? Weights, double[]? Means, doubl
         {
             ReadOnlySpan<double> matrix = given.AsSpan(m * d * d, d * d);
             string which = type == CovarianceType.Tied ? "The matrix" : $"Matrix {m}";
+            for (int e = 0; e < matrix.Length; e++)
+            {
+                if (!double.IsFinite(matrix[e]))
+                {
+                    throw new ArgumentException($"{which} has {matrix[e]} at row {e / d}, column {e % d}; entries must be finite.", name);
+                }
+            }
+
             if (!DenseMatrix.IsSymmetric(matrix, d, 1e-10))
             {
                 throw new ArgumentException($"{which} is not symmetric.", name);

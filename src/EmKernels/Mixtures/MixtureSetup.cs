@@ -35,7 +35,7 @@ internal static class MixtureSetup
         {
             if (!double.IsFinite(weights[k]) || weights[k] < 0)
             {
-                throw new ArgumentException($"Initial weight {k} is {weights[k]}; weights must be finite and non-negative.", name);
+                throw new ArgumentException($"Weight {k} is {weights[k]}; weights must be finite and non-negative.", name);
             }
 
             sum += weights[k];
@@ -43,7 +43,7 @@ internal static class MixtureSetup
 
         if (Math.Abs(sum - 1) > 1e-6)
         {
-            throw new ArgumentException($"The initial weights sum to {sum}, not 1 (within 1e-6).", name);
+            throw new ArgumentException($"The weights sum to {sum}, not 1 (within 1e-6).", name);
         }
 
         return (double[])weights.Clone();
