@@ -3,9 +3,8 @@
 # OpenBLAS), same data and start, on the standard workloads; alternates the implementations for ROUNDS rounds
 # and writes perf-results/compare.md with medians, ratios, final mean log-likelihoods and the fraction of
 # this machine's FMA peak and memory bandwidth (measured by `EmKernels.Bench probe`).
-# scikit-learn runs as a user has it: OpenBLAS picks its own kernels (this machine's shell exports
-# OPENBLAS_CORETYPE=Haswell, which forces AVX2 kernels on an AVX-512 CPU, so it is unset for the reference side,
-# as is OPENBLAS_L2_SIZE), and threadpoolctl's view of its thread pools is recorded in the report.
+# scikit-learn runs as a user has it (bench/reference-python.sh: OpenBLAS required and left to pick its own kernels;
+# threadpoolctl's view of its thread pools is recorded in the report; a reference BLAS or a Haswell pin is refused).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -15,8 +14,8 @@ trap 'rm -rf "$work"' EXIT
 dotnet build -c Release bench/EmKernels.Bench >/dev/null
 dotnet build-server shutdown >/dev/null 2>&1 || true # the compiler servers would compete for the cores
 bench=(dotnet bench/EmKernels.Bench/bin/Release/net10.0/EmKernels.Bench.dll)
-reference=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3)
-"${reference[@]}" -c "import json, numpy, sklearn, threadpoolctl; print(json.dumps(threadpoolctl.threadpool_info()))" > "$work/threadpools.json"
+source bench/reference-python.sh
+check_reference "$work/threadpools.json"
 probe=$("${bench[@]}" probe)
 results="$work/results.txt"
 for spec in $WORKLOADS; do

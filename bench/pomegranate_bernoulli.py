@@ -43,7 +43,7 @@ def run(folder, n, d, k, m, jobs):
     mean_ll = float(np.mean(model.log_probability(x)))
     print(json.dumps({"seconds_per_iteration": steady[len(steady) // 2], "mean_log_likelihood": mean_ll, "iterations": m}))
 
-def report(n, d, k):
+def report(n, d, k, threadpools):
     import collections, datetime, platform, subprocess
     import pomegranate
     runs = collections.defaultdict(list)
@@ -71,11 +71,13 @@ def report(n, d, k):
     for key in ["ours-double-2", "ours-float-2", "ours-double-1", "pomegranate-1", "pomegranate-2"]:
         seconds, ll = rows[key]
         print(f"| {names[key]} | {seconds:.4f} | {best / seconds:.1f}× | {ll:.10f} |")
+    print("\npomegranate's thread pools (threadpoolctl.threadpool_info() of its interpreter, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset): "
+          + "; ".join(f"{p.get('internal_api')} {p.get('version')} {p.get('architecture', '')} kernels, {p.get('num_threads')} threads ({p.get('filepath')})" for p in json.load(open(threadpools))) + ".")
 
 if __name__ == "__main__":
     if sys.argv[1] == "generate":
         generate(sys.argv[2], *map(int, sys.argv[3:7]))
     elif sys.argv[1] == "report":
-        report(*map(int, sys.argv[2:5]))
+        report(*map(int, sys.argv[2:5]), sys.argv[5])
     else:
         run(sys.argv[2], *map(int, sys.argv[3:8]))
