@@ -375,6 +375,7 @@ internal static class Fitter
             Weights = model.Weights.ToArray(),
             Means = gaussian ? ((GaussianComponents<T>)family).Means.ToArray() : [],
             Parameters = gaussian ? ((GaussianComponents<T>)family).Covariances.ToArray() : family.Parameters.ToArray(),
+            CovarianceScaleExponent = gaussian ? ((GaussianComponents<T>)family).CovarianceScaleExponent : 0,
             Float32 = s.Float32,
             Fit = summary,
             Options = s with { Categories = s.Model == "categorical" ? categories : null },

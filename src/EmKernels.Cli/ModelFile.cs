@@ -16,6 +16,9 @@ internal sealed record ModelFile
     public const string FormatName = "emk-model";
     public const int FormatVersion = 2;
 
+    /// <summary>Version 3 is version 2 with <c>covariance_scale_exponent</c>, written only when it is not 0 (so older readers refuse such a file rather than misread it).</summary>
+    public const int ScaledFormatVersion = 3;
+
     private IMixture? _mixture;
     private GaussianMixtureModel<double>? _gaussian;
 
@@ -41,6 +44,9 @@ internal sealed record ModelFile
 
     /// <summary>Gaussian: covariances in the type's layout; discrete: probabilities or rates.</summary>
     public required double[] Parameters { get; init; }
+
+    /// <summary>Gaussian: q, the covariances being Σ·2^−2q (0 unless Σ is beyond double's range).</summary>
+    public int CovarianceScaleExponent { get; init; }
 
     /// <summary>Whether the model was fitted, and is evaluated, in float32.</summary>
     public bool Float32 { get; init; }
@@ -89,9 +95,9 @@ internal sealed record ModelFile
                 throw new UsageException($"{path} is not an emk model file (its format is {(format is null ? "not given" : $"'{Quoted.Of(format)}'")}, expected '{FormatName}').");
             }
 
-            if (root.TryGetProperty("version", out JsonElement v) && v.TryGetInt32(out int version) && version is not (1 or 2))
+            if (root.TryGetProperty("version", out JsonElement v) && v.TryGetInt32(out int version) && version is not (1 or 2 or 3))
             {
-                throw new UsageException($"{path} is an emk model of format version {version}; this emk reads versions 1 and 2.");
+                throw new UsageException($"{path} is an emk model of format version {version}; this emk reads versions 1 to 3.");
             }
         }
         catch (JsonException e)
@@ -144,13 +150,13 @@ internal sealed record ModelFile
     public GaussianMixtureModel<double> GaussianInDouble() =>
         _gaussian ??= _mixture is Mixture<double> { Model: GaussianMixtureModel<double> built }
             ? built
-            : GaussianMixtureModel<double>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters);
+            : GaussianMixtureModel<double>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent);
 
     private Mixture<T> Build<T>()
         where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {
         MixtureModel<T> model = Model == "gaussian"
-            ? GaussianMixtureModel<T>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters)
+            ? GaussianMixtureModel<T>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent)
             : DiscreteMixtureModel<T>.FromParameters(Names.Distribution(Model), Features, Weights, Parameters, Categories, Trials);
         return new Mixture<T>(model);
     }
@@ -158,7 +164,8 @@ internal sealed record ModelFile
     private ModelDocument ToDocument() => new()
     {
         Format = FormatName,
-        Version = FormatVersion,
+        Version = CovarianceScaleExponent != 0 ? ScaledFormatVersion : FormatVersion,
+        CovarianceScaleExponent = CovarianceScaleExponent != 0 ? CovarianceScaleExponent : null,
         Model = Model,
         CovarianceType = Covariance is { } covariance ? Names.Of(covariance) : null,
         Components = Components,
@@ -202,9 +209,9 @@ internal sealed record ModelFile
         }
 
         int version = Value(d.Version, "version");
-        if (version is not (1 or 2))
+        if (version is not (1 or 2 or 3))
         {
-            throw new UsageException($"{path} is an emk model of format version {version}; this emk reads versions 1 and 2.");
+            throw new UsageException($"{path} is an emk model of format version {version}; this emk reads versions 1 to 3.");
         }
 
         string model = Required(d.Model, "model");
@@ -248,6 +255,7 @@ internal sealed record ModelFile
             Trials = model == "binomial" ? Value(d.Trials, "trials") : 1,
             Weights = weights,
             Means = model == "gaussian" ? Required(d.Means, "means") : [],
+            CovarianceScaleExponent = model == "gaussian" ? d.CovarianceScaleExponent ?? 0 : 0,
             Parameters = Required(model switch { "gaussian" => d.Covariances, "poisson" => d.Rates, _ => d.Probs }, key),
             Float32 = Value(d.Float32, "float32"),
             Fit = new FitSummary(
@@ -306,6 +314,10 @@ internal sealed class ModelDocument
 
     [JsonPropertyName("covariances")]
     public double[]? Covariances { get; set; }
+
+    [JsonPropertyName("covariance_scale_exponent")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? CovarianceScaleExponent { get; set; }
 
     [JsonPropertyName("probs")]
     public double[]? Probs { get; set; }

@@ -68,7 +68,9 @@ internal static class Summary
         for (int k = 0; k < model.Components; k++)
         {
             // Diagonal and spherical covariances are never made D × D (D may be in the tens of thousands).
-            double[] covariance = correlated ? Covariance(model, k) : [];
+            // They are read as stored (Σ·2^−2q): correlations do not depend on q, standard deviations are scaled by 2^q.
+            double[] covariance = correlated ? StoredCovariance(model, k) : [];
+            int q = model.CovarianceScaleExponent;
             double Variance(int a) => model.Covariance switch
             {
                 CovarianceType.Diagonal => model.Parameters[k * d + a],
@@ -100,7 +102,7 @@ internal static class Summary
 
                 for (int a = 0; a < d; a++)
                 {
-                    row.Add(Format.Number(Math.Sqrt(Variance(a))));
+                    row.Add(Format.Number(Math.ScaleB(Math.Sqrt(Variance(a)), q)));
                 }
 
                 if (correlated && d >= 2)
@@ -118,7 +120,7 @@ internal static class Summary
                 }
 
                 row.Add(Format.Number(Math.Sqrt(norm)));
-                row.Add(Format.Number(Math.Sqrt(trace / d)));
+                row.Add(Format.Number(Math.ScaleB(Math.Sqrt(trace / d), q)));
                 row.Add(Format.Number(GaussianModel(model).LogDeterminant(k)));
                 if (correlated)
                 {
@@ -201,6 +203,28 @@ internal static class Summary
         }
 
         return (headers, rows);
+    }
+
+    /// <summary>Component k's covariance as stored (Σ·2^−2q) as a full D × D matrix, whatever the type.</summary>
+    private static double[] StoredCovariance(ModelFile model, int k)
+    {
+        GaussianMixtureModel<double> gaussian = model.GaussianInDouble();
+        double[] matrix = new double[model.Features * model.Features];
+        for (int a = 0; a < model.Features; a++)
+        {
+            for (int b = 0; b < model.Features; b++)
+            {
+                matrix[a * model.Features + b] = model.Covariance switch
+                {
+                    CovarianceType.Full => gaussian.Covariances[(k * model.Features + a) * model.Features + b],
+                    CovarianceType.Tied => gaussian.Covariances[a * model.Features + b],
+                    CovarianceType.Diagonal => a == b ? gaussian.Covariances[k * model.Features + a] : 0,
+                    _ => a == b ? gaussian.Covariances[k] : 0,
+                };
+            }
+        }
+
+        return matrix;
     }
 
     /// <summary>Component k's covariance as a full D × D matrix, whatever the type.</summary>

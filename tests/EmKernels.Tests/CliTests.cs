@@ -393,8 +393,8 @@ public sealed class CliTests : IDisposable
         string text = File.ReadAllText(model);
 
         AssertBadInput(Run("predict", FixturePath("faithful-full-k2")), "is not an emk model file (its format is 'emk-fixture/1'");
-        File.WriteAllText(PathOf("v3.json"), text.Replace("\"version\": 2", "\"version\": 3", StringComparison.Ordinal));
-        AssertBadInput(Run("score", PathOf("v3.json")), "format version 3; this emk reads versions 1 and 2");
+        File.WriteAllText(PathOf("v3.json"), text.Replace("\"version\": 2", "\"version\": 4", StringComparison.Ordinal));
+        AssertBadInput(Run("score", PathOf("v3.json")), "format version 4; this emk reads versions 1 to 3");
         File.WriteAllText(PathOf("junk.json"), "{ not json");
         AssertBadInput(Run("sample", PathOf("junk.json"), "--n", "3"), "not valid JSON");
         File.WriteAllText(PathOf("nomeans.json"), text.Replace("\"means\"", "\"centres\"", StringComparison.Ordinal));
@@ -403,7 +403,7 @@ public sealed class CliTests : IDisposable
         AssertBadInput(Run("sample", PathOf("weights.json"), "--n", "3"), $"{PathOf("weights.json")}: the field 'weights' is invalid: The weights sum to ");
 
         string output = PathOf("labels.csv");
-        AssertBadInput(Run("predict", PathOf("v3.json"), "-o", output), "version 3");
+        AssertBadInput(Run("predict", PathOf("v3.json"), "-o", output), "version 4");
         Assert.False(File.Exists(output));
     }
 

@@ -93,6 +93,7 @@ public sealed class InMemoryDataSource<T> : DataSource<T>
     private readonly int[]? _labels;
     private readonly bool _owned;
     private double[]? _centre;
+    private int _scaleExponent;
 
     /// <summary>Copies row-major data (point n, feature d at <c>n · features + d</c>).</summary>
     /// <param name="data">N × D values.</param>
@@ -216,6 +217,9 @@ public sealed class InMemoryDataSource<T> : DataSource<T>
     /// <summary>The sample weights, or null.</summary>
     internal T[]? SampleWeights => _weights;
 
+    /// <summary>Whether the only copy has been moved into a fit's frame (<see cref="Read"/> then moves values back).</summary>
+    internal bool IsTransformed => _owned && (_centre is not null || _scaleExponent != 0);
+
     /// <summary>The labels, or null.</summary>
     internal int[]? Labels => _labels;
 
@@ -224,17 +228,18 @@ public sealed class InMemoryDataSource<T> : DataSource<T>
     {
         CheckRead(start, count, values, stride, sampleWeights, labels);
         int first = (int)start;
+        (T up1, T up2) = Frames.Factors<T>(_scaleExponent);
         for (int d = 0; d < Features; d++)
         {
             ReadOnlySpan<T> feature = _matrix.Feature(d).Slice(first, count);
             Span<T> target = values.Slice(d * stride, count);
             feature.CopyTo(target);
-            if (_centre is not null)
+            if (_centre is not null || _scaleExponent != 0)
             {
-                T shift = T.CreateTruncating(_centre[d]);
+                T shift = _centre is null ? T.Zero : T.CreateTruncating(_centre[d]);
                 for (int i = 0; i < count; i++)
                 {
-                    target[i] += shift; // the user's values, as near as the centred copy allows
+                    target[i] = target[i] * up1 * up2 + shift; // the user's values, as near as the transformed copy allows
                 }
             }
         }
@@ -244,50 +249,67 @@ public sealed class InMemoryDataSource<T> : DataSource<T>
     }
 
     /// <summary>
-    /// The points centred about <paramref name="centre"/> (null: as they are) for a fit. A source the
-    /// library made from the caller's arrays (and uses for one fit) is centred in place; a source the caller
-    /// made is copied first, so that it stays as it was and every fit of it starts from the same values.
+    /// The points in a fit's frame — centred about <paramref name="centre"/> (null: not centred) and divided by
+    /// 2^<paramref name="scaleExponent"/>, as x·2^−s − c·2^−s in T — for a fit. A source the library made from the
+    /// caller's arrays, or loaded itself (<see cref="Load"/>), is transformed in place; a source the caller made
+    /// is copied first, so that it stays as it was and every fit of it starts from the same values.
     /// </summary>
-    internal FeatureMajorMatrix<T> Centred(double[]? centre)
+    internal FeatureMajorMatrix<T> Centred(double[]? centre, int scaleExponent = 0)
     {
-        if (centre is null)
+        if (centre is null && scaleExponent == 0 && !IsTransformed)
         {
             return _matrix;
         }
 
-        if (_owned && _centre is not null)
+        if (_owned && (_centre is not null || _scaleExponent != 0))
         {
-            if (!_centre.AsSpan().SequenceEqual(centre))
+            if ((_centre ?? []).AsSpan().SequenceEqual(centre ?? []) && _scaleExponent == scaleExponent)
             {
-                // A second fit about another centre: move the only copy by the difference (see Load).
-                for (int d = 0; d < Features; d++)
-                {
-                    T move = T.CreateTruncating(_centre[d]) - T.CreateTruncating(centre[d]);
-                    foreach (ref T value in _matrix.Feature(d))
-                    {
-                        value += move;
-                    }
-                }
-
-                _centre = (double[])centre.Clone();
+                return _matrix;
             }
 
-            return _matrix;
+            // A second fit in another frame: back to the user's values (as near as the transformed copy
+            // allows), then into the new frame (see Load).
+            (T up1, T up2) = Frames.Factors<T>(_scaleExponent);
+            for (int d = 0; d < Features; d++)
+            {
+                T shift = _centre is null ? T.Zero : T.CreateTruncating(_centre[d]);
+                foreach (ref T value in _matrix.Feature(d))
+                {
+                    value = value * up1 * up2 + shift;
+                }
+            }
+
+            _centre = null;
+            _scaleExponent = 0;
         }
 
         FeatureMajorMatrix<T> target = _owned ? _matrix : Copy(_matrix);
+        (T down1, T down2) = Frames.Factors<T>(-scaleExponent);
         for (int d = 0; d < Features; d++)
         {
-            T shift = T.CreateTruncating(centre[d]);
-            foreach (ref T value in target.Feature(d))
+            T shift = (centre is null ? T.Zero : T.CreateTruncating(centre[d])) * down1 * down2;
+            Span<T> feature = target.Feature(d);
+            if (scaleExponent == 0)
             {
-                value -= shift;
+                foreach (ref T value in feature)
+                {
+                    value -= shift;
+                }
+            }
+            else
+            {
+                foreach (ref T value in feature)
+                {
+                    value = value * down1 * down2 - shift;
+                }
             }
         }
 
         if (_owned)
         {
-            _centre = (double[])centre.Clone();
+            _centre = (double[]?)centre?.Clone();
+            _scaleExponent = scaleExponent;
         }
 
         return target;

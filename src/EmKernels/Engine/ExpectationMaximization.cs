@@ -96,8 +96,9 @@ public static class ExpectationMaximization
         int workers = options.MaxDegreeOfParallelism ?? Environment.ProcessorCount;
         CancellationToken token = options.CancellationToken;
         DataSummary summary = Summarize(model, data, workers, token);
-        var framed = new FramedData<T>(data, model.SupportsTranslation ? summary.Centre : null, workers, TilePoints);
-        Translate(model, summary.Centre, -1);
+        summary = summary.InFrame(model.FrameScaleExponent(summary));
+        var framed = new FramedData<T>(data, Frame.Of(summary, model.SupportsTranslation), workers, TilePoints);
+        EnterFrame(model, framed.Frame);
         try
         {
             using var engine = new PassEngine<T>(model, framed, workers);
@@ -105,7 +106,7 @@ public static class ExpectationMaximization
         }
         finally
         {
-            Translate(model, summary.Centre, +1);
+            LeaveFrame(model, framed.Frame);
         }
     }
 
@@ -164,32 +165,42 @@ public static class ExpectationMaximization
 
         int workers = maxDegreeOfParallelism ?? Environment.ProcessorCount;
         ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1, nameof(maxDegreeOfParallelism));
-        double[]? frame;
+        // The frame: centred (at the data's mean unless a centre is given) and scaled as the model's own
+        // parameters ask, so that a model of data of any finite magnitude evaluates without overflow.
+        double[]? translation;
         if (model.SupportsTranslation && centre is null)
         {
-            frame = Summarize(model, data, workers, cancellationToken, variances: false).Centre;
+            translation = Summarize(model, data, workers, cancellationToken, variances: false).Centre;
         }
         else
         {
             Validate(model, data, workers, cancellationToken);
-            frame = model.SupportsTranslation ? centre : null;
+            translation = model.SupportsTranslation ? centre : null;
         }
 
+        var frame = new Frame(translation, model.FrameScaleExponent(null), 0);
         double[] saved = new double[model.ParameterLength];
         model.WriteParameters(saved);
         var framed = new FramedData<T>(data, frame, workers, TilePoints);
+        EnterFrame(model, frame);
         try
         {
-            if (frame is not null)
-            {
-                Translate(model, frame, -1);
-            }
-
             using var engine = new PassEngine<T>(model, framed, workers);
             engine.Evaluate(pointObjectives, responsibilities, labels, cancellationToken);
+            if (pointObjectives is not null && frame.ScaleExponent != 0)
+            {
+                double jacobian = frame.LogJacobian(model.Features);
+                for (int i = 0; i < pointObjectives.Length; i++)
+                {
+                    pointObjectives[i] += jacobian;
+                }
+            }
         }
         finally
         {
+            // Leaving the frame restores any state of the model's own scale; the saved vector then restores the
+            // parameters exactly (moving them back and forth would round them).
+            LeaveFrame(model, frame);
             model.ReadParameters(saved);
         }
     }
@@ -212,10 +223,13 @@ public static class ExpectationMaximization
     }
 
     /// <summary>
-    /// The passes before a fit: the first validates every value (through the model) and sums the weights
-    /// and the weighted values in the user's coordinates; the second, in the fit's frame, the squared
-    /// deviations from the mean. Both are passes of the engine, so they run in parallel and their sums are
-    /// the same for any thread count.
+    /// The passes before a fit, each a pass of the engine (parallel, and the same sums for any thread count):
+    /// with sample weights, one that validates every value (through the model) and sums the weights, which
+    /// fixes the power of two k that normalizes them; then the weighted values (validating them, if not done
+    /// yet), for the mean; then, about the frame's centre, the squared deviations. Every sum is taken so that it
+    /// neither overflows nor underflows (<see cref="MomentsModel{T}"/>), so the summary is finite for data and
+    /// weights of any finite magnitude; the variances are also kept as mantissa and power of two, for a frame
+    /// the model may then choose (<see cref="DataSummary.InFrame"/>).
     /// </summary>
     internal static DataSummary Summarize<T>(IExpectationMaximizationModel<T> model, DataSource<T> data, int workers, CancellationToken token, bool variances = true)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -232,16 +246,35 @@ public static class ExpectationMaximization
 
         int d = data.Features;
         var moments = new MomentsModel<T>(d, model);
-        var raw = new FramedData<T>(data, null, workers, TilePoints);
-        double[] mean = new double[d];
+        var raw = new FramedData<T>(data, Frame.Identity, workers, TilePoints);
+        int weightExponent = 0;
         double totalWeight;
+        double[] mean = new double[d];
         using (var engine = new PassEngine<T>(moments, raw, workers))
         {
+            if (data.HasSampleWeights)
+            {
+                engine.Pass(accumulate: true, reshift: true, token);
+                ReadOnlySpan<double> w = engine.Total.Sums;
+                (double value, int exponent) = MomentsModel<T>.Best(w[1], w[0], MomentsModel<T>.WeightDown, w[2], MomentsModel<T>.WeightUp);
+                if (!(value > 0) || !double.IsFinite(value))
+                {
+                    throw new ArgumentException($"The sample weights sum to {value}·2^{exponent}; they must have a positive sum.", "sampleWeights");
+                }
+
+                // k so that the mean weight is about 1: the weights are only relative.
+                weightExponent = Math.ILogB(value) + exponent - Math.ILogB((double)data.Points);
+                moments.WeightFactor = Frames.Factors<double>(-weightExponent);
+                moments.Validating = false;
+            }
+
             engine.Pass(accumulate: true, reshift: true, token);
-            totalWeight = engine.Total.Sums[0];
+            ReadOnlySpan<double> sums = engine.Total.Sums;
+            totalWeight = data.HasSampleWeights ? sums[1] : data.Points;
             for (int f = 0; f < d; f++)
             {
-                mean[f] = engine.Total.Sums[1 + f] / totalWeight;
+                (double value, int exponent) = MomentsModel<T>.Best(sums[3 + f], sums[3 + d + f], MomentsModel<T>.FirstDown);
+                mean[f] = Frames.ScaleByPowerOfTwo(value / totalWeight, exponent);
             }
         }
 
@@ -252,24 +285,35 @@ public static class ExpectationMaximization
 
         double[] centre = model.SupportsTranslation ? mean : new double[d];
         double[] variance = new double[d];
+        var summary = new DataSummary(data.Points, totalWeight, mean, variance, centre) { WeightScaleExponent = weightExponent };
         if (!variances)
         {
-            return new DataSummary(data.Points, totalWeight, mean, variance, centre);
+            return summary;
         }
 
-        var framed = new FramedData<T>(data, model.SupportsTranslation ? centre : null, workers, TilePoints);
+        double[] mantissa = new double[d];
+        int[] varianceExponent = new int[d];
+        double log2Spread = double.NegativeInfinity;
         moments.Validating = false;
-        using (var engine = new PassEngine<T>(moments, framed, workers))
+        moments.Centre = centre;
+        using (var engine = new PassEngine<T>(moments, raw, workers))
         {
             engine.Pass(accumulate: true, reshift: true, token);
+            ReadOnlySpan<double> second = engine.Total.Sums.Slice(3 + 2 * d, 3 * d);
             for (int f = 0; f < d; f++)
             {
-                double first = engine.Total.Sums[1 + f] / totalWeight;
-                variance[f] = Math.Max(0, engine.Total.Sums[1 + d + f] / totalWeight - first * first);
+                (double value, int exponent) = MomentsModel<T>.Best(second[f], second[d + f], 2 * MomentsModel<T>.SecondDown, second[2 * d + f], 2 * MomentsModel<T>.SecondUp);
+                mantissa[f] = Math.Max(0, value / totalWeight);
+                varianceExponent[f] = exponent / 2;
+                variance[f] = Frames.ScaleByPowerOfTwo(mantissa[f], exponent);
+                if (mantissa[f] > 0)
+                {
+                    log2Spread = Math.Max(log2Spread, 0.5 * Math.Log2(mantissa[f]) + varianceExponent[f]);
+                }
             }
         }
 
-        return new DataSummary(data.Points, totalWeight, mean, variance, centre);
+        return summary with { Variance = variance, Log2Spread = log2Spread, VarianceInParts = (mantissa, varianceExponent) };
     }
 
     private static ExpectationMaximizationResult Run<T>(
@@ -316,6 +360,7 @@ public static class ExpectationMaximization
     {
         CancellationToken token = options.CancellationToken;
         int maxIterations = options.MaxIterations;
+        double jacobian = new Frame(null, summary.ScaleExponent, 0).LogJacobian(model.Features);
         var history = new List<double>(Math.Min(maxIterations, 1000) + 1);
         var decreases = new List<LikelihoodDecrease>();
         var reseeds = new List<ComponentReseed>();
@@ -329,7 +374,7 @@ public static class ExpectationMaximization
         while (iteration < maxIterations)
         {
             iteration++;
-            double current = engine.Pass(accumulate: true, reshift: true, token) / summary.TotalWeight;
+            double current = engine.Pass(accumulate: true, reshift: true, token) / summary.TotalWeight + jacobian;
             pointsVisited += summary.Points;
             history.Add(current);
             if (history.Count > 1 && !reseededBefore)
@@ -357,7 +402,7 @@ public static class ExpectationMaximization
             reseededBefore = reseeded;
         }
 
-        double final = engine.Pass(accumulate: false, reshift: false, token) / summary.TotalWeight;
+        double final = engine.Pass(accumulate: false, reshift: false, token) / summary.TotalWeight + jacobian;
         pointsVisited += summary.Points;
         history.Add(final);
         if (!reseededBefore && history.Count > 1)
@@ -378,6 +423,36 @@ public static class ExpectationMaximization
         if (after < before - 64 * epsilon * (1 + Math.Abs(before)))
         {
             decreases.Add(new LikelihoodDecrease(history.Count - 1, before - after));
+        }
+    }
+
+    /// <summary>Moves a model into a frame: by −c when it is translation-equivariant, then scaled by 2^−s.</summary>
+    internal static void EnterFrame<T>(IExpectationMaximizationModel<T> model, Frame frame)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (frame.Centre is not null)
+        {
+            Translate(model, frame.Centre, -1);
+        }
+
+        if (frame.ScaleExponent != 0)
+        {
+            model.ScaleFrame(-frame.ScaleExponent);
+        }
+    }
+
+    /// <summary>Moves a model out of a frame: scaled by 2^s, then by +c.</summary>
+    internal static void LeaveFrame<T>(IExpectationMaximizationModel<T> model, Frame frame)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (frame.ScaleExponent != 0)
+        {
+            model.ScaleFrame(frame.ScaleExponent);
+        }
+
+        if (frame.Centre is not null)
+        {
+            Translate(model, frame.Centre, +1);
         }
     }
 

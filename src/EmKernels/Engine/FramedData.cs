@@ -5,9 +5,10 @@ using EmKernels.Kernels.Common;
 namespace EmKernels.Engine;
 
 /// <summary>
-/// The one owner of a fit's centred frame: a data source seen with the frame's centre subtracted (in
-/// <typeparamref name="T"/>, as x − c, so that in-memory and streamed reads give bitwise the same values).
-/// In-memory data are centred in place once and read without copying; other sources are read in chunks
+/// The one owner of a fit's frame (<see cref="Frame"/>): a data source seen with the frame's centre subtracted
+/// and scaled by its power of two (in <typeparamref name="T"/>, as x·2^−s − c·2^−s, which is (x − c)·2^−s exactly,
+/// so that in-memory and streamed reads give bitwise the same values), its sample weights by theirs.
+/// In-memory data are transformed in place once and read without copying; other sources are read in chunks
 /// into per-worker buffers made once per fit, so memory does not grow with N.
 /// </summary>
 internal sealed class FramedData<T>
@@ -21,6 +22,10 @@ internal sealed class FramedData<T>
     private readonly T[]? _weights;
     private readonly int[]? _labels;
     private readonly T[] _centre;
+    private readonly T _scale1;
+    private readonly T _scale2;
+    private readonly T _weightScale1;
+    private readonly T _weightScale2;
     private readonly Memory<T>[] _values;
     private readonly T[][] _chunkWeights;
     private readonly int[][] _chunkLabels;
@@ -30,21 +35,46 @@ internal sealed class FramedData<T>
     /// <param name="workers">How many threads will load chunks at once.</param>
     /// <param name="tile">Points per tile: chunks are multiples of it.</param>
     public FramedData(DataSource<T> source, double[]? centre, int workers, int tile)
+        : this(source, new Frame(centre, 0, 0), workers, tile)
+    {
+    }
+
+    /// <param name="source">The data.</param>
+    /// <param name="frame">The frame: centre, and the powers of two the values and the weights are divided by.</param>
+    /// <param name="workers">How many threads will load chunks at once.</param>
+    /// <param name="tile">Points per tile: chunks are multiples of it.</param>
+    public FramedData(DataSource<T> source, Frame frame, int workers, int tile)
     {
         _source = source;
+        Frame = frame;
         Features = source.Features;
         Points = source.Points;
-        Centre = centre ?? new double[Features];
+        Centre = frame.Centre ?? new double[Features];
+        (_scale1, _scale2) = Frames.Factors<T>(-frame.ScaleExponent);
+        (_weightScale1, _weightScale2) = Frames.Factors<T>(-frame.WeightScaleExponent);
         _centre = new T[Features];
         for (int d = 0; d < Features; d++)
         {
-            _centre[d] = T.CreateTruncating(Centre[d]);
+            _centre[d] = T.CreateTruncating(Centre[d]) * _scale1 * _scale2; // c·2^−s, exactly
         }
 
-        if (source is InMemoryDataSource<T> memory)
+        // In memory, the frame's values are the source's own buffer, moved into the frame once. A pass in the
+        // user's coordinates over a buffer that a fit has moved (a summary of it, during that fit) reads it
+        // through Read instead, which moves values back, so that the buffer is never moved under a live frame.
+        if (source is InMemoryDataSource<T> memory && !(frame.Centre is null && frame.ScaleExponent == 0 && memory.IsTransformed))
         {
-            _matrix = memory.Centred(centre);
+            _matrix = memory.Centred(frame.Centre, frame.ScaleExponent);
             _weights = memory.SampleWeights;
+            if (_weights is not null && frame.WeightScaleExponent != 0)
+            {
+                // The source's weights are the caller's to read back: the frame's are a copy, made once per fit.
+                _weights = (T[])_weights.Clone();
+                foreach (ref T w in _weights.AsSpan())
+                {
+                    w = w * _weightScale1 * _weightScale2;
+                }
+            }
+
             _labels = memory.Labels;
             ChunkPoints = int.MaxValue;
             _values = [];
@@ -68,6 +98,30 @@ internal sealed class FramedData<T>
         }
     }
 
+    /// <summary>Moves points the driver gathered itself into <paramref name="frame"/>, in place, exactly as <see cref="Load"/> moves a chunk.</summary>
+    public static void Transform(FeatureMajorMatrix<T> points, T[]? weights, Frame frame)
+    {
+        (T scale1, T scale2) = Frames.Factors<T>(-frame.ScaleExponent);
+        for (int d = 0; d < points.Features; d++)
+        {
+            T shift = (frame.Centre is null ? T.Zero : T.CreateTruncating(frame.Centre[d])) * scale1 * scale2;
+            Span<T> feature = points.Feature(d);
+            for (int i = 0; i < feature.Length; i++)
+            {
+                feature[i] = frame.ScaleExponent != 0 ? feature[i] * scale1 * scale2 - shift : feature[i] - shift;
+            }
+        }
+
+        if (weights is not null && frame.WeightScaleExponent != 0)
+        {
+            (T w1, T w2) = Frames.Factors<T>(-frame.WeightScaleExponent);
+            foreach (ref T w in weights.AsSpan())
+            {
+                w = w * w1 * w2;
+            }
+        }
+    }
+
     /// <summary>N (for a minibatch buffer, the current minibatch's size: see <see cref="SetPoints"/>).</summary>
     public long Points { get; private set; }
 
@@ -87,6 +141,9 @@ internal sealed class FramedData<T>
 
     /// <summary>The frame's origin in the user's coordinates.</summary>
     public double[] Centre { get; }
+
+    /// <summary>The frame.</summary>
+    public Frame Frame { get; }
 
     /// <summary>Most points one <see cref="Load"/> returns (a multiple of the tile).</summary>
     public int ChunkPoints { get; }
@@ -123,12 +180,27 @@ internal sealed class FramedData<T>
         {
             Span<T> feature = values.Slice(d * stride, count);
             T shift = _centre[d];
-            if (shift != T.Zero)
+            if (Frame.ScaleExponent != 0)
+            {
+                for (int i = 0; i < feature.Length; i++)
+                {
+                    feature[i] = feature[i] * _scale1 * _scale2 - shift; // exactly as the in-memory copy: x·2^−s − c·2^−s in T
+                }
+            }
+            else if (shift != T.Zero)
             {
                 for (int i = 0; i < feature.Length; i++)
                 {
                     feature[i] -= shift; // exactly as the in-memory copy is centred: x − c in T
                 }
+            }
+        }
+
+        if (Frame.WeightScaleExponent != 0)
+        {
+            foreach (ref T w in weights)
+            {
+                w = w * _weightScale1 * _weightScale2;
             }
         }
 

@@ -54,6 +54,32 @@ public interface IExpectationMaximizationModel<T>
     /// <param name="offset">D values.</param>
     void Translate(ReadOnlySpan<double> offset);
 
+    /// <summary>
+    /// The power of two s by which the frame divides the data — x' = (x − c)·2^−s, sample weights likewise
+    /// normalized by the drivers — chosen by the model so that its arithmetic neither overflows nor underflows
+    /// for data of any finite magnitude (Gaussian components: when the data's spread, or the regularization, is
+    /// beyond about 2^±128 in double or 2^±32 in float). 0, the default, keeps the data's scale. Scaling by a power
+    /// of two is exact, so the fit is the same computation in other units.
+    /// </summary>
+    /// <param name="summary">
+    /// For a fit, the data's summary (<see cref="DataSummary.Log2Spread"/> is their spread in the user's units);
+    /// null when a fitted model is evaluated: choose from the parameters.
+    /// </param>
+    /// <returns>s; a model that returns anything but 0 implements <see cref="ScaleFrame"/>.</returns>
+    int FrameScaleExponent(DataSummary? summary) => 0;
+
+    /// <summary>
+    /// Re-expresses the model for data multiplied by 2^<paramref name="exponent"/>: afterwards it assigns to
+    /// 2^e·x what it assigned to x (Gaussian components: means × 2^e, covariances and any absolute constant such
+    /// as a regularization × 2^2e). A density on D dimensions then gives every point 2^−eD times its former
+    /// density; the drivers add D·e·ln 2 back, so objectives are always in the user's units. Called only when
+    /// <see cref="FrameScaleExponent"/> returned a nonzero s: with −s entering the frame, +s leaving it.
+    /// </summary>
+    /// <param name="exponent">e.</param>
+    void ScaleFrame(int exponent)
+    {
+    }
+
     /// <summary>Writes the parameters as a flat vector (layout defined by the model), for keeping the best restart, checkpoints and broadcasts.</summary>
     /// <param name="destination"><see cref="ParameterLength"/> values.</param>
     void WriteParameters(Span<double> destination);

@@ -3,21 +3,36 @@ using System.Numerics;
 namespace EmKernels.Engine;
 
 /// <summary>
-/// The drivers' summary of the data as a model of the engine, so that it runs as a parallel,
-/// deterministic pass like any other: statistics Σ w, Σ w x and Σ w x² per feature (in double), and, while
-/// <see cref="Validating"/>, every tile checked by the model being fitted first.
+/// The drivers' summary of the data as a model of the engine, so that it runs as a parallel, deterministic
+/// pass like any other; while <see cref="Validating"/>, every tile is checked by the model being fitted
+/// first. Its sums (in double) are each taken at a few fixed powers of two, so that one of them is finite
+/// and not lost to underflow whatever the magnitude of the data and weights (powers of two scale exactly):
+/// <list type="bullet">
+/// <item>weights: Σ w' at 2^−64, 1 and 2^1000 (w' = w·2^−k, <see cref="WeightFactor"/>; k = 0 in the pass that finds k);</item>
+/// <item>without <see cref="Centre"/>: Σ w'x at 1 and 2^−64 (w' = w·2^−k, <see cref="WeightFactor"/>);</item>
+/// <item>with <see cref="Centre"/>: Σ w'(x − c)² with x − c in T as the frame forms it, and with (x·2^∓600 − c·2^∓600) in double.</item>
+/// </list>
 /// </summary>
 internal sealed class MomentsModel<T>(int features, IExpectationMaximizationModel<T> validator) : IExpectationMaximizationModel<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
+    /// <summary>The powers of two the candidate sums are taken at.</summary>
+    public const int WeightDown = -64, WeightUp = 1000, FirstDown = -64, SecondDown = -600, SecondUp = 600;
+
     public bool Validating { get; set; } = true;
+
+    /// <summary>2^−k as two factors (each within double's range): w' = w·f₁·f₂ normalizes the sample weights for the moment sums.</summary>
+    public (double First, double Second) WeightFactor { get; set; } = (1, 1);
+
+    /// <summary>Null: first moments; else the centre the second moments are taken about.</summary>
+    public double[]? Centre { get; set; }
 
     public int Features { get; } = features;
 
     public int FreeParameterCount => 0;
 
     public StatisticsLayout StatisticsLayout { get; } = new(
-        "data-moments/1", new StatisticsBlock("weight", 1), new StatisticsBlock("first-moments", features), new StatisticsBlock("second-moments", features));
+        "data-moments/2", new StatisticsBlock("weight", 3), new StatisticsBlock("first-moments", 2 * features), new StatisticsBlock("second-moments", 3 * features));
 
     public int ParameterLength => 0;
 
@@ -65,27 +80,58 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
         }
 
         Span<double> sums = statistics.Sums;
-        double weight = 0;
+        double weightDown = Math.ScaleB(1.0, WeightDown), weightUp = Math.ScaleB(1.0, WeightUp);
         for (int i = 0; i < tile.Points; i++)
         {
-            weight += double.CreateTruncating(tile.Weight(i));
+            double w = double.CreateTruncating(tile.Weight(i)) * WeightFactor.First * WeightFactor.Second;
+            sums[0] += w * weightDown;
+            sums[1] += w;
+            sums[2] += w * weightUp;
         }
 
-        sums[0] += weight;
-        for (int d = 0; d < Features; d++)
+        int d = Features;
+        Span<double> first = sums.Slice(3, 2 * d);
+        Span<double> second = sums.Slice(3 + 2 * d, 3 * d);
+        for (int f = 0; f < d; f++)
         {
-            ReadOnlySpan<T> feature = tile.Feature(d);
-            double first = 0, second = 0;
-            for (int i = 0; i < feature.Length; i++)
+            ReadOnlySpan<T> feature = tile.Feature(f);
+            if (Centre is null)
             {
-                double w = double.CreateTruncating(tile.Weight(i));
-                double x = double.CreateTruncating(feature[i]);
-                first += w * x;
-                second += w * x * x;
-            }
+                double plain = 0, down = 0, scale = Math.ScaleB(1.0, FirstDown);
+                for (int i = 0; i < feature.Length; i++)
+                {
+                    double w = double.CreateTruncating(tile.Weight(i)) * WeightFactor.First * WeightFactor.Second;
+                    double x = double.CreateTruncating(feature[i]);
+                    plain += w * x;
+                    down += w * (x * scale);
+                }
 
-            sums[1 + d] += first;
-            sums[1 + Features + d] += second;
+                first[f] += plain;
+                first[d + f] += down;
+            }
+            else
+            {
+                double c = Centre[f];
+                T centreT = T.CreateTruncating(c);
+                double downFactor = Math.ScaleB(1.0, SecondDown), upFactor = Math.ScaleB(1.0, SecondUp);
+                double cDown = c * downFactor, cUp = c * upFactor;
+                double plain = 0, down = 0, up = 0;
+                for (int i = 0; i < feature.Length; i++)
+                {
+                    double w = double.CreateTruncating(tile.Weight(i)) * WeightFactor.First * WeightFactor.Second;
+                    double x = double.CreateTruncating(feature[i]);
+                    double centred = double.CreateTruncating(feature[i] - centreT); // as the frame forms it
+                    double xDown = x * downFactor - cDown;
+                    double xUp = x * upFactor - cUp;
+                    plain += w * centred * centred;
+                    down += w * xDown * xDown;
+                    up += w * xUp * xUp;
+                }
+
+                second[f] += plain;
+                second[d + f] += down;
+                second[2 * d + f] += up;
+            }
         }
 
         return 0;
@@ -96,4 +142,30 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
     public bool TryWriteImpliedStatistics(SufficientStatistics statistics) => false;
 
     public double ObjectiveCorrection() => 0;
+
+    /// <summary>
+    /// The best of a sum taken at 2^0 and at other powers of two: (value, exponent) with the sum = value·2^exponent.
+    /// The plain sum when it is finite and not in the range where underflow lost its digits; else the scaled-down
+    /// one when the plain one overflowed; else the scaled-up one when it is finite.
+    /// </summary>
+    public static (double Value, int Exponent) Best(double plain, double down, int downExponent, double up = double.NaN, int upExponent = 0)
+    {
+        double tiny = Math.ScaleB(1.0, -900);
+        if (double.IsFinite(plain) && Math.Abs(plain) >= tiny)
+        {
+            return (plain, 0);
+        }
+
+        if (!double.IsFinite(plain) && double.IsFinite(down))
+        {
+            return (down, -downExponent);
+        }
+
+        if (double.IsFinite(up) && up != 0 && (plain == 0 || Math.Abs(plain) < tiny))
+        {
+            return (up, -upExponent);
+        }
+
+        return (plain, 0);
+    }
 }

@@ -86,7 +86,8 @@ public sealed record StepwiseOptions
 public sealed class StepwiseExpectationMaximization<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    private const int CheckpointVersion = 1;
+    /// <summary>Version 2 adds the frame's scale and weight exponents to version 1 (which reads as both 0).</summary>
+    private const int CheckpointVersion = 2;
     /// <summary>
     /// Bytes of values per shuffle window: small enough to stay in the last-level cache, where the minibatches
     /// gather their points at random (64 MB windows made an epoch of diag-1M cost 12 passes of batch EM).
@@ -98,6 +99,8 @@ public sealed class StepwiseExpectationMaximization<T>
     private readonly List<double> _epochObjectives = [];
     private readonly List<ComponentReseed> _reseeds = [];
     private double[] _centre = [];
+    private int _scaleExponent;
+    private int _weightScaleExponent;
     private double[] _frameParameters = [];
     private SufficientStatistics? _statistics;
     private bool _implied;
@@ -163,14 +166,9 @@ public sealed class StepwiseExpectationMaximization<T>
         CancellationToken token = o.CancellationToken;
         int workers = o.MaxDegreeOfParallelism ?? Environment.ProcessorCount;
         var clock = Stopwatch.StartNew();
-        DataSummary? summary = _statistics is null ? ExpectationMaximization.Summarize(_model, data, workers, token, variances: false) : null;
-        if (summary is not null)
-        {
-            _centre = summary.Centre;
-        }
-
+        DataSummary? summary = _statistics is null ? FitFrame(data, workers, token) : null;
         CheckData(data);
-        var framed = new FramedData<T>(data, _model.SupportsTranslation ? _centre : null, 1, ExpectationMaximization.TilePoints);
+        var framed = new FramedData<T>(data, Frame, 1, ExpectationMaximization.TilePoints);
         int windowPoints = Math.Max(ShufflePlan.BlockPoints, WindowBytes / (data.Features * System.Runtime.CompilerServices.Unsafe.SizeOf<T>()));
         var plan = new ShufflePlan(data.Points, windowPoints, (ulong)(uint)_seed, o.Shuffle);
         var window = new Window(plan.WindowPoints, data.Features, data.HasSampleWeights, data.HasLabels);
@@ -189,12 +187,13 @@ public sealed class StepwiseExpectationMaximization<T>
         try
         {
             PrepareMinibatch(data, workers);
-            using var full = new PassEngine<T>(_model, new FramedData<T>(data, _model.SupportsTranslation ? _centre : null, workers, ExpectationMaximization.TilePoints), workers);
+            using var full = new PassEngine<T>(_model, new FramedData<T>(data, Frame, workers, ExpectationMaximization.TilePoints), workers);
             double totalWeight = summary?.TotalWeight ?? 0;
+            double jacobian = Frame.LogJacobian(_model.Features);
             if (o.EvaluateEpochs && Steps == 0 && _epochObjectives.Count == 0)
             {
-                totalWeight = totalWeight > 0 ? totalWeight : ExpectationMaximization.Summarize(_model, data, workers, token, variances: false).TotalWeight;
-                _epochObjectives.Add(full.Pass(accumulate: false, reshift: false, token) / totalWeight);
+                totalWeight = totalWeight > 0 ? totalWeight : FrameWeight(data, workers, token);
+                _epochObjectives.Add(full.Pass(accumulate: false, reshift: false, token) / totalWeight + jacobian);
             }
 
             long batches = (data.Points + o.BatchSize - 1) / o.BatchSize;
@@ -242,8 +241,8 @@ public sealed class StepwiseExpectationMaximization<T>
                 BatchInEpoch = 0;
                 if (o.EvaluateEpochs)
                 {
-                    totalWeight = totalWeight > 0 ? totalWeight : ExpectationMaximization.Summarize(_model, data, workers, token, variances: false).TotalWeight;
-                    _epochObjectives.Add(full.Pass(accumulate: false, reshift: false, token) / totalWeight);
+                    totalWeight = totalWeight > 0 ? totalWeight : FrameWeight(data, workers, token);
+                    _epochObjectives.Add(full.Pass(accumulate: false, reshift: false, token) / totalWeight + jacobian);
                 }
             }
         }
@@ -266,7 +265,12 @@ public sealed class StepwiseExpectationMaximization<T>
             throw new ArgumentException("A minibatch must hold fewer than 2³¹ points.", nameof(minibatch));
         }
 
-        DataSummary summary = ExpectationMaximization.Summarize(_model, minibatch, workers, token, variances: false);
+        DataSummary? summary = _statistics is null ? FitFrame(minibatch, workers, token) : null;
+        if (summary is null)
+        {
+            ExpectationMaximization.Validate(_model, minibatch, workers, token);
+        }
+
         long[] rows = new long[minibatch.Points];
         for (int i = 0; i < rows.Length; i++)
         {
@@ -298,7 +302,7 @@ public sealed class StepwiseExpectationMaximization<T>
 
         int workers = Options.MaxDegreeOfParallelism ?? Environment.ProcessorCount;
         CancellationToken token = Options.CancellationToken;
-        DataSummary? summary = _statistics is null ? ExpectationMaximization.Summarize(_model, data, workers, token, variances: false) : null;
+        DataSummary? summary = _statistics is null ? FitFrame(data, workers, token) : null;
         StepOn(data, rows.ToArray(), summary, workers, token);
     }
 
@@ -333,6 +337,8 @@ public sealed class StepwiseExpectationMaximization<T>
         writer.Write(_implied);
         writer.Write(_pointsVisited);
         WriteDoubles(writer, _centre);
+        writer.Write(_scaleExponent);
+        writer.Write(_weightScaleExponent);
         WriteDoubles(writer, _frameParameters);
         WriteDoubles(writer, [.. _epochObjectives]);
         writer.Write(statistics.Length);
@@ -373,9 +379,9 @@ public sealed class StepwiseExpectationMaximization<T>
         }
 
         int version = reader.ReadInt32();
-        if (version != CheckpointVersion)
+        if (version is < 1 or > CheckpointVersion)
         {
-            throw new ArgumentException($"A checkpoint of format version {version}; this library reads version {CheckpointVersion}.", "checkpoint");
+            throw new ArgumentException($"A checkpoint of format version {version}; this library reads versions 1 to {CheckpointVersion}.", "checkpoint");
         }
 
         int size = reader.ReadInt32();
@@ -409,6 +415,12 @@ public sealed class StepwiseExpectationMaximization<T>
         driver._implied = reader.ReadBoolean();
         driver._pointsVisited = reader.ReadInt64();
         driver._centre = ReadDoubles(reader, model.Features, "centre");
+        if (version >= 2)
+        {
+            driver._scaleExponent = reader.ReadInt32();
+            driver._weightScaleExponent = reader.ReadInt32();
+        }
+
         driver._frameParameters = ReadDoubles(reader, model.ParameterLength, "parameters");
         driver._epochObjectives.AddRange(ReadDoubles(reader, -1, "objectives"));
         int length = reader.ReadInt32();
@@ -453,14 +465,30 @@ public sealed class StepwiseExpectationMaximization<T>
         return values;
     }
 
-    /// <summary>A step on given rows (PartialFit, Step): gather them raw, validate, centre, step.</summary>
+    /// <summary>The fit's frame: centred when the model is translation-equivariant, scaled as the model asks, weights normalized.</summary>
+    private Frame Frame => new(_model.SupportsTranslation ? _centre : null, _scaleExponent, _weightScaleExponent);
+
+    /// <summary>The first data of a fit fix its frame (see <see cref="ExpectationMaximization.Fit"/>); returns their summary in it.</summary>
+    private DataSummary FitFrame(DataSource<T> data, int workers, CancellationToken token)
+    {
+        DataSummary summary = ExpectationMaximization.Summarize(_model, data, workers, token);
+        summary = summary.InFrame(_model.FrameScaleExponent(summary));
+        _centre = summary.Centre;
+        _scaleExponent = summary.ScaleExponent;
+        _weightScaleExponent = summary.WeightScaleExponent;
+        return summary;
+    }
+
+    /// <summary>Σ w of <paramref name="data"/> in the fit's frame (its weights divided by 2^k of the frame).</summary>
+    private double FrameWeight(DataSource<T> data, int workers, CancellationToken token)
+    {
+        DataSummary summary = ExpectationMaximization.Summarize(_model, data, workers, token, variances: false);
+        return Frames.ScaleByPowerOfTwo(summary.TotalWeight, summary.WeightScaleExponent - _weightScaleExponent);
+    }
+
+    /// <summary>A step on given rows (PartialFit, Step): gather them raw, validate, move into the frame, step.</summary>
     private void StepOn(DataSource<T> data, long[] rows, DataSummary? summary, int workers, CancellationToken token)
     {
-        if (_statistics is null)
-        {
-            _centre = summary!.Centre;
-        }
-
         CheckData(data);
         int d = data.Features;
         var buffer = new FeatureMajorMatrix<T>(rows.Length, d);
@@ -494,17 +522,7 @@ public sealed class StepwiseExpectationMaximization<T>
             ExpectationMaximization.Validate(_model, raw, workers, token);
         }
 
-        if (_model.SupportsTranslation)
-        {
-            for (int f = 0; f < d; f++)
-            {
-                T shift = T.CreateTruncating(_centre[f]);
-                foreach (ref T value in buffer.Feature(f))
-                {
-                    value -= shift; // as the fit's frame centres every point: x − c in T
-                }
-            }
-        }
+        FramedData<T>.Transform(buffer, weights, Frame); // as the fit's frame transforms every point
 
         if (_statistics is null)
         {
@@ -560,7 +578,7 @@ public sealed class StepwiseExpectationMaximization<T>
     /// </summary>
     private void Start(InMemoryDataSource<T> sample, int workers, CancellationToken token)
     {
-        ExpectationMaximization.Translate(_model, _centre, -1);
+        ExpectationMaximization.EnterFrame(_model, Frame);
         var framedSample = new FramedData<T>(sample, null, workers, ExpectationMaximization.TilePoints);
         DataSummary summary = SampleSummary(sample, workers, token);
         _model.Initialize(new ModelInitialization<T>(framedSample, summary, 0, new Random(_seed), ExpectationMaximization.TilePoints, token));
@@ -583,22 +601,30 @@ public sealed class StepwiseExpectationMaximization<T>
         var moments = new MomentsModel<T>(d, _model) { Validating = false };
         using var engine = new PassEngine<T>(moments, new FramedData<T>(sample, null, workers, ExpectationMaximization.TilePoints), workers);
         engine.Pass(accumulate: true, reshift: true, token);
-        ReadOnlySpan<double> sums = engine.Total.Sums;
-        double weight = sums[0];
+        ReadOnlySpan<double> firsts = engine.Total.Sums;
+        double weight = firsts[1];
         double[] mean = new double[d];
         double[] variance = new double[d];
         for (int f = 0; f < d; f++)
         {
-            mean[f] = sums[1 + f] / weight;
-            variance[f] = Math.Max(0, sums[1 + d + f] / weight - mean[f] * mean[f]);
+            mean[f] = firsts[3 + f] / weight;
         }
 
-        return new DataSummary(sample.Points, weight, mean, variance, new double[d]);
+        moments.Centre = mean;
+        engine.Pass(accumulate: true, reshift: true, token);
+        ReadOnlySpan<double> seconds = engine.Total.Sums;
+        for (int f = 0; f < d; f++)
+        {
+            variance[f] = Math.Max(0, seconds[3 + 2 * d + f] / weight); // the sample is in the frame: the plain sums are safe
+        }
+
+        return new DataSummary(sample.Points, weight, mean, variance, new double[d]) { ScaleExponent = _scaleExponent, WeightScaleExponent = _weightScaleExponent };
     }
 
-    /// <summary>Back into the fit: the model gets the driver's exact parameters in the frame.</summary>
+    /// <summary>Back into the fit: the model moves into the frame (which also resets any scale it keeps of its own, see <see cref="Leave"/>), then gets the driver's exact parameters there.</summary>
     private void Enter()
     {
+        ExpectationMaximization.EnterFrame(_model, Frame);
         _model.ReadParameters(_frameParameters);
         _model.AdoptShift(_statistics!);
     }
@@ -612,7 +638,7 @@ public sealed class StepwiseExpectationMaximization<T>
         }
 
         _model.ReadParameters(_frameParameters);
-        ExpectationMaximization.Translate(_model, _centre, +1);
+        ExpectationMaximization.LeaveFrame(_model, Frame);
     }
 
     /// <summary>One step on the first <paramref name="size"/> points of the minibatch buffer.</summary>
@@ -626,7 +652,7 @@ public sealed class StepwiseExpectationMaximization<T>
         }
 
         PassEngine<T> engine = batch.Resize(size);
-        double objective = engine.Pass(accumulate: true, reshift: false, token) / weight;
+        double objective = engine.Pass(accumulate: true, reshift: false, token) / weight + Frame.LogJacobian(_model.Features);
         engine.Total.Scale(1 / weight);
         long t = Steps + 1;
         double gamma = !_implied && Steps == 0 ? 1 : StepSize(t);

@@ -129,6 +129,22 @@ public abstract class ComponentFamily<T>
     public virtual void Translate(ReadOnlySpan<double> offset) =>
         throw new NotSupportedException($"{GetType().Name} is not translation-equivariant.");
 
+    /// <summary>The power of two the fit's frame divides the data by (see <see cref="IExpectationMaximizationModel{T}.FrameScaleExponent"/>); 0 by default.</summary>
+    /// <param name="summary">The data's summary for a fit, or null to choose from the parameters.</param>
+    /// <returns>s.</returns>
+    public virtual int FrameScaleExponent(EmKernels.Engine.DataSummary? summary) => 0;
+
+    /// <summary>Re-expresses the components for data multiplied by 2^<paramref name="exponent"/> (see <see cref="IExpectationMaximizationModel{T}.ScaleFrame"/>).</summary>
+    /// <param name="exponent">e.</param>
+    /// <exception cref="NotSupportedException">The family does not scale (it never asks for a scaled frame).</exception>
+    public virtual void ScaleFrame(int exponent)
+    {
+        if (exponent != 0)
+        {
+            throw new NotSupportedException($"{GetType().Name} does not scale with the data.");
+        }
+    }
+
     /// <summary>Elements of per-thread scratch <see cref="LogProbabilities"/> needs for a tile of B points (beyond the K × B block).</summary>
     /// <param name="tilePoints">B.</param>
     /// <returns>The length.</returns>

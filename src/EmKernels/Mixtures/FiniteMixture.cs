@@ -147,6 +147,12 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
     public void Translate(ReadOnlySpan<double> offset) => Family.Translate(offset);
 
     /// <inheritdoc/>
+    public int FrameScaleExponent(DataSummary? summary) => Family.FrameScaleExponent(summary);
+
+    /// <inheritdoc/>
+    public void ScaleFrame(int exponent) => Family.ScaleFrame(exponent);
+
+    /// <inheritdoc/>
     public void WriteParameters(Span<double> destination)
     {
         _weights.CopyTo(destination);

@@ -19,6 +19,11 @@ namespace EmKernels.Mixtures;
 /// diagonal and spherical K × D (squares per feature). Taking moments about the current means keeps
 /// variances from being differences of large numbers. The M-step adds <see cref="Regularization"/> to
 /// every covariance diagonal (scikit-learn's reg_covar).
+/// <para>Data of any finite magnitude: a fit runs in a frame that divides the data by a power of two when
+/// their spread (or reg_covar) is beyond about 2^±128 in double or 2^±32 in float
+/// (<see cref="FrameScaleExponent"/>), with reg_covar scaled alike, so the fit is exactly the computation of
+/// the unscaled one without its overflow. The covariances of double data whose spread is beyond about 10^±154
+/// cannot be held in double: they are then kept scaled, <see cref="Covariances"/> being Σ·2^(−2·<see cref="CovarianceScaleExponent"/>).</para>
 /// </remarks>
 public abstract class GaussianComponents<T> : ComponentFamily<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -26,6 +31,7 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     private readonly T[] _meansT;
     private readonly T[] _shiftT;
     private double[] _reseedCovariance;
+    private int _frameExponent;
 
     private protected GaussianComponents(CovarianceType type, int components, int features, double regularization, int secondMomentsLength)
         : base(components, features, components * features + CovarianceLength(type, components, features), Layout(type, components, features, secondMomentsLength))
@@ -54,8 +60,17 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     /// <summary>K × D means, row-major.</summary>
     public Span<double> Means => Parameters[..(Components * Features)];
 
-    /// <summary>The covariances in the type's layout.</summary>
+    /// <summary>The covariances in the type's layout: Σ·2^(−2·<see cref="CovarianceScaleExponent"/>).</summary>
     public Span<double> Covariances => Parameters[(Components * Features)..];
+
+    /// <summary>
+    /// q: <see cref="Covariances"/> holds Σ·2^−2q. 0 unless Σ itself is not representable in double (double data
+    /// whose spread is beyond about 10^±154); not part of <see cref="ComponentFamily{T}.Parameters"/>.
+    /// </summary>
+    public int CovarianceScaleExponent { get; set; }
+
+    /// <summary>reg_covar in the current frame's units (the user's reg_covar × 2^2e when the frame multiplies the data by 2^e).</summary>
+    protected double FrameRegularization => Math.ScaleB(Regularization, 2 * _frameExponent);
 
     /// <inheritdoc/>
     public override bool SupportsTranslation => true;
@@ -169,6 +184,91 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
         }
     }
 
+    /// <summary>
+    /// 0 for data whose spread — or reg_covar, which floors every variance — is within 2^±128 (double) or 2^±32
+    /// (float); beyond, the power of two nearest that spread, so the frame's data are of order one. For a fitted
+    /// model (<paramref name="summary"/> null), from its own covariances, or its <see cref="CovarianceScaleExponent"/>.
+    /// </summary>
+    /// <param name="summary">The data's summary, or null.</param>
+    /// <returns>s.</returns>
+    public override int FrameScaleExponent(EmKernels.Engine.DataSummary? summary)
+    {
+        if (CovarianceScaleExponent != 0)
+        {
+            return CovarianceScaleExponent;
+        }
+
+        double log2Spread = summary?.Log2Spread ?? 0.5 * Math.Log2(LargestVariance());
+        if (Regularization > 0)
+        {
+            log2Spread = Math.Max(log2Spread, 0.5 * Math.Log2(Regularization));
+        }
+
+        int limit = typeof(T) == typeof(float) ? 32 : 128;
+        return double.IsFinite(log2Spread) && Math.Abs(log2Spread) > limit ? (int)Math.Round(log2Spread) : 0;
+    }
+
+    /// <summary>Means × 2^e; covariances and reg_covar × 2^2e, the covariances kept scaled (<see cref="CovarianceScaleExponent"/>) where Σ itself would not be representable.</summary>
+    /// <param name="exponent">e.</param>
+    public override void ScaleFrame(int exponent)
+    {
+        _frameExponent += exponent;
+        foreach (ref double mean in Means)
+        {
+            mean = Math.ScaleB(mean, exponent);
+        }
+
+        int q = CovarianceScaleExponent + exponent;
+        if (q != 0 && Representable(Covariances, 2 * q))
+        {
+            foreach (ref double covariance in Covariances)
+            {
+                covariance = Math.ScaleB(covariance, 2 * q);
+            }
+
+            q = 0;
+        }
+
+        CovarianceScaleExponent = q;
+    }
+
+    /// <summary>The largest variance (diagonal entry) of any component.</summary>
+    private double LargestVariance()
+    {
+        double largest = 0;
+        for (int i = 0; i < Covariances.Length; i++)
+        {
+            if (IsVariance(i))
+            {
+                largest = Math.Max(largest, Covariances[i]);
+            }
+        }
+
+        return largest;
+    }
+
+    /// <summary>Whether covariance entry i is a variance (a diagonal entry).</summary>
+    private bool IsVariance(int i) => CovarianceType switch
+    {
+        CovarianceType.Full or CovarianceType.Tied => i % (Features * Features) % (Features + 1) == 0,
+        _ => true,
+    };
+
+    /// <summary>Whether every entry × 2^twice is finite and every variance stays a normal number (no digits lost).</summary>
+    private bool Representable(ReadOnlySpan<double> covariances, int twice)
+    {
+        for (int i = 0; i < covariances.Length; i++)
+        {
+            double scaled = Math.ScaleB(covariances[i], twice);
+            if (!double.IsFinite(scaled) || (IsVariance(i) && covariances[i] > 0 && !double.IsNormal(scaled)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <inheritdoc/>
     public override void Translate(ReadOnlySpan<double> offset)
     {
@@ -198,11 +298,27 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
                 variances[a] = covariance[a * d + a];
             }
 
-            _reseedCovariance = ReseedCovarianceOf(CovarianceType, d, Regularization, variances, covariance);
+            _reseedCovariance = ReseedCovarianceOf(CovarianceType, d, FrameRegularization, variances, covariance);
         }
         else
         {
-            _reseedCovariance = ReseedCovarianceOf(CovarianceType, d, Regularization, context.Summary.Variance, null);
+            _reseedCovariance = ReseedCovarianceOf(CovarianceType, d, FrameRegularization, context.Summary.Variance, null);
+        }
+
+        if (CovarianceScaleExponent != 0)
+        {
+            // Covariances not representable in the fit's frame (a fresh model's identity, entering the frame of data
+            // beyond 10^±154, or a warm start from data of another scale): every component starts at the data's own.
+            CovarianceScaleExponent = 0;
+            for (int k = 0; k < Components; k++)
+            {
+                Reseed(k, Means.Slice(k * d, d));
+            }
+
+            if (CovarianceType == CovarianceType.Tied)
+            {
+                _reseedCovariance.CopyTo(Covariances);
+            }
         }
     }
 
@@ -258,6 +374,12 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     /// <inheritdoc/>
     protected override void Prepare(bool reshift)
     {
+        if (CovarianceScaleExponent != 0)
+        {
+            throw new InvalidOperationException(
+                $"The covariances are held scaled by 2^{-2 * CovarianceScaleExponent} (their own values are beyond double's range); evaluate them in a frame of scale 2^{CovarianceScaleExponent}, as the library's drivers do.");
+        }
+
         ReadOnlySpan<double> means = Means;
         for (int i = 0; i < means.Length; i++)
         {
@@ -577,7 +699,7 @@ public sealed class FullCovarianceComponents<T> : GaussianComponents<T>
                 matrix[a * d + b] = second[(k * d + a) * d + b] / mass - delta[a] * delta[b];
             }
 
-            matrix[a * d + a] += Regularization;
+            matrix[a * d + a] += FrameRegularization;
         }
 
         DenseMatrix.MirrorUpperToLower(matrix, d);
@@ -702,7 +824,7 @@ public sealed class TiedCovarianceComponents<T> : GaussianComponents<T>
                 pooled[a * d + b] /= total;
             }
 
-            pooled[a * d + a] += Regularization;
+            pooled[a * d + a] += FrameRegularization;
         }
 
         DenseMatrix.MirrorUpperToLower(pooled, d);
@@ -764,7 +886,7 @@ public sealed class DiagonalCovarianceComponents<T> : GaussianComponents<T>
         int d = Features;
         for (int a = 0; a < d; a++)
         {
-            double variance = second[k * d + a] / mass - delta[a] * delta[a] + Regularization;
+            double variance = second[k * d + a] / mass - delta[a] * delta[a] + FrameRegularization;
             if (!(variance > 0) || !double.IsFinite(variance))
             {
                 return false;
@@ -825,7 +947,7 @@ public sealed class SphericalCovarianceComponents<T> : GaussianComponents<T>
             sum += second[k * d + a] / mass - delta[a] * delta[a];
         }
 
-        double variance = sum / d + Regularization;
+        double variance = sum / d + FrameRegularization;
         if (!(variance > 0) || !double.IsFinite(variance))
         {
             return false;

@@ -134,6 +134,7 @@ public sealed class GaussianMixture<T>
             mixture.SetWeights(warmStart.Weights);
             warmStart.Means.CopyTo(family.Means);
             warmStart.Covariances.CopyTo(family.Covariances);
+            family.CovarianceScaleExponent = warmStart.CovarianceScaleExponent;
             mixture.Initialization = MixtureInitialization.Current;
         }
         else if (given.Weights is not null || given.Means is not null || given.Covariances is not null)

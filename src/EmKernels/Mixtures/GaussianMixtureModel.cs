@@ -23,12 +23,13 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     private double[]? _samplingFactors;
     private readonly double[] _precisionsCholesky;
 
-    internal GaussianMixtureModel(CovarianceType covarianceType, int components, int features, double[] weights, double[] means, double[] covariances, FitRecord? fit)
+    internal GaussianMixtureModel(CovarianceType covarianceType, int components, int features, double[] weights, double[] means, double[] covariances, FitRecord? fit, int covarianceScaleExponent = 0)
         : base(components, features, weights, fit)
     {
         CovarianceType = covarianceType;
         _means = means;
         _covariances = covariances;
+        CovarianceScaleExponent = covarianceScaleExponent;
         _precisionsCholesky = new double[covariances.Length];
         CreateFamily(this).WritePrecisionsCholesky(_precisionsCholesky);
     }
@@ -38,7 +39,7 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     {
         var family = (GaussianComponents<T>)mixture.Family;
         return new GaussianMixtureModel<T>(
-            family.CovarianceType, mixture.Components, mixture.Features, mixture.Weights.ToArray(), family.Means.ToArray(), family.Covariances.ToArray(), FitRecord.Of(result));
+            family.CovarianceType, mixture.Components, mixture.Features, mixture.Weights.ToArray(), family.Means.ToArray(), family.Covariances.ToArray(), FitRecord.Of(result), family.CovarianceScaleExponent);
     }
 
     /// <summary>
@@ -50,12 +51,13 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     /// <param name="features">D (≥ 1).</param>
     /// <param name="weights">K ≥ 1 finite non-negative weights summing to 1 (within 1e-6).</param>
     /// <param name="means">K × D finite means, row-major.</param>
-    /// <param name="covariances">Covariances in the type's layout (see the remarks on the type): symmetric positive definite matrices, or positive variances.</param>
+    /// <param name="covariances">Covariances in the type's layout (see the remarks on the type): symmetric positive definite matrices, or positive variances; Σ·2^(−2q).</param>
+    /// <param name="covarianceScaleExponent">q (see <see cref="CovarianceScaleExponent"/>); 0 for covariances given as they are.</param>
     /// <returns>The model; it holds copies of the arrays.</returns>
     /// <exception cref="ArgumentNullException">An array is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="covarianceType"/> is unknown, D &lt; 1 or K = 0.</exception>
     /// <exception cref="ArgumentException">A length or value is invalid; the message says which.</exception>
-    public static GaussianMixtureModel<T> FromParameters(CovarianceType covarianceType, int features, double[] weights, double[] means, double[] covariances)
+    public static GaussianMixtureModel<T> FromParameters(CovarianceType covarianceType, int features, double[] weights, double[] means, double[] covariances, int covarianceScaleExponent = 0)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(means);
@@ -73,7 +75,12 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
 
         var given = GivenParameters.Check(
             covarianceType, weights.Length, features, weights, means, covariances, null, nameof(weights), nameof(means), nameof(covariances), nameof(covariances));
-        return new GaussianMixtureModel<T>(covarianceType, weights.Length, features, given.Weights!, given.Means!, given.Covariances!, null);
+        if (Math.Abs((long)covarianceScaleExponent) > 1100)
+        {
+            throw new ArgumentOutOfRangeException(nameof(covarianceScaleExponent), covarianceScaleExponent, "A covariance scale beyond 2^±1100 scales no double.");
+        }
+
+        return new GaussianMixtureModel<T>(covarianceType, weights.Length, features, given.Weights!, given.Means!, given.Covariances!, null, covarianceScaleExponent);
     }
 
     /// <summary>The covariance type.</summary>
@@ -82,8 +89,15 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     /// <summary>K × D means, row-major.</summary>
     public ReadOnlySpan<double> Means => _means;
 
-    /// <summary>Covariances in the type's layout (see the remarks on the type).</summary>
+    /// <summary>Covariances in the type's layout (see the remarks on the type), as Σ·2^(−2·<see cref="CovarianceScaleExponent"/>).</summary>
     public ReadOnlySpan<double> Covariances => _covariances;
+
+    /// <summary>
+    /// q: <see cref="Covariances"/> (and <see cref="PrecisionsCholesky"/>, of them) hold Σ·2^−2q. 0 unless Σ itself
+    /// is not representable in double — data whose spread is beyond about 10^±154 — when the model keeps it
+    /// scaled and evaluates, samples and reports log-determinants exactly all the same.
+    /// </summary>
+    public int CovarianceScaleExponent { get; }
 
     /// <summary>Cholesky factors of the precisions in the type's layout (see the remarks on the type).</summary>
     public ReadOnlySpan<double> PrecisionsCholesky => _precisionsCholesky;
@@ -106,6 +120,14 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
 
         double[] matrix = new double[Features * Features];
         GaussianComponents<T>.FullCovariance(CovarianceType, Features, _covariances, component, matrix);
+        if (CovarianceScaleExponent != 0)
+        {
+            foreach (ref double value in matrix.AsSpan())
+            {
+                value = Math.ScaleB(value, 2 * CovarianceScaleExponent); // ±∞ where Σ is beyond double's range
+            }
+        }
+
         return matrix;
     }
 
@@ -129,17 +151,19 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
                     sum += Math.Log(_precisionsCholesky[offset + j * d + j]);
                 }
 
-                return -2 * sum;
+                return -2 * sum + Scale();
             case CovarianceType.Diagonal:
                 for (int j = 0; j < d; j++)
                 {
                     sum += Math.Log(_covariances[component * d + j]);
                 }
 
-                return sum;
+                return sum + Scale();
             default:
-                return d * Math.Log(_covariances[component]);
+                return d * Math.Log(_covariances[component]) + Scale();
         }
+
+        double Scale() => 2.0 * CovarianceScaleExponent * d * Math.Log(2);
     }
 
     /// <inheritdoc cref="MixtureModel{T}.Predict(ReadOnlySpan{T}, int)"/>
@@ -168,13 +192,13 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
 
             for (int a = 0; a < d; a++)
             {
-                double value = _means[k * d + a];
+                double deviation = 0;
                 for (int b = 0; b <= a; b++)
                 {
-                    value += factors[k * d * d + a * d + b] * z[b];
+                    deviation += factors[k * d * d + a * d + b] * z[b];
                 }
 
-                points[i * d + a] = T.CreateTruncating(value);
+                points[i * d + a] = T.CreateTruncating(_means[k * d + a] + Math.ScaleB(deviation, CovarianceScaleExponent));
             }
         }
     }
@@ -241,6 +265,7 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
         var family = GaussianComponents<T>.Create(model.CovarianceType, model.Components, model.Features, 0);
         model._means.CopyTo(family.Means);
         model._covariances.CopyTo(family.Covariances);
+        family.CovarianceScaleExponent = model.CovarianceScaleExponent;
         return family;
     }
 

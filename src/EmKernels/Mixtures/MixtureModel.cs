@@ -224,6 +224,6 @@ public abstract class MixtureModel<T>
     internal sealed record FitRecord(double[] History, bool Converged, int Iterations, LikelihoodDecrease[] Decreases, ComponentReseed[] Reseeds, long Points, double Weight)
     {
         public static FitRecord Of(ExpectationMaximizationResult result) =>
-            new(result.ObjectiveHistory, result.Converged, result.Iterations, result.Decreases, result.Reseeds, result.Summary.Points, result.Summary.TotalWeight);
+            new(result.ObjectiveHistory, result.Converged, result.Iterations, result.Decreases, result.Reseeds, result.Summary.Points, EmKernels.Engine.Frames.ScaleByPowerOfTwo(result.Summary.TotalWeight, result.Summary.WeightScaleExponent));
     }
 }
