@@ -361,6 +361,7 @@ public static class ExpectationMaximization
         CancellationToken token = options.CancellationToken;
         int maxIterations = options.MaxIterations;
         double jacobian = new Frame(null, summary.ScaleExponent, 0).LogJacobian(model.Features);
+        double previousRounding = 0;
         var history = new List<double>(Math.Min(maxIterations, 1000) + 1);
         var decreases = new List<LikelihoodDecrease>();
         var reseeds = new List<ComponentReseed>();
@@ -375,12 +376,15 @@ public static class ExpectationMaximization
         {
             iteration++;
             double current = engine.Pass(accumulate: true, reshift: true, token) / summary.TotalWeight + jacobian;
+            double rounding = model.ObjectiveRoundingError();
             pointsVisited += summary.Points;
             history.Add(current);
             if (history.Count > 1 && !reseededBefore)
             {
-                CheckMonotone<T>(history, decreases);
+                CheckMonotone<T>(history, decreases, Math.Max(rounding, previousRounding));
             }
+
+            previousRounding = rounding;
 
             context.Iteration = iteration;
             context.ClearReseeds();
@@ -407,20 +411,24 @@ public static class ExpectationMaximization
         history.Add(final);
         if (!reseededBefore && history.Count > 1)
         {
-            CheckMonotone<T>(history, decreases);
+            CheckMonotone<T>(history, decreases, Math.Max(model.ObjectiveRoundingError(), previousRounding));
         }
 
         return new RunResult([.. history], converged, iteration, [.. decreases], [.. reseeds]);
     }
 
-    /// <summary>Records a decrease of the objective beyond what rounding in a mean of N per-point values of the element type explains.</summary>
-    internal static void CheckMonotone<T>(List<double> history, List<LikelihoodDecrease> decreases)
+    /// <summary>
+    /// Records a decrease of the objective beyond what rounding explains: 64 ε (1 + |objective|) for a mean of N
+    /// per-point values of the element type, plus the model's own allowance for the conditioning of its
+    /// parameters under either of the two passes compared (<see cref="IExpectationMaximizationModel{T}.ObjectiveRoundingError"/>).
+    /// </summary>
+    internal static void CheckMonotone<T>(List<double> history, List<LikelihoodDecrease> decreases, double conditioning = 0)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         double before = history[^2];
         double after = history[^1];
         double epsilon = typeof(T) == typeof(float) ? Math.ScaleB(1, -23) : Math.ScaleB(1, -52);
-        if (after < before - 64 * epsilon * (1 + Math.Abs(before)))
+        if (after < before - 64 * epsilon * (1 + Math.Abs(before)) - conditioning)
         {
             decreases.Add(new LikelihoodDecrease(history.Count - 1, before - after));
         }

@@ -171,6 +171,16 @@ public interface IExpectationMaximizationModel<T>
     /// </summary>
     /// <returns>The correction, in the same units as the sum of <see cref="Expectation"/>'s results.</returns>
     double ObjectiveCorrection();
+
+    /// <summary>
+    /// How far rounding may move the objective (per unit weight) under the parameters of the last
+    /// <see cref="PrepareExpectation"/>, beyond the 64 ε (1 + |objective|) the drivers allow any sum: for Gaussian
+    /// components ε·D·κ, κ the largest condition number of a covariance (estimated from its Cholesky pivots),
+    /// because the Mahalanobis term of an ill-conditioned covariance carries that much rounding. The drivers
+    /// report a decrease of the objective only beyond both; 0 by default.
+    /// </summary>
+    /// <returns>The allowance.</returns>
+    double ObjectiveRoundingError() => 0;
 }
 
 /// <summary>

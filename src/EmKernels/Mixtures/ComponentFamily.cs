@@ -129,6 +129,10 @@ public abstract class ComponentFamily<T>
     public virtual void Translate(ReadOnlySpan<double> offset) =>
         throw new NotSupportedException($"{GetType().Name} is not translation-equivariant.");
 
+    /// <summary>The rounding the objective may carry beyond a plain sum's, from the parameters' conditioning (see <see cref="IExpectationMaximizationModel{T}.ObjectiveRoundingError"/>); 0 by default.</summary>
+    /// <returns>The allowance per unit weight.</returns>
+    public virtual double ObjectiveRoundingError() => 0;
+
     /// <summary>The power of two the fit's frame divides the data by (see <see cref="IExpectationMaximizationModel{T}.FrameScaleExponent"/>); 0 by default.</summary>
     /// <param name="summary">The data's summary for a fit, or null to choose from the parameters.</param>
     /// <returns>s.</returns>

@@ -218,6 +218,17 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
                 case MixtureInitialization.KMeans:
                 {
                     double[] centres = KMeans.Centres(context, k);
+                    if (Family.SupportsTranslation)
+                    {
+                        // The M-step's statistics are taken about the current means: about the centres, a point
+                        // that is its cluster's only member adds exactly nothing to the covariance, rather than the
+                        // rounding of a difference of two squares taken about the data's mean.
+                        for (int j = 0; j < k; j++)
+                        {
+                            Family.Reseed(j, centres.AsSpan(j * Features, Features));
+                        }
+                    }
+
                     MaximizeFrom(context, new KMeansLabels(centres, k, Features).Fill);
                     break;
                 }
@@ -340,6 +351,9 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
 
     /// <inheritdoc/>
     public double ObjectiveCorrection() => Family.ObjectiveCorrection();
+
+    /// <inheritdoc/>
+    public double ObjectiveRoundingError() => Family.ObjectiveRoundingError();
 
     /// <inheritdoc/>
     public bool TryWriteImpliedStatistics(SufficientStatistics statistics)

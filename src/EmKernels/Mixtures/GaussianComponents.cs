@@ -32,6 +32,7 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     private readonly T[] _shiftT;
     private double[] _reseedCovariance;
     private int _frameExponent;
+    private double _largestCondition = 1;
 
     private protected GaussianComponents(CovarianceType type, int components, int features, double regularization, int secondMomentsLength)
         : base(components, features, components * features + CovarianceLength(type, components, features), Layout(type, components, features, secondMomentsLength))
@@ -68,6 +69,101 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     /// whose spread is beyond about 10^±154); not part of <see cref="ComponentFamily{T}.Parameters"/>.
     /// </summary>
     public int CovarianceScaleExponent { get; set; }
+
+    /// <summary>
+    /// Float data, full and tied covariances: whether the second moments are accumulated in double (the
+    /// deviations widened, so every product is exact) rather than in float. Float sums carry rounding of about
+    /// 10⁻⁶ of the largest variance, which decides the small eigenvalues of an ill-conditioned covariance (data of
+    /// lower rank than D, regularized by reg_covar alone); the M-step turns this on for the rest of the fit when a
+    /// covariance from float sums has Cholesky pivots spanning more than 10⁴, or is not positive definite (that
+    /// component then keeps its covariance for the step: a generalized M-step). Each fit starts without it.
+    /// </summary>
+    public bool ExactSecondMoments { get; set; }
+
+    /// <summary>Pivot ratio below which float second moments are not accurate enough (see <see cref="ExactSecondMoments"/>).</summary>
+    private protected const double FloatPivotRatio = 1e-4;
+
+    [ThreadStatic]
+    private static double[]? t_widened;
+
+    /// <summary>
+    /// The scatter kernel on the tile, in <typeparamref name="T"/>, or (float with <see cref="ExactSecondMoments"/>) on
+    /// the tile widened to double, so that the sums of exact products are as accurate as a double fit's.
+    /// </summary>
+    private protected void AccumulateSecondMoments(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics, bool tied)
+    {
+        if (typeof(T) != typeof(float) || !ExactSecondMoments)
+        {
+            if (tied)
+            {
+                GaussianKernels.TiedSufficientStatistics<T>(
+                    tile.Values, Features, tile.Points, tile.Stride, responsibilities, Components, tile.SampleWeights, KernelShift,
+                    statistics.Block(1), statistics.Block(2), statistics.Block(3));
+            }
+            else
+            {
+                GaussianKernels.FullSufficientStatistics<T>(
+                    tile.Values, Features, tile.Points, tile.Stride, responsibilities, Components, tile.SampleWeights, KernelShift,
+                    statistics.Block(1), statistics.Block(2), statistics.Block(3));
+            }
+
+            return;
+        }
+
+        int n = tile.Points, d = Features, k = Components;
+        int length = d * n + k * n + (tile.SampleWeights.IsEmpty ? 0 : n) + k * d;
+        double[] buffer = t_widened is { } cached && cached.Length >= length ? cached : (t_widened = new double[Math.Max(length, 4096)]);
+        Span<double> x = buffer.AsSpan(0, d * n);
+        Span<double> r = buffer.AsSpan(d * n, k * n);
+        Span<double> w = buffer.AsSpan(d * n + k * n, tile.SampleWeights.IsEmpty ? 0 : n);
+        Span<double> shift = buffer.AsSpan(d * n + k * n + w.Length, k * d);
+        for (int j = 0; j < d; j++)
+        {
+            ReadOnlySpan<T> feature = tile.Feature(j);
+            for (int i = 0; i < n; i++)
+            {
+                x[j * n + i] = double.CreateTruncating(feature[i]);
+            }
+        }
+
+        for (int i = 0; i < r.Length; i++)
+        {
+            r[i] = double.CreateTruncating(responsibilities[i]);
+        }
+
+        for (int i = 0; i < w.Length; i++)
+        {
+            w[i] = double.CreateTruncating(tile.SampleWeights[i]);
+        }
+
+        for (int i = 0; i < shift.Length; i++)
+        {
+            shift[i] = double.CreateTruncating(KernelShift[i]);
+        }
+
+        if (tied)
+        {
+            GaussianKernels.TiedSufficientStatistics<double>(x, d, n, n, r, k, w, shift, statistics.Block(1), statistics.Block(2), statistics.Block(3));
+        }
+        else
+        {
+            GaussianKernels.FullSufficientStatistics<double>(x, d, n, n, r, k, w, shift, statistics.Block(1), statistics.Block(2), statistics.Block(3));
+        }
+    }
+
+    /// <summary>The smallest over the largest squared diagonal entry of a Cholesky factor (D × D, row-major).</summary>
+    private protected static double PivotRatio(ReadOnlySpan<double> lower, int d)
+    {
+        double max = 0, min = double.PositiveInfinity;
+        for (int j = 0; j < d; j++)
+        {
+            double pivot = lower[j * d + j] * lower[j * d + j];
+            max = Math.Max(max, pivot);
+            min = Math.Min(min, pivot);
+        }
+
+        return min / max;
+    }
 
     /// <summary>reg_covar in the current frame's units (the user's reg_covar × 2^2e when the frame multiplies the data by 2^e).</summary>
     protected double FrameRegularization => Math.ScaleB(Regularization, 2 * _frameExponent);
@@ -288,6 +384,7 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     {
         ArgumentNullException.ThrowIfNull(context);
         int d = Features;
+        ExactSecondMoments = false;
         if (CovarianceType is CovarianceType.Full or CovarianceType.Tied)
         {
             double[] covariance = new double[d * d];
@@ -299,6 +396,19 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
             }
 
             _reseedCovariance = ReseedCovarianceOf(CovarianceType, d, FrameRegularization, variances, covariance);
+
+            // Float data whose own covariance (with reg_covar) is ill-conditioned — of lower rank than D — need exact
+            // second moments from the first M-step on (see ExactSecondMoments).
+            if (typeof(T) == typeof(float))
+            {
+                for (int a = 0; a < d; a++)
+                {
+                    covariance[a * d + a] += FrameRegularization;
+                }
+
+                double[] lower = new double[d * d];
+                ExactSecondMoments = !DenseMatrix.TryCholesky(covariance, d, lower) || PivotRatio(lower, d) < FloatPivotRatio;
+            }
         }
         else
         {
@@ -392,6 +502,45 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
         }
 
         PrepareCovariances();
+        _largestCondition = LargestConditionEstimate();
+    }
+
+    /// <summary>
+    /// ε · max_k tr(Σ_k) tr(Σ_k⁻¹): the Mahalanobis term (x − μ)ᵀ Σ⁻¹ (x − μ) carries rounding of about
+    /// ε ‖x − μ‖² ‖Σ⁻¹‖, and E‖x − μ‖² = tr Σ, ‖Σ⁻¹‖ ≤ tr Σ⁻¹ = ‖U‖²_F (U the prepared precision factor). For a
+    /// well-conditioned Σ this is ε D²; for one of lower rank than D regularized by reg_covar it is far larger,
+    /// as the rounding of its log-likelihood is.
+    /// </summary>
+    /// <returns>The allowance per point.</returns>
+    public override double ObjectiveRoundingError() =>
+        (typeof(T) == typeof(float) ? Math.ScaleB(1.0, -23) : Math.ScaleB(1.0, -52)) * _largestCondition;
+
+    /// <summary>max_k tr(Σ_k) · tr(Σ_k⁻¹) of the prepared parameters (see <see cref="ObjectiveRoundingError"/>).</summary>
+    private protected abstract double LargestConditionEstimate();
+
+    /// <summary>tr(Σ)·‖U‖²_F for each of <paramref name="matrices"/> D × D covariances and their precision factors U; the largest.</summary>
+    private protected double LargestConditionOf(ReadOnlySpan<T> factors, int matrices)
+    {
+        int d = Features;
+        double largest = 0;
+        for (int k = 0; k < matrices; k++)
+        {
+            double trace = 0, inverse = 0;
+            for (int a = 0; a < d; a++)
+            {
+                trace += Covariances[k * d * d + a * d + a];
+            }
+
+            foreach (T f in factors.Slice(k * d * d, d * d))
+            {
+                double value = double.CreateTruncating(f);
+                inverse += value * value;
+            }
+
+            largest = Math.Max(largest, trace * inverse);
+        }
+
+        return largest;
     }
 
     /// <summary>E[x − c] = μ − c and E[(x − c)(x − c)ᵀ] = Σ + (μ − c)(μ − c)ᵀ per component, times w_k (pooled for tied, diagonal for diagonal and spherical).</summary>
@@ -680,13 +829,13 @@ public sealed class FullCovarianceComponents<T> : GaussianComponents<T>
     public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
-        GaussianKernels.FullSufficientStatistics<T>(
-            tile.Values, Features, tile.Points, tile.Stride, responsibilities, Components, tile.SampleWeights, KernelShift,
-            statistics.Block(1), statistics.Block(2), statistics.Block(3));
+        AccumulateSecondMoments(tile, responsibilities, statistics, tied: false);
     }
 
     private protected override void PrepareCovariances() =>
         GaussianKernels.FullParameters<T>(Covariances, Components, Features, LogWeights, _factors, _offsets);
+
+    private protected override double LargestConditionEstimate() => LargestConditionOf(_factors, Components);
 
     private protected override bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second)
     {
@@ -703,7 +852,17 @@ public sealed class FullCovarianceComponents<T> : GaussianComponents<T>
         }
 
         DenseMatrix.MirrorUpperToLower(matrix, d);
-        if (!DenseMatrix.TryCholesky(matrix, d, _lower))
+        bool floatSums = typeof(T) == typeof(float) && !ExactSecondMoments;
+        bool factored = DenseMatrix.TryCholesky(matrix, d, _lower);
+        if (floatSums && (!factored || PivotRatio(_lower, d) < FloatPivotRatio))
+        {
+            // Float sums cannot tell this covariance's small eigenvalues: the component keeps its covariance for the
+            // step (a generalized M-step), and the fit's second moments go to double from the next pass on.
+            ExactSecondMoments = true;
+            return true;
+        }
+
+        if (!factored)
         {
             return false;
         }
@@ -751,10 +910,10 @@ public sealed class TiedCovarianceComponents<T> : GaussianComponents<T>
     public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
-        GaussianKernels.TiedSufficientStatistics<T>(
-            tile.Values, Features, tile.Points, tile.Stride, responsibilities, Components, tile.SampleWeights, KernelShift,
-            statistics.Block(1), statistics.Block(2), statistics.Block(3));
+        AccumulateSecondMoments(tile, responsibilities, statistics, tied: true);
     }
+
+    private protected override double LargestConditionEstimate() => LargestConditionOf(_factor, 1);
 
     private protected override void PrepareCovariances()
     {
@@ -828,7 +987,13 @@ public sealed class TiedCovarianceComponents<T> : GaussianComponents<T>
         }
 
         DenseMatrix.MirrorUpperToLower(pooled, d);
-        if (DenseMatrix.TryCholesky(pooled, d, _lower))
+        bool floatSums = typeof(T) == typeof(float) && !ExactSecondMoments;
+        bool factored = DenseMatrix.TryCholesky(pooled, d, _lower);
+        if (floatSums && (!factored || PivotRatio(_lower, d) < FloatPivotRatio))
+        {
+            ExactSecondMoments = true; // as for full covariances: the shared covariance stays for the step
+        }
+        else if (factored)
         {
             pooled.CopyTo(Covariances);
         }
@@ -880,6 +1045,26 @@ public sealed class DiagonalCovarianceComponents<T> : GaussianComponents<T>
 
     private protected override void PrepareCovariances() =>
         GaussianKernels.DiagonalParameters<T>(Covariances, Components, Features, LogWeights, _precisions, _offsets);
+
+    private protected override double LargestConditionEstimate()
+    {
+        int d = Features;
+        double largest = 0;
+        for (int k = 0; k < Components; k++)
+        {
+            double trace = 0, inverse = 0;
+            for (int j = 0; j < d; j++)
+            {
+                trace += Covariances[k * d + j];
+                double precision = double.CreateTruncating(_precisions[k * d + j]);
+                inverse += precision * precision;
+            }
+
+            largest = Math.Max(largest, trace * inverse);
+        }
+
+        return largest;
+    }
 
     private protected override bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second)
     {
@@ -937,6 +1122,9 @@ public sealed class SphericalCovarianceComponents<T> : GaussianComponents<T>
 
     private protected override void PrepareCovariances() =>
         GaussianKernels.SphericalParameters<T>(Covariances, Features, LogWeights, _precisions, _offsets);
+
+    /// <summary>tr Σ · tr Σ⁻¹ = D² for a multiple of the identity.</summary>
+    private protected override double LargestConditionEstimate() => (double)Features * Features;
 
     private protected override bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second)
     {
