@@ -35,18 +35,31 @@ internal static class Emk
 
         try
         {
-            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            int exit = parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            if (exit == 0)
+            {
+                error.Write(terminal.Notes.ToString()); // notes only for a command that succeeded: bad input stays one line
+            }
+
+            return exit;
         }
         catch (UsageException e)
         {
-            error.WriteLine($"emk: {e.Message}");
+            error.WriteLine($"emk: {OneLine(e.Message)}");
             return 2;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            error.WriteLine($"emk: internal error ({e.GetType().Name}): {e.Message}");
+            error.WriteLine($"emk: internal error ({e.GetType().Name}): {OneLine(e.Message)}");
             return 1;
         }
+    }
+
+    /// <summary>A message as one line of at most 1,000 characters, whatever text from a file it quotes.</summary>
+    private static string OneLine(string message)
+    {
+        string line = string.Join(" ", message.Split((char[])['\n', '\r'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        return line.Length <= 1000 ? line : string.Concat(line.AsSpan(0, 1000), "…");
     }
 
     private static RootCommand Commands(Terminal terminal)
@@ -150,8 +163,8 @@ internal static class Emk
                 : work => terminal.WithProgress(label, settings.Restarts, verbose, work);
             long? budget = parse.GetValue(memoryBudget) is { } megabytes ? megabytes << 20 : null;
             (FitOutcome outcome, DataTable? data) = settings.Float32
-                ? FitFile<float>(parse.GetValue(file), settings, budget, resumed, plotPath is not null, terminal.Error, withProgress)
-                : FitFile<double>(parse.GetValue(file), settings, budget, resumed, plotPath is not null, terminal.Error, withProgress);
+                ? FitFile<float>(parse.GetValue(file), settings, budget, resumed, plotPath is not null, terminal.Notes, withProgress)
+                : FitFile<double>(parse.GetValue(file), settings, budget, resumed, plotPath is not null, terminal.Notes, withProgress);
             if (plotPath is not null && data is not null)
             {
                 (int X, int Y) plotted = Plot.Columns(data, parse.GetValue(plotColumns));
@@ -245,7 +258,7 @@ internal static class Emk
         command.Add(proba);
         command.SetAction(parse =>
         {
-            (ModelFile stored, DataTable data) = inputs.Read(parse, terminal.Error);
+            (ModelFile stored, DataTable data) = inputs.Read(parse, terminal.Notes);
             (int[] labels, double[]? probabilities) = Evaluate(data, () => stored.Mixture().Predict(data.Values, data.Rows, parse.GetValue(proba)));
             int k = stored.Components;
             OutputFile.WriteText(parse.GetValue(inputs.Output), terminal.Out, writer =>
@@ -279,7 +292,7 @@ internal static class Emk
         command.Add(perPoint);
         command.SetAction(parse =>
         {
-            (ModelFile stored, DataTable data) = inputs.Read(parse, terminal.Error);
+            (ModelFile stored, DataTable data) = inputs.Read(parse, terminal.Notes);
             double[] scores = Evaluate(data, () => stored.Mixture().ScoreSamples(data.Values, data.Rows));
             OutputFile.WriteText(parse.GetValue(inputs.Output), terminal.Out, writer =>
             {
@@ -368,7 +381,7 @@ internal static class Emk
         command.Add(outputPath);
         command.SetAction(parse =>
         {
-            DataTable data = DataTable.Read(parse.GetValue(file), terminal.Error).Select(parse.GetValue(shared.Columns));
+            DataTable data = DataTable.Read(parse.GetValue(file), terminal.Notes).Select(parse.GetValue(shared.Columns));
             FitSettings baseline = shared.Settings(parse);
             int[] ks = ComponentList(parse.GetValue(components)!, data.Rows);
             CovarianceType[] types = baseline.Model == "gaussian"

@@ -95,14 +95,19 @@ internal sealed record ModelFile
                 throw new UsageException($"{path} is not an emk model file (its format is {(format is null ? "not given" : $"'{Quoted.Of(format)}'")}, expected '{FormatName}').");
             }
 
-            if (root.TryGetProperty("version", out JsonElement v) && v.TryGetInt32(out int version) && version is not (1 or 2 or 3))
+            if (root.TryGetProperty("version", out JsonElement v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int version) && version is not (1 or 2 or 3))
             {
                 throw new UsageException($"{path} is an emk model of format version {version}; this emk reads versions 1 to 3.");
             }
         }
         catch (JsonException e)
         {
-            throw new UsageException($"{path} is not an emk model file: it is not valid JSON ({e.Message})");
+            // Where, not what: the reader's message quotes the file, lines of it.
+            throw new UsageException($"{path} is not an emk model file: it is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).");
+        }
+        catch (InvalidOperationException)
+        {
+            throw new UsageException($"{path} is not an emk model file: a string in it is not valid UTF-8.");
         }
 
         try
@@ -112,7 +117,11 @@ internal sealed record ModelFile
         catch (JsonException e)
         {
             string field = e.Path is { Length: > 2 } p ? p[2..].Split('.', '[')[0] : "?";
-            throw new UsageException($"{path}: the field '{field}' has a value of the wrong type ({e.Path}).");
+            throw new UsageException($"{path}: the field '{Quoted.Of(field)}' has a value of the wrong type ({Quoted.Of(e.Path ?? "?")}).");
+        }
+        catch (InvalidOperationException)
+        {
+            throw new UsageException($"{path} is not an emk model file: a string in it is not valid UTF-8.");
         }
 
         if (document is null)

@@ -32,6 +32,9 @@ internal sealed class Terminal
 
     public TextWriter Error { get; }
 
+    /// <summary>Notes about what the tool decided by itself (R's row names left out), written to stderr after a command succeeds.</summary>
+    public StringWriter Notes { get; } = new();
+
     public bool Interactive => _ansi is not null;
 
     /// <summary>A heading line (bold on a terminal).</summary>
