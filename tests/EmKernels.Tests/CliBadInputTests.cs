@@ -93,6 +93,27 @@ public sealed class CliBadInputTests : IDisposable
     }
 
     [SkippableFact]
+    public void DataOverTwoGibibytes_Stream()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "Needs a sparse file.");
+
+        // 140,000,000 × 2 doubles: 2.09 GiB of zeros (a sparse file), read by position beyond 2³¹ bytes.
+        string path = PathOf("big.npy");
+        string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (140000000, 2), }".PadRight(117) + "\n";
+        using (var file = new FileStream(path, FileMode.CreateNew))
+        {
+            file.Write([0x93, .. "NUMPY"u8, 1, 0, (byte)header.Length, 0, .. Encoding.ASCII.GetBytes(header)]);
+            file.SetLength(128 + 140_000_000L * 2 * 8);
+        }
+
+        CliRun run = Run("fit", path, "-k", "1", "--max-iter", "1", "--out-of-core", "--covariance", "diag", "-o", PathOf("m.json"));
+        Assert.True(run.Exit == 0, run.Error);
+        JsonElement model = JsonDocument.Parse(File.ReadAllText(PathOf("m.json"))).RootElement;
+        Assert.Equal(140_000_000, model.GetProperty("training_points").GetInt64());
+        Assert.Equal([0.0, 0.0], model.GetProperty("means").EnumerateArray().Select(m => m.GetDouble()));
+    }
+
+    [SkippableFact]
     public void SamplingAnyNumberOfPointsStreams()
     {
         Skip.IfNot(OperatingSystem.IsLinux() && File.Exists("/dev/full"), "Needs /dev/full.");
