@@ -1,4 +1,5 @@
 using EmKernels.Engine;
+using EmKernels.Latent;
 using EmKernels.Mixtures;
 using EmKernels.Tests.Infrastructure;
 using Xunit;
@@ -18,7 +19,7 @@ namespace EmKernels.Tests;
 public sealed class FixtureParityTests(ITestOutputHelper output)
 {
     /// <summary>Models of emk-fixture/2 that run; every other model of that format is skipped as not implemented yet.</summary>
-    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture"];
+    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca"];
 
     public static TheoryData<string> AllFixtures() => new(Fixture.All());
 
@@ -38,6 +39,9 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
                 break;
             case ("emk-fixture/2", "online-gaussian-mixture"):
                 RunOnline(fixture, comparison);
+                break;
+            case ("emk-fixture/2", "factor-analysis" or "ppca"):
+                RunFactorAnalysis(fixture, comparison);
                 break;
             case ("emk-fixture/2", var model):
                 Skip.IfNot(ImplementedVersion2.Contains(model), $"{name}: the model '{model}' is not implemented yet.");
@@ -144,6 +148,44 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
         ExpectationMaximization.Evaluate(mixture, data, null, responsibilities, labels);
         comparison.Values("responsibilities_head", fixture.Expected("responsibilities_head"), responsibilities.AsSpan(0, head * k));
         comparison.Labels(fixture.Expected("labels"), labels);
+    }
+
+    /// <summary>
+    /// factor-analysis / ppca (latent/FORMAT.md §4): n EM iterations from the given W₀ and Ψ₀ (σ²₀), the mean
+    /// log-likelihood at θ₀ … θₙ, μ, W, Ψ, and the posterior of z under θₙ.
+    /// </summary>
+    private static void RunFactorAnalysis(Fixture fixture, FixtureComparison comparison)
+    {
+        bool ppca = fixture.Model == "ppca";
+        int n = fixture.Points, d = fixture.Features, q = fixture.Root.GetProperty("latent_dim").GetInt32();
+        double[] x = fixture.Data;
+        double[] noise = ppca ? Enumerable.Repeat(fixture.Init("sigma2")[0], d).ToArray() : fixture.Init("psi");
+        var model = new FactorAnalysis<double>(new FactorAnalysisOptions
+        {
+            LatentDimensions = q,
+            Noise = ppca ? FactorNoise.Isotropic : FactorNoise.Diagonal,
+            MaxIterations = fixture.Iterations,
+            Tolerance = 0,
+            InitialLoadings = fixture.Init("W"),
+            InitialNoiseVariances = noise,
+        }).Fit(x, n, d);
+        Assert.Equal(fixture.Iterations, model.Iterations);
+        Assert.Empty(model.LikelihoodDecreases);
+        comparison.Values("mean_log_likelihood", fixture.Expected("mean_log_likelihood"), model.MeanLogLikelihoodHistory);
+        comparison.Values("mean", fixture.Expected("mean"), model.Mean);
+        comparison.Values("W", fixture.Expected("W"), model.Loadings);
+        if (ppca)
+        {
+            comparison.Values("sigma2", fixture.Expected("sigma2"), model.NoiseVariances[..1]);
+        }
+        else
+        {
+            comparison.Values("psi", fixture.Expected("psi"), model.NoiseVariances);
+        }
+
+        int head = Math.Min(n, 10);
+        comparison.Values("posterior_means_head", fixture.Expected("posterior_means_head"), model.Transform(x.AsSpan(0, head * d), head));
+        comparison.Values("posterior_covariance", fixture.Expected("posterior_covariance"), model.PosteriorCovariance());
     }
 
     private static double MeanLogLikelihood(FiniteMixture<double> mixture, InMemoryDataSource<double> data)

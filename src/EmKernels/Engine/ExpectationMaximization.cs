@@ -326,11 +326,12 @@ public static class ExpectationMaximization
         RunResult? kept = null;
         var reseeds = new List<ComponentReseed>();
         long pointsVisited = 0;
+        var expectation = new Expectations<T>(model, engine, summary.Points);
         for (int restart = 0; restart < options.Restarts; restart++)
         {
             var initialization = new ModelInitialization<T>(framed, summary, restart, new Random(unchecked(seed * 31 + restart)), TilePoints, token);
             bool deterministic = model.Initialize(initialization);
-            RunResult run = RunOnce(model, engine, summary, options, restart, clock, ref pointsVisited);
+            RunResult run = RunOnce(model, engine, expectation, summary, options, restart, clock, ref pointsVisited);
             reseeds.AddRange(run.Reseeds);
             if (kept is null || run.History[^1] > kept.History[^1] || double.IsNaN(kept.History[^1]))
             {
@@ -355,7 +356,7 @@ public static class ExpectationMaximization
     /// compares two different models.
     /// </summary>
     private static RunResult RunOnce<T>(
-        IExpectationMaximizationModel<T> model, PassEngine<T> engine, DataSummary summary, ExpectationMaximizationOptions options, int restart, Stopwatch clock, ref long pointsVisited)
+        IExpectationMaximizationModel<T> model, PassEngine<T> engine, Expectations<T> expectation, DataSummary summary, ExpectationMaximizationOptions options, int restart, Stopwatch clock, ref long pointsVisited)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         CancellationToken token = options.CancellationToken;
@@ -375,9 +376,8 @@ public static class ExpectationMaximization
         while (iteration < maxIterations)
         {
             iteration++;
-            double current = engine.Pass(accumulate: true, reshift: true, token) / summary.TotalWeight + jacobian;
+            double current = expectation.Run(accumulate: true, token, ref pointsVisited) / summary.TotalWeight + jacobian;
             double rounding = model.ObjectiveRoundingError();
-            pointsVisited += summary.Points;
             history.Add(current);
             if (history.Count > 1 && !reseededBefore)
             {
@@ -406,8 +406,7 @@ public static class ExpectationMaximization
             reseededBefore = reseeded;
         }
 
-        double final = engine.Pass(accumulate: false, reshift: false, token) / summary.TotalWeight + jacobian;
-        pointsVisited += summary.Points;
+        double final = expectation.Run(accumulate: false, token, ref pointsVisited) / summary.TotalWeight + jacobian;
         history.Add(final);
         if (!reseededBefore && history.Count > 1)
         {
@@ -480,6 +479,42 @@ public static class ExpectationMaximization
         }
 
         model.Translate(offset);
+    }
+
+    /// <summary>
+    /// The E-step of an iteration: a pass over the data (with a new shift when it accumulates statistics for an
+    /// M-step) — or, for a model whose statistics do not depend on its parameters
+    /// (<see cref="IExpectationMaximizationModel{T}.StatisticsIndependentOfParameters"/>), the one pass of the fit
+    /// the first time, and from then on the model's objective of those statistics, which every restart shares.
+    /// </summary>
+    private sealed class Expectations<T>(IExpectationMaximizationModel<T> model, PassEngine<T> engine, long points)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        private bool _summarized;
+
+        /// <summary>Runs the E-step under the model's current parameters; the statistics are then in the engine's total.</summary>
+        public double Run(bool accumulate, CancellationToken token, ref long pointsVisited)
+        {
+            if (!model.StatisticsIndependentOfParameters)
+            {
+                pointsVisited += points;
+                return engine.Pass(accumulate, reshift: accumulate, token);
+            }
+
+            if (!_summarized)
+            {
+                engine.Pass(accumulate: true, reshift: true, token);
+                pointsVisited += points;
+                _summarized = true;
+            }
+            else
+            {
+                token.ThrowIfCancellationRequested();
+                model.PrepareExpectation(reshift: false);
+            }
+
+            return model.ObjectiveOfStatistics(engine.Total);
+        }
     }
 
     private sealed record RunResult(double[] History, bool Converged, int Iterations, LikelihoodDecrease[] Decreases, ComponentReseed[] Reseeds);

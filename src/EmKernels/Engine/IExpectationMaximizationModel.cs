@@ -181,6 +181,27 @@ public interface IExpectationMaximizationModel<T>
     /// </summary>
     /// <returns>The allowance.</returns>
     double ObjectiveRoundingError() => 0;
+
+    /// <summary>
+    /// Whether the statistics <see cref="Expectation"/> adds are the data's own — they do not depend on the
+    /// parameters (the count, Σ x and Σ x xᵀ of factor analysis, Φᵀ Φ and Φᵀ y of a regression) — so that the
+    /// E-step of every iteration is a function of them: <see cref="Maximize"/> takes its expectations from the
+    /// statistics and <see cref="ObjectiveOfStatistics"/> gives the objective. The batch driver then passes over
+    /// the data once per fit, and each iteration costs what the model's algebra on the statistics costs,
+    /// independent of N. False by default.
+    /// </summary>
+    bool StatisticsIndependentOfParameters => false;
+
+    /// <summary>
+    /// Under the parameters of the last <see cref="PrepareExpectation"/>, the objective Σ w ℓ of the points whose
+    /// statistics are given: what the sum of <see cref="Expectation"/>'s results over those points would be.
+    /// Called only when <see cref="StatisticsIndependentOfParameters"/> is true.
+    /// </summary>
+    /// <param name="statistics">Statistics of this model's layout (all points of a pass, merged).</param>
+    /// <returns>Σ w ℓ.</returns>
+    /// <exception cref="NotSupportedException">The model's statistics depend on its parameters.</exception>
+    double ObjectiveOfStatistics(SufficientStatistics statistics) =>
+        throw new NotSupportedException("This model's statistics depend on its parameters: its objective is the sum of its E-step's results.");
 }
 
 /// <summary>

@@ -187,7 +187,7 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
             labels[i] = k;
             for (int a = 0; a < d; a++)
             {
-                z[a] = StandardNormal(random);
+                z[a] = StandardNormal.Next(random);
             }
 
             for (int a = 0; a < d; a++)
@@ -226,13 +226,6 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
         return factors;
     }
 
-    private static double StandardNormal(Random random)
-    {
-        // Box–Muller; 1 − U keeps the logarithm's argument in (0, 1].
-        double u1 = 1.0 - random.NextDouble();
-        double u2 = random.NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
-    }
 
     /// <inheritdoc/>
     public override FiniteMixture<T> ToFiniteMixture()

@@ -92,6 +92,41 @@ internal static class DenseMatrix
         }
     }
 
+    /// <summary>
+    /// A⁻¹ and log det A of a small symmetric positive definite matrix (reading its lower triangle), through its
+    /// Cholesky factor: A⁻¹ = U Uᵀ with U = L⁻ᵀ. Returns false if A is not positive definite.
+    /// </summary>
+    /// <param name="a">n × n.</param>
+    /// <param name="n">n ≥ 0.</param>
+    /// <param name="inverse">n × n output (full, symmetric).</param>
+    /// <param name="scratch">2 n² doubles.</param>
+    /// <param name="logDeterminant">log det A.</param>
+    public static bool TryInvertPositiveDefinite(ReadOnlySpan<double> a, int n, Span<double> inverse, Span<double> scratch, out double logDeterminant)
+    {
+        Span<double> lower = scratch[..(n * n)];
+        Span<double> upper = scratch.Slice(n * n, n * n);
+        logDeterminant = double.NaN;
+        if (!TryCholesky(a, n, lower))
+        {
+            return false;
+        }
+
+        PrecisionCholeskyFromCovarianceCholesky(lower, n, upper);
+        logDeterminant = -2 * LogDiagonalSum(upper, n);
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j <= i; j++)
+            {
+                // (U Uᵀ)[i, j] = Σ_{c ≥ max(i, j)} U[i, c] U[j, c].
+                double sum = Dot(upper.Slice(i * n + i, n - i), upper.Slice(j * n + i, n - i));
+                inverse[i * n + j] = sum;
+                inverse[j * n + i] = sum;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>x · y: a plain loop for the short segments of small matrices (a call into TensorPrimitives costs more than it saves there), vectorized beyond.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static double Dot(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
