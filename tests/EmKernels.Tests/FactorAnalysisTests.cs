@@ -49,166 +49,10 @@ public sealed class FactorAnalysisTests
 
     private static double Normal(Random random) => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 
-    /// <summary>Sample mean and covariance with divisor N.</summary>
-    private static (double[] Mean, double[] Covariance) Moments(double[] x, int n, int d)
-    {
-        double[] mean = new double[d];
-        for (int p = 0; p < n; p++)
-        {
-            for (int j = 0; j < d; j++)
-            {
-                mean[j] += x[p * d + j] / n;
-            }
-        }
-
-        double[] s = new double[d * d];
-        for (int p = 0; p < n; p++)
-        {
-            for (int a = 0; a < d; a++)
-            {
-                for (int b = 0; b < d; b++)
-                {
-                    s[a * d + b] += (x[p * d + a] - mean[a]) * (x[p * d + b] - mean[b]) / n;
-                }
-            }
-        }
-
-        return (mean, s);
-    }
-
-    /// <summary>The eigenvalues (descending) and eigenvectors (columns) of a symmetric matrix by cyclic Jacobi rotations.</summary>
-    private static (double[] Values, double[] Vectors) Eigen(double[] symmetric, int d)
-    {
-        double[] a = (double[])symmetric.Clone();
-        double[] v = new double[d * d];
-        for (int i = 0; i < d; i++)
-        {
-            v[i * d + i] = 1;
-        }
-
-        for (int sweep = 0; sweep < 100; sweep++)
-        {
-            double off = 0;
-            for (int p = 0; p < d; p++)
-            {
-                for (int r = p + 1; r < d; r++)
-                {
-                    off += a[p * d + r] * a[p * d + r];
-                }
-            }
-
-            if (off < 1e-30)
-            {
-                break;
-            }
-
-            for (int p = 0; p < d; p++)
-            {
-                for (int r = p + 1; r < d; r++)
-                {
-                    if (a[p * d + r] == 0)
-                    {
-                        continue;
-                    }
-
-                    double theta = (a[r * d + r] - a[p * d + p]) / (2 * a[p * d + r]);
-                    double t = Math.Sign(theta) / (Math.Abs(theta) + Math.Sqrt(theta * theta + 1));
-                    if (theta == 0)
-                    {
-                        t = 1;
-                    }
-
-                    double c = 1 / Math.Sqrt(t * t + 1), s = t * c;
-                    for (int k = 0; k < d; k++)
-                    {
-                        double akp = a[k * d + p], akr = a[k * d + r];
-                        a[k * d + p] = c * akp - s * akr;
-                        a[k * d + r] = s * akp + c * akr;
-                    }
-
-                    for (int k = 0; k < d; k++)
-                    {
-                        double apk = a[p * d + k], ark = a[r * d + k];
-                        a[p * d + k] = c * apk - s * ark;
-                        a[r * d + k] = s * apk + c * ark;
-                    }
-
-                    for (int k = 0; k < d; k++)
-                    {
-                        double vkp = v[k * d + p], vkr = v[k * d + r];
-                        v[k * d + p] = c * vkp - s * vkr;
-                        v[k * d + r] = s * vkp + c * vkr;
-                    }
-                }
-            }
-        }
-
-        int[] order = Enumerable.Range(0, d).OrderByDescending(i => a[i * d + i]).ToArray();
-        double[] values = order.Select(i => a[i * d + i]).ToArray();
-        double[] vectors = new double[d * d];
-        for (int c = 0; c < d; c++)
-        {
-            for (int k = 0; k < d; k++)
-            {
-                vectors[k * d + c] = v[k * d + order[c]];
-            }
-        }
-
-        return (values, vectors);
-    }
-
-    /// <summary>A⁻¹ and log det A by Gauss–Jordan elimination with partial pivoting (the test's own, independent of the library).</summary>
-    private static (double[] Inverse, double LogDeterminant) Invert(double[] matrix, int d)
-    {
-        double[] a = (double[])matrix.Clone();
-        double[] inverse = new double[d * d];
-        for (int i = 0; i < d; i++)
-        {
-            inverse[i * d + i] = 1;
-        }
-
-        double logDeterminant = 0;
-        for (int c = 0; c < d; c++)
-        {
-            int pivot = Enumerable.Range(c, d - c).MaxBy(r => Math.Abs(a[r * d + c]));
-            if (pivot != c)
-            {
-                for (int k = 0; k < d; k++)
-                {
-                    (a[c * d + k], a[pivot * d + k]) = (a[pivot * d + k], a[c * d + k]);
-                    (inverse[c * d + k], inverse[pivot * d + k]) = (inverse[pivot * d + k], inverse[c * d + k]);
-                }
-            }
-
-            double diagonal = a[c * d + c];
-            logDeterminant += Math.Log(Math.Abs(diagonal));
-            for (int k = 0; k < d; k++)
-            {
-                a[c * d + k] /= diagonal;
-                inverse[c * d + k] /= diagonal;
-            }
-
-            for (int r = 0; r < d; r++)
-            {
-                if (r != c)
-                {
-                    double f = a[r * d + c];
-                    for (int k = 0; k < d; k++)
-                    {
-                        a[r * d + k] -= f * a[c * d + k];
-                        inverse[r * d + k] -= f * inverse[c * d + k];
-                    }
-                }
-            }
-        }
-
-        return (inverse, logDeterminant);
-    }
-
     /// <summary>log N(x; μ, C) written out with the test's own inverse.</summary>
     private static double LogDensity(ReadOnlySpan<double> x, double[] mean, double[] covariance, int d)
     {
-        (double[] inverse, double logDeterminant) = Invert(covariance, d);
+        (double[] inverse, double logDeterminant) = DenseReference.Invert(covariance, d);
         double quadratic = 0;
         for (int a = 0; a < d; a++)
         {
@@ -229,8 +73,8 @@ public sealed class FactorAnalysisTests
         double[] x = Synthetic(n, d, q, seed: 3);
         var model = new FactorAnalysis<double>(new FactorAnalysisOptions { LatentDimensions = q, Noise = FactorNoise.Isotropic, Tolerance = 0, MaxIterations = 3000, Seed = 1 })
             .Fit(x, n, d);
-        (double[] mean, double[] s) = Moments(x, n, d);
-        (double[] values, double[] vectors) = Eigen(s, d);
+        (double[] mean, double[] s) = DenseReference.Moments(x, n, d);
+        (double[] values, double[] vectors) = DenseReference.Eigen(s, d);
         double sigma2 = values.Skip(q).Average();
         Assert.Equal(sigma2, model.NoiseVariances[0], sigma2 * 1e-8);
         double[] covariance = model.Covariance();
@@ -262,7 +106,7 @@ public sealed class FactorAnalysisTests
         const int n = 500, d = 4;
         double[] x = Synthetic(n, d, 2, seed: 5);
         var model = new FactorAnalysis<double>(new FactorAnalysisOptions { LatentDimensions = 0 }).Fit(x, n, d);
-        (double[] mean, double[] s) = Moments(x, n, d);
+        (double[] mean, double[] s) = DenseReference.Moments(x, n, d);
         double expected = 0;
         for (int p = 0; p < n; p++)
         {
@@ -290,7 +134,7 @@ public sealed class FactorAnalysisTests
         double[] x = Synthetic(n, d, q, seed: 7);
         var model = new FactorAnalysis<double>(new FactorAnalysisOptions { LatentDimensions = q, Seed = 2, MaxIterations = 50 }).Fit(x, n, d);
         double[] c = model.Covariance();
-        (double[] inverse, _) = Invert(c, d);
+        (double[] inverse, _) = DenseReference.Invert(c, d);
         double[] z = model.Transform(x, n);
         double[] scores = model.ScoreSamples(x, n);
         double[] w = model.Loadings.ToArray(), mean = model.Mean.ToArray();
@@ -409,7 +253,7 @@ public sealed class FactorAnalysisTests
         var model = new FactorAnalysis<double>(new FactorAnalysisOptions { LatentDimensions = q, Seed = 1 }).Fit(x, 1000, d);
         const int draws = 400_000;
         double[] sample = model.Sample(draws, seed: 3);
-        (double[] mean, double[] s) = Moments(sample, draws, d);
+        (double[] mean, double[] s) = DenseReference.Moments(sample, draws, d);
         double[] c = model.Covariance();
         for (int a = 0; a < d; a++)
         {

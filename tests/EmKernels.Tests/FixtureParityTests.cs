@@ -1,3 +1,4 @@
+using System.Text.Json;
 using EmKernels.Engine;
 using EmKernels.Latent;
 using EmKernels.Mixtures;
@@ -19,7 +20,7 @@ namespace EmKernels.Tests;
 public sealed class FixtureParityTests(ITestOutputHelper output)
 {
     /// <summary>Models of emk-fixture/2 that run; every other model of that format is skipped as not implemented yet.</summary>
-    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca"];
+    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression"];
 
     public static TheoryData<string> AllFixtures() => new(Fixture.All());
 
@@ -42,6 +43,9 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
                 break;
             case ("emk-fixture/2", "factor-analysis" or "ppca"):
                 RunFactorAnalysis(fixture, comparison);
+                break;
+            case ("emk-fixture/2", "bayesian-linear-regression"):
+                RunBayesianLinearRegression(fixture, comparison);
                 break;
             case ("emk-fixture/2", var model):
                 Skip.IfNot(ImplementedVersion2.Contains(model), $"{name}: the model '{model}' is not implemented yet.");
@@ -186,6 +190,49 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
         int head = Math.Min(n, 10);
         comparison.Values("posterior_means_head", fixture.Expected("posterior_means_head"), model.Transform(x.AsSpan(0, head * d), head));
         comparison.Values("posterior_covariance", fixture.Expected("posterior_covariance"), model.PosteriorCovariance());
+    }
+
+    /// <summary>
+    /// bayesian-linear-regression (latent/FORMAT.md §5): n EM iterations on α and β from α₀, β₀; the evidence per
+    /// sample and α, β after every iteration (a fit of t iterations for each t), and the posterior of w under (αₙ, βₙ).
+    /// With an intercept, Φ's column of ones is left out of the data and the model adds it.
+    /// </summary>
+    private static void RunBayesianLinearRegression(Fixture fixture, FixtureComparison comparison)
+    {
+        JsonElement data = fixture.Root.GetProperty("data");
+        int n = data.GetProperty("n").GetInt32(), m = data.GetProperty("m").GetInt32();
+        bool intercept = fixture.Root.GetProperty("intercept").GetBoolean();
+        double[] phi = data.GetProperty("phi").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        double[] y = data.GetProperty("y").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        int skip = intercept ? 1 : 0, p = m - skip;
+        double[] x = new double[n * p];
+        for (int i = 0; i < n; i++)
+        {
+            Assert.True(!intercept || phi[i * m] == 1, "An intercept fixture's first column is all ones.");
+            Array.Copy(phi, i * m + skip, x, i * p, p);
+        }
+
+        BayesianLinearRegressionModel<double> Fit(int iterations) => new BayesianLinearRegression<double>(new BayesianLinearRegressionOptions
+        {
+            Intercept = intercept,
+            MaxIterations = iterations,
+            Tolerance = 0,
+            InitialAlpha = fixture.Init("alpha")[0],
+            InitialBeta = fixture.Init("beta")[0],
+        }).Fit(x, y, n, p);
+
+        var model = Fit(fixture.Iterations);
+        Assert.Equal(fixture.Iterations, model.Iterations);
+        Assert.Empty(model.LikelihoodDecreases);
+        var traces = Enumerable.Range(0, fixture.Iterations + 1).Select(t => t == fixture.Iterations ? model : Fit(t)).ToArray();
+        comparison.Values("log_evidence_per_sample", fixture.Expected("log_evidence_per_sample"), model.LogEvidenceHistory);
+        comparison.Values("alpha_trace", fixture.Expected("alpha_trace"), traces.Select(t => t.Alpha).ToArray());
+        comparison.Values("beta_trace", fixture.Expected("beta_trace"), traces.Select(t => t.Beta).ToArray());
+        comparison.Values("alpha", fixture.Expected("alpha"), [model.Alpha]);
+        comparison.Values("beta", fixture.Expected("beta"), [model.Beta]);
+        comparison.Values("posterior_mean", fixture.Expected("posterior_mean"), model.Coefficients);
+        double[] covariance = model.CoefficientCovariance.ToArray();
+        comparison.Values("posterior_cov_diag", fixture.Expected("posterior_cov_diag"), Enumerable.Range(0, m).Select(i => covariance[i * m + i]).ToArray());
     }
 
     private static double MeanLogLikelihood(FiniteMixture<double> mixture, InMemoryDataSource<double> data)
