@@ -64,12 +64,14 @@ internal static class Emk
 
     private static RootCommand Commands(Terminal terminal)
     {
-        var root = new RootCommand("emk: fit, inspect, choose and use mixture models (Gaussian, Bernoulli, categorical, binomial, Poisson) on CSV or .npy files.");
+        var root = new RootCommand("emk: fit, inspect, choose and use mixture models (Gaussian, Bernoulli, categorical, binomial, Poisson), factor analysis and Bayesian linear regression on CSV, .npy or Parquet files.");
         root.Add(FitCommand(terminal));
         root.Add(PredictCommand(terminal));
         root.Add(ScoreCommand(terminal));
         root.Add(SampleCommand(terminal));
         root.Add(SelectCommand(terminal));
+        root.Add(LatentCommands.FactorAnalysis(terminal));
+        root.Add(LatentCommands.Regression(terminal));
         return root;
     }
 

@@ -1,0 +1,353 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using EmKernels.Engine;
+using EmKernels.IO;
+using EmKernels.Latent;
+using EmKernels.Mixtures;
+
+namespace EmKernels.Cli;
+
+/// <summary>
+/// <c>emk fa</c> (factor analysis, probabilistic PCA) and <c>emk regress</c> (Bayesian linear regression by EM): both fit
+/// from the data's statistics, so the file is streamed (memory independent of its rows) and read a few times, not
+/// once per iteration.
+/// </summary>
+internal static class LatentCommands
+{
+    public static Command FactorAnalysis(Terminal terminal)
+    {
+        var command = new Command("fa", "Factor analysis (or probabilistic PCA with --ppca) of FILE by EM: loadings, noise variances, log-likelihood.");
+        var argument = new Argument<string>("FILE") { Description = "CSV (header optional), .npy or Parquet." };
+        var factors = new Option<int>("--factors", "-q") { Description = "Number of latent factors q (0 ≤ q ≤ number of columns).", DefaultValueFactory = _ => 1 };
+        var ppca = new Option<bool>("--ppca") { Description = "Isotropic noise σ²I (probabilistic PCA) instead of a diagonal Ψ." };
+        var columns = new Option<string?>("--columns") { Description = "Columns to analyse, by name or 1-based number, comma-separated (default: all)." };
+        var maxIterations = new Option<int>("--max-iter") { Description = "EM iterations at most.", DefaultValueFactory = _ => 1000 };
+        var tolerance = new Option<double>("--tol") { Description = "Stop when the mean log-likelihood changes by less than this.", DefaultValueFactory = _ => 1e-8 };
+        var restarts = new Option<int>("--n-init") { Description = "Runs from different random starts; the best is kept.", DefaultValueFactory = _ => 1 };
+        var seed = new Option<int>("--seed") { Description = "Random seed (the same seed gives the same fit).", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int?>("--threads") { Description = "Threads at most (default: every core; results do not depend on it)." };
+        var output = new Option<string?>("--output", "-o") { Description = "Write the fitted model (JSON) to this file." };
+        foreach (Option option in (Option[])[factors, ppca, columns, maxIterations, tolerance, restarts, seed, threads, output])
+        {
+            command.Add(option);
+        }
+
+        command.Add(argument);
+        command.SetAction(parse =>
+        {
+            int q = parse.GetValue(factors);
+            CheckIterations(parse.GetValue(maxIterations), parse.GetValue(tolerance), parse.GetValue(restarts), parse.GetValue(threads));
+            string path = parse.GetValue(argument)!;
+            using FileDataSource<double> file = DataFiles.Open<double>(path, terminal.Notes);
+            using FileDataSource<double> data = parse.GetValue(columns) is { } chosen
+                ? file.WithColumns(chosen.Split(',').Select(c => DataTable.ColumnIndex(file.ColumnNames, c.Trim(), path)).ToArray())
+                : file.WithColumns(file.Columns);
+            string[] names = data.Columns.Select(j => data.ColumnNames[j]).ToArray();
+            CheckFinite(data, names);
+            int d = data.Features;
+            if (q < 0 || q > d)
+            {
+                throw new UsageException($"--factors is {q}; it must be in 0 … {d} (the number of columns).");
+            }
+
+            CheckScatterSize(d, parse.GetValue(threads), path);
+            var options = new FactorAnalysisOptions
+            {
+                LatentDimensions = q,
+                Noise = parse.GetValue(ppca) ? FactorNoise.Isotropic : FactorNoise.Diagonal,
+                MaxIterations = parse.GetValue(maxIterations),
+                Tolerance = parse.GetValue(tolerance),
+                Restarts = parse.GetValue(restarts),
+                Seed = parse.GetValue(seed),
+                MaxDegreeOfParallelism = parse.GetValue(threads),
+            };
+            string label = $"{(options.Noise == FactorNoise.Isotropic ? "probabilistic PCA" : "factor analysis")}, q = {q}";
+            FactorAnalysisModel<double> model = Fit(path, () => terminal.WithProgress($"fitting {label}", options.Restarts, verbose: false, progress =>
+                new FactorAnalysis<double>(options with { Progress = progress }).Fit(data)));
+
+            string? outputPath = parse.GetValue(output);
+            if (outputPath is not null)
+            {
+                OutputFile.Write(outputPath, stream => WriteFactorAnalysis(stream, model, names));
+            }
+
+            terminal.Heading($"{label}: {model.TrainingPoints} points × {d} columns");
+            terminal.Facts(
+            [
+                ("mean log-likelihood", Format.Number(model.MeanLogLikelihood)),
+                ("iterations", $"{model.Iterations}{(model.Converged ? " (converged)" : " (not converged)")}"),
+                ("BIC", Format.Number(model.TrainingBic)),
+                ("AIC", Format.Number(model.TrainingAic)),
+            ]);
+            var rows = new List<string[]>();
+            for (int j = 0; j < d; j++)
+            {
+                var row = new List<string> { names[j], Format.Number(model.Mean[j]) };
+                for (int l = 0; l < q; l++)
+                {
+                    row.Add(Format.Number(model.Loadings[j * q + l]));
+                }
+
+                row.Add(Format.Number(model.NoiseVariances[j]));
+                rows.Add([.. row]);
+            }
+
+            terminal.Table(["column", "mean", .. Enumerable.Range(1, q).Select(l => $"factor {l}"), "noise variance"], rows, textColumns: 1);
+            if (outputPath is not null)
+            {
+                terminal.Line($"model written to {outputPath}");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Regression(Terminal terminal)
+    {
+        var command = new Command("regress", "Bayesian linear regression of one column of FILE on the others, with EM on the prior and noise precisions α and β.");
+        var file = new Argument<string>("FILE") { Description = "CSV (header optional), .npy or Parquet." };
+        var target = new Option<string>("--target", "-y") { Description = "The target column, by name or 1-based number.", Required = true };
+        var columns = new Option<string?>("--columns") { Description = "The regressor columns, by name or 1-based number, comma-separated (default: all but the target)." };
+        var noIntercept = new Option<bool>("--no-intercept") { Description = "No column of ones (by default there is one, its weight under the same prior)." };
+        var maxIterations = new Option<int>("--max-iter") { Description = "EM iterations at most.", DefaultValueFactory = _ => 1000 };
+        var tolerance = new Option<double>("--tol") { Description = "Stop when the log evidence per point changes by less than this.", DefaultValueFactory = _ => 1e-10 };
+        var threads = new Option<int?>("--threads") { Description = "Threads at most (default: every core; results do not depend on it)." };
+        var output = new Option<string?>("--output", "-o") { Description = "Write the fitted model (JSON) to this file." };
+        foreach (Option option in (Option[])[target, columns, noIntercept, maxIterations, tolerance, threads, output])
+        {
+            command.Add(option);
+        }
+
+        command.Add(file);
+        command.SetAction(parse =>
+        {
+            CheckIterations(parse.GetValue(maxIterations), parse.GetValue(tolerance), 1, parse.GetValue(threads));
+            string path = parse.GetValue(file)!;
+            using FileDataSource<double> all = DataFiles.Open<double>(path, terminal.Notes);
+            int y = DataTable.ColumnIndex(all.ColumnNames, parse.GetValue(target)!.Trim(), path);
+            int[] regressors = parse.GetValue(columns) is { } chosen
+                ? chosen.Split(',').Select(c => DataTable.ColumnIndex(all.ColumnNames, c.Trim(), path)).ToArray()
+                : Enumerable.Range(0, all.ColumnNames.Count).Where(j => j != y).ToArray();
+            if (regressors.Contains(y))
+            {
+                throw new UsageException($"--columns includes the target column '{Quoted.Of(all.ColumnNames[y])}'.");
+            }
+
+            bool intercept = !parse.GetValue(noIntercept);
+            if (!intercept && regressors.Length == 0)
+            {
+                throw new UsageException("--no-intercept needs at least one regressor column.");
+            }
+
+            CheckScatterSize(regressors.Length + 1, parse.GetValue(threads), path);
+            using FileDataSource<double> data = all.WithColumns([.. regressors, y]);
+            string[] names = data.Columns.Select(j => data.ColumnNames[j]).ToArray();
+            var options = new BayesianLinearRegressionOptions
+            {
+                Intercept = intercept,
+                MaxIterations = parse.GetValue(maxIterations),
+                Tolerance = parse.GetValue(tolerance),
+                MaxDegreeOfParallelism = parse.GetValue(threads),
+            };
+            CheckFinite(data, names);
+            BayesianLinearRegressionModel<double> model = Fit(path, () => terminal.WithProgress("fitting Bayesian linear regression", 1, verbose: false, progress =>
+                new BayesianLinearRegression<double>(options with { Progress = progress }).Fit(data)));
+            string[] weightNames = [.. (intercept ? ["(intercept)"] : Array.Empty<string>()), .. names[..^1]];
+
+            string? outputPath = parse.GetValue(output);
+            if (outputPath is not null)
+            {
+                OutputFile.Write(outputPath, stream => WriteRegression(stream, model, weightNames, names[^1]));
+            }
+
+            terminal.Heading($"Bayesian linear regression of '{names[^1]}': {model.TrainingPoints} points, {weightNames.Length} weights");
+            terminal.Facts(
+            [
+                ("log evidence per point", Format.Number(model.LogEvidence)),
+                ("α (prior precision)", Format.Number(model.Alpha)),
+                ("β (noise precision)", $"{Format.Number(model.Beta)}  (noise sd {Format.Number(1 / Math.Sqrt(model.Beta))})"),
+                ("iterations", $"{model.Iterations}{(model.Converged ? " (converged)" : " (not converged)")}"),
+            ]);
+            double[] deviations = model.CoefficientStandardDeviations();
+            terminal.Table(
+                ["weight", "posterior mean", "posterior sd"],
+                weightNames.Select((name, i) => new[] { name, Format.Number(model.Coefficients[i]), Format.Number(deviations[i]) }).ToArray(),
+                textColumns: 1);
+            if (outputPath is not null)
+            {
+                terminal.Line($"model written to {outputPath}");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Every value finite, the first offender named by its line or row and column.</summary>
+    private static void CheckFinite(FileDataSource<double> file, string[] names)
+    {
+        int d = file.Features;
+        int chunk = Math.Max(1, (1 << 20) / d);
+        double[] buffer = new double[(long)chunk * d];
+        for (long start = 0; start < file.Points; start += chunk)
+        {
+            int count = (int)Math.Min(chunk, file.Points - start);
+            try
+            {
+                file.Read(start, count, buffer, count, default, default);
+            }
+            catch (DataFormatException e)
+            {
+                throw new UsageException(e.Message);
+            }
+
+            for (int j = 0; j < d; j++)
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    double v = buffer[j * count + i];
+                    if (!double.IsFinite(v))
+                    {
+                        throw new UsageException($"{file.Name}, {file.Locate(start + i)}, column '{Quoted.Of(names[j])}': {v.ToString(CultureInfo.InvariantCulture)} is not a finite number; missing values are not supported.");
+                    }
+                }
+            }
+        }
+
+        if (file.Points < 1)
+        {
+            throw new UsageException($"{file.Name} has no rows.");
+        }
+    }
+
+    private static TModel Fit<TModel>(string path, Func<TModel> fit)
+    {
+        try
+        {
+            return fit();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"{path}: {Messages.Of(e)}");
+        }
+        catch (DataFormatException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    private static void CheckIterations(int maxIterations, double tolerance, int restarts, int? threads)
+    {
+        if (maxIterations < 0)
+        {
+            throw new UsageException("--max-iter must be at least 0.");
+        }
+
+        if (!(tolerance >= 0) || double.IsInfinity(tolerance))
+        {
+            throw new UsageException("--tol must be finite and non-negative.");
+        }
+
+        if (restarts < 1)
+        {
+            throw new UsageException("--n-init must be at least 1.");
+        }
+
+        if (threads is < 1)
+        {
+            throw new UsageException("--threads must be at least 1.");
+        }
+    }
+
+    /// <summary>Refuses a fit whose D × D matrices (one per thread and a few for the model) would not fit in memory.</summary>
+    private static void CheckScatterSize(int d, int? threads, string path)
+    {
+        double bytes = 8.0 * d * d * ((threads ?? Environment.ProcessorCount) + 6);
+        double available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available / 2 || (long)d * d > Array.MaxLength)
+        {
+            throw new UsageException($"{path}: {d} columns need {bytes / (1 << 30):F1} GiB for their {d} × {d} scatter matrices; choose fewer --columns.");
+        }
+    }
+
+    private static void WriteFactorAnalysis(Stream stream, FactorAnalysisModel<double> model, string[] names)
+    {
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        int d = model.Features, q = model.LatentDimensions;
+        json.WriteStartObject();
+        json.WriteString("format", "emk-factor-analysis");
+        json.WriteNumber("version", 1);
+        json.WriteString("noise", model.Noise == FactorNoise.Isotropic ? "isotropic" : "diagonal");
+        json.WriteNumber("latent_dimensions", q);
+        Strings(json, "columns", names);
+        Numbers(json, "mean", model.Mean);
+        json.WriteStartArray("loadings");
+        for (int j = 0; j < d; j++)
+        {
+            json.WriteStartArray();
+            foreach (double w in model.Loadings.Slice(j * q, q))
+            {
+                json.WriteNumberValue(w);
+            }
+
+            json.WriteEndArray();
+        }
+
+        json.WriteEndArray();
+        Numbers(json, "noise_variances", model.NoiseVariances);
+        Numbers(json, "posterior_covariance", model.PosteriorCovariance());
+        json.WriteNumber("mean_log_likelihood", model.MeanLogLikelihood);
+        Numbers(json, "mean_log_likelihood_history", model.MeanLogLikelihoodHistory);
+        json.WriteNumber("iterations", model.Iterations);
+        json.WriteBoolean("converged", model.Converged);
+        json.WriteNumber("training_points", model.TrainingPoints);
+        json.WriteNumber("bic", model.TrainingBic);
+        json.WriteNumber("aic", model.TrainingAic);
+        json.WriteEndObject();
+    }
+
+    private static void WriteRegression(Stream stream, BayesianLinearRegressionModel<double> model, string[] weightNames, string target)
+    {
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteString("format", "emk-bayesian-linear-regression");
+        json.WriteNumber("version", 1);
+        json.WriteString("target", target);
+        json.WriteBoolean("intercept", model.Intercept);
+        Strings(json, "weights", weightNames);
+        json.WriteNumber("alpha", model.Alpha);
+        json.WriteNumber("beta", model.Beta);
+        Numbers(json, "posterior_mean", model.Coefficients);
+        Numbers(json, "posterior_covariance", model.CoefficientCovariance);
+        json.WriteNumber("log_evidence_per_point", model.LogEvidence);
+        Numbers(json, "log_evidence_history", model.LogEvidenceHistory);
+        json.WriteNumber("iterations", model.Iterations);
+        json.WriteBoolean("converged", model.Converged);
+        json.WriteNumber("training_points", model.TrainingPoints);
+        json.WriteEndObject();
+    }
+
+    private static void Strings(Utf8JsonWriter json, string name, IEnumerable<string> values)
+    {
+        json.WriteStartArray(name);
+        foreach (string value in values)
+        {
+            json.WriteStringValue(value);
+        }
+
+        json.WriteEndArray();
+    }
+
+    private static void Numbers(Utf8JsonWriter json, string name, ReadOnlySpan<double> values)
+    {
+        json.WriteStartArray(name);
+        foreach (double value in values)
+        {
+            json.WriteNumberValue(value);
+        }
+
+        json.WriteEndArray();
+    }
+}
