@@ -293,10 +293,20 @@ public sealed class FactorAnalysisTests
         var batch = new FactorAnalysis<double>(new FactorAnalysisOptions { LatentDimensions = q, Seed = 3, Tolerance = 0, MaxIterations = 500 }).Fit(x, n, d);
         var analyzer = new FactorAnalyzer<double>(d, q);
         var data = new InMemoryDataSource<double>(x, n, d);
-        var driver = new StepwiseExpectationMaximization<double>(analyzer, new StepwiseOptions { BatchSize = 500, Epochs = 20, Kappa = 0.6, Seed = 3 });
+        var reports = new List<FitProgress>();
+        var driver = new StepwiseExpectationMaximization<double>(analyzer, new StepwiseOptions { BatchSize = 500, Epochs = 20, Kappa = 0.6, Seed = 3, Progress = new Collect(reports) });
         driver.Fit(data);
+
+        // Each step reports its minibatch's mean log-likelihood, taken from the minibatch's statistics.
+        Assert.Equal(20 * n / 500, reports.Count);
+        Assert.All(reports, r => Assert.True(double.IsFinite(r.MeanLogLikelihood) && r.MeanLogLikelihood < 0 && r.MeanLogLikelihood > -30, $"{r.MeanLogLikelihood}"));
         double[] scores = new double[n];
         ExpectationMaximization.Evaluate(analyzer, data, scores, null, null);
         Assert.True(batch.MeanLogLikelihood - scores.Average() < 1e-3, $"stepwise {scores.Average()}, batch {batch.MeanLogLikelihood}");
+    }
+
+    private sealed class Collect(List<FitProgress> reports) : IProgress<FitProgress>
+    {
+        public void Report(FitProgress value) => reports.Add(value);
     }
 }

@@ -188,7 +188,9 @@ public interface IExpectationMaximizationModel<T>
     /// E-step of every iteration is a function of them: <see cref="Maximize"/> takes its expectations from the
     /// statistics and <see cref="ObjectiveOfStatistics"/> gives the objective. The batch driver then passes over
     /// the data once per fit, and each iteration costs what the model's algebra on the statistics costs,
-    /// independent of N. False by default.
+    /// independent of N. The drivers then take the objective of every pass that accumulates statistics from
+    /// <see cref="ObjectiveOfStatistics"/>, so such a model's <see cref="Expectation"/> need only write point
+    /// objectives when its statistics argument is null (evaluation). False by default.
     /// </summary>
     bool StatisticsIndependentOfParameters => false;
 

@@ -652,7 +652,13 @@ public sealed class StepwiseExpectationMaximization<T>
         }
 
         PassEngine<T> engine = batch.Resize(size);
-        double objective = engine.Pass(accumulate: true, reshift: false, token) / weight + Frame.LogJacobian(_model.Features);
+        double passObjective = engine.Pass(accumulate: true, reshift: false, token);
+        if (_model.StatisticsIndependentOfParameters)
+        {
+            passObjective = _model.ObjectiveOfStatistics(engine.Total);
+        }
+
+        double objective = passObjective / weight + Frame.LogJacobian(_model.Features);
         engine.Total.Scale(1 / weight);
         long t = Steps + 1;
         double gamma = !_implied && Steps == 0 ? 1 : StepSize(t);

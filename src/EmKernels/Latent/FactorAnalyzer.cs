@@ -442,14 +442,15 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     }
 
     /// <summary>
-    /// Adds the tile's weight, Σ w x and the upper triangle of Σ w x xᵀ (the full-covariance kernels, one component of
-    /// responsibility 1) and writes each point's log N(x; μ, C).
+    /// With statistics, adds the tile's weight, Σ w x and the upper triangle of Σ w x xᵀ (the full-covariance kernels,
+    /// one component of responsibility 1) and nothing else (the drivers take the objective from the statistics);
+    /// without, writes each point's log N(x; μ, C).
     /// </summary>
     /// <param name="tile">The points in the fit's frame.</param>
     /// <param name="statistics">Added to, or null.</param>
     /// <param name="workspace">2 B elements.</param>
     /// <param name="pointObjectives">B log-densities.</param>
-    /// <returns>Σ w log N(x; μ, C).</returns>
+    /// <returns>Σ w log N(x; μ, C) (0 with statistics).</returns>
     public double Expectation(in DataTile<T> tile, SufficientStatistics? statistics, Span<T> workspace, Span<T> pointObjectives)
     {
         int b = tile.Points, d = Features;
@@ -462,10 +463,13 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
         Span<T> logDensities = workspace.Slice(b, b);
         if (statistics is not null)
         {
+            // The drivers take the objective of these statistics from ObjectiveOfStatistics: no densities here.
             ones.Fill(T.One);
             Span<double> sums = statistics.Sums;
             GaussianKernels.FullSufficientStatistics<T>(
                 tile.Values, d, b, tile.Stride, ones, 1, tile.SampleWeights, _zeroShift, sums[..1], sums.Slice(1, d), sums.Slice(1 + d, d * d));
+            pointObjectives[..b].Clear();
+            return 0;
         }
 
         if (!_prepared)
