@@ -510,7 +510,6 @@ public static class ExpectationMaximization
             else
             {
                 token.ThrowIfCancellationRequested();
-                model.PrepareExpectation(reshift: false);
             }
 
             return model.ObjectiveOfStatistics(engine.Total);

@@ -195,9 +195,10 @@ public interface IExpectationMaximizationModel<T>
     bool StatisticsIndependentOfParameters => false;
 
     /// <summary>
-    /// Under the parameters of the last <see cref="PrepareExpectation"/>, the objective Σ w ℓ of the points whose
-    /// statistics are given: what the sum of <see cref="Expectation"/>'s results over those points would be.
-    /// Called only when <see cref="StatisticsIndependentOfParameters"/> is true.
+    /// Under the model's current parameters (no <see cref="PrepareExpectation"/> need precede it), the objective
+    /// Σ w ℓ of the points whose statistics are given: what the sum of <see cref="Expectation"/>'s results over those
+    /// points would be. Called only when <see cref="StatisticsIndependentOfParameters"/> is true; the batch driver
+    /// calls it once per iteration, before <see cref="Maximize"/> on the same statistics.
     /// </summary>
     /// <param name="statistics">Statistics of this model's layout (all points of a pass, merged).</param>
     /// <returns>Σ w ℓ.</returns>

@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using EmKernels.Engine;
 using EmKernels.Kernels;
 using EmKernels.Numerics;
@@ -54,6 +56,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     private readonly double[] _scatter;
     private readonly double[] _u;
     private readonly double[] _su;
+    private readonly double[] _ut;
     private readonly double[] _sb;
     private readonly double[] _newLoadings;
     private readonly double[] _m;
@@ -65,6 +68,8 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     private double[]? _startNoise;
     private int _frameExponent;
     private bool _prepared;
+    private SufficientStatistics? _expectationsOf;
+    private double _expectationsWeight;
     private double _logDeterminantM;
 
     /// <summary>Creates a factor analyzer of D features and q latent dimensions, with W = 0, Ψ = I and μ = 0 until it is fitted or given parameters.</summary>
@@ -101,6 +106,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
         _scatter = new double[d * d];
         _u = new double[d * q];
         _su = new double[d * q];
+        _ut = new double[q * d];
         _sb = new double[d * q];
         _newLoadings = new double[d * q];
         _m = new double[q * q];
@@ -160,7 +166,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
         mean.CopyTo(_mean);
         loadings.CopyTo(_loadings);
         noiseVariances.CopyTo(_noise);
-        _prepared = false;
+        ParametersChanged();
     }
 
     /// <summary>
@@ -252,7 +258,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
             _mean[j] += offset[j];
         }
 
-        _prepared = false;
+        ParametersChanged();
     }
 
     /// <summary>A power of two when the spread of the data (or of C) is beyond 2^±128 in double or 2^±32 in float, so that the scatter and C stay representable.</summary>
@@ -302,7 +308,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
             _loadings[i] = Math.ScaleB(_loadings[i], exponent);
         }
 
-        _prepared = false;
+        ParametersChanged();
     }
 
     /// <summary>Writes [μ (D), W (D × q, row-major), Ψ (D)].</summary>
@@ -321,7 +327,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
         source[..Features].CopyTo(_mean);
         source.Slice(Features, _loadings.Length).CopyTo(_loadings);
         source.Slice(Features + _loadings.Length, Features).CopyTo(_noise);
-        _prepared = false;
+        ParametersChanged();
     }
 
     /// <inheritdoc/>
@@ -367,7 +373,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
                 _loadings[i] = Math.ScaleB(_startLoadings![i], _frameExponent);
             }
 
-            _prepared = false;
+            ParametersChanged();
             return true;
         }
 
@@ -386,7 +392,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
             _noise[j] = v > floor ? v : Math.Max(floor, double.Epsilon);
         }
 
-        _prepared = false;
+        ParametersChanged();
         return q == 0;
     }
 
@@ -395,7 +401,8 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     public void PrepareExpectation(bool reshift)
     {
         int d = Features;
-        double[] covariance = _scatter; // free between iterations: Maximize and ObjectiveOfStatistics rebuild it
+        double[] covariance = _scatter; // scratch: the expectations kept in it for Maximize are given up
+        _expectationsOf = null;
         ImpliedCovariance(covariance);
         _prepared = GaussianKernels.TryPrecisionCholesky(covariance, d, _factorT.AsSpan(), out double halfLogDeterminant);
         _offsetT[0] = T.CreateTruncating(-0.5 * d * Math.Log(2 * Math.PI) + halfLogDeterminant);
@@ -496,25 +503,32 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     /// <param name="statistics">The merged statistics of all points.</param>
     /// <param name="context">Unused.</param>
     /// <returns>False: the step is never discontinuous.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Maximize(SufficientStatistics statistics, MaximizationContext context)
     {
         ArgumentNullException.ThrowIfNull(statistics);
         int d = Features, q = LatentDimensions;
-        double weight = ScatterAboutMean(statistics);
+        double weight = statistics.Sums[0];
         if (!(weight > 0))
         {
             return false;
+        }
+
+        // The batch driver has just asked for the objective of these statistics under these parameters: S, U, G and
+        // S U are still in the scratch.
+        if (!ReferenceEquals(_expectationsOf, statistics) || _expectationsWeight != weight)
+        {
+            ScatterAboutMean(statistics);
+            if (!ExpectationsFromScatter())
+            {
+                return false;
+            }
         }
 
         statistics.Sums.Slice(1, d).CopyTo(_mean);
         for (int j = 0; j < d; j++)
         {
             _mean[j] /= weight;
-        }
-
-        if (!ExpectationsFromScatter())
-        {
-            return false;
         }
 
         // SB = S βᵀ = (S U) G; B = G + β S βᵀ = G + (U G)ᵀ S U G = G + G (Uᵀ S U) G.
@@ -584,22 +598,27 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
         }
 
         _newLoadings.CopyTo(_loadings, 0);
-        _prepared = false;
+        ParametersChanged();
         return false;
     }
 
     /// <summary>Σ w ℓ = −½ W [D log 2π + log det C + tr(C⁻¹ S)] for the statistics' weight W and scatter S about their mean.</summary>
     /// <param name="statistics">The merged statistics.</param>
     /// <returns>The total log-likelihood under the current W and Ψ, with μ the statistics' mean.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double ObjectiveOfStatistics(SufficientStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
         int d = Features, q = LatentDimensions;
         double weight = ScatterAboutMean(statistics);
+        _expectationsOf = null;
         if (!(weight > 0) || !ExpectationsFromScatter())
         {
             return double.NaN;
         }
+
+        _expectationsOf = statistics;
+        _expectationsWeight = weight;
 
         // log det C = Σ log ψ + log det M; tr(C⁻¹ S) = Σ S_jj / ψ_j − tr(G Uᵀ S U).
         double logDeterminant = _logDeterminantM, trace = 0;
@@ -629,7 +648,15 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     /// <inheritdoc/>
     public double ObjectiveCorrection() => 0;
 
+    /// <summary>After any change of the parameters: the prepared density and the kept expectations are stale.</summary>
+    private void ParametersChanged()
+    {
+        _prepared = false;
+        _expectationsOf = null;
+    }
+
     /// <summary>S into the scatter scratch (full, symmetric) from the statistics; returns their weight.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private double ScatterAboutMean(SufficientStatistics statistics)
     {
         int d = Features;
@@ -652,6 +679,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     }
 
     /// <summary>U = Ψ⁻¹ W, M = I + Wᵀ U, G = M⁻¹ and log det M; and S U from the scatter scratch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool ExpectationsFromScatter()
     {
         if (!PosteriorFactors())
@@ -659,11 +687,31 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
             return false;
         }
 
-        Multiply(_scatter, _u, _su, Features, Features, LatentDimensions);
+        // S U, the one O(D² q) product of an iteration: as dot products of S's rows with U's columns (rows of Uᵀ).
+        int d = Features, q = LatentDimensions;
+        for (int l = 0; l < q; l++)
+        {
+            for (int j = 0; j < d; j++)
+            {
+                _ut[l * d + j] = _u[j * q + l];
+            }
+        }
+
+        ReadOnlySpan<double> scatter = _scatter, ut = _ut;
+        for (int i = 0; i < d; i++)
+        {
+            ReadOnlySpan<double> row = scatter.Slice(i * d, d);
+            for (int l = 0; l < q; l++)
+            {
+                _su[i * q + l] = TensorPrimitives.Dot(row, ut.Slice(l * d, d));
+            }
+        }
+
         return true;
     }
 
     /// <summary>U = Ψ⁻¹ W, M = I + Wᵀ U, G = M⁻¹ and log det M.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool PosteriorFactors()
     {
         int d = Features, q = LatentDimensions;
@@ -708,6 +756,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     }
 
     /// <summary>C (r × c) = A (r × k) B (k × c), row-major: each row of C a sum of rows of B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Multiply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> c, int rows, int inner, int columns)
     {
         c[..(rows * columns)].Clear();
@@ -730,6 +779,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     }
 
     /// <summary>C (r × c) = Aᵀ B for A (k × r) and B (k × c), row-major.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MultiplyTransposed(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> c, int inner, int rows, int columns)
     {
         c[..(rows * columns)].Clear();

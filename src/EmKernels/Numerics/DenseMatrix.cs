@@ -23,6 +23,7 @@ internal static class DenseMatrix
     /// finished columns (row i's prefix read once for all the block's columns), then the block is factored.
     /// O(n³/3) multiply-adds; D = 3,000 takes well under a second where the scalar row-by-row loop took a minute.
     /// </remarks>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static bool TryCholesky(ReadOnlySpan<double> a, int n, Span<double> lower)
     {
         lower[..(n * n)].Clear();
@@ -72,6 +73,7 @@ internal static class DenseMatrix
     /// Row c of U is column c of Z = L⁻¹: Z[i, c] = (δ_ic − L[i, c:i] · Z[c:i, c]) / L[i, i], a dot product of two
     /// contiguous segments. Columns are done by blocks of <see cref="Block"/>, row i of L read once per block.
     /// </remarks>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void PrecisionCholeskyFromCovarianceCholesky(ReadOnlySpan<double> lower, int n, Span<double> upper)
     {
         upper[..(n * n)].Clear();
@@ -101,6 +103,7 @@ internal static class DenseMatrix
     /// <param name="inverse">n × n output (full, symmetric).</param>
     /// <param name="scratch">2 n² doubles.</param>
     /// <param name="logDeterminant">log det A.</param>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static bool TryInvertPositiveDefinite(ReadOnlySpan<double> a, int n, Span<double> inverse, Span<double> scratch, out double logDeterminant)
     {
         Span<double> lower = scratch[..(n * n)];
