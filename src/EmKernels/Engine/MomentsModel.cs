@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace EmKernels.Engine;
 
@@ -74,19 +76,46 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
         }
 
         pointObjectives.Clear();
-        if (statistics is null)
+        if (statistics is null || tile.Points == 0)
         {
             return 0;
         }
 
-        Span<double> sums = statistics.Sums;
-        double weightDown = Math.ScaleB(1.0, WeightDown), weightUp = Math.ScaleB(1.0, WeightUp);
-        for (int i = 0; i < tile.Points; i++)
+        // Vectorized sums at the plain scale; a sum at another power of two is the plain one scaled (exact) when the
+        // plain one is finite and clear of underflow, and is otherwise taken value by value (MomentsScalar): data
+        // whose sums leave double's range take the exact path, ordinary data the fast one.
+        int b = tile.Points;
+        Span<double> buffer = b <= 1024 ? stackalloc double[3 * b] : new double[3 * b];
+        Span<double> weights = buffer[..b];
+        Span<double> values = buffer.Slice(b, b);
+        Span<double> squares = buffer.Slice(2 * b, b);
+        bool weighted = !tile.SampleWeights.IsEmpty;
+        double factor = WeightFactor.First * WeightFactor.Second;
+        if (weighted)
         {
-            double w = double.CreateTruncating(tile.Weight(i)) * WeightFactor.First * WeightFactor.Second;
-            sums[0] += w * weightDown;
-            sums[1] += w;
-            sums[2] += w * weightUp;
+            ToDouble(tile.SampleWeights, weights);
+            TensorPrimitives.Multiply(weights, WeightFactor.First, weights);
+            TensorPrimitives.Multiply(weights, WeightFactor.Second, weights);
+        }
+
+        Span<double> sums = statistics.Sums;
+        double total = weighted ? TensorPrimitives.Sum(weights) : b * factor;
+        if (InRange(total))
+        {
+            sums[0] += total * Math.ScaleB(1.0, WeightDown);
+            sums[1] += total;
+            sums[2] += total * Math.ScaleB(1.0, WeightUp);
+        }
+        else
+        {
+            double weightDown = Math.ScaleB(1.0, WeightDown), weightUp = Math.ScaleB(1.0, WeightUp);
+            for (int i = 0; i < b; i++)
+            {
+                double w = double.CreateTruncating(tile.Weight(i)) * WeightFactor.First * WeightFactor.Second;
+                sums[0] += w * weightDown;
+                sums[1] += w;
+                sums[2] += w * weightUp;
+            }
         }
 
         int d = Features;
@@ -97,44 +126,96 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
             ReadOnlySpan<T> feature = tile.Feature(f);
             if (Centre is null)
             {
-                double plain = 0, down = 0, scale = Math.ScaleB(1.0, FirstDown);
-                for (int i = 0; i < feature.Length; i++)
+                ToDouble(feature, values);
+                double plain = weighted ? TensorPrimitives.Dot(weights, values) : TensorPrimitives.Sum(values) * factor;
+                if (double.IsFinite(plain))
                 {
-                    double w = double.CreateTruncating(tile.Weight(i)) * WeightFactor.First * WeightFactor.Second;
-                    double x = double.CreateTruncating(feature[i]);
-                    plain += w * x;
-                    down += w * (x * scale);
+                    first[f] += plain;
+                    first[d + f] += plain * Math.ScaleB(1.0, FirstDown);
                 }
-
-                first[f] += plain;
-                first[d + f] += down;
+                else
+                {
+                    FirstMomentsScalar(tile, feature, out double exactPlain, out double down);
+                    first[f] += exactPlain;
+                    first[d + f] += down;
+                }
             }
             else
             {
                 double c = Centre[f];
                 T centreT = T.CreateTruncating(c);
-                double downFactor = Math.ScaleB(1.0, SecondDown), upFactor = Math.ScaleB(1.0, SecondUp);
-                double cDown = c * downFactor, cUp = c * upFactor;
-                double plain = 0, down = 0, up = 0;
-                for (int i = 0; i < feature.Length; i++)
+                Span<T> centred = MemoryMarshal.Cast<double, T>(squares)[..b]; // T ≤ double: room for B values of T
+                TensorPrimitives.Subtract(feature, centreT, centred); // as the frame forms it
+                ToDouble(centred, values);
+                TensorPrimitives.Multiply(values, values, squares);
+                double plain = weighted ? TensorPrimitives.Dot(weights, squares) : TensorPrimitives.Sum(squares) * factor;
+                if (InRange(plain))
                 {
-                    double w = double.CreateTruncating(tile.Weight(i)) * WeightFactor.First * WeightFactor.Second;
-                    double x = double.CreateTruncating(feature[i]);
-                    double centred = double.CreateTruncating(feature[i] - centreT); // as the frame forms it
-                    double xDown = x * downFactor - cDown;
-                    double xUp = x * upFactor - cUp;
-                    plain += w * centred * centred;
-                    down += w * xDown * xDown;
-                    up += w * xUp * xUp;
+                    second[f] += plain;
+                    second[d + f] += plain * Math.ScaleB(1.0, 2 * SecondDown);
+                    second[2 * d + f] += plain * Math.ScaleB(1.0, 2 * SecondUp);
                 }
-
-                second[f] += plain;
-                second[d + f] += down;
-                second[2 * d + f] += up;
+                else
+                {
+                    SecondMomentsScalar(tile, feature, c, out double exactPlain, out double down, out double up);
+                    second[f] += exactPlain;
+                    second[d + f] += down;
+                    second[2 * d + f] += up;
+                }
             }
         }
 
         return 0;
+    }
+
+    /// <summary>Finite and either 0 or clear of the range where underflow loses digits (the threshold of <see cref="Best"/>).</summary>
+    private static bool InRange(double sum) => double.IsFinite(sum) && Math.Abs(sum) >= Math.ScaleB(1.0, -900);
+
+    private static void ToDouble(ReadOnlySpan<T> source, Span<double> destination)
+    {
+        if (typeof(T) == typeof(double))
+        {
+            MemoryMarshal.Cast<T, double>(source).CopyTo(destination);
+        }
+        else
+        {
+            TensorPrimitives.ConvertTruncating<T, double>(source, destination[..source.Length]);
+        }
+    }
+
+    private void FirstMomentsScalar(in DataTile<T> tile, ReadOnlySpan<T> feature, out double plain, out double down)
+    {
+        double scale = Math.ScaleB(1.0, FirstDown);
+        plain = 0;
+        down = 0;
+        for (int i = 0; i < feature.Length; i++)
+        {
+            double w = double.CreateTruncating(tile.Weight(i)) * WeightFactor.First * WeightFactor.Second;
+            double x = double.CreateTruncating(feature[i]);
+            plain += w * x;
+            down += w * (x * scale);
+        }
+    }
+
+    private void SecondMomentsScalar(in DataTile<T> tile, ReadOnlySpan<T> feature, double c, out double plain, out double down, out double up)
+    {
+        T centreT = T.CreateTruncating(c);
+        double downFactor = Math.ScaleB(1.0, SecondDown), upFactor = Math.ScaleB(1.0, SecondUp);
+        double cDown = c * downFactor, cUp = c * upFactor;
+        plain = 0;
+        down = 0;
+        up = 0;
+        for (int i = 0; i < feature.Length; i++)
+        {
+            double w = double.CreateTruncating(tile.Weight(i)) * WeightFactor.First * WeightFactor.Second;
+            double x = double.CreateTruncating(feature[i]);
+            double centred = double.CreateTruncating(feature[i] - centreT); // as the frame forms it
+            double xDown = x * downFactor - cDown;
+            double xUp = x * upFactor - cUp;
+            plain += w * centred * centred;
+            down += w * xDown * xDown;
+            up += w * xUp * xUp;
+        }
     }
 
     public bool Maximize(SufficientStatistics statistics, MaximizationContext context) => false;
