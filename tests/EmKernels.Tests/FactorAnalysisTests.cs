@@ -225,6 +225,22 @@ public sealed class FactorAnalysisTests
         Assert.Equal(inMemory.NoiseVariances.ToArray(), streamed.NoiseVariances.ToArray());
     }
 
+    [Fact]
+    public void RowMajorInPlace_IsBitwiseTheFeatureMajorCopy()
+    {
+        const int n = 2500, d = 5, q = 2;
+        double[] x = Synthetic(n, d, q, seed: 21);
+        double[] weights = Enumerable.Range(0, n).Select(i => 0.5 + i % 3).ToArray();
+        var estimator = new FactorAnalysis<double>(new FactorAnalysisOptions { LatentDimensions = q, Seed = 9, MaxIterations = 25 });
+        var inPlace = estimator.Fit(x, n, d, weights);
+        var copied = estimator.Fit(new InMemoryDataSource<double>(x, n, d, weights));
+        Assert.Equal(copied.MeanLogLikelihoodHistory.ToArray(), inPlace.MeanLogLikelihoodHistory.ToArray());
+        Assert.Equal(copied.Loadings.ToArray(), inPlace.Loadings.ToArray());
+        Assert.Equal(copied.Mean.ToArray(), inPlace.Mean.ToArray());
+        Assert.Equal("sampleWeights", Assert.Throws<ArgumentException>(() => new RowMajorDataSource<double>(x, n, d, weights.Select(w => -w).ToArray())).ParamName);
+        Assert.Equal("data", Assert.Throws<ArgumentException>(() => new RowMajorDataSource<double>(x, n + 1, d)).ParamName);
+    }
+
     [Theory]
     [InlineData(200)]
     [InlineData(-200)]

@@ -334,6 +334,13 @@ public sealed class InMemoryDataSource<T> : DataSource<T>
             return null;
         }
 
+        ValidateSampleWeights(weights, points);
+        return weights.ToArray();
+    }
+
+    /// <summary>N finite non-negative weights, not all zero; else an ArgumentException naming "sampleWeights".</summary>
+    internal static void ValidateSampleWeights(ReadOnlySpan<T> weights, long points)
+    {
         if (weights.Length != points)
         {
             throw new ArgumentException($"There are {weights.Length} sample weights for {points} points.", "sampleWeights");
@@ -354,7 +361,71 @@ public sealed class InMemoryDataSource<T> : DataSource<T>
         {
             throw new ArgumentException("All sample weights are zero.", "sampleWeights");
         }
+    }
+}
 
-        return weights.ToArray();
+/// <summary>
+/// Points in a caller's row-major buffer (point n, feature d at <c>n · features + d</c>), read in place: nothing is
+/// copied up front, each read transposes the chunk it is asked for. For fits that pass over the data a few times
+/// (models whose statistics do not depend on their parameters, such as factor analysis, or a single evaluation),
+/// this saves the feature-major copy that <see cref="InMemoryDataSource{T}"/> makes — its memory and the time to touch
+/// it; for fits of many passes that copy pays for itself. The buffer must not change while a driver reads it.
+/// </summary>
+/// <typeparam name="T">float or double.</typeparam>
+public sealed class RowMajorDataSource<T> : DataSource<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly ReadOnlyMemory<T> _data;
+    private readonly ReadOnlyMemory<T> _weights;
+    private readonly int[] _columns;
+
+    /// <summary>Wraps row-major data and optional sample weights (not copied).</summary>
+    /// <param name="data">N × D values, row-major.</param>
+    /// <param name="points">N (≥ 0).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="sampleWeights">Empty, or N finite non-negative weights, not all zero.</param>
+    /// <exception cref="ArgumentException">A length does not match N × D or N, or a weight is invalid.</exception>
+    public RowMajorDataSource(ReadOnlyMemory<T> data, long points, int features, ReadOnlyMemory<T> sampleWeights = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(points);
+        ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
+        if (points * features != data.Length)
+        {
+            throw new ArgumentException($"Expected {points} × {features} values, got {data.Length}.", nameof(data));
+        }
+
+        if (!sampleWeights.IsEmpty)
+        {
+            InMemoryDataSource<T>.ValidateSampleWeights(sampleWeights.Span, points);
+        }
+
+        _data = data;
+        _weights = sampleWeights;
+        _columns = Enumerable.Range(0, features).ToArray();
+        Points = points;
+        Features = features;
+    }
+
+    /// <inheritdoc/>
+    public override long Points { get; }
+
+    /// <inheritdoc/>
+    public override int Features { get; }
+
+    /// <inheritdoc/>
+    public override bool HasSampleWeights => !_weights.IsEmpty;
+
+    /// <inheritdoc/>
+    public override void Read(long start, int count, Span<T> values, int stride, Span<T> sampleWeights, Span<int> labels)
+    {
+        CheckRead(start, count, values, stride, sampleWeights, labels);
+        int d = Features;
+        ReadOnlySpan<T> rows = _data.Span.Slice((int)start * d, count * d);
+        Kernels.LayoutKernels.RowMajorToFeatureMajor<T, T>(rows, count, d, _columns, values, stride);
+
+        if (HasSampleWeights)
+        {
+            _weights.Span.Slice((int)start, count).CopyTo(sampleWeights);
+        }
     }
 }

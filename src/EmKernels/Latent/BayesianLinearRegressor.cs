@@ -179,17 +179,7 @@ public sealed class BayesianLinearRegressor<T> : IExpectationMaximizationModel<T
     /// <param name="tile">A tile of [x, y] rows.</param>
     public void Validate(in DataTile<T> tile)
     {
-        for (int f = 0; f < tile.Features; f++)
-        {
-            ReadOnlySpan<T> feature = tile.Feature(f);
-            for (int i = 0; i < feature.Length; i++)
-            {
-                if (!T.IsFinite(feature[i]))
-                {
-                    throw new ArgumentException($"The data contain {feature[i]} at row {tile.Start + i}, column {f}; every value must be finite.", "data");
-                }
-            }
-        }
+        TileChecks.RequireFinite(tile);
     }
 
     /// <summary>α₀ and β₀ as given (<see cref="SetStart"/>), else α₀ = 1 and β₀ = 1 / Var(y) (1 for a constant y).</summary>

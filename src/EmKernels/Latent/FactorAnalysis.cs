@@ -62,15 +62,18 @@ public sealed class FactorAnalysis<T>
     /// <summary>The options.</summary>
     public FactorAnalysisOptions Options { get; }
 
-    /// <summary>Fits row-major data: feature d of point n at <c>data[n·features + d]</c>.</summary>
-    /// <param name="data">N × D finite values; only read.</param>
+    /// <summary>
+    /// Fits row-major data (feature d of point n at <c>data[n·features + d]</c>), read in place: the fit passes over it
+    /// a few times (<see cref="RowMajorDataSource{T}"/>) and never copies it.
+    /// </summary>
+    /// <param name="data">N × D finite values; only read, and not changed while the fit runs.</param>
     /// <param name="points">N ≥ 1.</param>
     /// <param name="features">D ≥ 1.</param>
     /// <param name="sampleWeights">Empty, or N non-negative weights (not all zero).</param>
     /// <returns>The fitted model.</returns>
     /// <exception cref="ArgumentException">The data, weights or options are invalid; the message says where.</exception>
-    public FactorAnalysisModel<T> Fit(ReadOnlySpan<T> data, int points, int features, ReadOnlySpan<T> sampleWeights = default) =>
-        Fit(InMemoryDataSource<T>.Own(FeatureMajorMatrix<T>.FromRowMajor(data, points, features), sampleWeights));
+    public FactorAnalysisModel<T> Fit(ReadOnlyMemory<T> data, int points, int features, ReadOnlyMemory<T> sampleWeights = default) =>
+        Fit(new RowMajorDataSource<T>(data, points, features, sampleWeights));
 
     /// <summary>Fits a two-dimensional array indexed [point, feature].</summary>
     /// <param name="data">N × D finite values.</param>

@@ -337,17 +337,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     /// <param name="tile">A tile in the user's coordinates.</param>
     public void Validate(in DataTile<T> tile)
     {
-        for (int f = 0; f < tile.Features; f++)
-        {
-            ReadOnlySpan<T> feature = tile.Feature(f);
-            for (int i = 0; i < feature.Length; i++)
-            {
-                if (!T.IsFinite(feature[i]))
-                {
-                    throw new ArgumentException($"The data contain {feature[i]} at row {tile.Start + i}, column {f}; every value must be finite.", "data");
-                }
-            }
-        }
+        TileChecks.RequireFinite(tile);
     }
 
     /// <summary>

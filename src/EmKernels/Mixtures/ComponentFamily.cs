@@ -158,17 +158,7 @@ public abstract class ComponentFamily<T>
     /// <param name="tile">The tile, in the user's coordinates.</param>
     public virtual void Validate(in DataTile<T> tile)
     {
-        for (int d = 0; d < tile.Features; d++)
-        {
-            ReadOnlySpan<T> feature = tile.Feature(d);
-            for (int i = 0; i < feature.Length; i++)
-            {
-                if (!T.IsFinite(feature[i]))
-                {
-                    throw new ArgumentException($"The data contain {feature[i]} at row {tile.Start + i}, column {d}; every value must be finite.", "data");
-                }
-            }
-        }
+        TileChecks.RequireFinite(tile);
     }
 
     /// <summary>Once per fit, before the first initialization: compute what depends only on the data (a re-seed spread, frequencies).</summary>
