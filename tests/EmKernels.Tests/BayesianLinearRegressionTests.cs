@@ -222,6 +222,20 @@ public sealed class BayesianLinearRegressionTests
         Assert.Equal(inDouble.Alpha, inFloat.Alpha, 1e-3 * inDouble.Alpha);
     }
 
+    [Theory]
+    [InlineData(1e200)]
+    [InlineData(1e-200)]
+    public void DataWhosePrecisionDoubleCannotHold_AreRefusedClearly(double scale)
+    {
+        // β is 1 / the noise variance in the data's units: about 1e-400 or 1e400 here, beyond double. A clear
+        // ArgumentException with the way out, never NaN or an internal error.
+        (double[] x, double[] y) = Synthetic(50, 2, seed: 8);
+        var e = Assert.Throws<ArgumentException>(() => new BayesianLinearRegression<double>(new BayesianLinearRegressionOptions())
+            .Fit(x.Select(v => v * scale).ToArray(), y.Select(v => v * scale).ToArray(), 50, 2));
+        Assert.Equal("data", e.ParamName);
+        Assert.Contains("rescale", e.Message);
+    }
+
     [Fact]
     public void InvalidInput_IsRefusedNamingTheArgument()
     {

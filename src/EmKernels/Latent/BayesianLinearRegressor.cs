@@ -399,6 +399,18 @@ public sealed class BayesianLinearRegressor<T> : IExpectationMaximizationModel<T
 
         _targetSquares = second[p * f + p] * scale;
         _hasStatistics = true;
+
+        // α and β are precisions of the data's own units: data whose squares leave double's range have a β (or
+        // weights) that double cannot hold either, so they are refused with the way out rather than fitted to NaN.
+        if (!double.IsFinite(_targetSquares) || !AllFinite(_gram) || !AllFinite(_projection))
+        {
+            throw new ArgumentException("The squares of the regressors or the target overflow double (|values| beyond about 1e154, or 1e19 in float): rescale them; the noise precision β of such data is not representable.", "data");
+        }
+
+        if (!(_targetSquares > 0))
+        {
+            throw new ArgumentException("The target is 0 everywhere, or so small (below about 1e-154) that its squares underflow: rescale it; the noise precision β of such data is not representable.", "data");
+        }
     }
 
     /// <summary>A = α I + β ΦᵀΦ, S = A⁻¹, log det A and m = β S Φᵀy.</summary>
@@ -453,6 +465,8 @@ public sealed class BayesianLinearRegressor<T> : IExpectationMaximizationModel<T
 
         return Math.Max(0, _targetSquares - 2 * cross + quadratic);
     }
+
+    private static bool AllFinite(ReadOnlySpan<double> values) => System.Numerics.Tensors.TensorPrimitives.IsFiniteAll(values);
 
     private static void CheckPrecision(double value, string name)
     {
