@@ -101,6 +101,23 @@ public sealed class FactorAnalysisTests
     }
 
     [Fact]
+    public void TheDefaultStart_IsThePrincipalSubspaceSolution()
+    {
+        // The batch driver gives the model the data's statistics before it starts: probabilistic PCA starts at its
+        // closed-form optimum (so EM has nothing left to do) and factor analysis starts there too.
+        const int n = 3000, d = 8, q = 2;
+        double[] x = Synthetic(n, d, q, seed: 41);
+        var converged = new FactorAnalysis<double>(new FactorAnalysisOptions { LatentDimensions = q, Noise = FactorNoise.Isotropic, Tolerance = 0, MaxIterations = 2000, InitialLoadings = new double[d * q].Select((_, i) => 0.1 * (i % 5 - 2)).ToArray(), InitialNoiseVariances = Enumerable.Repeat(1.0, d).ToArray() })
+            .Fit(x, n, d);
+        var started = new FactorAnalysis<double>(new FactorAnalysisOptions { LatentDimensions = q, Noise = FactorNoise.Isotropic }).Fit(x, n, d);
+        Assert.True(Math.Abs(started.MeanLogLikelihoodHistory[0] - converged.MeanLogLikelihood) < 1e-9, $"start {started.MeanLogLikelihoodHistory[0]}, optimum {converged.MeanLogLikelihood}");
+        Assert.True(started.Iterations <= 2, $"{started.Iterations} iterations");
+        var factors = new FactorAnalysis<double>(new FactorAnalysisOptions { LatentDimensions = q }).Fit(x, n, d);
+        Assert.Equal(started.MeanLogLikelihoodHistory[0], factors.MeanLogLikelihoodHistory[0], 1e-12 * Math.Abs(started.MeanLogLikelihoodHistory[0]));
+        Assert.True(factors.MeanLogLikelihood >= started.MeanLogLikelihood);
+    }
+
+    [Fact]
     public void NoFactors_IsTheDiagonalGaussian()
     {
         const int n = 500, d = 4;

@@ -329,7 +329,9 @@ public static class ExpectationMaximization
         var expectation = new Expectations<T>(model, engine, summary.Points);
         for (int restart = 0; restart < options.Restarts; restart++)
         {
-            var initialization = new ModelInitialization<T>(framed, summary, restart, new Random(unchecked(seed * 31 + restart)), TilePoints, token);
+            // A model whose statistics are the data's own has them before its start is chosen (the one pass of the fit).
+            SufficientStatistics? dataStatistics = model.StatisticsIndependentOfParameters ? expectation.DataStatistics(token, ref pointsVisited) : null;
+            var initialization = new ModelInitialization<T>(framed, summary, restart, new Random(unchecked(seed * 31 + restart)), TilePoints, token, dataStatistics);
             bool deterministic = model.Initialize(initialization);
             RunResult run = RunOnce(model, engine, expectation, summary, options, restart, clock, ref pointsVisited);
             reseeds.AddRange(run.Reseeds);
@@ -501,6 +503,12 @@ public static class ExpectationMaximization
                 return engine.Pass(accumulate, reshift: accumulate, token);
             }
 
+            return model.ObjectiveOfStatistics(DataStatistics(token, ref pointsVisited));
+        }
+
+        /// <summary>For a model whose statistics do not depend on its parameters: the statistics of the data, from the fit's one pass (made the first time).</summary>
+        public SufficientStatistics DataStatistics(CancellationToken token, ref long pointsVisited)
+        {
             if (!_summarized)
             {
                 engine.Pass(accumulate: true, reshift: true, token);
@@ -512,7 +520,7 @@ public static class ExpectationMaximization
                 token.ThrowIfCancellationRequested();
             }
 
-            return model.ObjectiveOfStatistics(engine.Total);
+            return engine.Total;
         }
     }
 

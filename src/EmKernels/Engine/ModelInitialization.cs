@@ -13,9 +13,11 @@ public sealed class ModelInitialization<T>
 {
     private readonly FramedData<T> _data;
 
-    internal ModelInitialization(FramedData<T> data, DataSummary summary, int restart, Random random, int tilePoints, CancellationToken cancellationToken)
+    internal ModelInitialization(
+        FramedData<T> data, DataSummary summary, int restart, Random random, int tilePoints, CancellationToken cancellationToken, SufficientStatistics? dataStatistics = null)
     {
         _data = data;
+        DataStatistics = dataStatistics;
         Summary = summary;
         Restart = restart;
         Random = random;
@@ -31,6 +33,14 @@ public sealed class ModelInitialization<T>
 
     /// <summary>N, Σ w, the mean and variances of the data, and the frame's centre.</summary>
     public DataSummary Summary { get; }
+
+    /// <summary>
+    /// For a model whose statistics do not depend on its parameters
+    /// (<see cref="IExpectationMaximizationModel{T}.StatisticsIndependentOfParameters"/>), in the batch driver: the
+    /// statistics of all the data (the one pass of the fit runs before the initialization), so that the start can be
+    /// chosen from them (factor analysis starts from the principal subspace of the scatter matrix). Null otherwise.
+    /// </summary>
+    public SufficientStatistics? DataStatistics { get; }
 
     /// <summary>Whether the points carry sample weights.</summary>
     public bool SampleWeighted => _data.SampleWeighted;

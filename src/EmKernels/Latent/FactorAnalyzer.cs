@@ -341,8 +341,9 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     }
 
     /// <summary>
-    /// The start given by <see cref="SetStart"/> (then true: the fit runs once), else W₀ with independent N(0, v̄/q)
-    /// entries and Ψ₀ = the data's variances (probabilistic PCA: σ²₀ = their mean v̄), as in the fixtures' references.
+    /// The start given by <see cref="SetStart"/> (then true: the fit runs once); else, given the data's statistics (the
+    /// batch driver), the probabilistic PCA solution of their principal subspace (deterministic: true); else W₀ with
+    /// independent N(0, v̄/q) entries and Ψ₀ = the data's variances (probabilistic PCA: σ²₀ = their mean v̄).
     /// </summary>
     /// <param name="context">The data's summary in the fit's frame and the restart's random source.</param>
     /// <returns>Whether the start is deterministic.</returns>
@@ -364,6 +365,12 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
             }
 
             ParametersChanged();
+            return true;
+        }
+
+        if (context.DataStatistics is { } statistics)
+        {
+            StartFromPrincipalSubspace(statistics);
             return true;
         }
 
@@ -637,6 +644,84 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
 
     /// <inheritdoc/>
     public double ObjectiveCorrection() => 0;
+
+    /// <summary>
+    /// ε · D · κ(C) with κ(C) ≤ tr C / min ψ_j (the smallest eigenvalue of W Wᵀ + Ψ is at least the smallest noise
+    /// variance): the rounding of log det C and tr(C⁻¹ S) when the factors explain a feature almost entirely.
+    /// </summary>
+    /// <returns>The allowance per unit weight.</returns>
+    public double ObjectiveRoundingError()
+    {
+        double trace = 0, smallest = double.PositiveInfinity;
+        for (int j = 0; j < Features; j++)
+        {
+            double v = _noise[j];
+            for (int l = 0; l < LatentDimensions; l++)
+            {
+                v += _loadings[j * LatentDimensions + l] * _loadings[j * LatentDimensions + l];
+            }
+
+            trace += v;
+            smallest = Math.Min(smallest, _noise[j]);
+        }
+
+        return Math.ScaleB(1.0, -52) * Features * trace / smallest;
+    }
+
+    /// <summary>
+    /// The start from the data's statistics (Tipping and Bishop 1999): the probabilistic PCA solution of the scatter
+    /// matrix's leading q eigenpairs, σ² = (tr S − Σ λ_l)/(D − q) and W = U_q (Λ_q − σ² I)^½, for both noise models
+    /// (factor analysis then refines Ψ from σ² I); with q = 0, Ψ = diag S (the optimum). A fixed start vector makes it
+    /// deterministic.
+    /// </summary>
+    private void StartFromPrincipalSubspace(SufficientStatistics statistics)
+    {
+        int d = Features, q = LatentDimensions;
+        double weight = ScatterAboutMean(statistics);
+        double trace = 0;
+        for (int j = 0; j < d; j++)
+        {
+            trace += _scatter[j * d + j];
+        }
+
+        double floor = Math.Max(NoiseFloor * trace / d, double.Epsilon);
+        if (!(weight > 0) || !double.IsFinite(trace))
+        {
+            Array.Clear(_loadings);
+            Array.Fill(_noise, Math.Max(floor, 1));
+            ParametersChanged();
+            return;
+        }
+
+        if (q == 0)
+        {
+            for (int j = 0; j < d; j++)
+            {
+                double v = Noise == FactorNoise.Diagonal ? _scatter[j * d + j] : trace / d;
+                _noise[j] = v > floor ? v : floor;
+            }
+
+            ParametersChanged();
+            return;
+        }
+
+        double[] values = new double[q];
+        double[] vectors = new double[q * d];
+        DenseMatrix.LeadingEigenvectors(_scatter, d, q, values, vectors);
+        double sigma2 = q < d ? (trace - values.Sum()) / (d - q) : 1e-3 * trace / d;
+        sigma2 = sigma2 > floor ? sigma2 : floor;
+        for (int l = 0; l < q; l++)
+        {
+            double length = Math.Sqrt(Math.Max(values[l] - sigma2, 0));
+            for (int j = 0; j < d; j++)
+            {
+                _loadings[j * q + l] = vectors[l * d + j] * length;
+            }
+        }
+
+        Array.Fill(_noise, sigma2);
+        ParametersChanged();
+    }
 
     /// <summary>After any change of the parameters: the prepared density and the kept expectations are stale.</summary>
     private void ParametersChanged()

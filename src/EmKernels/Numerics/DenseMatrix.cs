@@ -130,6 +130,168 @@ internal static class DenseMatrix
         return true;
     }
 
+    /// <summary>
+    /// The <paramref name="count"/> largest eigenvalues (descending) of a symmetric positive semi-definite n × n matrix
+    /// and their eigenvectors (rows of <paramref name="vectors"/>, each of n values), by subspace iteration on a block of
+    /// count + 5 vectors from a fixed pseudo-random start (30 steps of S Q then Gram–Schmidt, O(n² · block) each) and a
+    /// Rayleigh–Ritz step (Jacobi on the block × block projection). Accurate where the spectrum has a gap after the
+    /// count-th value; elsewhere a good approximation of the leading subspace, which is what a start needs.
+    /// </summary>
+    public static void LeadingEigenvectors(ReadOnlySpan<double> matrix, int n, int count, Span<double> values, Span<double> vectors)
+    {
+        int block = Math.Min(n, count + 5);
+        double[] q = new double[block * n];
+        double[] z = new double[block * n];
+        var random = new Random(20261130);
+        for (int i = 0; i < q.Length; i++)
+        {
+            q[i] = random.NextDouble() - 0.5;
+        }
+
+        Orthonormalize(q, block, n);
+        for (int step = 0; step < 30; step++)
+        {
+            MultiplyRows(matrix, n, q, z, block);
+            (q, z) = (z, q);
+            Orthonormalize(q, block, n);
+        }
+
+        // Rayleigh–Ritz: T = Q S Qᵀ, T = E Θ Eᵀ, the Ritz vectors Eᵀ Q.
+        MultiplyRows(matrix, n, q, z, block);
+        double[] t = new double[block * block];
+        for (int a = 0; a < block; a++)
+        {
+            for (int b = 0; b < block; b++)
+            {
+                t[a * block + b] = TensorPrimitives.Dot(new ReadOnlySpan<double>(q, a * n, n), new ReadOnlySpan<double>(z, b * n, n));
+            }
+        }
+
+        double[] theta = new double[block];
+        double[] e = new double[block * block];
+        SymmetricEigen(t, block, theta, e);
+        int[] order = Enumerable.Range(0, block).OrderByDescending(i => theta[i]).ToArray();
+        for (int l = 0; l < count; l++)
+        {
+            int c = order[l];
+            values[l] = theta[c];
+            Span<double> vector = vectors.Slice(l * n, n);
+            vector.Clear();
+            for (int m = 0; m < block; m++)
+            {
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<double>(q, m * n, n), e[m * block + c], vector, vector);
+            }
+        }
+    }
+
+    /// <summary>Z's row i = S · Q's row i for the first <paramref name="rows"/> rows (S symmetric n × n).</summary>
+    private static void MultiplyRows(ReadOnlySpan<double> s, int n, double[] q, double[] z, int rows)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<double> v = new(q, r * n, n);
+            for (int i = 0; i < n; i++)
+            {
+                z[r * n + i] = TensorPrimitives.Dot(s.Slice(i * n, n), v);
+            }
+        }
+    }
+
+    /// <summary>Modified Gram–Schmidt on the rows of q (rows × n); a row that vanishes is replaced by a unit vector.</summary>
+    private static void Orthonormalize(double[] q, int rows, int n)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            Span<double> row = q.AsSpan(r * n, n);
+            for (int p = 0; p < r; p++)
+            {
+                ReadOnlySpan<double> previous = q.AsSpan(p * n, n);
+                TensorPrimitives.MultiplyAdd(previous, -TensorPrimitives.Dot(previous, row), row, row);
+            }
+
+            double norm = TensorPrimitives.Norm(row);
+            if (norm > 0 && double.IsFinite(norm))
+            {
+                TensorPrimitives.Divide(row, norm, row);
+            }
+            else
+            {
+                row.Clear();
+                row[r % n] = 1;
+            }
+        }
+    }
+
+    /// <summary>All eigenvalues and eigenvectors (columns of <paramref name="vectors"/>) of a small symmetric matrix by cyclic Jacobi rotations.</summary>
+    public static void SymmetricEigen(ReadOnlySpan<double> matrix, int n, Span<double> values, Span<double> vectors)
+    {
+        double[] a = matrix[..(n * n)].ToArray();
+        vectors[..(n * n)].Clear();
+        for (int i = 0; i < n; i++)
+        {
+            vectors[i * n + i] = 1;
+        }
+
+        for (int sweep = 0; sweep < 64; sweep++)
+        {
+            double off = 0, scale = 0;
+            for (int p = 0; p < n; p++)
+            {
+                scale += a[p * n + p] * a[p * n + p];
+                for (int r = p + 1; r < n; r++)
+                {
+                    off += a[p * n + r] * a[p * n + r];
+                }
+            }
+
+            if (off <= 1e-30 * scale || off == 0)
+            {
+                break;
+            }
+
+            for (int p = 0; p < n; p++)
+            {
+                for (int r = p + 1; r < n; r++)
+                {
+                    double apr = a[p * n + r];
+                    if (apr == 0)
+                    {
+                        continue;
+                    }
+
+                    double theta = (a[r * n + r] - a[p * n + p]) / (2 * apr);
+                    double t = (theta >= 0 ? 1 : -1) / (Math.Abs(theta) + Math.Sqrt(theta * theta + 1));
+                    double c = 1 / Math.Sqrt(t * t + 1), s = t * c;
+                    for (int k = 0; k < n; k++)
+                    {
+                        double akp = a[k * n + p], akr = a[k * n + r];
+                        a[k * n + p] = c * akp - s * akr;
+                        a[k * n + r] = s * akp + c * akr;
+                    }
+
+                    for (int k = 0; k < n; k++)
+                    {
+                        double apk = a[p * n + k], ark = a[r * n + k];
+                        a[p * n + k] = c * apk - s * ark;
+                        a[r * n + k] = s * apk + c * ark;
+                    }
+
+                    for (int k = 0; k < n; k++)
+                    {
+                        double vkp = vectors[k * n + p], vkr = vectors[k * n + r];
+                        vectors[k * n + p] = c * vkp - s * vkr;
+                        vectors[k * n + r] = s * vkp + c * vkr;
+                    }
+                }
+            }
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            values[i] = a[i * n + i];
+        }
+    }
+
     /// <summary>x · y: a plain loop for the short segments of small matrices (a call into TensorPrimitives costs more than it saves there), vectorized beyond.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static double Dot(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
