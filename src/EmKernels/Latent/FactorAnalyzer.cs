@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using EmKernels.Engine;
 using EmKernels.Kernels;
@@ -53,24 +52,13 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     private readonly T[] _zeroShift;
     private readonly T[] _factorT;
     private readonly T[] _offsetT = new T[1];
-    private readonly double[] _scatter;
-    private readonly double[] _u;
-    private readonly double[] _su;
-    private readonly double[] _ut;
-    private readonly double[] _sb;
-    private readonly double[] _newLoadings;
-    private readonly double[] _m;
-    private readonly double[] _g;
-    private readonly double[] _b;
-    private readonly double[] _bInverse;
-    private readonly double[] _smallScratch;
+    private readonly FactorAlgebra _algebra;
     private double[]? _startLoadings;
     private double[]? _startNoise;
     private int _frameExponent;
     private bool _prepared;
     private SufficientStatistics? _expectationsOf;
     private double _expectationsWeight;
-    private double _logDeterminantM;
 
     /// <summary>Creates a factor analyzer of D features and q latent dimensions, with W = 0, Ψ = I and μ = 0 until it is fitted or given parameters.</summary>
     /// <param name="features">D ≥ 1.</param>
@@ -103,17 +91,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
         _meanT = new T[d];
         _zeroShift = new T[d];
         _factorT = new T[d * d];
-        _scatter = new double[d * d];
-        _u = new double[d * q];
-        _su = new double[d * q];
-        _ut = new double[q * d];
-        _sb = new double[d * q];
-        _newLoadings = new double[d * q];
-        _m = new double[q * q];
-        _g = new double[q * q];
-        _b = new double[q * q];
-        _bInverse = new double[q * q];
-        _smallScratch = new double[Math.Max(2 * q * q, 1)];
+        _algebra = new FactorAlgebra(d, q);
         StatisticsLayout = new StatisticsLayout(
             "factor-analysis/1", new StatisticsBlock("weight", 1), new StatisticsBlock("first-moments", d), new StatisticsBlock("scatter", d * d));
     }
@@ -203,8 +181,8 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     /// <returns>A new array.</returns>
     public double[] PosteriorCovariance()
     {
-        PosteriorFactors();
-        return (double[])_g.Clone();
+        _algebra.PosteriorFactors(_loadings, _noise);
+        return _algebra.PosteriorCovariance.ToArray();
     }
 
     /// <summary>E[z | x] = β (x − μ) with β = G Wᵀ Ψ⁻¹ for each point: N × q, row-major.</summary>
@@ -221,11 +199,11 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
         }
 
         int d = Features, q = LatentDimensions;
-        PosteriorFactors();
+        _algebra.PosteriorFactors(_loadings, _noise);
 
         // βᵀ = U G (D × q), U = Ψ⁻¹ W.
         double[] betaT = new double[d * q];
-        Multiply(_u, _g, betaT, d, q, q);
+        FactorAlgebra.Multiply(_algebra.ScaledLoadings, _algebra.PosteriorCovariance, betaT, d, q, q);
         double[] z = new double[(long)points * q];
         double[] centred = new double[d];
         for (int n = 0; n < points; n++)
@@ -398,7 +376,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     public void PrepareExpectation(bool reshift)
     {
         int d = Features;
-        double[] covariance = _scatter; // scratch: the expectations kept in it for Maximize are given up
+        double[] covariance = _algebra.Scatter; // scratch: the expectations kept in it for Maximize are given up
         _expectationsOf = null;
         ImpliedCovariance(covariance);
         _prepared = GaussianKernels.TryPrecisionCholesky(covariance, d, _factorT.AsSpan(), out double halfLogDeterminant);
@@ -504,19 +482,19 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     public bool Maximize(SufficientStatistics statistics, MaximizationContext context)
     {
         ArgumentNullException.ThrowIfNull(statistics);
-        int d = Features, q = LatentDimensions;
+        int d = Features;
         double weight = statistics.Sums[0];
         if (!(weight > 0))
         {
             return false;
         }
 
-        // The batch driver has just asked for the objective of these statistics under these parameters: S, U, G and
-        // S U are still in the scratch.
+        // The batch driver has just asked for the objective of these statistics under these parameters: the E-step's
+        // expectations are still in the algebra's scratch.
         if (!ReferenceEquals(_expectationsOf, statistics) || _expectationsWeight != weight)
         {
             ScatterAboutMean(statistics);
-            if (!ExpectationsFromScatter())
+            if (!_algebra.Expect(_loadings, _noise))
             {
                 return false;
             }
@@ -528,73 +506,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
             _mean[j] /= weight;
         }
 
-        // SB = S βᵀ = (S U) G; B = G + β S βᵀ = G + (U G)ᵀ S U G = G + G (Uᵀ S U) G.
-        Multiply(_su, _g, _sb, d, q, q);
-        double[] ustu = _bInverse; // scratch until B is inverted
-        MultiplyTransposed(_u, _sb, ustu, d, q, q); // Uᵀ S U G
-        Multiply(_g, ustu, _b, q, q, q);            // G Uᵀ S U G
-        for (int i = 0; i < q * q; i++)
-        {
-            _b[i] += _g[i];
-        }
-
-        Symmetrize(_b, q);
-        if (!DenseMatrix.TryInvertPositiveDefinite(_b, q, _bInverse, _smallScratch, out _))
-        {
-            return false;
-        }
-
-        Multiply(_sb, _bInverse, _newLoadings, d, q, q);
-
-        double trace = 0, cross = 0;
-        for (int j = 0; j < d; j++)
-        {
-            trace += _scatter[j * d + j];
-        }
-
-        double floor = Math.Max(NoiseFloor * trace / d, double.Epsilon);
-        if (Noise == FactorNoise.Diagonal)
-        {
-            for (int j = 0; j < d; j++)
-            {
-                double explained = 0;
-                for (int l = 0; l < q; l++)
-                {
-                    explained += _newLoadings[j * q + l] * _sb[j * q + l];
-                }
-
-                double psi = _scatter[j * d + j] - explained;
-                _noise[j] = psi > floor ? psi : floor;
-            }
-        }
-        else
-        {
-            for (int i = 0; i < d * q; i++)
-            {
-                cross += _newLoadings[i] * _sb[i];
-            }
-
-            // tr(B W'ᵀ W') = Σ_{l,l'} B[l, l'] (W'ᵀ W')[l', l].
-            double quadratic = 0;
-            for (int l = 0; l < q; l++)
-            {
-                for (int m = 0; m < q; m++)
-                {
-                    double wtw = 0;
-                    for (int j = 0; j < d; j++)
-                    {
-                        wtw += _newLoadings[j * q + m] * _newLoadings[j * q + l];
-                    }
-
-                    quadratic += _b[l * q + m] * wtw;
-                }
-            }
-
-            double sigma2 = (trace - 2 * cross + quadratic) / d;
-            Array.Fill(_noise, sigma2 > floor ? sigma2 : floor);
-        }
-
-        _newLoadings.CopyTo(_loadings, 0);
+        _algebra.Iterate(_loadings, _noise, Noise == FactorNoise.Isotropic, Floor());
         ParametersChanged();
         return false;
     }
@@ -606,40 +518,16 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     public double ObjectiveOfStatistics(SufficientStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
-        int d = Features, q = LatentDimensions;
         double weight = ScatterAboutMean(statistics);
         _expectationsOf = null;
-        if (!(weight > 0) || !ExpectationsFromScatter())
+        if (!(weight > 0) || !_algebra.Expect(_loadings, _noise))
         {
             return double.NaN;
         }
 
         _expectationsOf = statistics;
         _expectationsWeight = weight;
-
-        // log det C = Σ log ψ + log det M; tr(C⁻¹ S) = Σ S_jj / ψ_j − tr(G Uᵀ S U).
-        double logDeterminant = _logDeterminantM, trace = 0;
-        for (int j = 0; j < d; j++)
-        {
-            logDeterminant += Math.Log(_noise[j]);
-            trace += _scatter[j * d + j] / _noise[j];
-        }
-
-        for (int l = 0; l < q; l++)
-        {
-            for (int m = 0; m < q; m++)
-            {
-                double ustu = 0;
-                for (int j = 0; j < d; j++)
-                {
-                    ustu += _u[j * q + m] * _su[j * q + l];
-                }
-
-                trace -= _g[l * q + m] * ustu;
-            }
-        }
-
-        return -0.5 * weight * (d * Math.Log(2 * Math.PI) + logDeterminant + trace);
+        return weight * _algebra.MeanLogLikelihood(_noise);
     }
 
     /// <inheritdoc/>
@@ -676,51 +564,32 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
     /// </summary>
     private void StartFromPrincipalSubspace(SufficientStatistics statistics)
     {
-        int d = Features, q = LatentDimensions;
         double weight = ScatterAboutMean(statistics);
+        double floor = Floor();
+        if (!(weight > 0) || !double.IsFinite(floor))
+        {
+            Array.Clear(_loadings);
+            Array.Fill(_noise, 1.0);
+        }
+        else
+        {
+            _algebra.PrincipalStart(_loadings, _noise, Noise == FactorNoise.Isotropic, floor);
+        }
+
+        ParametersChanged();
+    }
+
+    /// <summary>The smallest noise variance for the scatter in the algebra's scratch: <see cref="NoiseFloor"/> × its mean variance.</summary>
+    private double Floor()
+    {
+        int d = Features;
         double trace = 0;
         for (int j = 0; j < d; j++)
         {
-            trace += _scatter[j * d + j];
+            trace += _algebra.Scatter[j * d + j];
         }
 
-        double floor = Math.Max(NoiseFloor * trace / d, double.Epsilon);
-        if (!(weight > 0) || !double.IsFinite(trace))
-        {
-            Array.Clear(_loadings);
-            Array.Fill(_noise, Math.Max(floor, 1));
-            ParametersChanged();
-            return;
-        }
-
-        if (q == 0)
-        {
-            for (int j = 0; j < d; j++)
-            {
-                double v = Noise == FactorNoise.Diagonal ? _scatter[j * d + j] : trace / d;
-                _noise[j] = v > floor ? v : floor;
-            }
-
-            ParametersChanged();
-            return;
-        }
-
-        double[] values = new double[q];
-        double[] vectors = new double[q * d];
-        DenseMatrix.LeadingEigenvectors(_scatter, d, q, values, vectors);
-        double sigma2 = q < d ? (trace - values.Sum()) / (d - q) : 1e-3 * trace / d;
-        sigma2 = sigma2 > floor ? sigma2 : floor;
-        for (int l = 0; l < q; l++)
-        {
-            double length = Math.Sqrt(Math.Max(values[l] - sigma2, 0));
-            for (int j = 0; j < d; j++)
-            {
-                _loadings[j * q + l] = vectors[l * d + j] * length;
-            }
-        }
-
-        Array.Fill(_noise, sigma2);
-        ParametersChanged();
+        return Math.Max(NoiseFloor * trace / d, double.Epsilon);
     }
 
     /// <summary>After any change of the parameters: the prepared density and the kept expectations are stale.</summary>
@@ -745,67 +614,12 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
             for (int b = a; b < d; b++)
             {
                 double value = scatter[a * d + b] / weight - ma * (first[b] / weight);
-                _scatter[a * d + b] = value;
-                _scatter[b * d + a] = value;
+                _algebra.Scatter[a * d + b] = value;
+                _algebra.Scatter[b * d + a] = value;
             }
         }
 
         return weight;
-    }
-
-    /// <summary>U = Ψ⁻¹ W, M = I + Wᵀ U, G = M⁻¹ and log det M; and S U from the scatter scratch.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool ExpectationsFromScatter()
-    {
-        if (!PosteriorFactors())
-        {
-            return false;
-        }
-
-        // S U, the one O(D² q) product of an iteration: as dot products of S's rows with U's columns (rows of Uᵀ).
-        int d = Features, q = LatentDimensions;
-        for (int l = 0; l < q; l++)
-        {
-            for (int j = 0; j < d; j++)
-            {
-                _ut[l * d + j] = _u[j * q + l];
-            }
-        }
-
-        ReadOnlySpan<double> scatter = _scatter, ut = _ut;
-        for (int i = 0; i < d; i++)
-        {
-            ReadOnlySpan<double> row = scatter.Slice(i * d, d);
-            for (int l = 0; l < q; l++)
-            {
-                _su[i * q + l] = TensorPrimitives.Dot(row, ut.Slice(l * d, d));
-            }
-        }
-
-        return true;
-    }
-
-    /// <summary>U = Ψ⁻¹ W, M = I + Wᵀ U, G = M⁻¹ and log det M.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool PosteriorFactors()
-    {
-        int d = Features, q = LatentDimensions;
-        for (int j = 0; j < d; j++)
-        {
-            for (int l = 0; l < q; l++)
-            {
-                _u[j * q + l] = _loadings[j * q + l] / _noise[j];
-            }
-        }
-
-        MultiplyTransposed(_loadings, _u, _m, d, q, q);
-        for (int l = 0; l < q; l++)
-        {
-            _m[l * q + l] += 1;
-        }
-
-        Symmetrize(_m, q);
-        return DenseMatrix.TryInvertPositiveDefinite(_m, q, _g, _smallScratch, out _logDeterminantM);
     }
 
     /// <summary>C = W Wᵀ + Ψ into <paramref name="covariance"/> (D × D).</summary>
@@ -827,64 +641,6 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
             }
 
             covariance[a * d + a] += _noise[a];
-        }
-    }
-
-    /// <summary>C (r × c) = A (r × k) B (k × c), row-major: each row of C a sum of rows of B.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Multiply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> c, int rows, int inner, int columns)
-    {
-        c[..(rows * columns)].Clear();
-        for (int i = 0; i < rows; i++)
-        {
-            Span<double> row = c.Slice(i * columns, columns);
-            for (int k = 0; k < inner; k++)
-            {
-                double aik = a[i * inner + k];
-                if (aik != 0)
-                {
-                    ReadOnlySpan<double> bk = b.Slice(k * columns, columns);
-                    for (int j = 0; j < columns; j++)
-                    {
-                        row[j] += aik * bk[j];
-                    }
-                }
-            }
-        }
-    }
-
-    /// <summary>C (r × c) = Aᵀ B for A (k × r) and B (k × c), row-major.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MultiplyTransposed(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> c, int inner, int rows, int columns)
-    {
-        c[..(rows * columns)].Clear();
-        for (int k = 0; k < inner; k++)
-        {
-            ReadOnlySpan<double> ak = a.Slice(k * rows, rows);
-            ReadOnlySpan<double> bk = b.Slice(k * columns, columns);
-            for (int i = 0; i < rows; i++)
-            {
-                double aki = ak[i];
-                Span<double> row = c.Slice(i * columns, columns);
-                for (int j = 0; j < columns; j++)
-                {
-                    row[j] += aki * bk[j];
-                }
-            }
-        }
-    }
-
-    /// <summary>Replaces a nearly symmetric matrix by its symmetric part (rounding of products such as G (Uᵀ S U) G).</summary>
-    private static void Symmetrize(Span<double> a, int n)
-    {
-        for (int i = 0; i < n; i++)
-        {
-            for (int j = 0; j < i; j++)
-            {
-                double mean = 0.5 * (a[i * n + j] + a[j * n + i]);
-                a[i * n + j] = mean;
-                a[j * n + i] = mean;
-            }
         }
     }
 
