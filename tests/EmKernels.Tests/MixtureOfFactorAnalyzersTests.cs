@@ -1,0 +1,217 @@
+using EmKernels.Engine;
+using EmKernels.Latent;
+using EmKernels.Mixtures;
+using EmKernels.Tests.Infrastructure;
+using Xunit;
+
+namespace EmKernels.Tests;
+
+/// <summary>
+/// The mixture of factor analyzers (FactorAnalyzerComponents under FiniteMixture): with K = 1 it is factor analysis (the
+/// latent/ fixtures, to their tolerances); on data drawn from one it recovers each component's subspace; EM stays
+/// monotone; float is within 1e-4 of double; its log-density is the full-covariance Gaussian of W Wᵀ + Ψ.
+/// </summary>
+public sealed class MixtureOfFactorAnalyzersTests
+{
+    [Theory]
+    [InlineData("synth-d6-fa-q2")]
+    [InlineData("wine-std-fa-q3")]
+    [InlineData("wine-std-ppca-q2")]
+    public void OneComponent_ReproducesTheFactorAnalysisFixtures(string name)
+    {
+        var fixture = Fixture.Load(Path.Combine(Fixture.Folder(), "latent", name + ".json"));
+        bool ppca = fixture.Model == "ppca";
+        int n = fixture.Points, d = fixture.Features, q = fixture.Root.GetProperty("latent_dim").GetInt32();
+        double[] x = fixture.Data;
+        var family = new FactorAnalyzerComponents<double>(1, d, q, ppca ? FactorNoise.Isotropic : FactorNoise.Diagonal, regularization: 0);
+        var mixture = new FiniteMixture<double>(family, MixtureInitialization.Current);
+        fixture.Init("W").CopyTo(family.Loadings);
+        (ppca ? Enumerable.Repeat(fixture.Init("sigma2")[0], d).ToArray() : fixture.Init("psi")).CopyTo(family.NoiseVariances);
+        fixture.Expected("mean").CopyTo(family.Means); // μ is the sample mean throughout (FORMAT.md §4)
+        ExpectationMaximizationResult result = ExpectationMaximization.Fit(mixture, new InMemoryDataSource<double>(x, n, d), new ExpectationMaximizationOptions { MaxIterations = fixture.Iterations, Tolerance = 0 });
+        var comparison = new FixtureComparison(fixture);
+        comparison.Values("mean_log_likelihood", fixture.Expected("mean_log_likelihood"), result.ObjectiveHistory);
+        comparison.Values("W", fixture.Expected("W"), family.Loadings);
+        comparison.Values(ppca ? "sigma2" : "psi", fixture.Expected(ppca ? "sigma2" : "psi"), ppca ? family.NoiseVariances[..1] : family.NoiseVariances);
+        Assert.True(comparison.Failures.Count == 0, string.Join("\n", comparison.Failures.Take(10)));
+        Assert.Empty(result.Decreases);
+    }
+
+    /// <summary>K clusters, each x = μ_k + A_k z + noise with A_k a random D × q basis, well apart.</summary>
+    private static (double[] X, double[][] Bases, double[][] Means) Subspaces(int n, int d, int q, int k, int seed, double noise)
+    {
+        var random = new Random(seed);
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        double[][] bases = new double[k][];
+        double[][] means = new double[k][];
+        for (int c = 0; c < k; c++)
+        {
+            bases[c] = Enumerable.Range(0, d * q).Select(_ => Normal() * 2).ToArray();
+            means[c] = Enumerable.Range(0, d).Select(_ => Normal() * 12).ToArray();
+        }
+
+        double[] x = new double[n * d];
+        for (int p = 0; p < n; p++)
+        {
+            int c = p % k;
+            double[] z = Enumerable.Range(0, q).Select(_ => Normal()).ToArray();
+            for (int j = 0; j < d; j++)
+            {
+                double v = means[c][j] + noise * Normal();
+                for (int l = 0; l < q; l++)
+                {
+                    v += bases[c][j * q + l] * z[l];
+                }
+
+                x[p * d + j] = v;
+            }
+        }
+
+        return (x, bases, means);
+    }
+
+    /// <summary>The largest principal angle (radians) between the column spaces of two D × q matrices.</summary>
+    private static double LargestPrincipalAngle(double[] a, double[] b, int d, int q)
+    {
+        double[] qa = Orthonormal(a, d, q), qb = Orthonormal(b, d, q);
+        double[] m = new double[q * q];
+        for (int i = 0; i < q; i++)
+        {
+            for (int j = 0; j < q; j++)
+            {
+                for (int r = 0; r < d; r++)
+                {
+                    m[i * q + j] += qa[r * q + i] * qb[r * q + j];
+                }
+            }
+        }
+
+        // Singular values of M are the cosines: eigenvalues of Mᵀ M.
+        double[] mtm = new double[q * q];
+        for (int i = 0; i < q; i++)
+        {
+            for (int j = 0; j < q; j++)
+            {
+                for (int r = 0; r < q; r++)
+                {
+                    mtm[i * q + j] += m[r * q + i] * m[r * q + j];
+                }
+            }
+        }
+
+        (double[] values, _) = DenseReference.Eigen(mtm, q);
+        return Math.Acos(Math.Min(1, Math.Sqrt(Math.Max(0, values.Min()))));
+    }
+
+    private static double[] Orthonormal(double[] a, int d, int q)
+    {
+        double[] o = (double[])a.Clone();
+        for (int l = 0; l < q; l++)
+        {
+            for (int p = 0; p < l; p++)
+            {
+                double dot = 0;
+                for (int r = 0; r < d; r++)
+                {
+                    dot += o[r * q + l] * o[r * q + p];
+                }
+
+                for (int r = 0; r < d; r++)
+                {
+                    o[r * q + l] -= dot * o[r * q + p];
+                }
+            }
+
+            double norm = Math.Sqrt(Enumerable.Range(0, d).Sum(r => o[r * q + l] * o[r * q + l]));
+            for (int r = 0; r < d; r++)
+            {
+                o[r * q + l] /= norm;
+            }
+        }
+
+        return o;
+    }
+
+    [Fact]
+    public void DataDrawnFromAMixture_TheSubspacesAreRecovered()
+    {
+        const int n = 6000, d = 12, q = 2, k = 3;
+        (double[] x, double[][] bases, double[][] means) = Subspaces(n, d, q, k, seed: 5, noise: 0.2);
+        var family = new FactorAnalyzerComponents<double>(k, d, q);
+        var mixture = new FiniteMixture<double>(family);
+        ExpectationMaximizationResult result = ExpectationMaximization.Fit(mixture, new InMemoryDataSource<double>(x, n, d), new ExpectationMaximizationOptions { Seed = 2, Restarts = 2, Tolerance = 1e-8, MaxIterations = 500 });
+        Assert.Empty(result.Decreases);
+        for (int c = 0; c < k; c++)
+        {
+            // The fitted component nearest to the true mean.
+            int fitted = Enumerable.Range(0, k).MinBy(f => Enumerable.Range(0, d).Sum(j => Math.Pow(family.Means[f * d + j] - means[c][j], 2)));
+            double angle = LargestPrincipalAngle(bases[c], family.Loadings.Slice(fitted * d * q, d * q).ToArray(), d, q);
+            Assert.True(angle < 0.05, $"component {c}: largest principal angle {angle} rad");
+            Assert.Equal(1.0 / k, mixture.Weights[fitted], 0.01);
+            for (int j = 0; j < d; j++)
+            {
+                Assert.Equal(0.04, family.NoiseVariances[fitted * d + j], 0.015); // noise sd 0.2
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(FactorNoise.Diagonal)]
+    [InlineData(FactorNoise.Isotropic)]
+    public void Float_IsWithin1e4OfDouble_AndEmIsMonotone(FactorNoise noise)
+    {
+        const int n = 3000, d = 8, q = 2, k = 2;
+        (double[] x, _, _) = Subspaces(n, d, q, k, seed: 9, noise: 0.5);
+        var options = new ExpectationMaximizationOptions { Seed = 1, Tolerance = 0, MaxIterations = 60 };
+        var inDouble = new FiniteMixture<double>(new FactorAnalyzerComponents<double>(k, d, q, noise));
+        var inFloat = new FiniteMixture<float>(new FactorAnalyzerComponents<float>(k, d, q, noise));
+        var fitDouble = ExpectationMaximization.Fit(inDouble, new InMemoryDataSource<double>(x, n, d), options);
+        var fitFloat = ExpectationMaximization.Fit(inFloat, new InMemoryDataSource<float>(x.Select(v => (float)v).ToArray(), n, d), options);
+        Assert.Empty(fitDouble.Decreases);
+        Assert.Empty(fitFloat.Decreases);
+        Assert.True(Math.Abs(fitDouble.Objective - fitFloat.Objective) < 1e-4, $"float {fitFloat.Objective}, double {fitDouble.Objective}");
+    }
+
+    [Fact]
+    public void TheDensity_IsTheGaussianOfWWtPlusPsi()
+    {
+        const int n = 400, d = 5, q = 2, k = 2;
+        (double[] x, _, _) = Subspaces(n, d, q, k, seed: 13, noise: 0.4);
+        var family = new FactorAnalyzerComponents<double>(k, d, q);
+        var mixture = new FiniteMixture<double>(family);
+        var data = new InMemoryDataSource<double>(x, n, d);
+        ExpectationMaximization.Fit(mixture, data, new ExpectationMaximizationOptions { Seed = 3, MaxIterations = 20 });
+        double[] scores = new double[n];
+        ExpectationMaximization.Evaluate(mixture, data, scores, null, null);
+        for (int p = 0; p < n; p += 37)
+        {
+            double total = 0;
+            for (int c = 0; c < k; c++)
+            {
+                double[] cov = new double[d * d];
+                for (int a = 0; a < d; a++)
+                {
+                    for (int b = 0; b < d; b++)
+                    {
+                        cov[a * d + b] = (a == b ? family.NoiseVariances[c * d + a] : 0)
+                            + Enumerable.Range(0, q).Sum(l => family.Loadings[(c * d + a) * q + l] * family.Loadings[(c * d + b) * q + l]);
+                    }
+                }
+
+                (double[] inverse, double logDet) = DenseReference.Invert(cov, d);
+                double quadratic = 0;
+                for (int a = 0; a < d; a++)
+                {
+                    for (int b = 0; b < d; b++)
+                    {
+                        quadratic += (x[p * d + a] - family.Means[c * d + a]) * inverse[a * d + b] * (x[p * d + b] - family.Means[c * d + b]);
+                    }
+                }
+
+                total += mixture.Weights[c] * Math.Exp(-0.5 * (d * Math.Log(2 * Math.PI) + logDet + quadratic));
+            }
+
+            Assert.Equal(Math.Log(total), scores[p], 1e-9 * (1 + Math.Abs(scores[p])));
+        }
+    }
+}
