@@ -214,4 +214,34 @@ public sealed class MixtureOfFactorAnalyzersTests
             Assert.Equal(Math.Log(total), scores[p], 1e-9 * (1 + Math.Abs(scores[p])));
         }
     }
+
+    [Fact]
+    public void TheEstimator_ClustersPredictsScoresAndSamples()
+    {
+        const int n = 3000, d = 10, q = 2, k = 3;
+        (double[] x, _, double[][] means) = Subspaces(n, d, q, k, seed: 17, noise: 0.3);
+        var model = new MixtureOfFactorAnalyzers<double>(new MixtureOfFactorAnalyzersOptions { Components = k, LatentDimensions = q, Seed = 4, Restarts = 2 }).Fit(x, n, d);
+        Assert.Empty(model.LikelihoodDecreases);
+        int[] labels = model.Predict(x, n);
+
+        // Points were drawn round-robin from the components: each true cluster maps to one fitted label.
+        for (int c = 0; c < k; c++)
+        {
+            int[] mine = Enumerable.Range(0, n).Where(p => p % k == c).Select(p => labels[p]).ToArray();
+            Assert.True(mine.Count(l => l == mine[0]) >= mine.Length - 1, $"cluster {c} split over labels");
+        }
+
+        Assert.Equal(model.MeanLogLikelihood, model.Score(x, n), 1e-9 * Math.Abs(model.MeanLogLikelihood));
+        Assert.Equal(k * (d * q - 1 + d + d) + k - 1, model.ParameterCount);
+        (double[] drawn, int[] from) = model.Sample(20_000, seed: 1);
+        Assert.True(Math.Abs(model.Score(drawn, 20_000) - model.MeanLogLikelihood) < 0.1, "samples of the model score like its training data");
+        Assert.Equal(20_000, from.Length);
+
+        Assert.Equal("options.LatentDimensions", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new MixtureOfFactorAnalyzers<double>(new MixtureOfFactorAnalyzersOptions { Components = 2, LatentDimensions = 11 }).Fit(x, n, d)).ParamName);
+        Assert.Equal("options.RegCovar", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new MixtureOfFactorAnalyzers<double>(new MixtureOfFactorAnalyzersOptions { RegCovar = -1 }).Fit(x, n, d)).ParamName);
+        Assert.Equal("data", Assert.Throws<ArgumentException>(() =>
+            new MixtureOfFactorAnalyzers<double>(new MixtureOfFactorAnalyzersOptions { Components = 4 }).Fit(x.AsSpan(0, 3 * d), 3, d)).ParamName);
+    }
 }
