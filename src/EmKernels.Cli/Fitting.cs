@@ -14,6 +14,9 @@ internal sealed record FitSettings
 
     public CovarianceType Covariance { get; init; } = CovarianceType.Full;
 
+    /// <summary>Gaussian: q for a mixture of factor analyzers (<c>--covariance factor:q</c>), covariances W_k W_kᵀ + Ψ_k; null for <see cref="Covariance"/>.</summary>
+    public int? Factors { get; init; }
+
     public int Components { get; init; } = 2;
 
     public string? Columns { get; init; }
@@ -125,7 +128,7 @@ internal sealed record FitSettings
     public OptionsDocument ToDocument() => new()
     {
         Model = Model,
-        Covariance = Model == "gaussian" ? Names.Of(Covariance) : null,
+        Covariance = Model == "gaussian" ? Names.Of(Covariance, Factors) : null,
         RegCovar = Model == "gaussian" ? RegCovar : null,
         Smoothing = Model == "gaussian" ? null : Smoothing,
         Components = Components,
@@ -152,10 +155,14 @@ internal sealed record FitSettings
         T Value<T>(T? value, string name)
             where T : struct => value ?? throw new UsageException($"{path}: the field 'options.{name}' is missing.");
         string model = o.Model ?? throw new UsageException($"{path}: the field 'options.model' is missing.");
+        (CovarianceType Type, int? Factors) choice = model == "gaussian"
+            ? Names.CovarianceChoice(o.Covariance ?? throw new UsageException($"{path}: the field 'options.covariance' is missing."), "options")
+            : (CovarianceType.Full, null);
         return new FitSettings
         {
             Model = model,
-            Covariance = model == "gaussian" ? Names.Covariance(o.Covariance ?? throw new UsageException($"{path}: the field 'options.covariance' is missing."), "options") : CovarianceType.Full,
+            Covariance = choice.Type,
+            Factors = choice.Factors,
             RegCovar = model == "gaussian" ? Value(o.RegCovar, "reg_covar") : 0,
             Smoothing = model == "gaussian" ? 0 : Value(o.Smoothing, "smoothing"),
             Components = Value(o.Components, "components"),
@@ -277,6 +284,7 @@ internal static class Fitter
         double k = s.Components;
         double parameters = s.Model switch
         {
+            "gaussian" when s.Factors is { } q => k * d * (2.0 + q) + k * (double)d * d, // the loadings and noise, and the per-component scatter its M-step takes
             "gaussian" => k * d + s.Covariance switch { CovarianceType.Full => k * d * d, CovarianceType.Tied => (double)d * d, CovarianceType.Diagonal => k * d, _ => k },
             "categorical" => k * d * categories,
             _ => k * d,
@@ -291,7 +299,7 @@ internal static class Fitter
         string gigabytes = (bytes / (1 << 30)).ToString("0.#", CultureInfo.InvariantCulture);
         string have = (available / (1 << 30)).ToString("0.#", CultureInfo.InvariantCulture);
         throw new UsageException(s.Model == "gaussian"
-            ? $"{source}: {Names.Of(s.Covariance)} covariance of {d} features and {s.Components} components has {parameters:N0} parameters, about {gigabytes} GB with the copies a fit keeps; this machine has {have} GB: use --covariance diag or spherical, or fewer features (--columns)."
+            ? $"{source}: {Names.Of(s.Covariance, s.Factors)} covariance of {d} features and {s.Components} components has {parameters:N0} parameters, about {gigabytes} GB with the copies a fit keeps; this machine has {have} GB: use --covariance diag or spherical, or fewer features (--columns)."
             : $"{source}: {s.Components} components × {d} features × {categories} categories are {parameters:N0} parameters, about {gigabytes} GB with the copies a fit keeps; this machine has {have} GB: use fewer categories or features.");
     }
 
@@ -299,9 +307,16 @@ internal static class Fitter
     public static FiniteMixture<T> Model<T>(FitSettings s, int features, int categories)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        ComponentFamily<T> family = s.Model == "gaussian"
-            ? GaussianComponents<T>.Create(s.Covariance, s.Components, features, s.RegCovar)
-            : DiscreteComponents<T>.Create(Names.Distribution(s.Model), s.Components, features, categories, s.Trials ?? 1, s.Smoothing);
+        if (s.Factors is { } q && q > features)
+        {
+            throw new UsageException($"--covariance factor:{q} has more factors than the {features} columns.");
+        }
+
+        ComponentFamily<T> family = s.Model != "gaussian"
+            ? DiscreteComponents<T>.Create(Names.Distribution(s.Model), s.Components, features, categories, s.Trials ?? 1, s.Smoothing)
+            : s.Factors is { } factors
+                ? new Latent.FactorAnalyzerComponents<T>(s.Components, features, factors, Latent.FactorNoise.Diagonal, s.RegCovar)
+                : GaussianComponents<T>.Create(s.Covariance, s.Components, features, s.RegCovar);
         return new FiniteMixture<T>(family, s.InitName switch
         {
             "random" => MixtureInitialization.RandomResponsibilities,
@@ -365,17 +380,20 @@ internal static class Fitter
             converged, iterations, n, source, clock.Elapsed);
         bool gaussian = s.Model == "gaussian";
         var family = model.Family;
+        var factor = family as Latent.FactorAnalyzerComponents<T>;
+        var classic = family as GaussianComponents<T>;
         var file = new ModelFile
         {
             Model = s.Model,
             Covariance = gaussian ? s.Covariance : null,
+            Factors = factor?.LatentDimensions,
             Columns = columns,
             Categories = categories,
             Trials = s.Trials ?? 1,
             Weights = model.Weights.ToArray(),
-            Means = gaussian ? ((GaussianComponents<T>)family).Means.ToArray() : [],
-            Parameters = gaussian ? ((GaussianComponents<T>)family).Covariances.ToArray() : family.Parameters.ToArray(),
-            CovarianceScaleExponent = gaussian ? ((GaussianComponents<T>)family).CovarianceScaleExponent : 0,
+            Means = factor is not null ? factor.Means.ToArray() : classic is not null ? classic.Means.ToArray() : [],
+            Parameters = factor is not null ? [.. factor.Loadings, .. factor.NoiseVariances] : classic is not null ? classic.Covariances.ToArray() : family.Parameters.ToArray(),
+            CovarianceScaleExponent = classic?.CovarianceScaleExponent ?? 0,
             Float32 = s.Float32,
             Fit = summary,
             Options = s with { Categories = s.Model == "categorical" ? categories : null },

@@ -21,6 +21,7 @@ internal sealed record ModelFile
 
     private IMixture? _mixture;
     private GaussianMixtureModel<double>? _gaussian;
+    private Latent.FactorMixtureModel<double>? _factors;
 
     /// <summary>The file it was read from (for messages), or null for a model made by a fit.</summary>
     public string? SourcePath { get; init; }
@@ -30,6 +31,9 @@ internal sealed record ModelFile
 
     /// <summary>Gaussian only.</summary>
     public CovarianceType? Covariance { get; init; }
+
+    /// <summary>Gaussian: q of a mixture of factor analyzers (then <see cref="Parameters"/> are the K × D × q loadings and the K × D noise variances); null otherwise.</summary>
+    public int? Factors { get; init; }
 
     public required string[] Columns { get; init; }
 
@@ -148,6 +152,8 @@ internal sealed record ModelFile
                 "weights" => "weights",
                 "means" => "means",
                 "covariances" => "covariances",
+                "loadings" => "loadings",
+                "noiseVariances" => "noise_variances",
                 "parameters" => Model == "poisson" ? "rates" : "probs",
                 _ => e.ParamName ?? "?",
             };
@@ -161,12 +167,36 @@ internal sealed record ModelFile
             ? built
             : GaussianMixtureModel<double>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent);
 
+    /// <summary>A mixture of factor analyzers' parameters as a library model in double, for summaries; built once.</summary>
+    public Latent.FactorMixtureModel<double> FactorsInDouble() =>
+        _factors ??= _mixture is Mixture<double> { Model: Latent.FactorMixtureModel<double> built } ? built : Factor<double>();
+
+    /// <summary>The loadings (K × D × q) of a mixture of factor analyzers.</summary>
+    public ReadOnlySpan<double> Loadings => Parameters.AsSpan(0, Components * Features * (Factors ?? 0));
+
+    /// <summary>The noise variances (K × D) of a mixture of factor analyzers.</summary>
+    public ReadOnlySpan<double> NoiseVariances => Parameters.AsSpan(Components * Features * (Factors ?? 0));
+
+    private Latent.FactorMixtureModel<T> Factor<T>()
+        where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
+    {
+        int loadings = Components * Features * Factors!.Value;
+        if (Parameters.Length != loadings + Components * Features)
+        {
+            throw new ArgumentException($"Expected {loadings} loadings and {Components * Features} noise variances, got {Parameters.Length} values.", "loadings");
+        }
+
+        return Latent.FactorMixtureModel<T>.FromParameters(Features, Factors!.Value, Latent.FactorNoise.Diagonal, Weights, Means, Parameters[..loadings], Parameters[loadings..]);
+    }
+
     private Mixture<T> Build<T>()
         where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {
-        MixtureModel<T> model = Model == "gaussian"
-            ? GaussianMixtureModel<T>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent)
-            : DiscreteMixtureModel<T>.FromParameters(Names.Distribution(Model), Features, Weights, Parameters, Categories, Trials);
+        MixtureModel<T> model = Model != "gaussian"
+            ? DiscreteMixtureModel<T>.FromParameters(Names.Distribution(Model), Features, Weights, Parameters, Categories, Trials)
+            : Factors is not null
+                ? Factor<T>()
+                : GaussianMixtureModel<T>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent);
         return new Mixture<T>(model);
     }
 
@@ -176,7 +206,10 @@ internal sealed record ModelFile
         Version = CovarianceScaleExponent != 0 ? ScaledFormatVersion : FormatVersion,
         CovarianceScaleExponent = CovarianceScaleExponent != 0 ? CovarianceScaleExponent : null,
         Model = Model,
-        CovarianceType = Covariance is { } covariance ? Names.Of(covariance) : null,
+        CovarianceType = Factors is not null ? "factor" : Covariance is { } covariance ? Names.Of(covariance) : null,
+        Factors = Factors,
+        Loadings = Factors is not null ? Loadings.ToArray() : null,
+        NoiseVariances = Factors is not null ? NoiseVariances.ToArray() : null,
         Components = Components,
         Features = Features,
         Columns = Columns,
@@ -185,7 +218,7 @@ internal sealed record ModelFile
         Float32 = Float32,
         Weights = Weights,
         Means = Model == "gaussian" ? Means : null,
-        Covariances = Model == "gaussian" ? Parameters : null,
+        Covariances = Model == "gaussian" && Factors is null ? Parameters : null,
         Rates = Model == "poisson" ? Parameters : null,
         Probs = Model is "bernoulli" or "categorical" or "binomial" ? Parameters : null,
         MeanLogLikelihood = Fit.MeanLogLikelihood,
@@ -229,7 +262,13 @@ internal sealed record ModelFile
             throw new UsageException($"{path}: unknown model '{Quoted.Of(model)}' (expected {string.Join(", ", Names.Models)}).");
         }
 
-        CovarianceType? covariance = model == "gaussian" ? Names.Covariance(Required(d.CovarianceType, "covariance_type"), path) : null;
+        bool factor = model == "gaussian" && d.CovarianceType == "factor";
+        CovarianceType? covariance = model != "gaussian" ? null : factor ? CovarianceType.Full : Names.Covariance(Required(d.CovarianceType, "covariance_type"), path);
+        int? factors = factor ? Value(d.Factors, "factors") : null;
+        if (factors is < 0 || factors > d.Features)
+        {
+            throw new UsageException($"{path}: the field 'factors' is {factors}; it must be in 0 … the number of features.");
+        }
         string[] columns = Required(d.Columns, "columns");
         double[] weights = Required(d.Weights, "weights");
         int components = Value(d.Components, "components"), features = Value(d.Features, "features");
@@ -259,13 +298,16 @@ internal sealed record ModelFile
         {
             Model = model,
             Covariance = covariance,
+            Factors = factors,
             Columns = columns,
             Categories = model == "categorical" ? Value(d.Categories, "categories") : 1,
             Trials = model == "binomial" ? Value(d.Trials, "trials") : 1,
             Weights = weights,
             Means = model == "gaussian" ? Required(d.Means, "means") : [],
             CovarianceScaleExponent = model == "gaussian" ? d.CovarianceScaleExponent ?? 0 : 0,
-            Parameters = Required(model switch { "gaussian" => d.Covariances, "poisson" => d.Rates, _ => d.Probs }, key),
+            Parameters = factor
+                ? [.. Required(d.Loadings, "loadings"), .. Required(d.NoiseVariances, "noise_variances")]
+                : Required(model switch { "gaussian" => d.Covariances, "poisson" => d.Rates, _ => d.Probs }, key),
             Float32 = Value(d.Float32, "float32"),
             Fit = new FitSummary(
                 Value(d.MeanLogLikelihood, "mean_log_likelihood"), Value(d.Bic, "bic"), Value(d.Aic, "aic"), Value(d.Converged, "converged"),
@@ -323,6 +365,18 @@ internal sealed class ModelDocument
 
     [JsonPropertyName("covariances")]
     public double[]? Covariances { get; set; }
+
+    [JsonPropertyName("factors")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Factors { get; set; }
+
+    [JsonPropertyName("loadings")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double[]? Loadings { get; set; }
+
+    [JsonPropertyName("noise_variances")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double[]? NoiseVariances { get; set; }
 
     [JsonPropertyName("covariance_scale_exponent")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

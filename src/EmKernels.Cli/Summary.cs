@@ -12,7 +12,7 @@ internal static class Summary
     {
         FitSummary fit = model.Fit;
         string columns = model.Features <= 8 ? string.Join(", ", model.Columns) : $"{string.Join(", ", model.Columns.Take(6))}, … {model.Columns[^1]}";
-        terminal.Heading($"{Names.Describe(model.Model, model.Covariance, model.Components)} on {fit.Data} ({fit.Points} × {model.Features}: {columns}){(model.Float32 ? ", float32" : "")}");
+        terminal.Heading($"{Names.Describe(model.Model, model.Covariance, model.Components, model.Factors)} on {fit.Data} ({fit.Points} × {model.Features}: {columns}){(model.Float32 ? ", float32" : "")}");
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
         terminal.Facts(model.Online is { } online
             ?
@@ -44,7 +44,8 @@ internal static class Summary
     private static (List<string>, List<string[]>) Gaussian(ModelFile model)
     {
         int d = model.Features;
-        bool correlated = model.Covariance is CovarianceType.Full or CovarianceType.Tied;
+        bool factor = model.Factors is not null;
+        bool correlated = factor || model.Covariance is CovarianceType.Full or CovarianceType.Tied;
         var headers = new List<string> { "component", "weight" };
         if (d <= WideFeatures)
         {
@@ -69,7 +70,7 @@ internal static class Summary
         {
             // Diagonal and spherical covariances are never made D × D (D may be in the tens of thousands).
             // They are read as stored (Σ·2^−2q): correlations do not depend on q, standard deviations are scaled by 2^q.
-            double[] covariance = correlated ? StoredCovariance(model, k) : [];
+            double[] covariance = correlated ? (factor ? model.FactorsInDouble().ComponentCovariance(k) : StoredCovariance(model, k)) : [];
             int q = model.CovarianceScaleExponent;
             double Variance(int a) => model.Covariance switch
             {
@@ -121,7 +122,7 @@ internal static class Summary
 
                 row.Add(Format.Number(Math.Sqrt(norm)));
                 row.Add(Format.Number(Math.ScaleB(Math.Sqrt(trace / d), q)));
-                row.Add(Format.Number(GaussianModel(model).LogDeterminant(k)));
+                row.Add(Format.Number(factor ? model.FactorsInDouble().LogDeterminant(k) : GaussianModel(model).LogDeterminant(k)));
                 if (correlated)
                 {
                     row.Add(Format.Fixed(maxCorrelation, 4));
@@ -228,7 +229,8 @@ internal static class Summary
     }
 
     /// <summary>Component k's covariance as a full D × D matrix, whatever the type.</summary>
-    public static double[] Covariance(ModelFile model, int k) => GaussianModel(model).ComponentCovariance(k);
+    public static double[] Covariance(ModelFile model, int k) =>
+        model.Factors is not null ? model.FactorsInDouble().ComponentCovariance(k) : GaussianModel(model).ComponentCovariance(k);
 
     private static GaussianMixtureModel<double> GaussianModel(ModelFile model) => model.GaussianInDouble();
 }

@@ -26,8 +26,28 @@ internal static class Names
         "tied" => CovarianceType.Tied,
         "diag" or "diagonal" => CovarianceType.Diagonal,
         "spherical" => CovarianceType.Spherical,
-        _ => throw new UsageException($"{where}: unknown covariance type '{Quoted.Of(name)}' (expected {string.Join(", ", CovarianceTypes)})."),
+        _ => throw new UsageException($"{where}: unknown covariance type '{Quoted.Of(name)}' (expected {string.Join(", ", CovarianceTypes)} or factor:Q)."),
     };
+
+    /// <summary>A covariance type or <c>factor:Q</c> (a mixture of factor analyzers with Q factors per component).</summary>
+    public static (CovarianceType Type, int? Factors) CovarianceChoice(string name, string where)
+    {
+        if (!name.StartsWith("factor:", StringComparison.Ordinal))
+        {
+            return (Covariance(name, where), null);
+        }
+
+        string count = name["factor:".Length..];
+        if (!int.TryParse(count, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int q) || q < 1)
+        {
+            throw new UsageException($"{where}: '{Quoted.Of(name)}' needs a number of factors of at least 1 (factor:Q, for example factor:4).");
+        }
+
+        return (CovarianceType.Full, q);
+    }
+
+    /// <summary>"full", "diag", … or "factor:Q".</summary>
+    public static string Of(CovarianceType type, int? factors) => factors is { } q ? $"factor:{q}" : Of(type);
 
     public static DiscreteDistribution Distribution(string model) => model switch
     {
@@ -38,8 +58,9 @@ internal static class Names
     };
 
     /// <summary>"Gaussian mixture, K = 2, full covariance".</summary>
-    public static string Describe(string model, CovarianceType? covariance, int components) => model switch
+    public static string Describe(string model, CovarianceType? covariance, int components, int? factors = null) => model switch
     {
+        "gaussian" when factors is { } q => $"Mixture of factor analyzers, K = {components}, q = {q}",
         "gaussian" => $"Gaussian mixture, K = {components}, {Of(covariance!.Value)} covariance",
         _ => $"{char.ToUpperInvariant(model[0])}{model[1..]} mixture, K = {components}",
     };

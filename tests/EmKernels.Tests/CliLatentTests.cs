@@ -87,6 +87,38 @@ public sealed class CliLatentTests : IDisposable
     }
 
     [Fact]
+    public void FactorCovariance_WritesTheLibrarysMixtureAndEvaluatesIt()
+    {
+        var fixture = Fixture.Load(Path.Combine(Fixture.Folder(), "latent", "wine-std-fa-q3.json"));
+        int n = fixture.Points, d = fixture.Features;
+        string csv = CsvOf(fixture.Data, d, Enumerable.Range(1, d).Select(j => $"c{j}").ToArray());
+        CliRun run = Run("fit", csv, "-k", "3", "--covariance", "factor:2", "--seed", "5", "-o", PathOf("mfa.json"));
+        Assert.True(run.Exit == 0, run.Error);
+        var expected = new MixtureOfFactorAnalyzers<double>(new MixtureOfFactorAnalyzersOptions { Components = 3, LatentDimensions = 2, Seed = 5 }).Fit(fixture.Data, n, d);
+        JsonElement model = JsonDocument.Parse(File.ReadAllText(PathOf("mfa.json"))).RootElement;
+        Assert.Equal("factor", model.GetProperty("covariance_type").GetString());
+        Assert.Equal(2, model.GetProperty("factors").GetInt32());
+        Assert.Equal(expected.Weights.ToArray(), model.GetProperty("weights").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal(expected.Means.ToArray(), model.GetProperty("means").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal(expected.Loadings.ToArray(), model.GetProperty("loadings").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal(expected.NoiseVariances.ToArray(), model.GetProperty("noise_variances").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal(expected.MeanLogLikelihood, model.GetProperty("mean_log_likelihood").GetDouble());
+        Assert.Contains("Mixture of factor analyzers, K = 3, q = 2", run.Output, StringComparison.Ordinal);
+
+        // The model file is read back: scores and labels are the library model's.
+        CliRun score = Run("score", PathOf("mfa.json"), csv);
+        Assert.True(score.Exit == 0, score.Error);
+        Assert.Equal(expected.Score(fixture.Data, n), double.Parse(score.Output.Trim(), CultureInfo.InvariantCulture), 1e-12 * Math.Abs(expected.MeanLogLikelihood));
+        CliRun predict = Run("predict", PathOf("mfa.json"), csv);
+        Assert.Equal(expected.Predict(fixture.Data, n), predict.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(int.Parse));
+
+        // Selection takes factor:Q beside the covariance types.
+        CliRun select = Run("select", csv, "-k", "2..3", "--covariance", "diag,factor:2");
+        Assert.True(select.Exit == 0, select.Error);
+        Assert.Contains("factor:2", select.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BadInput_IsOneLineAndExitCode2()
     {
         string csv = CsvOf([1, 2, 3, 4, 5, 7, 7, 8, 10], 3, ["a", "b", "c"]);
@@ -95,6 +127,10 @@ public sealed class CliLatentTests : IDisposable
         AssertBad(Run("regress", csv, "--target", "b", "--columns", "a,b"), "includes the target");
         AssertBad(Run("regress", csv, "--target", "q"), "q");
         AssertBad(Run("fa", csv, "--max-iter", "-1"), "--max-iter");
+        AssertBad(Run("fit", csv, "--covariance", "factor:0"), "factor:0");
+        AssertBad(Run("fit", csv, "--covariance", "factor:4"), "more factors than the 3 columns");
+        AssertBad(Run("fit", csv, "--covariance", "factor"), "unknown covariance type");
+        AssertBad(Run("select", csv, "-k", "1..2", "--covariance", "full,factor:-1"), "factor:-1");
         File.WriteAllText(PathOf("nan.csv"), "a,b\n1,2\n3,NaN\n");
         AssertBad(Run("fa", PathOf("nan.csv")), "line 3");
         AssertBad(Run("regress", PathOf("nan.csv"), "--target", "a"), "line 3");

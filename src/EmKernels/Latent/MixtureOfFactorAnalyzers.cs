@@ -135,7 +135,62 @@ public sealed class FactorMixtureModel<T> : MixtureModel<T>
     private readonly double[] _noise;
     private readonly int _parameterCount;
 
-    internal FactorMixtureModel(FactorAnalyzerComponents<T> family, double[] weights, FitRecord fit)
+    /// <summary>
+    /// A model with the given parameters, for evaluating and sampling parameters stored or computed elsewhere. It has no
+    /// fit history (<see cref="MixtureModel{T}.MeanLogLikelihood"/> throws).
+    /// </summary>
+    /// <param name="features">D ≥ 1.</param>
+    /// <param name="latentDimensions">q, 0 ≤ q ≤ D.</param>
+    /// <param name="noise">Diagonal or isotropic noise (isotropic: each component's D noise variances equal).</param>
+    /// <param name="weights">K ≥ 1 finite non-negative weights summing to 1 (within 1e-6).</param>
+    /// <param name="means">K × D finite means.</param>
+    /// <param name="loadings">K × D × q finite loadings.</param>
+    /// <param name="noiseVariances">K × D positive finite noise variances.</param>
+    /// <returns>The model; it holds copies of the arrays.</returns>
+    /// <exception cref="ArgumentException">A length or value is invalid; the message says which.</exception>
+    public static FactorMixtureModel<T> FromParameters(int features, int latentDimensions, FactorNoise noise, double[] weights, double[] means, double[] loadings, double[] noiseVariances)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(means);
+        ArgumentNullException.ThrowIfNull(loadings);
+        ArgumentNullException.ThrowIfNull(noiseVariances);
+        ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(latentDimensions);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(latentDimensions, features);
+        int k = weights.Length, d = features, q = latentDimensions;
+        if (k == 0)
+        {
+            throw new ArgumentException("There must be at least one weight.", nameof(weights));
+        }
+
+        double[] start = MixtureSetup.StartWeights(weights, k, nameof(weights));
+        Check(means, k * d, nameof(means), positive: false);
+        Check(loadings, k * d * q, nameof(loadings), positive: false);
+        Check(noiseVariances, k * d, nameof(noiseVariances), positive: true);
+        var family = new FactorAnalyzerComponents<T>(k, d, q, noise, 0);
+        means.CopyTo(family.Means);
+        loadings.CopyTo(family.Loadings);
+        noiseVariances.CopyTo(family.NoiseVariances);
+        return new FactorMixtureModel<T>(family, start, null);
+    }
+
+    private static void Check(double[] values, int length, string name, bool positive)
+    {
+        if (values.Length != length)
+        {
+            throw new ArgumentException($"Expected {length} values, got {values.Length}.", name);
+        }
+
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!double.IsFinite(values[i]) || (positive && !(values[i] > 0)))
+            {
+                throw new ArgumentException($"Value {i} is {values[i]}; {(positive ? "every value must be positive and finite" : "every value must be finite")}.", name);
+            }
+        }
+    }
+
+    internal FactorMixtureModel(FactorAnalyzerComponents<T> family, double[] weights, FitRecord? fit)
         : base(family.Components, family.Features, weights, fit)
     {
         LatentDimensions = family.LatentDimensions;
@@ -188,6 +243,26 @@ public sealed class FactorMixtureModel<T> : MixtureModel<T>
         }
 
         return c;
+    }
+
+    /// <summary>log det C_k = Σ_j log ψ_kj + log det (I + W_kᵀ Ψ_k⁻¹ W_k), in O(D q²).</summary>
+    /// <param name="component">0 ≤ k &lt; K.</param>
+    /// <returns>The log-determinant.</returns>
+    public double LogDeterminant(int component)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(component);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(component, Components);
+        int d = Features, q = LatentDimensions;
+        var algebra = new FactorAlgebra(d, q);
+        ReadOnlySpan<double> psi = _noise.AsSpan(component * d, d);
+        algebra.PosteriorFactors(_loadings.AsSpan(component * d * q, d * q), psi);
+        double sum = algebra.LogDeterminantM;
+        foreach (double v in psi)
+        {
+            sum += Math.Log(v);
+        }
+
+        return sum;
     }
 
     /// <inheritdoc/>
