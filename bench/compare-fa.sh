@@ -53,7 +53,7 @@ print("scikit-learn's thread pools (threadpoolctl, OPENBLAS_CORETYPE and OPENBLA
       "; ".join(f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')}, {p.get('num_threads')} threads)" for p in pools) + "\n")
 print(f"Data: {n:,} × {d} float64 drawn from a factor model with q = {q} (bench/sklearn_fa.py, seed 20261130). scikit-learn: "
       f"`FactorAnalysis(n_components={q}, random_state=0).fit(X)` with its defaults (tol 1e-2, randomized SVD), timed around fit; "
-      "its `score(X)` minus 1e-6 is the target. EmKernels: `FactorAnalysis<double>` (2 threads, random start, seed 0), timed from "
+      "its `score(X)` minus 1e-6 is the target. EmKernels: `FactorAnalysis<double>` (2 threads, its default start: the PPCA solution of the scatter's leading subspace), timed from "
       "the call to the first iteration whose mean log-likelihood reaches the target (`EmKernels.Bench fa`). Medians of "
       f"{len(rows['emkernels'])} alternating rounds. `bash bench/compare-fa.sh` re-runs it; never edit by hand.\n")
 print("| | seconds | iterations | mean log-likelihood |")
