@@ -7,6 +7,8 @@
 # measured in the same run (`EmKernels.Bench probe`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every Python here (numpy included) runs as a user has it: this machine's shell pins OpenBLAS to its AVX2 kernels.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 ROUNDS=${ROUNDS:-3}
 N=${N:-1000000} D=${D:-64} Q=${Q:-8}
 work=$(mktemp -d)

@@ -5,6 +5,8 @@
 # measured in the same run. Writes perf-results/mixture-of-factor-analyzers.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every Python here (numpy included) runs as a user has it: this machine's shell pins OpenBLAS to its AVX2 kernels.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 N=${N:-200000} D=${D:-128} K=${K:-16} Q=${Q:-8} M=${M:-10} R=${R:-3}
 dotnet build -c Release bench/EmKernels.Bench >/dev/null
 dotnet build-server shutdown >/dev/null 2>&1 || true

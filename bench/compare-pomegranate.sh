@@ -5,6 +5,8 @@
 # libopenblas0-pthread; pomegranate runs as a user has it (bench/reference-python.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every Python here (numpy included) runs as a user has it: this machine's shell pins OpenBLAS to its AVX2 kernels.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 N=${N:-100000} D=${D:-784} K=${K:-10} M=${M:-6} ROUNDS=${ROUNDS:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

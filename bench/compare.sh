@@ -7,6 +7,8 @@
 # threadpoolctl's view of its thread pools is recorded in the report; a reference BLAS or a Haswell pin is refused).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every Python here (numpy included) runs as a user has it: this machine's shell pins OpenBLAS to its AVX2 kernels.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 ROUNDS=${ROUNDS:-3}
 WORKLOADS=${WORKLOADS:-"small:10000:4:4:full:20 diag-1M:1000000:16:16:diag:6 full-200k:200000:32:16:full:6 full-100k-k64:100000:64:64:full:4"}
 work=$(mktemp -d)

@@ -4,6 +4,8 @@
 # Needs numpy (Debian's python3-numpy) and /usr/bin/time (Debian's time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every Python here (numpy included) runs as a user has it: this machine's shell pins OpenBLAS to its AVX2 kernels.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 work=${WORK:-$(mktemp -d)}
 dotnet build -c Release src/EmKernels.Cli >/dev/null
 /usr/bin/python3 - "$work" <<'PY'

@@ -5,6 +5,8 @@
 # log-likelihood. Writes perf-results/online.md. Needs numpy (Debian's python3-numpy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every Python here (numpy included) runs as a user has it: this machine's shell pins OpenBLAS to its AVX2 kernels.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 work=${WORK:-$(mktemp -d)}
 dotnet build -c Release bench/EmKernels.Bench >/dev/null
 dotnet build-server shutdown >/dev/null 2>&1 || true
