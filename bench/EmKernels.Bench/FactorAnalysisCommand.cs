@@ -73,7 +73,6 @@ internal static class FactorAnalysisCommand
         double toTarget = reached >= 0 ? reports[reached].Elapsed.TotalSeconds : double.NaN;
         PassTimes statisticsPass = passes.First(p => p.Training);
         double firstReport = reports.Count > 0 ? reports[0].Elapsed.TotalSeconds : total;
-        Console.Error.WriteLine("passes (ms): " + string.Join(", ", passes.Select(p => $"{(p.Training ? "T" : "s")}{p.Wall:F0}")));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{{\"seconds_to_target\": {toTarget:R}, \"iterations_to_target\": {reached}, \"seconds_total\": {total:R}, \"iterations\": {model.Iterations}, " +
             $"\"mean_log_likelihood\": {model.MeanLogLikelihood:R}, \"statistics_pass_seconds\": {statisticsPass.Wall / 1000:R}, " +

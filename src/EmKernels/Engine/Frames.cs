@@ -25,6 +25,18 @@ internal readonly record struct Frame(double[]? Centre, int ScaleExponent, int W
 /// <summary>Exact scaling by powers of two in any precision, for exponents beyond a single factor's range.</summary>
 internal static class Frames
 {
+    /// <summary>
+    /// The frame's power of two for second-moment models (Gaussian, factor analyzers) whose spread, as log₂ of a standard
+    /// deviation, is <paramref name="log2Spread"/>: 0 while it is within 2^±128 in double or 2^±32 in float (squares and
+    /// products stay in range), else the spread itself rounded, which brings the data to about unit scale.
+    /// </summary>
+    public static int SecondMomentScaleExponent<T>(double log2Spread)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int limit = typeof(T) == typeof(float) ? 32 : 128;
+        return double.IsFinite(log2Spread) && Math.Abs(log2Spread) > limit ? (int)Math.Round(log2Spread) : 0;
+    }
+
     /// <summary>x·2^exponent (exact unless the result overflows or is subnormal).</summary>
     public static double ScaleByPowerOfTwo(double x, long exponent) => Math.ScaleB(x, (int)Math.Clamp(exponent, -4000, 4000));
 

@@ -304,6 +304,31 @@ internal sealed class FactorAlgebra
         return true;
     }
 
+    /// <summary>
+    /// One draw x = μ + W z + √Ψ ε of a factor analyzer (z, then ε feature by feature, standard normal), into
+    /// <paramref name="point"/>; <paramref name="z"/> is q values of scratch.
+    /// </summary>
+    public static void SamplePoint<T>(ReadOnlySpan<double> mean, ReadOnlySpan<double> loadings, ReadOnlySpan<double> noise, Span<double> z, Random random, Span<T> point)
+        where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
+    {
+        int d = mean.Length, q = z.Length;
+        for (int l = 0; l < q; l++)
+        {
+            z[l] = StandardNormal.Next(random);
+        }
+
+        for (int j = 0; j < d; j++)
+        {
+            double x = mean[j] + Math.Sqrt(noise[j]) * StandardNormal.Next(random);
+            for (int l = 0; l < q; l++)
+            {
+                x += loadings[j * q + l] * z[l];
+            }
+
+            point[j] = T.CreateTruncating(x);
+        }
+    }
+
     /// <summary>C (r × c) = A (r × k) B (k × c), row-major.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> c, int rows, int inner, int columns)

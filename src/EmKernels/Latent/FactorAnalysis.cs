@@ -249,24 +249,9 @@ public sealed class FactorAnalysisModel<T>
         var random = new Random(seed);
         T[] points = new T[count * d];
         double[] z = new double[q];
-        ReadOnlySpan<double> w = Loadings, psi = NoiseVariances, mean = Mean;
         for (int n = 0; n < count; n++)
         {
-            for (int l = 0; l < q; l++)
-            {
-                z[l] = StandardNormal.Next(random);
-            }
-
-            for (int j = 0; j < d; j++)
-            {
-                double x = mean[j] + Math.Sqrt(psi[j]) * StandardNormal.Next(random);
-                for (int l = 0; l < q; l++)
-                {
-                    x += w[j * q + l] * z[l];
-                }
-
-                points[n * d + j] = T.CreateTruncating(x);
-            }
+            FactorAlgebra.SamplePoint(Mean, Loadings, NoiseVariances, z, random, points.AsSpan(n * d, d));
         }
 
         return points;

@@ -266,8 +266,7 @@ public sealed class FactorAnalyzer<T> : IExpectationMaximizationModel<T>
             log2Spread = 0.5 * Math.Log2(largest);
         }
 
-        int limit = typeof(T) == typeof(float) ? 32 : 128;
-        return double.IsFinite(log2Spread) && Math.Abs(log2Spread) > limit ? (int)Math.Round(log2Spread) : 0;
+        return Frames.SecondMomentScaleExponent<T>(log2Spread);
     }
 
     /// <summary>μ and W × 2^e, Ψ × 2^2e.</summary>

@@ -36,6 +36,8 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
     private readonly T[] _projectionsT;
     private readonly T[] _offsetsT;
     private readonly double[] _projection;
+    private readonly double[] _componentLoadings;
+    private readonly double[] _componentNoise;
     private double[] _reseedNoise;
     private int _frameExponent;
     private double _largestCondition = 1;
@@ -74,6 +76,8 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
         _projectionsT = new T[k * q * d];
         _offsetsT = new T[k];
         _projection = new double[q * d];
+        _componentLoadings = new double[d * q];
+        _componentNoise = new double[d];
         _reseedNoise = Enumerable.Repeat(1.0, d).ToArray();
         NoiseVariances.Fill(1);
     }
@@ -129,14 +133,13 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
     /// <returns>s.</returns>
     public override int FrameScaleExponent(DataSummary? summary)
     {
-        double log2Spread = summary?.Log2Spread ?? 0.5 * Math.Log2(NoiseVariances.ToArray().Max());
+        double log2Spread = summary?.Log2Spread ?? 0.5 * Math.Log2(System.Numerics.Tensors.TensorPrimitives.Max<double>(NoiseVariances));
         if (Regularization > 0)
         {
             log2Spread = Math.Max(log2Spread, 0.5 * Math.Log2(Regularization));
         }
 
-        int limit = typeof(T) == typeof(float) ? 32 : 128;
-        return double.IsFinite(log2Spread) && Math.Abs(log2Spread) > limit ? (int)Math.Round(log2Spread) : 0;
+        return Frames.SecondMomentScaleExponent<T>(log2Spread);
     }
 
     /// <summary>Means and loadings × 2^e, noise variances × 2^2e.</summary>
@@ -275,8 +278,8 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
         double minimumMass = MinimumMass(mass);
         double regularization = FrameRegularization;
         double[] s = _algebra.Scatter;
-        double[] loadings = new double[d * q];
-        double[] noise = new double[d];
+        double[] loadings = _componentLoadings;
+        double[] noise = _componentNoise;
         for (int c = 0; c < Components; c++)
         {
             if (held[c])

@@ -286,21 +286,7 @@ public sealed class FactorMixtureModel<T> : MixtureModel<T>
         {
             int k = MixtureSetup.Draw(random, Weights);
             labels[i] = k;
-            for (int l = 0; l < q; l++)
-            {
-                z[l] = StandardNormal.Next(random);
-            }
-
-            for (int j = 0; j < d; j++)
-            {
-                double x = _means[k * d + j] + Math.Sqrt(_noise[k * d + j]) * StandardNormal.Next(random);
-                for (int l = 0; l < q; l++)
-                {
-                    x += _loadings[(k * d + j) * q + l] * z[l];
-                }
-
-                points[i * d + j] = T.CreateTruncating(x);
-            }
+            FactorAlgebra.SamplePoint(_means.AsSpan(k * d, d), _loadings.AsSpan(k * d * q, d * q), _noise.AsSpan(k * d, d), z, random, points.Slice(i * d, d));
         }
     }
 

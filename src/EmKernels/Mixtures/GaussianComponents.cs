@@ -300,8 +300,7 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
             log2Spread = Math.Max(log2Spread, 0.5 * Math.Log2(Regularization));
         }
 
-        int limit = typeof(T) == typeof(float) ? 32 : 128;
-        return double.IsFinite(log2Spread) && Math.Abs(log2Spread) > limit ? (int)Math.Round(log2Spread) : 0;
+        return Frames.SecondMomentScaleExponent<T>(log2Spread);
     }
 
     /// <summary>Means × 2^e; covariances and reg_covar × 2^2e, the covariances kept scaled (<see cref="CovarianceScaleExponent"/>) where Σ itself would not be representable.</summary>
