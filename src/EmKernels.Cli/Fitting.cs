@@ -402,6 +402,20 @@ internal static class Fitter
         return new FitOutcome(file, file.Mixture());
     }
 
+    /// <summary>One pass over the file before a fit of a continuous model (factor analysis, regression): every value finite, the first offender named.</summary>
+    public static void CheckFinite<T>(FileDataSource<T> file, string[] columns)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        try
+        {
+            CheckValues(file, columns, new FitSettings(), categories: 0);
+        }
+        catch (DataFormatException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
     /// <summary>
     /// One pass over the file before a fit: every value finite, and for a discrete model an outcome of its family,
     /// the first offender named by its line (CSV) or row and its column, as in-memory fits name it.

@@ -185,41 +185,15 @@ internal static class LatentCommands
         return command;
     }
 
-    /// <summary>Every value finite, the first offender named by its line or row and column.</summary>
+    /// <summary>Every value finite (the first offender named by its line or row and column), and at least one row.</summary>
     private static void CheckFinite(FileDataSource<double> file, string[] names)
     {
-        int d = file.Features;
-        int chunk = Math.Max(1, (1 << 20) / d);
-        double[] buffer = new double[(long)chunk * d];
-        for (long start = 0; start < file.Points; start += chunk)
-        {
-            int count = (int)Math.Min(chunk, file.Points - start);
-            try
-            {
-                file.Read(start, count, buffer, count, default, default);
-            }
-            catch (DataFormatException e)
-            {
-                throw new UsageException(e.Message);
-            }
-
-            for (int j = 0; j < d; j++)
-            {
-                for (int i = 0; i < count; i++)
-                {
-                    double v = buffer[j * count + i];
-                    if (!double.IsFinite(v))
-                    {
-                        throw new UsageException($"{file.Name}, {file.Locate(start + i)}, column '{Quoted.Of(names[j])}': {v.ToString(CultureInfo.InvariantCulture)} is not a finite number; missing values are not supported.");
-                    }
-                }
-            }
-        }
-
         if (file.Points < 1)
         {
             throw new UsageException($"{file.Name} has no rows.");
         }
+
+        Fitter.CheckFinite(file, names);
     }
 
     private static TModel Fit<TModel>(string path, Func<TModel> fit)
