@@ -1,6 +1,5 @@
 using System.Numerics;
-using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
+using EmKernels.Kernels.Common;
 
 namespace EmKernels.Engine;
 
@@ -81,25 +80,26 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
             return 0;
         }
 
-        // Vectorized sums at the plain scale; a sum at another power of two is the plain one scaled (exact) when the
-        // plain one is finite and clear of underflow, and is otherwise taken value by value (MomentsScalar): data
-        // whose sums leave double's range take the exact path, ordinary data the fast one.
+        // Vectorized sums at the plain scale (Reductions); a sum at another power of two is the plain one scaled (exact)
+        // when the plain one is finite and clear of underflow, and is otherwise taken value by value (MomentsScalar):
+        // data whose sums leave double's range take the exact path, ordinary data the fast one.
         int b = tile.Points;
-        Span<double> buffer = b <= 1024 ? stackalloc double[3 * b] : new double[3 * b];
-        Span<double> weights = buffer[..b];
-        Span<double> values = buffer.Slice(b, b);
-        Span<double> squares = buffer.Slice(2 * b, b);
         bool weighted = !tile.SampleWeights.IsEmpty;
+        Span<double> weights = weighted ? (b <= 1024 ? stackalloc double[b] : new double[b]) : default;
         double factor = WeightFactor.First * WeightFactor.Second;
+        double total = b * factor;
         if (weighted)
         {
-            ToDouble(tile.SampleWeights, weights);
-            TensorPrimitives.Multiply(weights, WeightFactor.First, weights);
-            TensorPrimitives.Multiply(weights, WeightFactor.Second, weights);
+            total = 0;
+            ReadOnlySpan<T> sampleWeights = tile.SampleWeights;
+            for (int i = 0; i < b; i++)
+            {
+                weights[i] = double.CreateTruncating(sampleWeights[i]) * WeightFactor.First * WeightFactor.Second;
+                total += weights[i];
+            }
         }
 
         Span<double> sums = statistics.Sums;
-        double total = weighted ? TensorPrimitives.Sum(weights) : b * factor;
         if (InRange(total))
         {
             sums[0] += total * Math.ScaleB(1.0, WeightDown);
@@ -126,8 +126,8 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
             ReadOnlySpan<T> feature = tile.Feature(f);
             if (Centre is null)
             {
-                ToDouble(feature, values);
-                double plain = weighted ? TensorPrimitives.Dot(weights, values) : TensorPrimitives.Sum(values) * factor;
+                double plain = Reductions.WeightedSum(feature, weights);
+                plain = weighted ? plain : plain * factor;
                 if (double.IsFinite(plain))
                 {
                     first[f] += plain;
@@ -143,12 +143,8 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
             else
             {
                 double c = Centre[f];
-                T centreT = T.CreateTruncating(c);
-                Span<T> centred = MemoryMarshal.Cast<double, T>(squares)[..b]; // T ≤ double: room for B values of T
-                TensorPrimitives.Subtract(feature, centreT, centred); // as the frame forms it
-                ToDouble(centred, values);
-                TensorPrimitives.Multiply(values, values, squares);
-                double plain = weighted ? TensorPrimitives.Dot(weights, squares) : TensorPrimitives.Sum(squares) * factor;
+                double plain = Reductions.WeightedSquaredDeviations(feature, T.CreateTruncating(c), weights); // x − c as the frame forms it
+                plain = weighted ? plain : plain * factor;
                 if (InRange(plain))
                 {
                     second[f] += plain;
@@ -170,18 +166,6 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
 
     /// <summary>Finite and either 0 or clear of the range where underflow loses digits (the threshold of <see cref="Best"/>).</summary>
     private static bool InRange(double sum) => double.IsFinite(sum) && Math.Abs(sum) >= Math.ScaleB(1.0, -900);
-
-    private static void ToDouble(ReadOnlySpan<T> source, Span<double> destination)
-    {
-        if (typeof(T) == typeof(double))
-        {
-            MemoryMarshal.Cast<T, double>(source).CopyTo(destination);
-        }
-        else
-        {
-            TensorPrimitives.ConvertTruncating<T, double>(source, destination[..source.Length]);
-        }
-    }
 
     private void FirstMomentsScalar(in DataTile<T> tile, ReadOnlySpan<T> feature, out double plain, out double down)
     {

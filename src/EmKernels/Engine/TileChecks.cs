@@ -1,5 +1,5 @@
 using System.Numerics;
-using System.Numerics.Tensors;
+using EmKernels.Kernels.Common;
 
 namespace EmKernels.Engine;
 
@@ -16,7 +16,7 @@ internal static class TileChecks
         for (int f = 0; f < tile.Features; f++)
         {
             ReadOnlySpan<T> feature = tile.Feature(f);
-            if (TensorPrimitives.IsFiniteAll(feature))
+            if (Reductions.AllFinite(feature))
             {
                 continue;
             }
