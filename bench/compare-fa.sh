@@ -46,6 +46,9 @@ ours = median([r["seconds_to_target"] for r in rows["emkernels"]])
 total = median([r["seconds_total"] for r in rows["emkernels"]])
 stats = median([r["statistics_pass_seconds"] for r in rows["emkernels"]])
 setup = median([r["setup_seconds"] for r in rows["emkernels"]])
+load = median([r["statistics_pass_load_seconds"] for r in rows["emkernels"]])
+scatter = median([r["statistics_pass_scatter_seconds"] for r in rows["emkernels"]])
+workers = 2
 flops = n * d * (d + 1)  # the upper triangle of the scatter, D(D+1)/2 FMAs per point, FMA = 2 FLOPs
 print("# Factor analysis: EmKernels vs scikit-learn\n")
 print(f"Measured {datetime.date.today()} on {model}, {os.cpu_count()} cores; .NET SDK {dotnet}; scikit-learn {sklearn.__version__} "
@@ -66,5 +69,9 @@ print(f"| EmKernels, {median([r['iterations'] for r in rows['emkernels']])} iter
 print(f"\n**Speed-up to the same log-likelihood: {sk / ours:.0f}×.** Of EmKernels' time, the data's summary passes and conversion "
       f"take {setup:.3f} s and the one statistics pass {stats:.3f} s: {flops / 1e9:.2f} GFLOP, {flops / stats / 1e9:.1f} GFLOP/s, "
       f"{100 * flops / stats / 1e9 / probe['fma_gflops']:.0f} % of the FMA peak; the iterations after it cost O(D²q) each, independent of N.")
+print(f"\nThe statistics pass, per worker (each takes half the points, {workers} workers): reading its rows into feature-major tiles "
+      f"{load:.4f} s ({n * d * 8 / workers / load / 1e9:.1f} GB/s per worker), then the scatter kernel on them {scatter:.4f} s "
+      f"({100 * flops / workers / scatter / 1e9 / (probe['fma_gflops'] / workers):.0f} % of one core's share of the peak). "
+      "The two phases alternate per tile on each worker, so the pass costs their sum.")
 PY
 cat perf-results/factor-analysis.md
