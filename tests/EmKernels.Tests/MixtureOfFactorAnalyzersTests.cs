@@ -244,4 +244,108 @@ public sealed class MixtureOfFactorAnalyzersTests
         Assert.Equal("data", Assert.Throws<ArgumentException>(() =>
             new MixtureOfFactorAnalyzers<double>(new MixtureOfFactorAnalyzersOptions { Components = 4 }).Fit(x.AsSpan(0, 3 * d), 3, d)).ParamName);
     }
+
+    [Theory]
+    [InlineData(FactorNoise.Diagonal)]
+    [InlineData(FactorNoise.Isotropic)]
+    public void ImpliedStatistics_AreAFixedPointOfTheMStep(FactorNoise noise)
+    {
+        // What a component's parameters imply for its expected statistics (mass w_k, E[y eᵀ] = W, E[e eᵀ] + G = I, ...),
+        // maximized, gives those parameters back: the M-step is EM's, and the statistics are its expectations.
+        const int d = 5, q = 2, k = 2;
+        var random = new Random(11);
+        var family = new FactorAnalyzerComponents<double>(k, d, q, noise, regularization: 0);
+        var mixture = new FiniteMixture<double>(family, MixtureInitialization.Current);
+        for (int i = 0; i < family.Means.Length; i++)
+        {
+            family.Means[i] = 3 * random.NextDouble() - 1;
+        }
+
+        for (int i = 0; i < family.Loadings.Length; i++)
+        {
+            family.Loadings[i] = 2 * random.NextDouble() - 1;
+        }
+
+        for (int c = 0; c < k; c++)
+        {
+            double shared = 0.3 + random.NextDouble();
+            for (int j = 0; j < d; j++)
+            {
+                family.NoiseVariances[c * d + j] = noise == FactorNoise.Isotropic ? shared : 0.2 + random.NextDouble();
+            }
+        }
+
+        double[] means = family.Means.ToArray(), loadings = family.Loadings.ToArray(), noiseVariances = family.NoiseVariances.ToArray();
+        mixture.PrepareExpectation(reshift: false); // the shift stays at zero: the statistics carry μ − shift
+        var statistics = new SufficientStatistics(mixture.StatisticsLayout);
+        Assert.True(mixture.TryWriteImpliedStatistics(statistics));
+        family.Maximize(statistics, new bool[k], new bool[k]);
+        for (int i = 0; i < means.Length; i++)
+        {
+            Assert.Equal(means[i], family.Means[i], 1e-12);
+        }
+
+        for (int i = 0; i < loadings.Length; i++)
+        {
+            Assert.Equal(loadings[i], family.Loadings[i], 1e-12);
+        }
+
+        for (int i = 0; i < noiseVariances.Length; i++)
+        {
+            Assert.Equal(noiseVariances[i], family.NoiseVariances[i], 1e-12);
+        }
+    }
+
+    [Fact]
+    public void AComponentWithoutFactors_StartsFromThePrincipalSubspaceOfItsScatter()
+    {
+        // Data on an exact q-dimensional subspace: the probes' Nyström approximation holds the whole rank-q scatter, so the
+        // start is the probabilistic PCA solution of the scatter (computed here directly).
+        const int n = 4000, d = 7, q = 2;
+        (double[] x, double[][] bases, _) = Subspaces(n, d, q, 1, seed: 21, noise: 0.0);
+        var family = new FactorAnalyzerComponents<double>(1, d, q, FactorNoise.Isotropic, regularization: 0);
+        var mixture = new FiniteMixture<double>(family, MixtureInitialization.Current);
+        family.Means.Clear();
+        family.Loadings.Clear(); // no factors: the next M-step starts it
+        family.NoiseVariances.Fill(1);
+        var data = new InMemoryDataSource<double>(x, n, d);
+
+        // The first M-step probes the scatter at random and leaves a diagonal Gaussian (isotropic here: the mean variance).
+        ExpectationMaximization.Fit(mixture, data, new ExpectationMaximizationOptions { MaxIterations = 1, Tolerance = 0 });
+        Assert.False(family.Loadings.ContainsAnyExcept(0.0));
+        double meanVariance = Enumerable.Range(0, d).Average(j => Enumerable.Range(0, n).Select(p => x[p * d + j]).Select(v => v * v).Average() - Math.Pow(Enumerable.Range(0, n).Average(p => x[p * d + j]), 2));
+        Assert.Equal(meanVariance, family.NoiseVariances[0], 1e-9 * meanVariance);
+
+        // The second, from the directions that probe found, starts the factors.
+        ExpectationMaximization.Fit(mixture, data, new ExpectationMaximizationOptions { MaxIterations = 1, Tolerance = 0 });
+        double angle = LargestPrincipalAngle(bases[0], family.Loadings.ToArray(), d, q);
+        Assert.True(angle < 1e-6, $"largest principal angle {angle} rad");
+        double[] mean = Enumerable.Range(0, d).Select(j => Enumerable.Range(0, n).Average(p => x[p * d + j])).ToArray();
+        for (int j = 0; j < d; j++)
+        {
+            Assert.Equal(mean[j], family.Means[j], 1e-9);
+        }
+
+        // W Wᵀ + σ² I equals the scatter (rank q, σ² at the floor): compare one diagonal entry and one off-diagonal one.
+        double Scatter(int a, int b) => Enumerable.Range(0, n).Average(p => (x[p * d + a] - mean[a]) * (x[p * d + b] - mean[b]));
+        double Model(int a, int b) => Enumerable.Range(0, q).Sum(l => family.Loadings[a * q + l] * family.Loadings[b * q + l]);
+        Assert.Equal(Scatter(0, 0), Model(0, 0), 1e-6 * Scatter(0, 0));
+        Assert.Equal(Scatter(1, 3), Model(1, 3), 1e-6 * Scatter(0, 0));
+    }
+
+    [Fact]
+    public void StepwiseEm_ReachesTheBatchFit()
+    {
+        // The statistics are expectations of complete-data statistics, so stepwise EM may interpolate them.
+        const int n = 12_000, d = 8, q = 2, k = 2;
+        (double[] x, _, _) = Subspaces(n, d, q, k, seed: 31, noise: 0.3);
+        var data = new InMemoryDataSource<double>(x, n, d);
+        var batchMixture = new FiniteMixture<double>(new FactorAnalyzerComponents<double>(k, d, q));
+        ExpectationMaximizationResult batch = ExpectationMaximization.Fit(batchMixture, data, new ExpectationMaximizationOptions { Seed = 2, Restarts = 2, Tolerance = 1e-10, MaxIterations = 300 });
+        var online = new FiniteMixture<double>(new FactorAnalyzerComponents<double>(k, d, q));
+        new StepwiseExpectationMaximization<double>(online, new StepwiseOptions { BatchSize = 400, Epochs = 15, Kappa = 0.6, Seed = 2 }).Fit(data);
+        double[] scores = new double[n];
+        ExpectationMaximization.Evaluate(online, data, scores, null, null);
+        Assert.True(batch.Objective - scores.Average() < 2e-3, $"stepwise {scores.Average()}, batch {batch.Objective}");
+    }
 }

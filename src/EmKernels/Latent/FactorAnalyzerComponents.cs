@@ -2,6 +2,7 @@ using System.Numerics;
 using EmKernels.Engine;
 using EmKernels.Kernels;
 using EmKernels.Mixtures;
+using EmKernels.Numerics;
 
 namespace EmKernels.Latent;
 
@@ -16,11 +17,19 @@ namespace EmKernels.Latent;
 /// <remarks>
 /// <para>E-step: the log-density through the Woodbury identity (<see cref="GaussianKernels.FactorLogDensity{T}"/>: a
 /// q × q Cholesky factor per component per pass, O(D(q + 1)) per point and component, never a D × D inverse), the
-/// responsibilities, and per component the weighted mass, sum and scatter with the full-covariance kernels, about the
-/// current means. M-step per component (an ECM step, so EM stays monotone): μ_k the weighted mean, S_k the weighted
-/// scatter about it (+ reg_covar on its diagonal), and one factor-analysis EM iteration of W_k, Ψ_k from S_k; a
-/// component without factors (W_k = 0, a fixed point of that iteration: just re-seeded or initialized) starts instead
-/// from the probabilistic PCA solution of its S_k.</para>
+/// responsibilities, and per component the expected complete-data statistics (Ghahramani and Hinton 1996) in O(D q)
+/// per point (<see cref="GaussianKernels.FactorSufficientStatistics{T}"/>, no D × D scatter): with y = x − c (the
+/// shift) and E[z | x] = B_k (x − μ_k), B_k = G_k W_kᵀ Ψ_k⁻¹, G_k = (I + W_kᵀ Ψ_k⁻¹ W_k)⁻¹, the sums of h, h y, h y²
+/// (diagonal), h y E[z]ᵀ, h E[z] and h E[z zᵀ] = h (G_k + E[z] E[z]ᵀ). M-step per component, AECM (so EM stays
+/// monotone): μ_k the weighted mean, then the statistics moved by exact algebra to an E-step about it, and one EM step of
+/// W_k, Ψ_k from them (+ reg_covar on Ψ_k; their mean for probabilistic PCA; floored against Heywood cases) — the
+/// factor-analysis iteration on the component's scatter, without forming the scatter. A component without
+/// factors (W_k = 0, a fixed point of EM: just initialized or re-seeded) is probed instead (G_k = 0): first with a
+/// random Gaussian B_k = Ω (q × D), so that its statistics hold S Ωᵀ and Ω S Ωᵀ of its scatter S, whose Nyström
+/// approximation S Ωᵀ (Ω S Ωᵀ)⁻¹ Ω S gives q leading directions V (meanwhile it is the diagonal Gaussian of its weighted
+/// mean and variances); then with B_k = Vᵀ, one step of subspace iteration, whose Nyström approximation's leading
+/// eigenpairs give the probabilistic PCA start. An initialization makes both passes before the fit
+/// (<see cref="InitializationPasses"/>).</para>
 /// <para>Parameters, flat: the means (K × D), the loadings (K × D × q, W_k[j, l] at <c>(k·D + j)·q + l</c>), the noise
 /// variances (K × D).</para>
 /// </remarks>
@@ -35,7 +44,16 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
     private readonly T[] _precisionsT;
     private readonly T[] _projectionsT;
     private readonly T[] _offsetsT;
+    private readonly T[] _posteriorT;
+    private readonly double[] _posterior;
+    private readonly double[] _posteriorCovariance;
+    private readonly Probe[] _probes;
+    private readonly double[] _basis;
     private readonly double[] _projection;
+    private readonly double[] _augmented;
+    private readonly double[] _augmentedLower;
+    private readonly double[] _solution;
+    private Random _probeSource = new(ProbeSeed);
     private readonly double[] _componentLoadings;
     private readonly double[] _componentNoise;
     private double[] _reseedNoise;
@@ -50,7 +68,7 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
     /// <param name="regularization">reg_covar, added to the diagonal of every S_k in every M-step (≥ 0).</param>
     /// <exception cref="ArgumentOutOfRangeException">A count or the regularization is out of range.</exception>
     public FactorAnalyzerComponents(int components, int features, int latentDimensions, FactorNoise noise = FactorNoise.Diagonal, double regularization = 1e-6)
-        : base(components, features, checked(components * features * (2 + latentDimensions)), Layout(components, features))
+        : base(components, features, checked(components * features * (2 + latentDimensions)), Layout(components, features, Math.Max(latentDimensions, 0)))
     {
         ArgumentOutOfRangeException.ThrowIfNegative(latentDimensions);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(latentDimensions, features);
@@ -75,12 +93,23 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
         _precisionsT = new T[k * d];
         _projectionsT = new T[k * q * d];
         _offsetsT = new T[k];
+        _posteriorT = new T[k * q * d];
+        _posterior = new double[k * q * d];
+        _posteriorCovariance = new double[k * q * q];
+        _probes = new Probe[k];
+        _basis = new double[k * q * d];
         _projection = new double[q * d];
+        _augmented = new double[q * q];
+        _augmentedLower = new double[q * q];
+        _solution = new double[d];
         _componentLoadings = new double[d * q];
         _componentNoise = new double[d];
         _reseedNoise = Enumerable.Repeat(1.0, d).ToArray();
         NoiseVariances.Fill(1);
     }
+
+    /// <summary>The seed of the random probes of components without factors, until a fit's start draws one.</summary>
+    private const int ProbeSeed = 20261201;
 
     /// <summary>q, the factors of each component.</summary>
     public int LatentDimensions => _q;
@@ -109,6 +138,9 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
 
     /// <inheritdoc/>
     public override bool AccumulatesMass => true;
+
+    /// <summary>Two with factors: a random probe of each component's scatter, then one step of subspace iteration from it, so the fit starts from each component's principal subspace.</summary>
+    public override int InitializationPasses => _q > 0 ? 2 : 1;
 
     /// <summary>reg_covar in the fit's frame (scaled with the data).</summary>
     private double FrameRegularization => Math.ScaleB(Regularization, 2 * _frameExponent);
@@ -186,6 +218,7 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
         double[] variance = context.Summary.Variance;
         double mean = Math.Max(variance.Average(), double.Epsilon);
         _reseedNoise = variance.Select(v => (v > 0 ? v : mean) + regularization).ToArray();
+        _probeSource = new Random(context.Random.Next());
     }
 
     /// <inheritdoc/>
@@ -240,6 +273,41 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
                 _projectionsT[c * q * d + i] = T.CreateTruncating(_projection[i]);
             }
 
+            // The statistics' B_k = G_k Uᵀ (U = Ψ⁻¹ W) and G_k; a component without factors is probed instead (no G): with a
+            // random Ω, then with the basis that probe found.
+            Span<double> g = _posteriorCovariance.AsSpan(c * q * q, q * q);
+            bool withoutFactors = q > 0 && !loadings.Slice(c * d * q, d * q).ContainsAnyExcept(0.0);
+            _probes[c] = !withoutFactors ? Probe.None : _probes[c] == Probe.Basis ? Probe.Basis : Probe.Random;
+            if (_probes[c] != Probe.None)
+            {
+                g.Clear();
+                for (int i = 0; i < q * d; i++)
+                {
+                    double value = _probes[c] == Probe.Basis ? _basis[c * q * d + i] : StandardNormal.Next(_probeSource);
+                    _posterior[c * q * d + i] = value;
+                    _posteriorT[c * q * d + i] = T.CreateTruncating(value);
+                }
+            }
+            else
+            {
+                ReadOnlySpan<double> posterior = _algebra.PosteriorCovariance, scaled = _algebra.ScaledLoadings;
+                posterior.CopyTo(g);
+                for (int l = 0; l < q; l++)
+                {
+                    for (int j = 0; j < d; j++)
+                    {
+                        double sum = 0;
+                        for (int m = 0; m < q; m++)
+                        {
+                            sum += posterior[l * q + m] * scaled[j * q + m];
+                        }
+
+                        _posterior[(c * q + l) * d + j] = sum;
+                        _posteriorT[(c * q + l) * d + j] = T.CreateTruncating(sum);
+                    }
+                }
+            }
+
             _offsetsT[c] = T.CreateTruncating(LogWeights[c] - 0.5 * (d * Math.Log(2 * Math.PI) + logDeterminant));
         }
 
@@ -251,20 +319,48 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
         GaussianKernels.FactorLogDensity<T>(
             tile.Values, Features, tile.Points, tile.Stride, Components, _q, _meansT, _precisionsT, _projectionsT, _offsetsT, destination[..(Components * tile.Points)]);
 
-    /// <summary>Per component the weighted mass, sum and upper-triangular scatter about the shift (the full-covariance kernels).</summary>
+    /// <summary>
+    /// Per component the mass and the diagonal moments about the shift, then the factor statistics (Σ h y E[z]ᵀ, Σ h E[z],
+    /// Σ h E[z] E[z]ᵀ) with this tile's mass times G_k added to the last, so that statistics of different passes (stepwise
+    /// EM) each carry their own posterior covariance.
+    /// </summary>
     /// <param name="tile">The points.</param>
     /// <param name="responsibilities">K × B.</param>
     /// <param name="statistics">Added to.</param>
     public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
-        int k = Components, d = Features;
-        GaussianKernels.FullSufficientStatistics<T>(
-            tile.Values, d, tile.Points, tile.Stride, responsibilities[..(k * tile.Points)], k, tile.SampleWeights, _shiftT,
-            Mass(statistics), statistics.Block(2), statistics.Block(3));
+        int k = Components, d = Features, q = _q;
+        Span<double> mass = Mass(statistics);
+        Span<double> before = stackalloc double[k];
+        mass.CopyTo(before);
+        ReadOnlySpan<T> r = responsibilities[..(k * tile.Points)];
+        GaussianKernels.DiagonalSufficientStatistics<T>(
+            tile.Values, d, tile.Points, tile.Stride, r, k, tile.SampleWeights, _shiftT, mass, statistics.Block(2), statistics.Block(3));
+        if (q == 0)
+        {
+            return;
+        }
+
+        Span<double> squares = statistics.Block(6);
+        GaussianKernels.FactorSufficientStatistics<T>(
+            tile.Values, d, tile.Points, tile.Stride, r, k, q, tile.SampleWeights, _shiftT, _meansT, _posteriorT, statistics.Block(4), statistics.Block(5), squares);
+        for (int c = 0; c < k; c++)
+        {
+            double added = mass[c] - before[c];
+            ReadOnlySpan<double> g = _posteriorCovariance.AsSpan(c * q * q, q * q);
+            Span<double> square = squares.Slice(c * q * q, q * q);
+            for (int i = 0; i < q * q; i++)
+            {
+                square[i] += added * g[i];
+            }
+        }
     }
 
-    /// <summary>Per component: μ_k, S_k (+ reg_covar), then one factor-analysis iteration (or the PPCA start of a fresh component).</summary>
+    /// <summary>
+    /// Per component the exact EM step of [W_k m_k] and Ψ_k from the expected statistics, or, for a component that was
+    /// probed (no factors), the probabilistic PCA start from its Nyström approximation of the scatter.
+    /// </summary>
     /// <param name="statistics">The merged statistics.</param>
     /// <param name="held">Components that keep their parameters.</param>
     /// <param name="degenerate">Set for components without mass or with unusable results.</param>
@@ -273,13 +369,8 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
         ArgumentNullException.ThrowIfNull(statistics);
         int d = Features, q = _q;
         ReadOnlySpan<double> mass = Mass(statistics);
-        ReadOnlySpan<double> first = statistics.Block(2);
-        ReadOnlySpan<double> scatter = statistics.Block(3);
         double minimumMass = MinimumMass(mass);
         double regularization = FrameRegularization;
-        double[] s = _algebra.Scatter;
-        double[] loadings = _componentLoadings;
-        double[] noise = _componentNoise;
         for (int c = 0; c < Components; c++)
         {
             if (held[c])
@@ -294,38 +385,25 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
                 continue;
             }
 
+            ReadOnlySpan<double> first = statistics.Block(2).Slice(c * d, d);
+            ReadOnlySpan<double> second = statistics.Block(3).Slice(c * d, d);
+            ReadOnlySpan<double> cross = statistics.Block(4).Slice(c * d * q, d * q);
+            ReadOnlySpan<double> sums = statistics.Block(5).Slice(c * q, q);
+            ReadOnlySpan<double> squares = statistics.Block(6).Slice(c * q * q, q * q);
             double trace = 0;
-            for (int a = 0; a < d; a++)
+            for (int j = 0; j < d; j++)
             {
-                double da = first[c * d + a] / n;
-                for (int b = a; b < d; b++)
-                {
-                    double value = scatter[(c * d + a) * d + b] / n - da * (first[c * d + b] / n);
-                    s[a * d + b] = value;
-                    s[b * d + a] = value;
-                }
-
-                s[a * d + a] += regularization;
-                trace += s[a * d + a];
+                double m = first[j] / n;
+                trace += second[j] / n - m * m;
             }
 
             double floor = Math.Max(FactorAnalyzer<T>.NoiseFloor * trace / d, double.Epsilon);
-            Loadings.Slice(c * d * q, d * q).CopyTo(loadings);
-            NoiseVariances.Slice(c * d, d).CopyTo(noise);
-            bool isotropic = Noise == FactorNoise.Isotropic;
-            // W = 0 is a fixed point of the iteration (nothing to project on): a component without factors — just
-            // re-seeded or initialized — starts from the PPCA solution of its S_k instead.
-            if (!loadings.AsSpan().ContainsAnyExcept(0.0))
-            {
-                _algebra.PrincipalStart(loadings, noise, isotropic, floor);
-            }
-            else if (!_algebra.Expect(loadings, noise) || !_algebra.Iterate(loadings, noise, isotropic, floor))
-            {
-                degenerate[c] = true;
-                continue;
-            }
-
-            if (!AllFinite(loadings) || !AllFinite(noise) || !double.IsFinite(trace))
+            Span<double> loadings = _componentLoadings, noise = _componentNoise;
+            Span<double> offset = _solution.AsSpan(0, d);
+            bool ok = _probes[c] == Probe.None
+                ? ConditionalStep(c, n, first, second, cross, sums, squares, floor, loadings, noise, offset)
+                : NystromStart(c, n, first, second, cross, sums, squares, trace, floor, loadings, noise, offset);
+            if (!ok || !AllFinite(loadings) || !AllFinite(noise) || !AllFinite(offset))
             {
                 degenerate[c] = true;
                 continue;
@@ -333,12 +411,291 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
 
             for (int j = 0; j < d; j++)
             {
-                Means[c * d + j] = _shift[c * d + j] + first[c * d + j] / n;
+                Means[c * d + j] = _shift[c * d + j] + offset[j];
+                noise[j] += regularization;
             }
 
             loadings.CopyTo(Loadings.Slice(c * d * q, d * q));
             noise.CopyTo(NoiseVariances.Slice(c * d, d));
         }
+    }
+
+    /// <summary>
+    /// The two cycles of the step (AECM, as Ghahramani and Hinton's EM for the loadings with McLachlan and Peel's
+    /// conditional step for the mean): μ' = the weighted mean; then the statistics moved to an E-step about μ'
+    /// (e' = e − B Δ with Δ = μ' − μ, the same B: exact algebra on the sums, no second pass), and W' = (Σ h y' e'ᵀ)
+    /// (Σ h E[z' z'ᵀ])⁻¹, ψ'_j = (Σ h y'_j² − W'_j · Σ h y'_j e')/Σ h, floored (their mean first, for probabilistic PCA).
+    /// Estimating [W m] jointly instead is also EM, but its mean converges as slowly as its loadings.
+    /// </summary>
+    private bool ConditionalStep(
+        int component, double n, ReadOnlySpan<double> first, ReadOnlySpan<double> second, ReadOnlySpan<double> cross, ReadOnlySpan<double> sums,
+        ReadOnlySpan<double> squares, double floor, Span<double> loadings, Span<double> noise, Span<double> offset)
+    {
+        int d = Features, q = _q;
+        ReadOnlySpan<double> b = _posterior.AsSpan(component * q * d, q * d);
+        ReadOnlySpan<double> means = Means.Slice(component * d, d);
+        Span<double> shifted = stackalloc double[q]; // B Δ
+        for (int j = 0; j < d; j++)
+        {
+            offset[j] = first[j] / n;
+        }
+
+        for (int l = 0; l < q; l++)
+        {
+            double sum = 0;
+            for (int j = 0; j < d; j++)
+            {
+                sum += b[l * d + j] * (_shift[component * d + j] + offset[j] - means[j]);
+            }
+
+            shifted[l] = sum;
+        }
+
+        // Σ h E[z' z'ᵀ] = Σ h e eᵀ + n G − (Σ h e)(B Δ)ᵀ − (B Δ)(Σ h e)ᵀ + n (B Δ)(B Δ)ᵀ, symmetrized.
+        double[] a = _augmented;
+        for (int l = 0; l < q; l++)
+        {
+            for (int m = 0; m < q; m++)
+            {
+                a[l * q + m] = 0.5 * (squares[l * q + m] + squares[m * q + l]) - sums[l] * shifted[m] - shifted[l] * sums[m] + n * shifted[l] * shifted[m];
+            }
+        }
+
+        if (!DenseMatrix.TryCholesky(a, q, _augmentedLower))
+        {
+            return false;
+        }
+
+        // Row j of W' solves A w = Σ h y'_j e' = cross_j − m'_j Σ h e (A symmetric): forward then back substitution.
+        Span<double> row = stackalloc double[q];
+        Span<double> rhs = stackalloc double[q];
+        double[] lower = _augmentedLower;
+        double total = 0;
+        for (int j = 0; j < d; j++)
+        {
+            for (int l = 0; l < q; l++)
+            {
+                rhs[l] = cross[j * q + l] - offset[j] * sums[l];
+            }
+
+            for (int i = 0; i < q; i++)
+            {
+                double sum = rhs[i];
+                for (int m = 0; m < i; m++)
+                {
+                    sum -= lower[i * q + m] * row[m];
+                }
+
+                row[i] = sum / lower[i * q + i];
+            }
+
+            for (int i = q - 1; i >= 0; i--)
+            {
+                double sum = row[i];
+                for (int m = i + 1; m < q; m++)
+                {
+                    sum -= lower[m * q + i] * row[m];
+                }
+
+                row[i] = sum / lower[i * q + i];
+            }
+
+            double explained = 0;
+            for (int l = 0; l < q; l++)
+            {
+                explained += row[l] * rhs[l];
+            }
+
+            row.CopyTo(loadings.Slice(j * q, q));
+            noise[j] = (second[j] - n * offset[j] * offset[j] - explained) / n;
+            total += noise[j];
+        }
+
+        for (int j = 0; j < d; j++)
+        {
+            double value = Noise == FactorNoise.Isotropic ? total / d : noise[j];
+            noise[j] = value > floor ? value : floor;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// A probed component's M-step: with its probe B, Y = S Bᵀ and Z = B S Bᵀ from its statistics (centred at its
+    /// weighted mean), S ≈ Y Z⁻¹ Yᵀ = Q (R Z⁻¹ Rᵀ) Qᵀ with Y = Q R (Nyström), whose leading eigenpairs (λ_l, v_l) are
+    /// kept as the next probe after a random one, and after that give the probabilistic PCA start
+    /// σ² = (tr S − Σ λ_l)/(D − q), W = [v_l (λ_l − σ²)^½], Ψ = σ² I; the mean is the weighted mean.
+    /// </summary>
+    private bool NystromStart(
+        int component, double n, ReadOnlySpan<double> first, ReadOnlySpan<double> second, ReadOnlySpan<double> cross, ReadOnlySpan<double> sums,
+        ReadOnlySpan<double> squares, double trace, double floor, Span<double> loadings, Span<double> noise, Span<double> offset)
+    {
+        int d = Features, q = _q;
+        for (int j = 0; j < d; j++)
+        {
+            offset[j] = first[j] / n;
+        }
+
+        // Y (D × q, into the loadings' buffer) and Z (q × q).
+        Span<double> y = loadings;
+        for (int j = 0; j < d; j++)
+        {
+            for (int l = 0; l < q; l++)
+            {
+                y[j * q + l] = (cross[j * q + l] - first[j] * sums[l] / n) / n;
+            }
+        }
+
+        double[] z = new double[q * q];
+        double zTrace = 0;
+        for (int l = 0; l < q; l++)
+        {
+            for (int m = 0; m < q; m++)
+            {
+                z[l * q + m] = 0.5 * (squares[l * q + m] + squares[m * q + l] - 2 * sums[l] * sums[m] / n) / n;
+            }
+
+            zTrace += z[l * q + l];
+        }
+
+        // Y = Q R by modified Gram–Schmidt (Q into y in place); a column without new directions stays zero.
+        double[] r = new double[q * q];
+        for (int l = 0; l < q; l++)
+        {
+            for (int m = 0; m < l; m++)
+            {
+                double dot = 0;
+                for (int j = 0; j < d; j++)
+                {
+                    dot += y[j * q + m] * y[j * q + l];
+                }
+
+                r[m * q + l] = dot;
+                for (int j = 0; j < d; j++)
+                {
+                    y[j * q + l] -= dot * y[j * q + m];
+                }
+            }
+
+            double norm = 0;
+            for (int j = 0; j < d; j++)
+            {
+                norm += y[j * q + l] * y[j * q + l];
+            }
+
+            norm = Math.Sqrt(norm);
+            r[l * q + l] = norm;
+            for (int j = 0; j < d; j++)
+            {
+                y[j * q + l] = norm > 0 ? y[j * q + l] / norm : 0;
+            }
+        }
+
+        // B = R Z⁻¹ Rᵀ, with Z nudged by 1e-12 of its trace if it is singular.
+        double[] inverse = new double[q * q];
+        double[] scratch = new double[2 * q * q];
+        if (!DenseMatrix.TryInvertPositiveDefinite(z, q, inverse, scratch, out _))
+        {
+            for (int l = 0; l < q; l++)
+            {
+                z[l * q + l] += 1e-12 * zTrace + double.Epsilon;
+            }
+
+            if (!DenseMatrix.TryInvertPositiveDefinite(z, q, inverse, scratch, out _))
+            {
+                return false;
+            }
+        }
+
+        double[] b = new double[q * q];
+        for (int l = 0; l < q; l++)
+        {
+            for (int m = 0; m < q; m++)
+            {
+                double sum = 0;
+                for (int i = 0; i < q; i++)
+                {
+                    for (int t = 0; t < q; t++)
+                    {
+                        sum += r[l * q + i] * inverse[i * q + t] * r[m * q + t];
+                    }
+                }
+
+                b[l * q + m] = sum;
+            }
+        }
+
+        double[] values = new double[q];
+        double[] vectors = new double[q * q];
+        DenseMatrix.SymmetricEigen(b, q, values, vectors);
+        int[] order = Enumerable.Range(0, q).OrderByDescending(i => values[i]).ToArray();
+        double explained = 0;
+        foreach (int i in order)
+        {
+            explained += Math.Max(values[i], 0);
+        }
+
+        double sigma2 = q < d ? (trace - explained) / (d - q) : 1e-3 * trace / d;
+        sigma2 = sigma2 > floor ? sigma2 : floor;
+
+        // The eigenvectors Q U, written over Q row by row; after the random probe they are the next probe's rows (and the
+        // component stays without factors, a diagonal Gaussian at its weighted mean and variances); after that probe,
+        // W = Q U (Λ − σ²)^½.
+        bool last = _probes[component] == Probe.Basis;
+        Span<double> basis = _basis.AsSpan(component * q * d, q * d);
+        Span<double> qRow = stackalloc double[q];
+        for (int j = 0; j < d; j++)
+        {
+            y.Slice(j * q, q).CopyTo(qRow);
+            for (int l = 0; l < q; l++)
+            {
+                int i = order[l];
+                double sum = 0;
+                for (int m = 0; m < q; m++)
+                {
+                    sum += qRow[m] * vectors[m * q + i];
+                }
+
+                loadings[j * q + l] = last ? sum * Math.Sqrt(Math.Max(values[i] - sigma2, 0)) : 0;
+                basis[l * d + j] = sum;
+            }
+        }
+
+        if (last)
+        {
+            noise[..d].Fill(sigma2);
+            _probes[component] = Probe.None;
+            return true;
+        }
+
+        double total = 0;
+        for (int j = 0; j < d; j++)
+        {
+            noise[j] = second[j] / n - offset[j] * offset[j];
+            total += noise[j];
+        }
+
+        for (int j = 0; j < d; j++)
+        {
+            double value = Noise == FactorNoise.Isotropic ? total / d : noise[j];
+            noise[j] = value > floor ? value : floor;
+        }
+
+        _probes[component] = Probe.Basis;
+        return true;
+    }
+
+    /// <summary>What a component's statistics hold: the posterior projections (it has factors), or a probe of its scatter.</summary>
+    private enum Probe
+    {
+        /// <summary>B_k = G_k W_kᵀ Ψ_k⁻¹: the EM statistics.</summary>
+        None,
+
+        /// <summary>A random Gaussian Ω: a first look at the scatter's range.</summary>
+        Random,
+
+        /// <summary>The leading directions the random probe found: one step of subspace iteration from them.</summary>
+        Basis,
     }
 
     /// <summary>Component <paramref name="component"/> at <paramref name="point"/>, without factors (W = 0) and with the data's own variances: its next M-step starts it afresh.</summary>
@@ -357,7 +714,11 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
 
     }
 
-    /// <summary>w_k times component k's mass 1, sum μ_k − shift_k and scatter C_k + δ δᵀ.</summary>
+    /// <summary>
+    /// w_k times what one point of component k implies under the current E-step (B_k, G_k): mass 1, y = μ_k − shift_k + ε
+    /// with E[y] = δ, E[y²] = diag C_k + δ², E[y eᵀ] = C_k B_kᵀ, E[e] = 0, E[e eᵀ] + G_k = B_k C_k B_kᵀ + G_k (I when B_k is
+    /// the posterior projection).
+    /// </summary>
     /// <param name="weights">K weights.</param>
     /// <param name="statistics">Zeroed about the current shift by the caller (which writes the masses).</param>
     /// <returns>True.</returns>
@@ -365,25 +726,61 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
     {
         ArgumentNullException.ThrowIfNull(statistics);
         int d = Features, q = _q;
-        Span<double> first = statistics.Block(2);
-        Span<double> scatter = statistics.Block(3);
+        Span<double> first = statistics.Block(2), second = statistics.Block(3), cross = statistics.Block(4), squares = statistics.Block(6);
         ReadOnlySpan<double> means = Means, loadings = Loadings, noise = NoiseVariances;
+        double[] cb = new double[d * q]; // C_k B_kᵀ
+        double[] wb = new double[q * q]; // W_kᵀ B_kᵀ
         for (int c = 0; c < Components; c++)
         {
-            for (int a = 0; a < d; a++)
+            ReadOnlySpan<double> w = loadings.Slice(c * d * q, d * q);
+            double B(int l, int j) => double.CreateTruncating(_posteriorT[(c * q + l) * d + j]);
+            Array.Clear(wb);
+            for (int l = 0; l < q; l++)
             {
-                double da = means[c * d + a] - _shift[c * d + a];
-                first[c * d + a] += weights[c] * da;
-                for (int b = 0; b < d; b++)
+                for (int m = 0; m < q; m++)
                 {
-                    double covariance = a == b ? noise[c * d + a] : 0;
+                    for (int j = 0; j < d; j++)
+                    {
+                        wb[l * q + m] += w[j * q + l] * B(m, j);
+                    }
+                }
+            }
+
+            for (int j = 0; j < d; j++)
+            {
+                double delta = means[c * d + j] - _shift[c * d + j];
+                double variance = noise[c * d + j];
+                for (int l = 0; l < q; l++)
+                {
+                    variance += w[j * q + l] * w[j * q + l];
+                }
+
+                first[c * d + j] += weights[c] * delta;
+                second[c * d + j] += weights[c] * (variance + delta * delta);
+                for (int m = 0; m < q; m++)
+                {
+                    double sum = noise[c * d + j] * B(m, j);
                     for (int l = 0; l < q; l++)
                     {
-                        covariance += loadings[(c * d + a) * q + l] * loadings[(c * d + b) * q + l];
+                        sum += w[j * q + l] * wb[l * q + m];
                     }
 
-                    double db = means[c * d + b] - _shift[c * d + b];
-                    scatter[(c * d + a) * d + b] += weights[c] * (covariance + da * db);
+                    cb[j * q + m] = sum;
+                    cross[(c * d + j) * q + m] += weights[c] * sum;
+                }
+            }
+
+            for (int l = 0; l < q; l++)
+            {
+                for (int m = 0; m < q; m++)
+                {
+                    double sum = _posteriorCovariance[(c * q + l) * q + m];
+                    for (int j = 0; j < d; j++)
+                    {
+                        sum += B(l, j) * cb[j * q + m];
+                    }
+
+                    squares[(c * q + l) * q + m] += weights[c] * sum;
                 }
             }
         }
@@ -393,10 +790,13 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
 
     private static bool AllFinite(ReadOnlySpan<double> values) => System.Numerics.Tensors.TensorPrimitives.IsFiniteAll(values);
 
-    private static StatisticsLayout Layout(int components, int features) => new(
-        "factor-analyzers/1",
+    private static StatisticsLayout Layout(int components, int features, int latentDimensions) => new(
+        "factor-analyzers/2",
         new StatisticsBlock("shift", components * features, IsShift: true),
         new StatisticsBlock("mass", components),
         new StatisticsBlock("first-moments", components * features),
-        new StatisticsBlock("scatter", checked(components * features * features)));
+        new StatisticsBlock("second-moments", components * features),
+        new StatisticsBlock("cross-moments", checked(components * features * latentDimensions)),
+        new StatisticsBlock("factor-sums", components * latentDimensions),
+        new StatisticsBlock("factor-squares", checked(components * latentDimensions * latentDimensions)));
 }

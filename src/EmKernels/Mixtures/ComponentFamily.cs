@@ -120,6 +120,15 @@ public abstract class ComponentFamily<T>
     /// </summary>
     public virtual bool AccumulatesMass => false;
 
+    /// <summary>
+    /// How many passes over the initial responsibilities (k-means labels, random responsibilities) an initialization
+    /// makes, each an accumulation of <see cref="Accumulate"/> under the parameters the previous one left and an M-step:
+    /// 1 for families whose M-step from one pass is their start; more for a family whose start is itself iterative
+    /// (the mixture of factor analyzers finds each component's principal subspace by subspace iteration, one pass per
+    /// step). The same responsibilities every pass.
+    /// </summary>
+    public virtual int InitializationPasses => 1;
+
     /// <summary>log w_k of the current pass, set by <see cref="PrepareExpectation"/>: <see cref="LogProbabilities"/> adds them.</summary>
     protected ReadOnlySpan<double> LogWeights => _logWeights;
 

@@ -236,7 +236,26 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
                 case MixtureInitialization.RandomResponsibilities:
                 {
                     Random random = context.Random;
-                    MaximizeFrom(context, (in DataTile<T> tile, Span<T> r) => MixtureSetup.RandomResponsibilities(random, k, tile.Points, r));
+                    if (Family.InitializationPasses == 1)
+                    {
+                        MaximizeFrom(context, (in DataTile<T> tile, Span<T> r) => MixtureSetup.RandomResponsibilities(random, k, tile.Points, r));
+                    }
+                    else
+                    {
+                        // Every pass draws the same responsibilities: a fresh source from one seed per pass.
+                        int seed = random.Next();
+                        var source = new Random(seed);
+                        MaximizeFrom(context, (in DataTile<T> tile, Span<T> r) =>
+                        {
+                            if (tile.Start == 0)
+                            {
+                                source = new Random(seed);
+                            }
+
+                            MixtureSetup.RandomResponsibilities(source, k, tile.Points, r);
+                        });
+                    }
+
                     break;
                 }
 
@@ -477,17 +496,29 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
         int k = Components;
         int d = Features;
         long n = context.Summary.Points;
-        PrepareExpectation(reshift: true);
         var statistics = new SufficientStatistics(StatisticsLayout);
-        ResetStatistics(statistics);
+        double[] rows = new double[k * d];
+        T[] r = new T[k * context.TilePoints];
+        for (int pass = 0; pass < Family.InitializationPasses; pass++)
+        {
+            PrepareExpectation(reshift: true);
+            ResetStatistics(statistics);
+            MaximizeFromPass(context, fill, statistics, rows, r);
+        }
+    }
+
+    /// <summary>One pass of <see cref="MaximizeFrom"/>: accumulate under the given responsibilities, then the M-step.</summary>
+    private void MaximizeFromPass(ModelInitialization<T> context, ResponsibilityFill fill, SufficientStatistics statistics, double[] rows, T[] r)
+    {
+        int k = Components;
+        int d = Features;
+        long n = context.Summary.Points;
         var candidates = new MaximizationContext(d, k)
         {
             TotalWeight = context.Summary.TotalWeight,
             Points = n,
             SampleWeighted = context.SampleWeighted,
         };
-        double[] rows = new double[k * d];
-        T[] r = new T[k * context.TilePoints];
         context.ForEachTile((in DataTile<T> tile) =>
         {
             Span<T> block = r.AsSpan(0, k * tile.Points);
