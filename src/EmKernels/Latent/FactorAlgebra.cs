@@ -27,12 +27,15 @@ internal sealed class FactorAlgebra
     private readonly double[] _bInverse;
     private readonly double[] _smallScratch;
 
-    public FactorAlgebra(int features, int latentDimensions)
+    /// <param name="features">D.</param>
+    /// <param name="latentDimensions">q.</param>
+    /// <param name="withScatter">Whether to hold a D × D <see cref="Scatter"/> (the scatter-based steps); the log-density's projections need none.</param>
+    public FactorAlgebra(int features, int latentDimensions, bool withScatter = true)
     {
         int d = features, q = latentDimensions;
         _d = d;
         _q = q;
-        Scatter = new double[d * d];
+        Scatter = withScatter ? new double[d * d] : [];
         _u = new double[d * q];
         _ut = new double[q * d];
         _su = new double[d * q];

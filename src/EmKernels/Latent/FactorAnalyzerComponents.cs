@@ -86,7 +86,7 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
         _q = q;
         Noise = noise;
         Regularization = regularization;
-        _algebra = new FactorAlgebra(d, q);
+        _algebra = new FactorAlgebra(d, q, withScatter: false);
         _meansT = new T[k * d];
         _shiftT = new T[k * d];
         _shift = new double[k * d];

@@ -253,7 +253,7 @@ public sealed class FactorMixtureModel<T> : MixtureModel<T>
         ArgumentOutOfRangeException.ThrowIfNegative(component);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(component, Components);
         int d = Features, q = LatentDimensions;
-        var algebra = new FactorAlgebra(d, q);
+        var algebra = new FactorAlgebra(d, q, withScatter: false);
         ReadOnlySpan<double> psi = _noise.AsSpan(component * d, d);
         algebra.PosteriorFactors(_loadings.AsSpan(component * d * q, d * q), psi);
         double sum = algebra.LogDeterminantM;
