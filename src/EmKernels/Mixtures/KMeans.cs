@@ -5,7 +5,8 @@ using EmKernels.Kernels;
 namespace EmKernels.Mixtures;
 
 /// <summary>
-/// k-means++ seeding (D² sampling, weighted by the sample weights) refined by Lloyd iterations, and K
+/// Greedy k-means++ seeding (D² sampling weighted by the sample weights, the best of 2 + ⌊ln K⌋ candidates per centre,
+/// as scikit-learn) refined by Lloyd iterations, and K
 /// distinct random points: the initializations of <see cref="FiniteMixture{T}"/>. Like scikit-learn's KMeans
 /// (which its GaussianMixture uses), Lloyd stops when no label changes or when the centres move by at most
 /// <c>tolerance</c> × the mean feature variance in total squared distance, and the labels of the result are
@@ -32,19 +33,68 @@ internal static class KMeans
         Random random = context.Random;
         double[] centres = new double[components * d];
         T[] centresT = new T[components * d];
-        T[] unit = new T[components];
+        int widest = Math.Max(components, 2 + (int)Math.Log(components));
+        T[] unit = new T[widest];
         unit.AsSpan().Fill(T.One);
-        T[] zero = new T[components];
+        T[] zero = new T[widest];
         T[] block = new T[components * tile];
         double[]? nearest = cache ? new double[n] : null;
         nearest?.AsSpan().Fill(double.PositiveInfinity);
 
-        // k-means++: each new centre is a point drawn with probability ∝ w · (distance to the nearest centre)².
+        // Greedy k-means++ (as scikit-learn's): each new centre is the best of 2 + ⌊ln K⌋ candidates drawn with probability
+        // ∝ w · (distance to the nearest centre)², the one that leaves the smallest potential Σ w · (distance to the nearest
+        // centre)²; the first is drawn uniformly. One candidate per centre (plain k-means++) misses clusters far more often.
+        int trials = 2 + (int)Math.Log(components);
+        T[] candidatesT = new T[trials * d];
+        T[] candidateBlock = new T[trials * tile];
+        double[] scores = new double[tile];
         for (int c = 0; c < components; c++)
         {
-            long chosen = c == 0
-                ? Draw(context, random, (in DataTile<T> _, Span<double> scores) => scores.Fill(1))
-                : Draw(context, random, (in DataTile<T> t, Span<double> scores) => NearestDistances(t, c, centresT, unit, zero, block, nearest, scores));
+            long chosen;
+            if (c == 0)
+            {
+                chosen = Draw(context, random, (in DataTile<T> _, Span<double> s) => s.Fill(1), 1)[0];
+            }
+            else
+            {
+                int placed = c;
+                Scores<T> nearestScores = (in DataTile<T> t, Span<double> s) => NearestDistances(t, placed, centresT, unit, zero, block, nearest, s);
+                long[] candidates = Draw(context, random, nearestScores, trials);
+                double[] points = CopyPoints(context, candidates, d);
+                for (int i = 0; i < points.Length; i++)
+                {
+                    candidatesT[i] = T.CreateTruncating(points[i]);
+                }
+
+                // The potential each candidate would leave, in one pass over the data.
+                double[] potential = new double[trials];
+                context.ForEachTile((in DataTile<T> t) =>
+                {
+                    int count = t.Points;
+                    Span<double> s = scores.AsSpan(0, count);
+                    nearestScores(t, s);
+                    Span<T> distances = candidateBlock.AsSpan(0, trials * count);
+                    GaussianKernels.SphericalLogDensity<T>(t.Values, d, count, t.Stride, trials, candidatesT, unit.AsSpan(0, trials), zero.AsSpan(0, trials), distances);
+                    for (int l = 0; l < trials; l++)
+                    {
+                        for (int i = 0; i < count; i++)
+                        {
+                            potential[l] += Weight(t, i) * Math.Min(s[i], -2 * double.CreateTruncating(distances[l * count + i]));
+                        }
+                    }
+                });
+                int best = 0;
+                for (int l = 1; l < trials; l++)
+                {
+                    if (potential[l] < potential[best])
+                    {
+                        best = l;
+                    }
+                }
+
+                chosen = candidates[best];
+            }
+
             CopyPoint(context, chosen, centres.AsSpan(c * d, d));
             for (int i = 0; i < d; i++)
             {
@@ -96,10 +146,10 @@ internal static class KMeans
                 int count = t.Points;
                 Span<T> r = oneHot.AsSpan(0, components * count);
                 Span<T> distances = block.AsSpan(0, components * count);
-                GaussianKernels.SphericalLogDensity<T>(t.Values, d, count, t.Stride, components, centresT, unit, zero, distances);
+                GaussianKernels.SphericalLogDensity<T>(t.Values, d, count, t.Stride, components, centresT, unit.AsSpan(0, components), zero.AsSpan(0, components), distances);
                 if (labels is null && !firstPass)
                 {
-                    GaussianKernels.SphericalLogDensity<T>(t.Values, d, count, t.Stride, components, previousT, unit, zero, previousBlock.AsSpan(0, components * count));
+                    GaussianKernels.SphericalLogDensity<T>(t.Values, d, count, t.Stride, components, previousT, unit.AsSpan(0, components), zero.AsSpan(0, components), previousBlock.AsSpan(0, components * count));
                 }
 
                 r.Clear();
@@ -260,10 +310,11 @@ internal static class KMeans
         where T : unmanaged, IBinaryFloatingPointIeee754<T>;
 
     /// <summary>
-    /// A point drawn with probability ∝ w_n · score_n, by two passes (the total, then the scan to the drawn
-    /// cumulative value); uniform among positive weights if every product is 0.
+    /// <paramref name="count"/> points drawn independently with probability ∝ w_n · score_n, by two passes (the total, then
+    /// one scan to all the drawn cumulative values, taken in increasing order and returned in the order drawn); uniform
+    /// among positive weights if every product is 0.
     /// </summary>
-    private static long Draw<T>(ModelInitialization<T> context, Random random, Scores<T> scores)
+    private static long[] Draw<T>(ModelInitialization<T> context, Random random, Scores<T> scores, int count)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         double[] buffer = new double[context.TilePoints];
@@ -292,13 +343,21 @@ internal static class KMeans
             });
         }
 
-        double target = random.NextDouble() * total;
+        double[] targets = new double[count];
+        for (int j = 0; j < count; j++)
+        {
+            targets[j] = random.NextDouble() * total;
+        }
+
+        int[] order = Enumerable.Range(0, count).OrderBy(j => targets[j]).ToArray();
+        long[] found = new long[count];
+        found.AsSpan().Fill(-1);
         double running = 0;
         long last = 0;
-        long found = -1;
+        int next = 0;
         context.ForEachTile((in DataTile<T> t) =>
         {
-            if (found >= 0)
+            if (next == count)
             {
                 return;
             }
@@ -313,27 +372,52 @@ internal static class KMeans
                 scores(t, s);
             }
 
-            for (int i = 0; i < t.Points; i++)
+            for (int i = 0; i < t.Points && next < count; i++)
             {
                 double score = Weight(t, i) * s[i];
                 if (score > 0)
                 {
                     last = t.Start + i;
                     running += score;
-                    if (running > target)
+                    while (next < count && running > targets[order[next]])
                     {
-                        found = t.Start + i;
-                        return;
+                        found[order[next++]] = t.Start + i;
                     }
                 }
             }
         });
-        return found >= 0 ? found : last;
+        for (int j = 0; j < count; j++)
+        {
+            found[j] = found[j] >= 0 ? found[j] : last;
+        }
+
+        return found;
     }
 
     private static double Weight<T>(in DataTile<T> tile, int i)
         where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
         tile.SampleWeights.IsEmpty ? 1 : double.CreateTruncating(tile.SampleWeights[i]);
+
+    /// <summary>The given points, one after another (count × D), in one pass.</summary>
+    private static double[] CopyPoints<T>(ModelInitialization<T> context, long[] points, int features)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        double[] values = new double[points.Length * features];
+        context.ForEachTile((in DataTile<T> t) =>
+        {
+            for (int j = 0; j < points.Length; j++)
+            {
+                if (points[j] >= t.Start && points[j] < t.Start + t.Points)
+                {
+                    for (int f = 0; f < features; f++)
+                    {
+                        values[j * features + f] = double.CreateTruncating(t[(int)(points[j] - t.Start), f]);
+                    }
+                }
+            }
+        });
+        return values;
+    }
 
     private static void CopyPoint<T>(ModelInitialization<T> context, long point, Span<double> destination)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
