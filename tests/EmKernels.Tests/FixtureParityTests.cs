@@ -2,6 +2,7 @@ using System.Text.Json;
 using EmKernels.Engine;
 using EmKernels.Latent;
 using EmKernels.Mixtures;
+using EmKernels.Sequences;
 using EmKernels.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
@@ -20,7 +21,7 @@ namespace EmKernels.Tests;
 public sealed class FixtureParityTests(ITestOutputHelper output)
 {
     /// <summary>Models of emk-fixture/2 that run; every other model of that format is skipped as not implemented yet.</summary>
-    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression"];
+    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression", "hmm"];
 
     public static TheoryData<string> AllFixtures() => new(Fixture.All());
 
@@ -46,6 +47,9 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
                 break;
             case ("emk-fixture/2", "bayesian-linear-regression"):
                 RunBayesianLinearRegression(fixture, comparison);
+                break;
+            case ("emk-fixture/2", "hmm"):
+                RunHiddenMarkov(fixture, comparison);
                 break;
             case ("emk-fixture/2", var model):
                 Skip.IfNot(ImplementedVersion2.Contains(model), $"{name}: the model '{model}' is not implemented yet.");
@@ -233,6 +237,74 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
         comparison.Values("posterior_mean", fixture.Expected("posterior_mean"), model.Coefficients);
         double[] covariance = model.CoefficientCovariance.ToArray();
         comparison.Values("posterior_cov_diag", fixture.Expected("posterior_cov_diag"), Enumerable.Range(0, m).Select(i => covariance[i * m + i]).ToArray());
+    }
+
+    /// <summary>
+    /// hmm (hmm/FORMAT.md §6): exactly n Baum–Welch iterations from θ₀ over the given sequences; L(θ₀) … L(θₙ), θₙ, the
+    /// posteriors of the first observations, and the Viterbi paths and their total log-probability under θₙ.
+    /// </summary>
+    private static void RunHiddenMarkov(Fixture fixture, FixtureComparison comparison)
+    {
+        int n = fixture.Points, d = fixture.Features, k = fixture.Components;
+        JsonElement data = fixture.Root.GetProperty("data");
+        int[] lengths = data.GetProperty("lengths").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        string emission = fixture.Root.GetProperty("emission").GetString()!;
+        ComponentFamily<double> family;
+        string key;
+        switch (emission)
+        {
+            case "gaussian":
+            {
+                var type = fixture.Root.GetProperty("covariance_type").GetString() == "full" ? CovarianceType.Full : CovarianceType.Diagonal;
+                var gaussian = GaussianComponents<double>.Create(type, k, d, fixture.Root.GetProperty("reg_covar").GetDouble());
+                fixture.Init("means").CopyTo(gaussian.Means);
+                fixture.Init("covariances").CopyTo(gaussian.Covariances);
+                family = gaussian;
+                key = "covariances";
+                break;
+            }
+
+            case "categorical":
+                family = DiscreteComponents<double>.Create(DiscreteDistribution.Categorical, k, d, data.GetProperty("categories").GetInt32());
+                fixture.Init("probs").CopyTo(family.Parameters);
+                key = "probs";
+                break;
+            default:
+                family = DiscreteComponents<double>.Create(DiscreteDistribution.Poisson, k, d);
+                fixture.Init("rates").CopyTo(family.Parameters);
+                key = "rates";
+                break;
+        }
+
+        var model = new HiddenMarkovModel<double>(family, HiddenMarkovInitialization.Current);
+        fixture.Init("startprob").CopyTo(model.StartProbabilities);
+        fixture.Init("transmat").CopyTo(model.Transitions);
+        double[] x = fixture.Data;
+        var source = new SequenceDataSource<double>(new InMemoryDataSource<double>(x, n, d), lengths);
+        ExpectationMaximizationResult result = ExpectationMaximization.Fit(model, source, new ExpectationMaximizationOptions { MaxIterations = fixture.Iterations, Tolerance = 0 });
+        Assert.Equal(fixture.Iterations, result.Iterations);
+        Assert.Empty(result.Decreases);
+        comparison.Values("mean_log_likelihood", fixture.Expected("mean_log_likelihood"), result.ObjectiveHistory);
+        comparison.Values("startprob", fixture.Expected("startprob"), model.StartProbabilities);
+        comparison.Values("transmat", fixture.Expected("transmat"), model.Transitions);
+        if (emission == "gaussian")
+        {
+            comparison.Values("means", fixture.Expected("means"), ((GaussianComponents<double>)family).Means);
+            comparison.Values(key, fixture.Expected(key), ((GaussianComponents<double>)family).Covariances);
+        }
+        else
+        {
+            comparison.Values(key, fixture.Expected(key), family.Parameters);
+        }
+
+        double[] posteriors = new double[n * k];
+        ExpectationMaximization.Evaluate(model, source, null, posteriors, null);
+        int head = Math.Min(n, 10);
+        comparison.Values("posteriors_head", fixture.Expected("posteriors_head"), posteriors.AsSpan(0, head * k));
+        int[] path = new int[n];
+        double best = model.Decode(x, n, lengths, path);
+        comparison.Labels(fixture.Expected("viterbi"), path);
+        comparison.Values("viterbi_log_probability", [fixture.Root.GetProperty("expected").GetProperty("viterbi_log_probability").GetDouble()], [best]);
     }
 
     private static double MeanLogLikelihood(FiniteMixture<double> mixture, InMemoryDataSource<double> data)

@@ -35,6 +35,13 @@ public abstract class DataSource<T>
     public virtual int? PreferredChunkPoints => null;
 
     /// <summary>
+    /// The lengths of the observation sequences the points form, in order (they sum to <see cref="Points"/>), for
+    /// models whose points are not independent (hidden Markov models: <see cref="IExpectationMaximizationModel{T}.UsesSequences"/>);
+    /// empty when the points are independent or form one sequence. <see cref="SequenceDataSource{T}"/> gives any source lengths.
+    /// </summary>
+    public virtual ReadOnlyMemory<int> SequenceLengths => default;
+
+    /// <summary>
     /// Reads points [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) into
     /// <paramref name="values"/>, feature-major: feature d of point start + i at <c>d · stride + i</c>.
     /// Must be safe to call from several threads at once for disjoint destinations.
@@ -428,4 +435,73 @@ public sealed class RowMajorDataSource<T> : DataSource<T>
             _weights.Span.Slice((int)start, count).CopyTo(sampleWeights);
         }
     }
+}
+
+/// <summary>
+/// A data source whose points form consecutive observation sequences of the given lengths (for hidden Markov models):
+/// everything else is the wrapped source's.
+/// </summary>
+/// <typeparam name="T">float or double.</typeparam>
+public sealed class SequenceDataSource<T> : DataSource<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly DataSource<T> _source;
+    private readonly int[] _lengths;
+
+    /// <summary>Gives <paramref name="source"/>'s points the sequence lengths <paramref name="lengths"/> (copied).</summary>
+    /// <param name="source">The points, in sequence order.</param>
+    /// <param name="lengths">S ≥ 1 lengths, each ≥ 1, summing to the source's number of points.</param>
+    /// <exception cref="ArgumentException">A length is below 1, or the lengths do not sum to the number of points.</exception>
+    public SequenceDataSource(DataSource<T> source, ReadOnlySpan<int> lengths)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (lengths.IsEmpty)
+        {
+            throw new ArgumentException("Give at least one sequence length.", nameof(lengths));
+        }
+
+        long total = 0;
+        for (int s = 0; s < lengths.Length; s++)
+        {
+            if (lengths[s] < 1)
+            {
+                throw new ArgumentException($"Sequence {s} has length {lengths[s]}; every length must be at least 1.", nameof(lengths));
+            }
+
+            total += lengths[s];
+        }
+
+        if (total != source.Points)
+        {
+            throw new ArgumentException($"The sequence lengths sum to {total}; the data have {source.Points} points.", nameof(lengths));
+        }
+
+        _source = source;
+        _lengths = lengths.ToArray();
+    }
+
+    /// <inheritdoc/>
+    public override long Points => _source.Points;
+
+    /// <inheritdoc/>
+    public override int Features => _source.Features;
+
+    /// <inheritdoc/>
+    public override bool HasSampleWeights => _source.HasSampleWeights;
+
+    /// <inheritdoc/>
+    public override bool HasLabels => _source.HasLabels;
+
+    /// <inheritdoc/>
+    public override string Name => _source.Name;
+
+    /// <inheritdoc/>
+    public override int? PreferredChunkPoints => _source.PreferredChunkPoints;
+
+    /// <inheritdoc/>
+    public override ReadOnlyMemory<int> SequenceLengths => _lengths;
+
+    /// <inheritdoc/>
+    public override void Read(long start, int count, Span<T> values, int stride, Span<T> sampleWeights, Span<int> labels) =>
+        _source.Read(start, count, values, stride, sampleWeights, labels);
 }

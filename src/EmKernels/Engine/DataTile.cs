@@ -73,6 +73,38 @@ public readonly ref struct DataTile<T>
     /// <summary>Empty, or per point the component it is known to come from (−1: unknown): semi-supervised fitting.</summary>
     public ReadOnlySpan<int> Labels { get; }
 
+    /// <summary>
+    /// For models that use sequences (<see cref="IExpectationMaximizationModel{T}.UsesSequences"/>): the lengths of the
+    /// whole sequences this tile holds, in order, summing to <see cref="Points"/>; empty otherwise (and in a
+    /// <see cref="Slice"/>).
+    /// </summary>
+    public ReadOnlySpan<int> SequenceLengths { get; init; }
+
+    /// <summary>This tile as the whole sequences of the given lengths.</summary>
+    /// <param name="lengths">Lengths ≥ 1 summing to <see cref="Points"/>.</param>
+    /// <returns>The tile with <see cref="SequenceLengths"/> set.</returns>
+    /// <exception cref="ArgumentException">The lengths do not sum to the tile's points.</exception>
+    public DataTile<T> WithSequences(ReadOnlySpan<int> lengths)
+    {
+        long total = 0;
+        foreach (int length in lengths)
+        {
+            if (length < 1)
+            {
+                throw new ArgumentException("Every sequence length must be at least 1.", nameof(lengths));
+            }
+
+            total += length;
+        }
+
+        if (total != Points)
+        {
+            throw new ArgumentException($"The sequence lengths sum to {total}; the tile has {Points} points.", nameof(lengths));
+        }
+
+        return this with { SequenceLengths = lengths };
+    }
+
     /// <summary>Feature <paramref name="feature"/> of point <paramref name="point"/>.</summary>
     /// <param name="point">0 ≤ point &lt; B.</param>
     /// <param name="feature">0 ≤ feature &lt; D.</param>

@@ -151,6 +151,9 @@ internal sealed class FramedData<T>
     /// <summary>Whether the points carry sample weights.</summary>
     public bool SampleWeighted => _source.HasSampleWeights;
 
+    /// <summary>The source's sequence lengths (empty: independent points, or one sequence).</summary>
+    public ReadOnlyMemory<int> SequenceLengths => _source.SequenceLengths;
+
     /// <summary>Whether the data live in memory (read without copying).</summary>
     public bool InMemory => _matrix is not null;
 

@@ -183,6 +183,16 @@ public interface IExpectationMaximizationModel<T>
     double ObjectiveRoundingError() => 0;
 
     /// <summary>
+    /// Whether the points form sequences whose E-step needs each sequence whole (hidden Markov models): the drivers then
+    /// cut passes only at sequence boundaries (<see cref="DataSource{T}.SequenceLengths"/>; without lengths, all points
+    /// are one sequence), and every tile handed to <see cref="Expectation"/> holds whole sequences
+    /// (<see cref="DataTile{T}.SequenceLengths"/>): several short ones up to the usual tile size, or one longer
+    /// sequence alone, so tiles may exceed the tile size given to <see cref="WorkspaceLength"/>'s caller — it is
+    /// asked for the longest tile. False by default.
+    /// </summary>
+    bool UsesSequences => false;
+
+    /// <summary>
     /// Whether the statistics <see cref="Expectation"/> adds are the data's own — they do not depend on the
     /// parameters (the count, Σ x and Σ x xᵀ of factor analysis, Φᵀ Φ and Φᵀ y of a regression) — so that the
     /// E-step of every iteration is a function of them: <see cref="Maximize"/> takes its expectations from the

@@ -36,6 +36,12 @@ internal sealed class PassEngine<T> : IDisposable
     private readonly WorkerTeam _team;
     private readonly Action<int> _processSegments;
     private readonly long[] _phaseTicks;
+
+    // Sequences (models that use them): the end of each sequence (exclusive, increasing, the last = N), the longest tile,
+    // and per worker the lengths of the sequences of its current tile.
+    private readonly long[]? _sequenceEnds;
+    private readonly int _longestTile = Tile;
+    private readonly int[][] _tileLengths;
     private int _nextSegment;
     private int _segmentCount;
     private bool _dealtOnce;
@@ -48,6 +54,30 @@ internal sealed class PassEngine<T> : IDisposable
         _model = model;
         _data = data;
         long n = data.Points;
+        if (model.UsesSequences)
+        {
+            ReadOnlySpan<int> lengths = data.SequenceLengths.Span;
+            _sequenceEnds = new long[Math.Max(lengths.Length, 1)];
+            long end = 0;
+            for (int s = 0; s < lengths.Length; s++)
+            {
+                end += lengths[s];
+                _sequenceEnds[s] = end;
+                _longestTile = Math.Max(_longestTile, lengths[s]);
+            }
+
+            if (lengths.IsEmpty)
+            {
+                // No lengths: all points are one sequence.
+                _sequenceEnds[0] = n;
+                _longestTile = (int)Math.Max(Tile, Math.Min(n, int.MaxValue / 2));
+            }
+            else if (end != n)
+            {
+                throw new ArgumentException($"The sequence lengths sum to {end}; the data have {n} points.", nameof(data));
+            }
+        }
+
         int segments = SegmentCount(n);
         _segmentStarts = new long[segments + 1];
         SetPoints(n);
@@ -66,12 +96,14 @@ internal sealed class PassEngine<T> : IDisposable
         _workers = Math.Clamp(maxDegreeOfParallelism, 1, segments);
         _workspaces = new Memory<T>[_workers];
         _pointObjectives = new Memory<T>[_workers];
-        int workspace = model.WorkspaceLength(Tile);
+        int workspace = model.WorkspaceLength(_longestTile);
+        _tileLengths = new int[_workers][];
         for (int w = 0; w < _workers; w++)
         {
             // Aligned, so the kernels' whole-vector loads and stores of a tile's rows never straddle cache lines.
             _workspaces[w] = Aligned.Memory<T>(Math.Max(workspace, 1));
-            _pointObjectives[w] = Aligned.Memory<T>(Tile);
+            _pointObjectives[w] = Aligned.Memory<T>(_longestTile);
+            _tileLengths[w] = _sequenceEnds is null ? [] : new int[Tile];
         }
 
         _team = new WorkerTeam(_workers);
@@ -103,11 +135,77 @@ internal sealed class PassEngine<T> : IDisposable
             throw new InvalidOperationException($"{points} points need {segments} segments; this engine was made for at most {_segmentStarts.Length - 1}.");
         }
 
+        if (_sequenceEnds is not null && points != _data.Points)
+        {
+            throw new NotSupportedException("A model of sequences runs passes over all its data, not over minibatches of points.");
+        }
+
         _segmentCount = segments;
         for (int s = 0; s <= segments; s++)
         {
             _segmentStarts[s] = (long)((Int128)points * s / segments);
+            if (_sequenceEnds is not null && s > 0 && s < segments)
+            {
+                // Segments start at sequence boundaries: the first one at or after the even split (still a function of N).
+                _segmentStarts[s] = Math.Max(_segmentStarts[s - 1], SequenceBoundaryAtOrAfter(_segmentStarts[s]));
+            }
         }
+    }
+
+    /// <summary>The first sequence boundary (a sequence's start, or N) at or after <paramref name="point"/>.</summary>
+    private long SequenceBoundaryAtOrAfter(long point)
+    {
+        long[] ends = _sequenceEnds!;
+        if (point <= 0)
+        {
+            return 0;
+        }
+
+        int index = Array.BinarySearch(ends, point);
+        return index >= 0 ? ends[index] : ends[~index];
+    }
+
+    /// <summary>The index of the sequence that starts at <paramref name="boundary"/> (a sequence boundary below N).</summary>
+    private int SequenceStartingAt(long boundary)
+    {
+        if (boundary == 0)
+        {
+            return 0;
+        }
+
+        int index = Array.BinarySearch(_sequenceEnds!, boundary);
+        return index + 1;
+    }
+
+    /// <summary>
+    /// The whole sequences of the tile that starts at <paramref name="start"/> (a boundary) and may reach <paramref name="limit"/>:
+    /// as many as fit in <see cref="Tile"/> points, or one longer sequence alone; their lengths go to <paramref name="lengths"/>.
+    /// </summary>
+    private (int Points, int Sequences) SequenceTile(long start, long limit, int[] lengths)
+    {
+        long[] ends = _sequenceEnds!;
+        int sequence = SequenceStartingAt(start);
+        int points = 0, count = 0;
+        long at = start;
+        while (sequence < ends.Length && at < limit && count < lengths.Length)
+        {
+            int length = (int)(ends[sequence] - at);
+            if (points > 0 && points + length > Tile)
+            {
+                break;
+            }
+
+            lengths[count++] = length;
+            points += length;
+            at = ends[sequence];
+            sequence++;
+            if (points >= Tile)
+            {
+                break;
+            }
+        }
+
+        return (points, count);
     }
 
     /// <summary>
@@ -280,16 +378,29 @@ internal sealed class PassEngine<T> : IDisposable
         bool timed = PassTimes.Listener is not null;
         long segmentEnd = _segmentStarts[segment + 1];
         int chunkPoints = _data.ChunkPoints;
-        for (long chunkStart = _segmentStarts[segment]; chunkStart < segmentEnd; chunkStart += chunkPoints)
+        int[] sequenceLengths = _tileLengths[worker];
+        int count;
+        for (long chunkStart = _segmentStarts[segment]; chunkStart < segmentEnd; chunkStart += count)
         {
-            int count = (int)Math.Min(chunkPoints, segmentEnd - chunkStart);
+            count = _sequenceEnds is null ? (int)Math.Min(chunkPoints, segmentEnd - chunkStart) : SequenceChunk(chunkStart, segmentEnd, chunkPoints);
             long t0 = timed ? Stopwatch.GetTimestamp() : 0;
             FramedData<T>.Chunk chunk = _data.Load(worker, chunkStart, count);
             long t1 = timed ? Stopwatch.GetTimestamp() : 0;
-            for (int first = 0; first < count; first += Tile)
+            int points;
+            for (int first = 0; first < count; first += points)
             {
-                int points = Math.Min(Tile, count - first);
-                DataTile<T> tile = chunk.Tile(d, first, points, chunkStart);
+                DataTile<T> tile;
+                if (_sequenceEnds is null)
+                {
+                    points = Math.Min(Tile, count - first);
+                    tile = chunk.Tile(d, first, points, chunkStart);
+                }
+                else
+                {
+                    (points, int sequences) = SequenceTile(chunkStart + first, chunkStart + count, sequenceLengths);
+                    tile = chunk.Tile(d, first, points, chunkStart).WithSequences(sequenceLengths.AsSpan(0, sequences));
+                }
+
                 Span<T> ell = pointObjectives[..points];
                 if (mixture is not null)
                 {
@@ -337,6 +448,37 @@ internal sealed class PassEngine<T> : IDisposable
         // Written once per segment: segments that run at once would otherwise share cache lines.
         _segmentObjectives[8 * segment] = objective;
         _segmentWorst[segment] = worst;
+    }
+
+    /// <summary>
+    /// The points of the chunk from <paramref name="start"/> (a boundary): whole sequences up to <paramref name="chunkPoints"/>
+    /// (in memory, the whole segment).
+    /// </summary>
+    private int SequenceChunk(long start, long segmentEnd, int chunkPoints)
+    {
+        long limit = Math.Min(segmentEnd, start + (long)chunkPoints);
+        long end = limit >= segmentEnd ? segmentEnd : SequenceBoundaryAtOrBefore(limit);
+        if (end <= start)
+        {
+            long next = SequenceBoundaryAtOrAfter(start + 1);
+            throw new NotSupportedException($"A sequence of {next - start} points is longer than the {chunkPoints} points a streamed chunk holds; fit such sequences from memory.");
+        }
+
+        return (int)(end - start);
+    }
+
+    /// <summary>The last sequence boundary at or before <paramref name="point"/>.</summary>
+    private long SequenceBoundaryAtOrBefore(long point)
+    {
+        long[] ends = _sequenceEnds!;
+        int index = Array.BinarySearch(ends, point);
+        if (index >= 0)
+        {
+            return ends[index];
+        }
+
+        index = ~index; // the first end above the point
+        return index == 0 ? 0 : ends[index - 1];
     }
 
     /// <summary>Where an evaluation pass writes; every array is optional.</summary>

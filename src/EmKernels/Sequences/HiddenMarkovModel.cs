@@ -1,0 +1,692 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using EmKernels.Engine;
+using EmKernels.Mixtures;
+
+namespace EmKernels.Sequences;
+
+/// <summary>How a <see cref="HiddenMarkovModel{T}"/> starts a fit.</summary>
+public enum HiddenMarkovInitialization
+{
+    /// <summary>Emissions from k-means on the observations (as the mixtures start), start probabilities and transition rows uniform.</summary>
+    KMeans,
+
+    /// <summary>The current parameters, as set by the caller (structural zeros in them stay zero).</summary>
+    Current,
+}
+
+/// <summary>
+/// A hidden Markov model trained by Baum–Welch, as a model of the engine: an observation's state depends on the
+/// previous one through the transition matrix A (A[i, j] = P(z_{t+1} = j | z_t = i)), the first through the start
+/// probabilities π, and the observations given the states come from a <see cref="ComponentFamily{T}"/> — the mixtures'
+/// own emission families (Gaussian of every covariance type, categorical, Bernoulli, Poisson, ...), whose kernels give
+/// the emission log-densities and whose statistics and M-step the emissions use unchanged.
+/// </summary>
+/// <typeparam name="T">float or double (the emissions' type; the recursions run in double).</typeparam>
+/// <remarks>
+/// <para>E-step per sequence (the engine hands whole sequences: <see cref="UsesSequences"/>): scaled forward–backward
+/// (Rabiner) on the emissions shifted by their per-observation maximum, b̃_t(k) = exp(log b_k(x_t) − m_t):
+/// α̂_t = (α̂_{t−1} A) ∘ b̃_t / c_t, β̂_t = A (b̃_{t+1} ∘ β̂_{t+1}) / c_{t+1}, γ_t = α̂_t ∘ β̂_t, ξ_t = α̂_t ∘ A ∘ (b̃_{t+1} ∘ β̂_{t+1})ᵀ / c_{t+1};
+/// log p(x) = Σ_t (log c_t + m_t), and each observation's term log c_t + m_t = log p(x_t | x_&lt;t) is its point objective.
+/// Where the scaled recursion would underflow (a normalizer below 1e-290: observations that only states the chain
+/// cannot reach explain), that sequence is redone in the log domain with log-sum-exp, so no data give NaN.</para>
+/// <para>M-step: the emissions' own from Σ γ-weighted statistics; π = the mean over sequences of γ₀; A[i, ·] = the
+/// expected transition counts of row i normalized, a row without expected transitions unchanged. Zeros of π and A
+/// stay exactly zero (structural zeros: left-right topologies). A state with no mass keeps its emission parameters.</para>
+/// <para>Parameters, flat: π (K), A (K × K, row-major), then the emissions' parameters.</para>
+/// </remarks>
+public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    /// <summary>Below this a scaled forward normalizer is treated as underflow (the sequence is redone in the log domain).</summary>
+    private const double Underflow = 1e-290;
+
+    [ThreadStatic]
+    private static double[]? t_scratch;
+
+    private readonly double[] _start;
+    private readonly double[] _transitions;
+    private readonly double[] _logStart;
+    private readonly double[] _logTransitions;
+    private readonly double[] _zeroLogWeights;
+    private readonly bool[] _held;
+    private readonly bool[] _degenerate;
+    private readonly int _startBlock;
+
+    /// <summary>K states whose observations come from <paramref name="emissions"/> (K = its components), uniform π and A until initialized.</summary>
+    /// <param name="emissions">The emission family; the model owns it from now on.</param>
+    /// <param name="initialization">How a fit starts.</param>
+    public HiddenMarkovModel(ComponentFamily<T> emissions, HiddenMarkovInitialization initialization = HiddenMarkovInitialization.KMeans)
+    {
+        ArgumentNullException.ThrowIfNull(emissions);
+        if (initialization is not (HiddenMarkovInitialization.KMeans or HiddenMarkovInitialization.Current))
+        {
+            throw new ArgumentOutOfRangeException(nameof(initialization), initialization, "Unknown initialization.");
+        }
+
+        Emissions = emissions;
+        Initialization = initialization;
+        int k = emissions.Components;
+        _start = Enumerable.Repeat(1.0 / k, k).ToArray();
+        _transitions = Enumerable.Repeat(1.0 / k, k * k).ToArray();
+        _logStart = new double[k];
+        _logTransitions = new double[k * k];
+        _zeroLogWeights = new double[k];
+        _held = new bool[k];
+        _degenerate = new bool[k];
+        IReadOnlyList<StatisticsBlock> blocks = emissions.StatisticsLayout.Blocks;
+        _startBlock = blocks.Count;
+        StatisticsLayout = new StatisticsLayout(
+            "hmm/1+" + emissions.StatisticsLayout.Kind,
+            [.. blocks, new StatisticsBlock("start-counts", k), new StatisticsBlock("transition-counts", k * k), new StatisticsBlock("sequences", 1)]);
+    }
+
+    /// <summary>The emission family (its parameters are the states' emission parameters).</summary>
+    public ComponentFamily<T> Emissions { get; }
+
+    /// <summary>How a fit starts.</summary>
+    public HiddenMarkovInitialization Initialization { get; }
+
+    /// <summary>K, the number of hidden states.</summary>
+    public int Components => Emissions.Components;
+
+    /// <inheritdoc/>
+    public int Features => Emissions.Features;
+
+    /// <summary>π, the start probabilities (K); writable before a fit with <see cref="HiddenMarkovInitialization.Current"/>.</summary>
+    public Span<double> StartProbabilities => _start;
+
+    /// <summary>A, the transition matrix (K × K, row i = from state i); writable before a fit with <see cref="HiddenMarkovInitialization.Current"/>.</summary>
+    public Span<double> Transitions => _transitions;
+
+    /// <summary>The emissions' free parameters, K − 1 start probabilities and K (K − 1) transition probabilities.</summary>
+    public int FreeParameterCount => Emissions.FreeParameterCount + (Components - 1) + Components * (Components - 1);
+
+    /// <inheritdoc/>
+    public StatisticsLayout StatisticsLayout { get; }
+
+    /// <inheritdoc/>
+    public int ParameterLength => Components + Components * Components + Emissions.Parameters.Length;
+
+    /// <inheritdoc/>
+    public bool SupportsTranslation => Emissions.SupportsTranslation;
+
+    /// <summary>True: each sequence's E-step needs the whole sequence.</summary>
+    public bool UsesSequences => true;
+
+    /// <inheritdoc/>
+    public void Translate(ReadOnlySpan<double> offset) => Emissions.Translate(offset);
+
+    /// <inheritdoc/>
+    public int FrameScaleExponent(DataSummary? summary) => Emissions.FrameScaleExponent(summary);
+
+    /// <inheritdoc/>
+    public void ScaleFrame(int exponent) => Emissions.ScaleFrame(exponent);
+
+    /// <inheritdoc/>
+    public void WriteParameters(Span<double> destination)
+    {
+        int k = Components;
+        _start.CopyTo(destination);
+        _transitions.CopyTo(destination[k..]);
+        Emissions.Parameters.CopyTo(destination[(k + k * k)..]);
+    }
+
+    /// <inheritdoc/>
+    public void ReadParameters(ReadOnlySpan<double> source)
+    {
+        int k = Components;
+        source[..k].CopyTo(_start);
+        source.Slice(k, k * k).CopyTo(_transitions);
+        source[(k + k * k)..ParameterLength].CopyTo(Emissions.Parameters);
+    }
+
+    /// <summary>K × B emission log-densities and K × B posteriors of a tile, then the emissions' own workspace.</summary>
+    /// <param name="tilePoints">The longest tile.</param>
+    /// <returns>The length.</returns>
+    public int WorkspaceLength(int tilePoints) => 2 * Components * tilePoints + Emissions.WorkspaceLength(tilePoints);
+
+    /// <summary>The emissions' checks; sample weights and known states are not supported for sequences.</summary>
+    /// <param name="tile">A tile in the user's coordinates.</param>
+    public void Validate(in DataTile<T> tile)
+    {
+        if (!tile.SampleWeights.IsEmpty)
+        {
+            throw new ArgumentException("A hidden Markov model takes no sample weights.", "sampleWeights");
+        }
+
+        if (!tile.Labels.IsEmpty)
+        {
+            throw new ArgumentException("A hidden Markov model takes no known states.", "labels");
+        }
+
+        Emissions.Validate(tile);
+    }
+
+    /// <summary>
+    /// <see cref="HiddenMarkovInitialization.Current"/>: as set (true, deterministic). k-means: the emissions as a
+    /// mixture's k-means start sets them, π and every row of A uniform (false: the start depends on the seed).
+    /// </summary>
+    /// <param name="context">The data in the fit's frame.</param>
+    /// <returns>Whether the start is deterministic.</returns>
+    public bool Initialize(ModelInitialization<T> context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (Initialization == HiddenMarkovInitialization.Current)
+        {
+            return true;
+        }
+
+        var mixture = new FiniteMixture<T>(Emissions, MixtureInitialization.KMeans);
+        mixture.Initialize(context);
+        int k = Components;
+        Array.Fill(_start, 1.0 / k);
+        Array.Fill(_transitions, 1.0 / k);
+        return false;
+    }
+
+    /// <inheritdoc/>
+    public void PrepareExpectation(bool reshift)
+    {
+        for (int i = 0; i < _start.Length; i++)
+        {
+            _logStart[i] = Math.Log(_start[i]);
+        }
+
+        for (int i = 0; i < _transitions.Length; i++)
+        {
+            _logTransitions[i] = Math.Log(_transitions[i]);
+        }
+
+        Emissions.PrepareExpectation(_zeroLogWeights, reshift);
+    }
+
+    /// <inheritdoc/>
+    public void AdoptShift(SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        Emissions.ReadShift(statistics.Shift);
+    }
+
+    /// <inheritdoc/>
+    public void ResetStatistics(SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        Emissions.WriteShift(statistics.Shift);
+        statistics.Clear();
+    }
+
+    /// <summary>The state posteriors γ (K × B, state-major) of the tile's sequences, and each observation's log p(x_t | x_&lt;t).</summary>
+    /// <param name="tile">Whole sequences.</param>
+    /// <param name="responsibilities">K × B, written.</param>
+    /// <param name="pointLogLikelihoods">B, written.</param>
+    /// <param name="workspace">At least <see cref="WorkspaceLength"/> of the tile's points; may start with <paramref name="responsibilities"/>.</param>
+    /// <returns>Σ over the tile's sequences of log p(x_s).</returns>
+    public double Posterior(in DataTile<T> tile, Span<T> responsibilities, Span<T> pointLogLikelihoods, Span<T> workspace) =>
+        Run(tile, responsibilities, pointLogLikelihoods, workspace, null);
+
+    /// <inheritdoc/>
+    public double Expectation(in DataTile<T> tile, SufficientStatistics? statistics, Span<T> workspace, Span<T> pointObjectives)
+    {
+        int k = Components;
+        Span<T> gamma = workspace[..(k * tile.Points)];
+        double objective = Run(tile, gamma, pointObjectives, workspace, statistics);
+        if (statistics is not null)
+        {
+            if (!Emissions.AccumulatesMass)
+            {
+                Span<double> mass = Emissions.Mass(statistics);
+                int points = tile.Points;
+                for (int j = 0; j < k; j++)
+                {
+                    double sum = 0;
+                    foreach (T value in gamma.Slice(j * points, points))
+                    {
+                        sum += double.CreateTruncating(value);
+                    }
+
+                    mass[j] += sum;
+                }
+            }
+
+            Emissions.Accumulate(tile, gamma, statistics);
+        }
+
+        return objective;
+    }
+
+    /// <summary>The emissions' M-step, then π and A from the expected start and transition counts; no state is re-seeded.</summary>
+    /// <param name="statistics">The merged statistics.</param>
+    /// <param name="context">The M-step context (unused: a state without mass keeps its parameters).</param>
+    /// <returns>False: nothing was re-seeded.</returns>
+    public bool Maximize(SufficientStatistics statistics, MaximizationContext context)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        int k = Components;
+        Array.Clear(_degenerate);
+        Emissions.Maximize(statistics, _held, _degenerate);
+        ReadOnlySpan<double> starts = statistics.Block(_startBlock);
+        ReadOnlySpan<double> counts = statistics.Block(_startBlock + 1);
+        double sequences = statistics.Block(_startBlock + 2)[0];
+        if (sequences > 0)
+        {
+            for (int i = 0; i < k; i++)
+            {
+                _start[i] = starts[i] / sequences;
+            }
+        }
+
+        for (int i = 0; i < k; i++)
+        {
+            double row = 0;
+            for (int j = 0; j < k; j++)
+            {
+                row += counts[i * k + j];
+            }
+
+            if (row > 0)
+            {
+                for (int j = 0; j < k; j++)
+                {
+                    _transitions[i * k + j] = counts[i * k + j] / row;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <inheritdoc/>
+    public double ObjectiveCorrection() => Emissions.ObjectiveCorrection();
+
+    /// <inheritdoc/>
+    public double ObjectiveRoundingError() => Emissions.ObjectiveRoundingError();
+
+    /// <summary>False: Baum–Welch's statistics have no closed form under the parameters alone.</summary>
+    /// <param name="statistics">Unused.</param>
+    /// <returns>False.</returns>
+    public bool TryWriteImpliedStatistics(SufficientStatistics statistics) => false;
+
+    /// <summary>
+    /// The most likely state path of each sequence (Viterbi, log domain; ties to the lower state) and the sum over
+    /// sequences of its log-probability joint with the observations, under the current parameters.
+    /// </summary>
+    /// <param name="data">N × D observations, row-major, the sequences one after another.</param>
+    /// <param name="points">N.</param>
+    /// <param name="lengths">The sequence lengths (sum N); empty: one sequence.</param>
+    /// <param name="path">N states, written.</param>
+    /// <returns>Σ_s max_z log p(x_s, z).</returns>
+    /// <exception cref="ArgumentException">A length does not match the shape, or a value is invalid for the emissions.</exception>
+    public double Decode(ReadOnlySpan<T> data, int points, ReadOnlySpan<int> lengths, Span<int> path)
+    {
+        int k = Components, d = Features;
+        if ((long)points * d != data.Length)
+        {
+            throw new ArgumentException($"Expected {points} × {d} values, got {data.Length}.", nameof(data));
+        }
+
+        if (path.Length != points)
+        {
+            throw new ArgumentException($"Expected room for {points} states, got {path.Length}.", nameof(path));
+        }
+
+        int[] sequenceLengths = lengths.IsEmpty ? [points] : lengths.ToArray();
+        if (sequenceLengths.Any(l => l < 1) || sequenceLengths.Sum(l => (long)l) != points)
+        {
+            throw new ArgumentException("The sequence lengths must be at least 1 each and sum to the number of points.", nameof(lengths));
+        }
+
+        PrepareExpectation(reshift: false);
+        double total = 0;
+        int offset = 0;
+        foreach (int length in sequenceLengths)
+        {
+            T[] values = new T[length * d];
+            for (int t = 0; t < length; t++)
+            {
+                for (int f = 0; f < d; f++)
+                {
+                    values[f * length + t] = data[(offset + t) * d + f];
+                }
+            }
+
+            var tile = new DataTile<T>(values, d, length, length, offset);
+            Emissions.Validate(tile);
+            T[] logB = new T[k * length];
+            Emissions.LogProbabilities(tile, logB, new T[Math.Max(Emissions.WorkspaceLength(length), 1)]);
+            total += Viterbi(logB, length, path.Slice(offset, length));
+            offset += length;
+        }
+
+        return total;
+    }
+
+    private double Viterbi(ReadOnlySpan<T> logB, int length, Span<int> path)
+    {
+        int k = Components;
+        double[] delta = new double[k * length];
+        int[] from = new int[k * length];
+        for (int j = 0; j < k; j++)
+        {
+            delta[j] = _logStart[j] + double.CreateTruncating(logB[j * length]);
+        }
+
+        for (int t = 1; t < length; t++)
+        {
+            for (int j = 0; j < k; j++)
+            {
+                double best = double.NegativeInfinity;
+                int arg = 0;
+                for (int i = 0; i < k; i++)
+                {
+                    double value = delta[(t - 1) * k + i] + _logTransitions[i * k + j];
+                    if (value > best)
+                    {
+                        best = value;
+                        arg = i;
+                    }
+                }
+
+                delta[t * k + j] = best + double.CreateTruncating(logB[j * length + t]);
+                from[t * k + j] = arg;
+            }
+        }
+
+        int state = 0;
+        for (int j = 1; j < k; j++)
+        {
+            if (delta[(length - 1) * k + j] > delta[(length - 1) * k + state])
+            {
+                state = j;
+            }
+        }
+
+        double result = delta[(length - 1) * k + state];
+        for (int t = length - 1; t >= 0; t--)
+        {
+            path[t] = state;
+            state = from[t * k + state];
+        }
+
+        return result;
+    }
+
+    /// <summary>Forward–backward over every sequence of the tile: γ into <paramref name="gamma"/>, and, given statistics, the start and transition counts.</summary>
+    private double Run(in DataTile<T> tile, Span<T> gamma, Span<T> pointObjectives, Span<T> workspace, SufficientStatistics? statistics)
+    {
+        int k = Components, b = tile.Points;
+        Span<T> logB = workspace.Slice(k * b, k * b);
+        Emissions.LogProbabilities(tile, logB, workspace[(2 * k * b)..]);
+        ReadOnlySpan<int> lengths = tile.SequenceLengths;
+        Span<double> starts = statistics is null ? default : statistics.Block(_startBlock);
+        Span<double> counts = statistics is null ? default : statistics.Block(_startBlock + 1);
+        double objective = 0;
+        int offset = 0;
+        int sequences = lengths.IsEmpty ? 1 : lengths.Length;
+        for (int s = 0; s < sequences; s++)
+        {
+            int length = lengths.IsEmpty ? b : lengths[s];
+            objective += Scaled(logB, b, offset, length, gamma, pointObjectives, starts, counts)
+                ?? LogDomain(logB, b, offset, length, gamma, pointObjectives, starts, counts);
+            offset += length;
+        }
+
+        if (statistics is not null)
+        {
+            statistics.Block(_startBlock + 2)[0] += sequences;
+        }
+
+        return objective;
+    }
+
+    /// <summary>Scratch of at least <paramref name="length"/> doubles on this thread (grown, never shrunk).</summary>
+    private static double[] Scratch(long length)
+    {
+        double[]? scratch = t_scratch;
+        if (scratch is null || scratch.Length < length)
+        {
+            scratch = new double[Math.Max(length, 2 * (scratch?.Length ?? 0))];
+            t_scratch = scratch;
+        }
+
+        return scratch;
+    }
+
+    /// <summary>Scaled forward–backward of one sequence; null (nothing written to the counts) if a normalizer underflows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private double? Scaled(ReadOnlySpan<T> logB, int b, int offset, int length, Span<T> gamma, Span<T> pointObjectives, Span<double> starts, Span<double> counts)
+    {
+        int k = Components;
+        double[] scratch = Scratch(2L * k * length + 2L * length + 2L * k);
+        Span<double> alpha = scratch.AsSpan(0, k * length);          // α̂_t(k) at t·K + k
+        Span<double> emission = scratch.AsSpan(k * length, k * length); // b̃_t(k) at t·K + k
+        Span<double> scale = scratch.AsSpan(2 * k * length, length);
+        Span<double> beta = scratch.AsSpan(2 * k * length + length, k);
+        Span<double> next = scratch.AsSpan(2 * k * length + length + k, k);
+        ReadOnlySpan<double> a = _transitions;
+        double logLikelihood = 0;
+        for (int t = 0; t < length; t++)
+        {
+            double shift = double.NegativeInfinity;
+            for (int j = 0; j < k; j++)
+            {
+                shift = Math.Max(shift, double.CreateTruncating(logB[j * b + offset + t]));
+            }
+
+            if (!double.IsFinite(shift))
+            {
+                return null;
+            }
+
+            Span<double> e = emission.Slice(t * k, k);
+            for (int j = 0; j < k; j++)
+            {
+                e[j] = Math.Exp(double.CreateTruncating(logB[j * b + offset + t]) - shift);
+            }
+
+            Span<double> current = alpha.Slice(t * k, k);
+            if (t == 0)
+            {
+                for (int j = 0; j < k; j++)
+                {
+                    current[j] = _start[j] * e[j];
+                }
+            }
+            else
+            {
+                ReadOnlySpan<double> previous = alpha.Slice((t - 1) * k, k);
+                current.Clear();
+                for (int i = 0; i < k; i++)
+                {
+                    double p = previous[i];
+                    ReadOnlySpan<double> row = a.Slice(i * k, k);
+                    for (int j = 0; j < k; j++)
+                    {
+                        current[j] += p * row[j];
+                    }
+                }
+
+                for (int j = 0; j < k; j++)
+                {
+                    current[j] *= e[j];
+                }
+            }
+
+            double c = 0;
+            foreach (double value in current)
+            {
+                c += value;
+            }
+
+            if (!(c >= Underflow) || double.IsInfinity(c))
+            {
+                return null;
+            }
+
+            for (int j = 0; j < k; j++)
+            {
+                current[j] /= c;
+            }
+
+            scale[t] = c;
+            double term = Math.Log(c) + shift;
+            pointObjectives[offset + t] = T.CreateTruncating(term);
+            logLikelihood += term;
+        }
+
+        // Backward, with γ and the expected transitions on the way.
+        beta.Fill(1);
+        for (int j = 0; j < k; j++)
+        {
+            gamma[j * b + offset + length - 1] = T.CreateTruncating(alpha[(length - 1) * k + j]);
+        }
+
+        for (int t = length - 2; t >= 0; t--)
+        {
+            ReadOnlySpan<double> e = emission.Slice((t + 1) * k, k);
+            double inverse = 1 / scale[t + 1];
+            for (int j = 0; j < k; j++)
+            {
+                next[j] = e[j] * beta[j] * inverse; // b̃_{t+1}(j) β̂_{t+1}(j) / c_{t+1}
+            }
+
+            ReadOnlySpan<double> current = alpha.Slice(t * k, k);
+            for (int i = 0; i < k; i++)
+            {
+                ReadOnlySpan<double> row = a.Slice(i * k, k);
+                double sum = 0;
+                for (int j = 0; j < k; j++)
+                {
+                    sum += row[j] * next[j];
+                }
+
+                if (!counts.IsEmpty)
+                {
+                    double weight = current[i];
+                    Span<double> countRow = counts.Slice(i * k, k);
+                    for (int j = 0; j < k; j++)
+                    {
+                        countRow[j] += weight * row[j] * next[j];
+                    }
+                }
+
+                beta[i] = sum;
+            }
+
+            for (int i = 0; i < k; i++)
+            {
+                gamma[i * b + offset + t] = T.CreateTruncating(current[i] * beta[i]);
+            }
+        }
+
+        if (!starts.IsEmpty)
+        {
+            for (int j = 0; j < k; j++)
+            {
+                starts[j] += double.CreateTruncating(gamma[j * b + offset]);
+            }
+        }
+
+        return logLikelihood;
+    }
+
+    /// <summary>Forward–backward of one sequence in the log domain (FORMAT of the fixtures, §6.2): slower, never underflows.</summary>
+    private double LogDomain(ReadOnlySpan<T> logB, int b, int offset, int length, Span<T> gamma, Span<T> pointObjectives, Span<double> starts, Span<double> counts)
+    {
+        int k = Components;
+        double[] scratch = Scratch(2L * k * length + k);
+        Span<double> alpha = scratch.AsSpan(0, k * length);
+        Span<double> beta = scratch.AsSpan(k * length, k * length);
+        Span<double> terms = scratch.AsSpan(2 * k * length, k);
+        double previousTotal = 0;
+        for (int t = 0; t < length; t++)
+        {
+            for (int j = 0; j < k; j++)
+            {
+                if (t == 0)
+                {
+                    alpha[j] = _logStart[j] + double.CreateTruncating(logB[j * b + offset]);
+                    continue;
+                }
+
+                for (int i = 0; i < k; i++)
+                {
+                    terms[i] = alpha[(t - 1) * k + i] + _logTransitions[i * k + j];
+                }
+
+                alpha[t * k + j] = LogSumExp(terms) + double.CreateTruncating(logB[j * b + offset + t]);
+            }
+
+            // Each observation's term: the growth of log p(x_0..t).
+            double total = LogSumExp(alpha.Slice(t * k, k));
+            pointObjectives[offset + t] = T.CreateTruncating(total - previousTotal);
+            previousTotal = total;
+        }
+
+        double logLikelihood = previousTotal;
+        beta.Slice((length - 1) * k, k).Clear();
+        for (int t = length - 2; t >= 0; t--)
+        {
+            for (int i = 0; i < k; i++)
+            {
+                for (int j = 0; j < k; j++)
+                {
+                    terms[j] = _logTransitions[i * k + j] + double.CreateTruncating(logB[j * b + offset + t + 1]) + beta[(t + 1) * k + j];
+                }
+
+                beta[t * k + i] = LogSumExp(terms);
+            }
+        }
+
+        for (int t = 0; t < length; t++)
+        {
+            for (int j = 0; j < k; j++)
+            {
+                gamma[j * b + offset + t] = T.CreateTruncating(Math.Exp(alpha[t * k + j] + beta[t * k + j] - logLikelihood));
+            }
+
+            if (!counts.IsEmpty && t < length - 1)
+            {
+                for (int i = 0; i < k; i++)
+                {
+                    for (int j = 0; j < k; j++)
+                    {
+                        counts[i * k + j] += Math.Exp(alpha[t * k + i] + _logTransitions[i * k + j] + double.CreateTruncating(logB[j * b + offset + t + 1]) + beta[(t + 1) * k + j] - logLikelihood);
+                    }
+                }
+            }
+        }
+
+        if (!starts.IsEmpty)
+        {
+            for (int j = 0; j < k; j++)
+            {
+                starts[j] += double.CreateTruncating(gamma[j * b + offset]);
+            }
+        }
+
+        return logLikelihood;
+    }
+
+    private static double LogSumExp(ReadOnlySpan<double> values)
+    {
+        double max = double.NegativeInfinity;
+        foreach (double v in values)
+        {
+            max = Math.Max(max, v);
+        }
+
+        if (double.IsNegativeInfinity(max))
+        {
+            return max;
+        }
+
+        double sum = 0;
+        foreach (double v in values)
+        {
+            sum += Math.Exp(v - max);
+        }
+
+        return max + Math.Log(sum);
+    }
+}
