@@ -501,6 +501,9 @@ public sealed class SequenceDataSource<T> : DataSource<T>
     /// <inheritdoc/>
     public override ReadOnlyMemory<int> SequenceLengths => _lengths;
 
+    /// <summary>The wrapped source (an in-memory one is read in place).</summary>
+    internal DataSource<T> Inner => _source;
+
     /// <inheritdoc/>
     public override void Read(long start, int count, Span<T> values, int stride, Span<T> sampleWeights, Span<int> labels) =>
         _source.Read(start, count, values, stride, sampleWeights, labels);

@@ -61,7 +61,7 @@ internal sealed class FramedData<T>
         // In memory, the frame's values are the source's own buffer, moved into the frame once. A pass in the
         // user's coordinates over a buffer that a fit has moved (a summary of it, during that fit) reads it
         // through Read instead, which moves values back, so that the buffer is never moved under a live frame.
-        if (source is InMemoryDataSource<T> memory && !(frame.Centre is null && frame.ScaleExponent == 0 && memory.IsTransformed))
+        if ((source is SequenceDataSource<T> sequences ? sequences.Inner : source) is InMemoryDataSource<T> memory && !(frame.Centre is null && frame.ScaleExponent == 0 && memory.IsTransformed))
         {
             _matrix = memory.Centred(frame.Centre, frame.ScaleExponent);
             _weights = memory.SampleWeights;

@@ -382,7 +382,7 @@ internal sealed class PassEngine<T> : IDisposable
         int count;
         for (long chunkStart = _segmentStarts[segment]; chunkStart < segmentEnd; chunkStart += count)
         {
-            count = _sequenceEnds is null ? (int)Math.Min(chunkPoints, segmentEnd - chunkStart) : SequenceChunk(chunkStart, segmentEnd, chunkPoints);
+            count = _sequenceEnds is null ? (int)Math.Min(chunkPoints, segmentEnd - chunkStart) : SequenceChunk(chunkStart, segmentEnd, chunkPoints, sequenceLengths);
             long t0 = timed ? Stopwatch.GetTimestamp() : 0;
             FramedData<T>.Chunk chunk = _data.Load(worker, chunkStart, count);
             long t1 = timed ? Stopwatch.GetTimestamp() : 0;
@@ -451,34 +451,30 @@ internal sealed class PassEngine<T> : IDisposable
     }
 
     /// <summary>
-    /// The points of the chunk from <paramref name="start"/> (a boundary): whole sequences up to <paramref name="chunkPoints"/>
-    /// (in memory, the whole segment).
+    /// The points of the chunk from <paramref name="start"/> (a tile's start): whole tiles, as many as fit in
+    /// <paramref name="chunkPoints"/> (in memory, the whole segment). Tiles are formed from the segment's start whatever
+    /// the chunk size, so streamed and in-memory passes see the same tiles and give the same sums.
     /// </summary>
-    private int SequenceChunk(long start, long segmentEnd, int chunkPoints)
+    private int SequenceChunk(long start, long segmentEnd, int chunkPoints, int[] scratch)
     {
-        long limit = Math.Min(segmentEnd, start + (long)chunkPoints);
-        long end = limit >= segmentEnd ? segmentEnd : SequenceBoundaryAtOrBefore(limit);
-        if (end <= start)
+        long end = start;
+        while (end < segmentEnd)
         {
-            long next = SequenceBoundaryAtOrAfter(start + 1);
-            throw new NotSupportedException($"A sequence of {next - start} points is longer than the {chunkPoints} points a streamed chunk holds; fit such sequences from memory.");
+            (int points, _) = SequenceTile(end, segmentEnd, scratch);
+            if (end + points - start > chunkPoints)
+            {
+                if (end == start)
+                {
+                    throw new NotSupportedException($"A sequence of {points} points is longer than the {chunkPoints} points a streamed chunk holds; fit such sequences from memory.");
+                }
+
+                break;
+            }
+
+            end += points;
         }
 
         return (int)(end - start);
-    }
-
-    /// <summary>The last sequence boundary at or before <paramref name="point"/>.</summary>
-    private long SequenceBoundaryAtOrBefore(long point)
-    {
-        long[] ends = _sequenceEnds!;
-        int index = Array.BinarySearch(ends, point);
-        if (index >= 0)
-        {
-            return ends[index];
-        }
-
-        index = ~index; // the first end above the point
-        return index == 0 ? 0 : ends[index - 1];
     }
 
     /// <summary>Where an evaluation pass writes; every array is optional.</summary>
