@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using EmKernels.Engine;
+using EmKernels.Kernels;
 using EmKernels.Mixtures;
 
 namespace EmKernels.Sequences;
@@ -48,6 +49,7 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
     private readonly double[] _transitions;
     private readonly double[] _logStart;
     private readonly double[] _logTransitions;
+    private readonly double[] _transposed;
     private readonly double[] _zeroLogWeights;
     private readonly bool[] _held;
     private readonly bool[] _degenerate;
@@ -71,6 +73,7 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
         _transitions = Enumerable.Repeat(1.0 / k, k * k).ToArray();
         _logStart = new double[k];
         _logTransitions = new double[k * k];
+        _transposed = new double[k * k];
         _zeroLogWeights = new double[k];
         _held = new bool[k];
         _degenerate = new bool[k];
@@ -193,9 +196,11 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
             _logStart[i] = Math.Log(_start[i]);
         }
 
+        int k = Components;
         for (int i = 0; i < _transitions.Length; i++)
         {
             _logTransitions[i] = Math.Log(_transitions[i]);
+            _transposed[(i % k) * k + i / k] = _transitions[i];
         }
 
         Emissions.PrepareExpectation(_zeroLogWeights, reshift);
@@ -415,8 +420,11 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
     private double Run(in DataTile<T> tile, Span<T> gamma, Span<T> pointObjectives, Span<T> workspace, SufficientStatistics? statistics)
     {
         int k = Components, b = tile.Points;
-        Span<T> logB = workspace.Slice(k * b, k * b);
-        Emissions.LogProbabilities(tile, logB, workspace[(2 * k * b)..]);
+        // The emissions normalized per observation, ρ_t(k) = b_k(x_t) / Σ_j b_j(x_t), by the mixtures' vectorized kernel,
+        // and ℓ_t = log Σ_j b_j(x_t) (into the point objectives until the recursion replaces them).
+        Span<T> emissions = workspace.Slice(k * b, k * b);
+        Emissions.LogProbabilities(tile, emissions, workspace[(2 * k * b)..]);
+        MixtureKernels.Responsibilities<T>(emissions, k, b, pointObjectives[..b], default);
         ReadOnlySpan<int> lengths = tile.SequenceLengths;
         Span<double> starts = statistics is null ? default : statistics.Block(_startBlock);
         Span<double> counts = statistics is null ? default : statistics.Block(_startBlock + 1);
@@ -426,8 +434,16 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
         for (int s = 0; s < sequences; s++)
         {
             int length = lengths.IsEmpty ? b : lengths[s];
-            objective += Scaled(logB, b, offset, length, gamma, pointObjectives, starts, counts)
-                ?? LogDomain(logB, b, offset, length, gamma, pointObjectives, starts, counts);
+            double? scaled = Scaled(emissions, b, offset, length, gamma, pointObjectives, starts, counts);
+            if (scaled is null)
+            {
+                // Rare: the log-densities again, for this sequence alone.
+                T[] logs = new T[k * length];
+                Emissions.LogProbabilities(tile.Slice(offset, length), logs, new T[Math.Max(Emissions.WorkspaceLength(length), 1)]);
+                scaled = LogDomain(logs, length, b, offset, length, gamma, pointObjectives, starts, counts);
+            }
+
+            objective += scaled.Value;
             offset += length;
         }
 
@@ -452,36 +468,29 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
         return scratch;
     }
 
-    /// <summary>Scaled forward–backward of one sequence; null (nothing written to the counts) if a normalizer underflows.</summary>
+    /// <summary>
+    /// Scaled forward–backward of one sequence from the normalized emissions ρ (state-major, stride <paramref name="b"/>)
+    /// and ℓ_t (in <paramref name="pointObjectives"/>); null (nothing added to the counts) if a normalizer underflows.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private double? Scaled(ReadOnlySpan<T> logB, int b, int offset, int length, Span<T> gamma, Span<T> pointObjectives, Span<double> starts, Span<double> counts)
+    private double? Scaled(ReadOnlySpan<T> rho, int b, int offset, int length, Span<T> gamma, Span<T> pointObjectives, Span<double> starts, Span<double> counts)
     {
         int k = Components;
-        double[] scratch = Scratch(2L * k * length + 2L * length + 2L * k);
-        Span<double> alpha = scratch.AsSpan(0, k * length);          // α̂_t(k) at t·K + k
-        Span<double> emission = scratch.AsSpan(k * length, k * length); // b̃_t(k) at t·K + k
+        double[] scratch = Scratch(2L * k * length + length + 2L * k + (long)k * k);
+        Span<double> alpha = scratch.AsSpan(0, k * length);            // α̂_t(k) at t·K + k
+        Span<double> emission = scratch.AsSpan(k * length, k * length); // ρ_t(k) at t·K + k
         Span<double> scale = scratch.AsSpan(2 * k * length, length);
         Span<double> beta = scratch.AsSpan(2 * k * length + length, k);
         Span<double> next = scratch.AsSpan(2 * k * length + length + k, k);
-        ReadOnlySpan<double> a = _transitions;
+        Span<double> outer = scratch.AsSpan(2 * k * length + length + 2 * k, k * k); // Σ_t α̂_t ⊗ (ρ_{t+1} ∘ β̂_{t+1} / c_{t+1})
+        ReadOnlySpan<double> a = _transitions, transposed = _transposed;
         double logLikelihood = 0;
         for (int t = 0; t < length; t++)
         {
-            double shift = double.NegativeInfinity;
-            for (int j = 0; j < k; j++)
-            {
-                shift = Math.Max(shift, double.CreateTruncating(logB[j * b + offset + t]));
-            }
-
-            if (!double.IsFinite(shift))
-            {
-                return null;
-            }
-
             Span<double> e = emission.Slice(t * k, k);
             for (int j = 0; j < k; j++)
             {
-                e[j] = Math.Exp(double.CreateTruncating(logB[j * b + offset + t]) - shift);
+                e[j] = double.CreateTruncating(rho[j * b + offset + t]);
             }
 
             Span<double> current = alpha.Slice(t * k, k);
@@ -494,18 +503,7 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
             }
             else
             {
-                ReadOnlySpan<double> previous = alpha.Slice((t - 1) * k, k);
-                current.Clear();
-                for (int i = 0; i < k; i++)
-                {
-                    double p = previous[i];
-                    ReadOnlySpan<double> row = a.Slice(i * k, k);
-                    for (int j = 0; j < k; j++)
-                    {
-                        current[j] += p * row[j];
-                    }
-                }
-
+                MarkovKernels.VectorTimesMatrix(alpha.Slice((t - 1) * k, k), a, current);
                 for (int j = 0; j < k; j++)
                 {
                     current[j] *= e[j];
@@ -523,19 +521,31 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
                 return null;
             }
 
+            double inverse = 1 / c;
             for (int j = 0; j < k; j++)
             {
-                current[j] /= c;
+                current[j] *= inverse;
             }
 
             scale[t] = c;
-            double term = Math.Log(c) + shift;
+            double term = Math.Log(c) + double.CreateTruncating(pointObjectives[offset + t]);
+            if (!double.IsFinite(term))
+            {
+                return null;
+            }
+
             pointObjectives[offset + t] = T.CreateTruncating(term);
             logLikelihood += term;
         }
 
-        // Backward, with γ and the expected transitions on the way.
+        // Backward, with γ and the expected transitions on the way: β̂_t = A (ρ_{t+1} ∘ β̂_{t+1}) / c_{t+1}.
         beta.Fill(1);
+        bool counting = !counts.IsEmpty;
+        if (counting)
+        {
+            outer.Clear();
+        }
+
         for (int j = 0; j < k; j++)
         {
             gamma[j * b + offset + length - 1] = T.CreateTruncating(alpha[(length - 1) * k + j]);
@@ -547,35 +557,29 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
             double inverse = 1 / scale[t + 1];
             for (int j = 0; j < k; j++)
             {
-                next[j] = e[j] * beta[j] * inverse; // b̃_{t+1}(j) β̂_{t+1}(j) / c_{t+1}
+                next[j] = e[j] * beta[j] * inverse;
             }
 
+            // β̂_t = A next = nextᵀ Aᵀ, vectorized across states.
             ReadOnlySpan<double> current = alpha.Slice(t * k, k);
-            for (int i = 0; i < k; i++)
+            MarkovKernels.VectorTimesMatrix(next, transposed, beta);
+            if (counting)
             {
-                ReadOnlySpan<double> row = a.Slice(i * k, k);
-                double sum = 0;
-                for (int j = 0; j < k; j++)
-                {
-                    sum += row[j] * next[j];
-                }
-
-                if (!counts.IsEmpty)
-                {
-                    double weight = current[i];
-                    Span<double> countRow = counts.Slice(i * k, k);
-                    for (int j = 0; j < k; j++)
-                    {
-                        countRow[j] += weight * row[j] * next[j];
-                    }
-                }
-
-                beta[i] = sum;
+                MarkovKernels.AddOuterProduct(current, next, outer);
             }
 
             for (int i = 0; i < k; i++)
             {
                 gamma[i * b + offset + t] = T.CreateTruncating(current[i] * beta[i]);
+            }
+        }
+
+        if (counting)
+        {
+            // ξ summed over t: A_ij · Σ_t α̂_t(i) ρ_{t+1}(j) β̂_{t+1}(j) / c_{t+1}.
+            for (int i = 0; i < k * k; i++)
+            {
+                counts[i] += a[i] * outer[i];
             }
         }
 
@@ -591,7 +595,7 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
     }
 
     /// <summary>Forward–backward of one sequence in the log domain (FORMAT of the fixtures, §6.2): slower, never underflows.</summary>
-    private double LogDomain(ReadOnlySpan<T> logB, int b, int offset, int length, Span<T> gamma, Span<T> pointObjectives, Span<double> starts, Span<double> counts)
+    private double LogDomain(ReadOnlySpan<T> logB, int logStride, int b, int offset, int length, Span<T> gamma, Span<T> pointObjectives, Span<double> starts, Span<double> counts)
     {
         int k = Components;
         double[] scratch = Scratch(2L * k * length + k);
@@ -605,7 +609,7 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
             {
                 if (t == 0)
                 {
-                    alpha[j] = _logStart[j] + double.CreateTruncating(logB[j * b + offset]);
+                    alpha[j] = _logStart[j] + double.CreateTruncating(logB[j * logStride]);
                     continue;
                 }
 
@@ -614,7 +618,7 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
                     terms[i] = alpha[(t - 1) * k + i] + _logTransitions[i * k + j];
                 }
 
-                alpha[t * k + j] = LogSumExp(terms) + double.CreateTruncating(logB[j * b + offset + t]);
+                alpha[t * k + j] = LogSumExp(terms) + double.CreateTruncating(logB[j * logStride + t]);
             }
 
             // Each observation's term: the growth of log p(x_0..t).
@@ -631,7 +635,7 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
             {
                 for (int j = 0; j < k; j++)
                 {
-                    terms[j] = _logTransitions[i * k + j] + double.CreateTruncating(logB[j * b + offset + t + 1]) + beta[(t + 1) * k + j];
+                    terms[j] = _logTransitions[i * k + j] + double.CreateTruncating(logB[j * logStride + t + 1]) + beta[(t + 1) * k + j];
                 }
 
                 beta[t * k + i] = LogSumExp(terms);
@@ -651,7 +655,7 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
                 {
                     for (int j = 0; j < k; j++)
                     {
-                        counts[i * k + j] += Math.Exp(alpha[t * k + i] + _logTransitions[i * k + j] + double.CreateTruncating(logB[j * b + offset + t + 1]) + beta[(t + 1) * k + j] - logLikelihood);
+                        counts[i * k + j] += Math.Exp(alpha[t * k + i] + _logTransitions[i * k + j] + double.CreateTruncating(logB[j * logStride + t + 1]) + beta[(t + 1) * k + j] - logLikelihood);
                     }
                 }
             }
