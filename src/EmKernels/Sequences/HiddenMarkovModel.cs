@@ -54,6 +54,9 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
     private readonly bool[] _held;
     private readonly bool[] _degenerate;
     private readonly int _startBlock;
+    private (bool Start, bool Transitions, bool Emissions) _given;
+    private double _startPseudoCount;
+    private double _transitionPseudoCount;
 
     /// <summary>K states whose observations come from <paramref name="emissions"/> (K = its components), uniform π and A until initialized.</summary>
     /// <param name="emissions">The emission family; the model owns it from now on.</param>
@@ -101,6 +104,42 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
 
     /// <summary>A, the transition matrix (K × K, row i = from state i); writable before a fit with <see cref="HiddenMarkovInitialization.Current"/>.</summary>
     public Span<double> Transitions => _transitions;
+
+    /// <summary>Whether the start probabilities keep their values through a fit (hmmlearn's <c>params</c> without 's').</summary>
+    public bool HoldStart { get; set; }
+
+    /// <summary>Whether the transition matrix keeps its values through a fit.</summary>
+    public bool HoldTransitions { get; set; }
+
+    /// <summary>Whether the emission parameters keep their values through a fit.</summary>
+    public bool HoldEmissions { get; set; }
+
+    /// <summary>
+    /// Given before a fit with <see cref="HiddenMarkovInitialization.KMeans"/>: which parameters keep the values set
+    /// (start probabilities, transitions, emissions) instead of being initialized. All three: the fit starts from them.
+    /// </summary>
+    /// <param name="start">The start probabilities are given.</param>
+    /// <param name="transitions">The transition matrix is given.</param>
+    /// <param name="emissions">The emission parameters are given.</param>
+    public void SetGiven(bool start, bool transitions, bool emissions) => _given = (start, transitions, emissions);
+
+    /// <summary>
+    /// Dirichlet pseudo-counts s ≥ 0 added to the expected start counts of the states that may start (π_k &gt; 0): the
+    /// M-step is then the MAP estimate under Dirichlet(1 + s), and the objective checked is the log-posterior
+    /// (<see cref="ObjectiveCorrection"/>). Zeros stay zero.
+    /// </summary>
+    public double StartPseudoCount
+    {
+        get => _startPseudoCount;
+        set => _startPseudoCount = value >= 0 && double.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A pseudo-count must be finite and non-negative.");
+    }
+
+    /// <summary>Dirichlet pseudo-counts τ ≥ 0 added to the expected counts of every allowed transition (A_ij &gt; 0) of each row, as <see cref="StartPseudoCount"/>.</summary>
+    public double TransitionPseudoCount
+    {
+        get => _transitionPseudoCount;
+        set => _transitionPseudoCount = value >= 0 && double.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A pseudo-count must be finite and non-negative.");
+    }
 
     /// <summary>The emissions' free parameters, K − 1 start probabilities and K (K − 1) transition probabilities.</summary>
     public int FreeParameterCount => Emissions.FreeParameterCount + (Components - 1) + Components * (Components - 1);
@@ -167,8 +206,10 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
     }
 
     /// <summary>
-    /// <see cref="HiddenMarkovInitialization.Current"/>: as set (true, deterministic). k-means: the emissions as a
-    /// mixture's k-means start sets them, π and every row of A uniform (false: the start depends on the seed).
+    /// <see cref="HiddenMarkovInitialization.Current"/>: as set (true, deterministic). k-means: what is not given
+    /// (<see cref="SetGiven"/>): the emissions as a mixture's k-means start sets them (then false: the start depends on
+    /// the seed; discrete emissions halfway to the data's own parameters, so that no probability starts at exactly 0
+    /// or 1), π and every row of A uniform.
     /// </summary>
     /// <param name="context">The data in the fit's frame.</param>
     /// <returns>Whether the start is deterministic.</returns>
@@ -180,12 +221,48 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
             return true;
         }
 
-        var mixture = new FiniteMixture<T>(Emissions, MixtureInitialization.KMeans);
-        mixture.Initialize(context);
         int k = Components;
-        Array.Fill(_start, 1.0 / k);
-        Array.Fill(_transitions, 1.0 / k);
-        return false;
+        if (!_given.Emissions)
+        {
+            var mixture = new FiniteMixture<T>(Emissions, MixtureInitialization.KMeans);
+            mixture.Initialize(context);
+            if (Emissions is DiscreteComponents<T>)
+            {
+                // k-means clusters of discrete data give probabilities of exactly 0 and 1 (a cluster where a feature is
+                // always 1), which Baum–Welch can never leave: each state starts halfway between its cluster's
+                // parameters and the data's own (the clusters' average weighted by their sizes).
+                Span<double> parameters = Emissions.Parameters;
+                int block = parameters.Length / k;
+                double[] overall = new double[block];
+                for (int j = 0; j < k; j++)
+                {
+                    for (int i = 0; i < block; i++)
+                    {
+                        overall[i] += mixture.Weights[j] * parameters[j * block + i];
+                    }
+                }
+
+                for (int j = 0; j < k; j++)
+                {
+                    for (int i = 0; i < block; i++)
+                    {
+                        parameters[j * block + i] = 0.5 * (parameters[j * block + i] + overall[i]);
+                    }
+                }
+            }
+        }
+
+        if (!_given.Start)
+        {
+            Array.Fill(_start, 1.0 / k);
+        }
+
+        if (!_given.Transitions)
+        {
+            Array.Fill(_transitions, 1.0 / k);
+        }
+
+        return _given.Emissions;
     }
 
     /// <inheritdoc/>
@@ -269,40 +346,71 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
         ArgumentNullException.ThrowIfNull(statistics);
         int k = Components;
         Array.Clear(_degenerate);
+        Array.Fill(_held, HoldEmissions);
         Emissions.Maximize(statistics, _held, _degenerate);
         ReadOnlySpan<double> starts = statistics.Block(_startBlock);
         ReadOnlySpan<double> counts = statistics.Block(_startBlock + 1);
-        double sequences = statistics.Block(_startBlock + 2)[0];
-        if (sequences > 0)
+        if (!HoldStart)
+        {
+            Normalize(starts, _start, _startPseudoCount);
+        }
+
+        if (!HoldTransitions)
         {
             for (int i = 0; i < k; i++)
             {
-                _start[i] = starts[i] / sequences;
-            }
-        }
-
-        for (int i = 0; i < k; i++)
-        {
-            double row = 0;
-            for (int j = 0; j < k; j++)
-            {
-                row += counts[i * k + j];
-            }
-
-            if (row > 0)
-            {
-                for (int j = 0; j < k; j++)
-                {
-                    _transitions[i * k + j] = counts[i * k + j] / row;
-                }
+                Normalize(counts.Slice(i * k, k), _transitions.AsSpan(i * k, k), _transitionPseudoCount);
             }
         }
 
         return false;
     }
 
-    /// <inheritdoc/>
-    public double ObjectiveCorrection() => Emissions.ObjectiveCorrection();
+    /// <summary>The emissions' correction plus the Dirichlet log-priors of the pseudo-counts: s Σ log π_k + τ Σ log A_ij over the entries allowed.</summary>
+    /// <returns>The correction.</returns>
+    public double ObjectiveCorrection()
+    {
+        double correction = Emissions.ObjectiveCorrection();
+        correction += LogPrior(_start, _startPseudoCount) + LogPrior(_transitions, _transitionPseudoCount);
+        return correction;
+    }
+
+    private static double LogPrior(ReadOnlySpan<double> probabilities, double pseudoCount)
+    {
+        double sum = 0;
+        if (pseudoCount > 0)
+        {
+            foreach (double p in probabilities)
+            {
+                sum += p > 0 ? pseudoCount * Math.Log(p) : 0;
+            }
+        }
+
+        return sum;
+    }
+
+    /// <summary>
+    /// probabilities ∝ counts + pseudo-count on the entries that are not structural zeros; unchanged when there is
+    /// nothing to normalize (a row without expected transitions and no pseudo-counts).
+    /// </summary>
+    private static void Normalize(ReadOnlySpan<double> counts, Span<double> probabilities, double pseudoCount)
+    {
+        double total = 0;
+        for (int j = 0; j < counts.Length; j++)
+        {
+            total += counts[j] + (probabilities[j] > 0 ? pseudoCount : 0);
+        }
+
+        if (!(total > 0))
+        {
+            return;
+        }
+
+        for (int j = 0; j < counts.Length; j++)
+        {
+            probabilities[j] = probabilities[j] > 0 || counts[j] > 0 ? (counts[j] + (probabilities[j] > 0 ? pseudoCount : 0)) / total : 0;
+        }
+    }
 
     /// <inheritdoc/>
     public double ObjectiveRoundingError() => Emissions.ObjectiveRoundingError();
