@@ -72,6 +72,7 @@ internal static class Emk
         root.Add(SelectCommand(terminal));
         root.Add(LatentCommands.FactorAnalysis(terminal));
         root.Add(LatentCommands.Regression(terminal));
+        root.Add(SequenceCommands.Hmm(terminal));
         return root;
     }
 

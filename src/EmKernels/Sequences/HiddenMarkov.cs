@@ -146,22 +146,7 @@ public sealed class HiddenMarkov<T>
         }
 
         HiddenMarkovModel<T> model = HiddenMarkovFit<T>.CreateModel(o.Emission, o.CovarianceType, o.Categories, o.RegCovar, k, d, HiddenMarkovInitialization.KMeans);
-        bool startGiven = Given(o.InitialStartProbabilities, k, "options.InitialStartProbabilities", model.StartProbabilities);
-        bool transitionsGiven = Given(o.InitialTransitions, k * k, "options.InitialTransitions", model.Transitions);
-        if (transitionsGiven)
-        {
-            for (int i = 0; i < k; i++)
-            {
-                CheckDistribution(model.Transitions.Slice(i * k, k), "options.InitialTransitions", $"row {i}");
-            }
-        }
-
-        if (startGiven)
-        {
-            CheckDistribution(model.StartProbabilities, "options.InitialStartProbabilities", "the start probabilities");
-        }
-
-        bool emissionsGiven = GiveEmissions(model, o);
+        (bool startGiven, bool transitionsGiven, bool emissionsGiven) = CheckParameters(model, o, requireEmissions: false);
         model.SetGiven(startGiven, transitionsGiven, emissionsGiven);
         model.HoldStart = o.FixStartProbabilities;
         model.HoldTransitions = o.FixTransitions;
@@ -179,6 +164,54 @@ public sealed class HiddenMarkov<T>
             CancellationToken = o.CancellationToken,
         });
         return new HiddenMarkovFit<T>(model, o, result);
+    }
+
+    /// <summary>Copies the given parameters of the options into the model, checked; which were given.</summary>
+    internal static (bool Start, bool Transitions, bool Emissions) CheckParameters(HiddenMarkovModel<T> model, HiddenMarkovOptions o, bool requireEmissions)
+    {
+        int k = model.Components;
+        bool startGiven = Given(o.InitialStartProbabilities, k, "options.InitialStartProbabilities", model.StartProbabilities);
+        bool transitionsGiven = Given(o.InitialTransitions, k * k, "options.InitialTransitions", model.Transitions);
+        if (transitionsGiven)
+        {
+            for (int i = 0; i < k; i++)
+            {
+                CheckDistribution(model.Transitions.Slice(i * k, k), "options.InitialTransitions", $"row {i}");
+            }
+        }
+
+        if (startGiven)
+        {
+            CheckDistribution(model.StartProbabilities, "options.InitialStartProbabilities", "the start probabilities");
+        }
+
+        bool emissionsGiven = GiveEmissions(model, o);
+        if (requireEmissions && !emissionsGiven)
+        {
+            throw new ArgumentException("Give the emission parameters.", model.Emissions is GaussianComponents<T> ? "means" : "emissionParameters");
+        }
+
+        if (emissionsGiven && model.Emissions is not GaussianComponents<T>)
+        {
+            foreach (double value in model.Emissions.Parameters)
+            {
+                if (!(value >= 0) || double.IsInfinity(value) || (o.Emission != HiddenMarkovEmission.Poisson && value > 1))
+                {
+                    throw new ArgumentException($"An emission parameter is {value}; probabilities lie in [0, 1] and rates are finite and non-negative.", "options.InitialEmissionParameters");
+                }
+            }
+        }
+
+        if (emissionsGiven && o.Emission == HiddenMarkovEmission.Categorical)
+        {
+            ReadOnlySpan<double> p = model.Emissions.Parameters;
+            for (int block = 0; block < p.Length / o.Categories; block++)
+            {
+                CheckDistribution(p.Slice(block * o.Categories, o.Categories), "options.InitialEmissionParameters", $"state {block / model.Features}, feature {block % model.Features}");
+            }
+        }
+
+        return (startGiven, transitionsGiven, emissionsGiven);
     }
 
     private static bool Given(double[]? values, int length, string name, Span<double> destination)

@@ -39,6 +39,67 @@ public sealed class HiddenMarkovFit<T>
         TrainingPoints = result.Summary.Points;
     }
 
+    private HiddenMarkovFit(HiddenMarkovOptions options, int features, double[] start, double[] transitions, double[] emissions, double[] means, double[] covariances, int parameterCount)
+    {
+        Options = options;
+        States = options.States;
+        Features = features;
+        _start = start;
+        _transitions = transitions;
+        _emissions = emissions;
+        Means = means;
+        Covariances = covariances;
+        ParameterCount = parameterCount;
+        MeanLogLikelihoodHistory = [double.NaN];
+        LikelihoodDecreases = [];
+    }
+
+    /// <summary>
+    /// A model from its parameters (a stored model, or one built by hand), checked: probabilities in [0, 1] with rows
+    /// summing to 1, emission parameters valid for their family (covariances positive definite, rates non-negative, ...).
+    /// It has no training history (<see cref="MeanLogLikelihood"/> is NaN, <see cref="TrainingPoints"/> 0).
+    /// </summary>
+    /// <param name="options">The emission kind, covariance type, categories and K (<see cref="HiddenMarkovOptions.States"/>); the rest is unused.</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="startProbabilities">π (K).</param>
+    /// <param name="transitions">A (K × K).</param>
+    /// <param name="emissionParameters">Discrete emissions: probabilities or rates in the family's layout; Gaussian: ignored (give means and covariances).</param>
+    /// <param name="means">Gaussian: K × D means.</param>
+    /// <param name="covariances">Gaussian: covariances in the covariance type's layout.</param>
+    /// <returns>The model.</returns>
+    /// <exception cref="ArgumentException">A parameter is invalid; the message names it.</exception>
+    public static HiddenMarkovFit<T> FromParameters(
+        HiddenMarkovOptions options, int features, double[] startProbabilities, double[] transitions, double[]? emissionParameters = null, double[]? means = null, double[]? covariances = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(startProbabilities);
+        ArgumentNullException.ThrowIfNull(transitions);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.States, 1, "options.States");
+        ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
+        int k = options.States;
+        HiddenMarkovModel<T> model = CreateModel(options.Emission, options.CovarianceType, options.Categories, options.RegCovar, k, features, HiddenMarkovInitialization.Current);
+        HiddenMarkov<T>.CheckParameters(model, options with
+        {
+            InitialStartProbabilities = startProbabilities,
+            InitialTransitions = transitions,
+            InitialEmissionParameters = emissionParameters,
+            InitialMeans = means,
+            InitialCovariances = covariances,
+        }, requireEmissions: true);
+        try
+        {
+            model.PrepareExpectation(reshift: true);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ArgumentException($"The emission parameters are not valid: {e.Message}", options.Emission == HiddenMarkovEmission.Gaussian ? nameof(covariances) : nameof(emissionParameters), e);
+        }
+
+        return new HiddenMarkovFit<T>(
+            options, features, model.StartProbabilities.ToArray(), model.Transitions.ToArray(), model.Emissions.Parameters.ToArray(),
+            model.Emissions is GaussianComponents<T> g ? g.Means.ToArray() : [], model.Emissions is GaussianComponents<T> h ? h.Covariances.ToArray() : [], model.FreeParameterCount);
+    }
+
     /// <summary>The options of the fit.</summary>
     public HiddenMarkovOptions Options { get; }
 
