@@ -328,4 +328,56 @@ public sealed class HiddenMarkovModelTests
             ExpectationMaximization.Fit(Model<double>(), new SequenceDataSource<double>(new StreamedSource<double>(x, n, D, chunkPoints: 300), one), options));
         Assert.Contains("longer than", error.Message);
     }
+
+    [Fact]
+    public void StepwiseEm_OverBatchesOfSequences_ReachesTheBatchFit_AndResumesBitwise()
+    {
+        int[] lengths = Enumerable.Range(0, 300).Select(s => 10 + (s * 13 % 50)).ToArray();
+        double[] x = Draw(lengths, seed: 10);
+        int n = lengths.Sum();
+        var data = new SequenceDataSource<double>(new InMemoryDataSource<double>(x, n, D), lengths);
+        HiddenMarkovModel<double> Fresh() => new(GaussianComponents<double>.Create(CovarianceType.Diagonal, K, D));
+        HiddenMarkovModel<double> batch = Fresh();
+        ExpectationMaximizationResult fit = ExpectationMaximization.Fit(batch, data, new ExpectationMaximizationOptions { Seed = 4, Restarts = 3, Tolerance = 1e-10, MaxIterations = 500 });
+
+        var options = new StepwiseOptions { BatchSize = 600, Epochs = 12, Kappa = 0.6, Seed = 4 };
+        HiddenMarkovModel<double> online = Fresh();
+        var driver = new StepwiseExpectationMaximization<double>(online, options);
+        driver.Fit(data);
+        double[] scores = new double[n];
+        ExpectationMaximization.Evaluate(online, data, scores, null, null);
+        Assert.True(fit.Objective - scores.Average() < 2e-3, $"stepwise {scores.Average()}, batch {fit.Objective}");
+        Assert.All(online.Transitions.ToArray(), v => Assert.True(v >= 0 && v <= 1));
+
+        // Cancelled after 17 steps, saved, resumed on another model object: bitwise the uninterrupted fit.
+        using var cancel = new CancellationTokenSource();
+        HiddenMarkovModel<double> first = Fresh();
+        var stopped = new StepwiseExpectationMaximization<double>(first, options with
+        {
+            CancellationToken = cancel.Token,
+            Progress = new Callback(p =>
+            {
+                if (p.Iteration == 17)
+                {
+                    cancel.Cancel();
+                }
+            }),
+        });
+        Assert.ThrowsAny<OperationCanceledException>(() => stopped.Fit(data));
+        byte[] checkpoint = stopped.SaveCheckpoint();
+        HiddenMarkovModel<double> second = Fresh();
+        var resumed = StepwiseExpectationMaximization<double>.Resume(second, checkpoint, options);
+        resumed.Fit(data);
+        Assert.Equal(driver.Steps, resumed.Steps);
+        double[] a = new double[online.ParameterLength], b = new double[second.ParameterLength];
+        online.WriteParameters(a);
+        second.WriteParameters(b);
+        Assert.Equal(a, b);
+        Assert.Throws<NotSupportedException>(() => resumed.Step(data, [0, 1]));
+    }
+
+    private sealed class Callback(Action<FitProgress> action) : IProgress<FitProgress>
+    {
+        public void Report(FitProgress value) => action(value);
+    }
 }

@@ -39,8 +39,9 @@ internal sealed class PassEngine<T> : IDisposable
 
     // Sequences (models that use them): the end of each sequence (exclusive, increasing, the last = N), the longest tile,
     // and per worker the lengths of the sequences of its current tile.
-    private readonly long[]? _sequenceEnds;
+    private long[]? _sequenceEnds;
     private readonly int _longestTile = Tile;
+    private int _sequenceCount;
     private readonly int[][] _tileLengths;
     private int _nextSegment;
     private int _segmentCount;
@@ -66,10 +67,12 @@ internal sealed class PassEngine<T> : IDisposable
                 _longestTile = Math.Max(_longestTile, lengths[s]);
             }
 
+            _sequenceCount = _sequenceEnds.Length;
             if (lengths.IsEmpty)
             {
-                // No lengths: all points are one sequence.
+                // No lengths: all points are one sequence (a minibatch buffer's sequences are set each step: SetSequences).
                 _sequenceEnds[0] = n;
+                _sequenceCount = 1;
                 _longestTile = (int)Math.Max(Tile, Math.Min(n, int.MaxValue / 2));
             }
             else if (end != n)
@@ -135,9 +138,9 @@ internal sealed class PassEngine<T> : IDisposable
             throw new InvalidOperationException($"{points} points need {segments} segments; this engine was made for at most {_segmentStarts.Length - 1}.");
         }
 
-        if (_sequenceEnds is not null && points != _data.Points)
+        if (_sequenceEnds is not null && points != _sequenceEnds[_sequenceCount - 1])
         {
-            throw new NotSupportedException("A model of sequences runs passes over all its data, not over minibatches of points.");
+            throw new NotSupportedException("A model of sequences runs passes over whole sequences (set them with SetSequences).");
         }
 
         _segmentCount = segments;
@@ -152,6 +155,37 @@ internal sealed class PassEngine<T> : IDisposable
         }
     }
 
+    /// <summary>
+    /// For a model of sequences over a buffer whose content changes (stepwise EM's minibatches): the sequences the next
+    /// <see cref="SetPoints"/> covers. Each must be at most as long as the longest tile this engine was made for.
+    /// </summary>
+    public void SetSequences(ReadOnlySpan<int> lengths)
+    {
+        if (_sequenceEnds is null)
+        {
+            throw new InvalidOperationException("This engine's model does not use sequences.");
+        }
+
+        if (lengths.Length > _sequenceEnds.Length)
+        {
+            _sequenceEnds = new long[Math.Max(lengths.Length, 2 * _sequenceEnds.Length)]; // grows with the largest minibatch, then stays
+        }
+
+        long end = 0;
+        for (int s = 0; s < lengths.Length; s++)
+        {
+            if (lengths[s] < 1 || lengths[s] > _longestTile)
+            {
+                throw new ArgumentException($"Sequence {s} has length {lengths[s]}; this engine takes 1 … {_longestTile}.", nameof(lengths));
+            }
+
+            end += lengths[s];
+            _sequenceEnds[s] = end;
+        }
+
+        _sequenceCount = lengths.Length;
+    }
+
     /// <summary>The first sequence boundary (a sequence's start, or N) at or after <paramref name="point"/>.</summary>
     private long SequenceBoundaryAtOrAfter(long point)
     {
@@ -161,7 +195,7 @@ internal sealed class PassEngine<T> : IDisposable
             return 0;
         }
 
-        int index = Array.BinarySearch(ends, point);
+        int index = Array.BinarySearch(ends, 0, _sequenceCount, point);
         return index >= 0 ? ends[index] : ends[~index];
     }
 
@@ -173,7 +207,7 @@ internal sealed class PassEngine<T> : IDisposable
             return 0;
         }
 
-        int index = Array.BinarySearch(_sequenceEnds!, boundary);
+        int index = Array.BinarySearch(_sequenceEnds!, 0, _sequenceCount, boundary);
         return index + 1;
     }
 
@@ -187,7 +221,7 @@ internal sealed class PassEngine<T> : IDisposable
         int sequence = SequenceStartingAt(start);
         int points = 0, count = 0;
         long at = start;
-        while (sequence < ends.Length && at < limit && count < lengths.Length)
+        while (sequence < _sequenceCount && at < limit && count < lengths.Length)
         {
             int length = (int)(ends[sequence] - at);
             if (points > 0 && points + length > Tile)

@@ -162,6 +162,12 @@ public sealed class StepwiseExpectationMaximization<T>
     public void Fit(DataSource<T> data)
     {
         ArgumentNullException.ThrowIfNull(data);
+        if (_model.UsesSequences)
+        {
+            FitSequences(data);
+            return;
+        }
+
         StepwiseOptions o = Options;
         CancellationToken token = o.CancellationToken;
         int workers = o.MaxDegreeOfParallelism ?? Environment.ProcessorCount;
@@ -287,6 +293,11 @@ public sealed class StepwiseExpectationMaximization<T>
     public void Step(DataSource<T> data, ReadOnlySpan<long> rows)
     {
         ArgumentNullException.ThrowIfNull(data);
+        if (_model.UsesSequences)
+        {
+            throw new NotSupportedException("A model of sequences steps on whole sequences: use Fit or PartialFit with a source of sequences.");
+        }
+
         if (rows.IsEmpty)
         {
             throw new ArgumentException("A minibatch needs at least one row.", nameof(rows));
@@ -546,11 +557,165 @@ public sealed class StepwiseExpectationMaximization<T>
                 _minibatch.CopyFrom(buffer, weights, labels, i, i);
             }
 
+            if (_model.UsesSequences)
+            {
+                _minibatch.Sequences = data.SequenceLengths.IsEmpty ? [rows.Length] : data.SequenceLengths.ToArray();
+            }
+
             TakeStep(rows.Length, Stopwatch.StartNew(), token);
         }
         finally
         {
             Leave();
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Fit"/> for a model of sequences: each epoch visits the sequences in an order that depends only on the
+    /// seed and the epoch (or in order without <see cref="StepwiseOptions.Shuffle"/>), and a minibatch is consecutive
+    /// whole sequences of that order, closed once it holds at least <see cref="StepwiseOptions.BatchSize"/> points. The
+    /// model is initialized on the first sequences of the first epoch, up to a window of points.
+    /// </summary>
+    private void FitSequences(DataSource<T> data)
+    {
+        StepwiseOptions o = Options;
+        CancellationToken token = o.CancellationToken;
+        int workers = o.MaxDegreeOfParallelism ?? Environment.ProcessorCount;
+        var clock = Stopwatch.StartNew();
+        DataSummary? summary = _statistics is null ? FitFrame(data, workers, token) : null;
+        CheckData(data);
+        if (data.Points > int.MaxValue)
+        {
+            throw new NotSupportedException("Stepwise EM over sequences takes fewer than 2³¹ points.");
+        }
+
+        int[] lengths = data.SequenceLengths.IsEmpty ? [(int)data.Points] : data.SequenceLengths.ToArray();
+        long[] starts = new long[lengths.Length];
+        for (int s = 1; s < lengths.Length; s++)
+        {
+            starts[s] = starts[s - 1] + lengths[s - 1];
+        }
+
+        int longest = lengths.Max();
+        var framed = new FramedData<T>(data, Frame, 1, ExpectationMaximization.TilePoints);
+        int[] Order(int epoch)
+        {
+            int[] order = Enumerable.Range(0, lengths.Length).ToArray();
+            if (o.Shuffle)
+            {
+                var random = new Random(unchecked((_seed * 1_000_003) + epoch));
+                random.Shuffle(order);
+            }
+
+            return order;
+        }
+
+        if (_statistics is null)
+        {
+            int windowPoints = Math.Max(ShufflePlan.BlockPoints, WindowBytes / (data.Features * System.Runtime.CompilerServices.Unsafe.SizeOf<T>()));
+            int[] first = Order(0);
+            int take = 0;
+            long points = 0;
+            while (take < first.Length && (points == 0 || points + lengths[first[take]] <= windowPoints))
+            {
+                points += lengths[first[take++]];
+            }
+
+            var sample = new FeatureMajorMatrix<T>((int)points, data.Features);
+            int at = 0;
+            for (int i = 0; i < take; i++)
+            {
+                Copy(framed, starts[first[i]], lengths[first[i]], sample, at);
+                at += lengths[first[i]];
+            }
+
+            Start(InMemoryDataSource<T>.Buffer(sample, null, null), workers, token);
+        }
+        else
+        {
+            Enter();
+        }
+
+        try
+        {
+            if (_minibatch is null || _minibatch.Capacity < o.BatchSize + longest || _minibatch.Features != data.Features)
+            {
+                _minibatch?.Dispose();
+                _minibatch = new Minibatch(_model, o.BatchSize + longest, data.Features, weighted: false, labelled: false, workers);
+            }
+
+            using var full = new PassEngine<T>(_model, new FramedData<T>(data, Frame, workers, ExpectationMaximization.TilePoints), workers);
+            double totalWeight = summary?.TotalWeight ?? 0;
+            double jacobian = Frame.LogJacobian(_model.Features);
+            if (o.EvaluateEpochs && Steps == 0 && _epochObjectives.Count == 0)
+            {
+                totalWeight = totalWeight > 0 ? totalWeight : FrameWeight(data, workers, token);
+                _epochObjectives.Add(full.Pass(accumulate: false, reshift: false, token) / totalWeight + jacobian);
+            }
+
+            var batchLengths = new List<int>();
+            while (Epoch < o.Epochs)
+            {
+                int[] order = Order(Epoch);
+                long batch = 0;
+                int index = 0;
+                while (index < order.Length)
+                {
+                    batchLengths.Clear();
+                    int size = 0, from = index;
+                    while (index < order.Length && (size == 0 || size < o.BatchSize))
+                    {
+                        size += lengths[order[index]];
+                        batchLengths.Add(lengths[order[index]]);
+                        index++;
+                    }
+
+                    if (batch++ < BatchInEpoch)
+                    {
+                        continue; // resumed: this minibatch was taken before the checkpoint
+                    }
+
+                    token.ThrowIfCancellationRequested();
+                    int at = 0;
+                    for (int i = from; i < index; i++)
+                    {
+                        _minibatch.CopySequence(framed, starts[order[i]], lengths[order[i]], at);
+                        at += lengths[order[i]];
+                    }
+
+                    _minibatch.Sequences = [.. batchLengths];
+                    TakeStep(size, clock, token);
+                    BatchInEpoch++;
+                }
+
+                Epoch++;
+                BatchInEpoch = 0;
+                if (o.EvaluateEpochs)
+                {
+                    totalWeight = totalWeight > 0 ? totalWeight : FrameWeight(data, workers, token);
+                    _epochObjectives.Add(full.Pass(accumulate: false, reshift: false, token) / totalWeight + jacobian);
+                }
+            }
+        }
+        finally
+        {
+            Leave();
+        }
+    }
+
+    /// <summary>Points [start, start + count) of the framed data into <paramref name="target"/> from column <paramref name="at"/>, a chunk at a time.</summary>
+    private static void Copy(FramedData<T> data, long start, int count, FeatureMajorMatrix<T> target, int at)
+    {
+        for (int done = 0; done < count;)
+        {
+            int piece = Math.Min(count - done, data.ChunkPoints);
+            FramedData<T>.Chunk chunk = data.Load(0, start + done, piece);
+            for (int f = 0; f < target.Features; f++)
+            {
+                chunk.Values.Slice(f * chunk.Stride, piece).CopyTo(target.Writable.Slice(f * target.Stride + at + done, piece));
+            }
+
+            done += piece;
         }
     }
 
@@ -810,9 +975,20 @@ public sealed class StepwiseExpectationMaximization<T>
             }
         }
 
+        /// <summary>For a model of sequences: the lengths of the next step's sequences, in the buffer's order.</summary>
+        public int[]? Sequences { get; set; }
+
+        /// <summary>Points [start, start + count) of the framed data become minibatch points from <paramref name="to"/>.</summary>
+        public void CopySequence(FramedData<T> data, long start, int count, int to) => Copy(data, start, count, _values, to);
+
         public PassEngine<T> Resize(int size)
         {
             _framed.SetPoints(size);
+            if (Sequences is not null)
+            {
+                _engine.SetSequences(Sequences);
+            }
+
             _engine.SetPoints(size);
             return _engine;
         }
