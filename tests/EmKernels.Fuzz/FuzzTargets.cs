@@ -5,18 +5,19 @@ namespace EmKernels.Fuzz;
 /// <summary>
 /// What the fuzzer feeds and what counts as a finding. Each target writes the input to a file and runs the
 /// whole <c>emk</c> program on it in-process, as a user would: <c>csv</c> and <c>npy</c> fit the file with a Gaussian
-/// and with a categorical mixture (the CSV and .npy readers, validation, inferred categories and a short fit), <c>model</c> scores the embedded data with it and samples
-/// from it (the model-file reader and the model it builds). A finding is anything but exit code 0, or 2 with
+/// and with a categorical mixture (the CSV and .npy readers, validation, inferred categories and a short fit), and the CSV
+/// with a hidden Markov model; <c>model</c> scores the embedded data with it and samples from it (the model-file reader and
+/// the model it builds); <c>hmm</c> does the same with <c>emk hmm</c> and decodes (the emk-hmm model-file reader). A finding is anything but exit code 0, or 2 with
 /// exactly one line on stderr that names no exception type and quotes no more than a short excerpt: an
 /// internal error (exit 1), an exception escaping, a stack trace, a flood of echoed input.
 /// </summary>
 public static class FuzzTargets
 {
     /// <summary>The targets, as the fuzzer's first argument names them (and the corpus folders are named).</summary>
-    public static readonly string[] Names = ["csv", "npy", "model"];
+    public static readonly string[] Names = ["csv", "npy", "model", "hmm"];
 
     /// <summary>Runs <paramref name="target"/> on <paramref name="input"/>; throws <see cref="FuzzFindingException"/> on a finding.</summary>
-    /// <param name="target">csv, npy or model.</param>
+    /// <param name="target">csv, npy, model or hmm.</param>
     /// <param name="input">The file's bytes.</param>
     /// <param name="folder">A folder for the input and output files (reused between runs).</param>
     public static void Run(string target, byte[] input, string folder)
@@ -26,8 +27,11 @@ public static class FuzzTargets
         string output = Path.Combine(folder, "output.json");
         string[][] runs = target switch
         {
-            "csv" or "npy" => [["fit", file, "-k", "2", "--max-iter", "5", "--threads", "1", "-o", output], ["fit", file, "--model", "categorical", "-k", "2", "--max-iter", "3", "--threads", "1"]],
+            "csv" => [["fit", file, "-k", "2", "--max-iter", "5", "--threads", "1", "-o", output], ["fit", file, "--model", "categorical", "-k", "2", "--max-iter", "3", "--threads", "1"],
+                ["hmm", "fit", file, "--states", "2", "--max-iter", "3", "--threads", "1"]],
+            "npy" => [["fit", file, "-k", "2", "--max-iter", "5", "--threads", "1", "-o", output], ["fit", file, "--model", "categorical", "-k", "2", "--max-iter", "3", "--threads", "1"]],
             "model" => [["score", file], ["sample", file, "-n", "5"]],
+            "hmm" => [["hmm", "score", file], ["hmm", "decode", file], ["hmm", "sample", file, "-n", "5"]],
             _ => throw new ArgumentException($"Unknown target '{target}' (expected {string.Join(", ", Names)}).", nameof(target)),
         };
         foreach (string[] args in runs)

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of the CSV, .npy and model-file readers (and everything emk does with what they read):
+# Coverage-guided fuzzing of the CSV, .npy, model-file and HMM model-file readers (and everything emk does with what they read):
 # afl-fuzz (Debian's afl++) drives tests/EmKernels.Fuzz through SharpFuzz. The harness is published, the
 # assemblies under test (EmKernels.IO, emk, EmKernels) are instrumented with the SharpFuzz.CommandLine tool (never
 # the harness itself), and each target runs for SECONDS (default 60) from its corpus. Every crash or hang afl
 # finds is replayed through the harness and printed; the script exits 1 if there was any.
-#   bash tests/EmKernels.Fuzz/fuzz.sh [SECONDS] [TARGET ...]     (targets: csv npy model; default all)
+#   bash tests/EmKernels.Fuzz/fuzz.sh [SECONDS] [TARGET ...]     (targets: csv npy model hmm; default all)
 # Needs: apt-get install afl++; dotnet tool install -g SharpFuzz.CommandLine --version 2.3.0.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
-targets=("${@:-csv npy model}")
+targets=("${@:-csv npy model hmm}")
 read -r -a targets <<<"${targets[*]}"
 work=${WORK:-$(mktemp -d)}
 out="$work/harness"
