@@ -21,7 +21,7 @@ namespace EmKernels.Tests;
 public sealed class FixtureParityTests(ITestOutputHelper output)
 {
     /// <summary>Models of emk-fixture/2 that run; every other model of that format is skipped as not implemented yet.</summary>
-    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression", "hmm"];
+    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression", "hmm", "gaussian-mixture-map"];
 
     public static TheoryData<string> AllFixtures() => new(Fixture.All());
 
@@ -50,6 +50,9 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
                 break;
             case ("emk-fixture/2", "hmm"):
                 RunHiddenMarkov(fixture, comparison);
+                break;
+            case ("emk-fixture/2", "gaussian-mixture-map"):
+                RunGaussianMap(fixture, comparison);
                 break;
             case ("emk-fixture/2", var model):
                 Skip.IfNot(ImplementedVersion2.Contains(model), $"{name}: the model '{model}' is not implemented yet.");
@@ -305,6 +308,53 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
         double best = model.Decode(x, n, lengths, path);
         comparison.Labels(fixture.Expected("viterbi"), path);
         comparison.Values("viterbi_log_probability", [fixture.Root.GetProperty("expected").GetProperty("viterbi_log_probability").GetDouble()], [best]);
+    }
+
+    /// <summary>
+    /// gaussian-mixture-map (bayes/FORMAT.md §6): n MAP-EM iterations from θ₀ under the fixture's prior; the log-posterior
+    /// per sample at θ₀ … θₙ is the fit's objective history, the log-likelihood at each θ_t an evaluation of the fit of t
+    /// iterations.
+    /// </summary>
+    private static void RunGaussianMap(Fixture fixture, FixtureComparison comparison)
+    {
+        var type = fixture.Root.GetProperty("covariance_type").GetString() switch
+        {
+            "full" => CovarianceType.Full,
+            "tied" => CovarianceType.Tied,
+            "diag" => CovarianceType.Diagonal,
+            _ => CovarianceType.Spherical,
+        };
+        int n = fixture.Points, d = fixture.Features, k = fixture.Components;
+        JsonElement prior = fixture.Root.GetProperty("prior");
+        double[] Numbers(string key) => prior.GetProperty(key).EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        var gaussianPrior = new GaussianPrior(prior.GetProperty("shrinkage").GetDouble(), Numbers("mean"), prior.GetProperty("dof").GetDouble(), Numbers("scale"));
+        var data = new InMemoryDataSource<double>(fixture.Data, n, d);
+        (FiniteMixture<double> Mixture, GaussianComponents<double> Family, ExpectationMaximizationResult Result) Run(int iterations)
+        {
+            var family = GaussianComponents<double>.Create(type, k, d, 0);
+            family.Prior = gaussianPrior;
+            var mixture = new FiniteMixture<double>(family, MixtureInitialization.Current);
+            mixture.SetWeights(fixture.Init("weights"));
+            fixture.Init("means").CopyTo(family.Means);
+            fixture.Init("covariances").CopyTo(family.Covariances);
+            ExpectationMaximizationResult result = ExpectationMaximization.Fit(mixture, data, new ExpectationMaximizationOptions { MaxIterations = iterations, Tolerance = 0 });
+            return (mixture, family, result);
+        }
+
+        (FiniteMixture<double> final, GaussianComponents<double> finalFamily, ExpectationMaximizationResult fit) = Run(fixture.Iterations);
+        Assert.Empty(fit.Decreases);
+        comparison.Values("mean_log_posterior", fixture.Expected("mean_log_posterior"), fit.ObjectiveHistory);
+        double[] logLikelihoods = Enumerable.Range(0, fixture.Iterations + 1).Select(t => t == fixture.Iterations ? MeanLogLikelihood(final, data) : MeanLogLikelihood(Run(t).Mixture, data)).ToArray();
+        comparison.Values("mean_log_likelihood", fixture.Expected("mean_log_likelihood"), logLikelihoods);
+        comparison.Values("weights", fixture.Expected("weights"), final.Weights);
+        comparison.Values("means", fixture.Expected("means"), finalFamily.Means);
+        comparison.Values("covariances", fixture.Expected("covariances"), finalFamily.Covariances);
+        int head = Math.Min(n, 10);
+        double[] responsibilities = new double[n * k];
+        int[] labels = new int[n];
+        ExpectationMaximization.Evaluate(final, data, null, responsibilities, labels);
+        comparison.Values("responsibilities_head", fixture.Expected("responsibilities_head"), responsibilities.AsSpan(0, head * k));
+        comparison.Labels(fixture.Expected("labels"), labels);
     }
 
     private static double MeanLogLikelihood(FiniteMixture<double> mixture, InMemoryDataSource<double> data)

@@ -33,6 +33,10 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     private double[] _reseedCovariance;
     private int _frameExponent;
     private double _largestCondition = 1;
+    private GaussianPrior? _prior;
+    private double[] _priorMean = [];
+    private double[] _priorScale = [];
+    private double[]? _priorOffset;
 
     private protected GaussianComponents(CovarianceType type, int components, int features, double regularization, int secondMomentsLength)
         : base(components, features, components * features + CovarianceLength(type, components, features), Layout(type, components, features, secondMomentsLength))
@@ -57,6 +61,214 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
 
     /// <summary>Whether the M-step leaves every covariance at its current value (the means still move).</summary>
     public bool HoldCovariances { get; set; }
+
+    /// <summary>
+    /// The conjugate prior of MAP estimation (null: maximum likelihood). With a prior the M-step is mclust's with
+    /// <c>priorControl()</c> (Fraley and Raftery 2007, Table 2), plus <see cref="Regularization"/> on the diagonal, and
+    /// <see cref="ObjectiveCorrection"/> is the log-prior density, so the objective checked is the log-posterior. Set it
+    /// outside a fit, in the data's coordinates.
+    /// </summary>
+    /// <exception cref="ArgumentException">A value does not fit D or the covariance type, or is out of range.</exception>
+    public GaussianPrior? Prior
+    {
+        get => _prior;
+        set
+        {
+            if (value is not null)
+            {
+                CheckPrior(value);
+            }
+
+            _prior = value;
+            _priorMean = value?.Mean.ToArray() ?? [];
+            _priorScale = value?.Scale.ToArray() ?? [];
+            if (_frameExponent != 0 && value is not null)
+            {
+                ScalePrior(_frameExponent);
+            }
+        }
+    }
+
+    private void CheckPrior(GaussianPrior prior)
+    {
+        int d = Features;
+        bool matrix = CovarianceType is CovarianceType.Full or CovarianceType.Tied;
+        if (!(prior.Shrinkage > 0) || double.IsInfinity(prior.Shrinkage))
+        {
+            throw new ArgumentException($"The prior's shrinkage κ is {prior.Shrinkage}; it must be finite and positive.", "prior");
+        }
+
+        if (prior.Mean is null || prior.Mean.Length != d || prior.Mean.Any(v => !double.IsFinite(v)))
+        {
+            throw new ArgumentException($"The prior's mean must be {d} finite values.", "prior");
+        }
+
+        if (!(prior.DegreesOfFreedom > (matrix ? d - 1 : 0)) || double.IsInfinity(prior.DegreesOfFreedom))
+        {
+            throw new ArgumentException($"The prior's degrees of freedom ν are {prior.DegreesOfFreedom}; they must exceed {(matrix ? d - 1 : 0)}.", "prior");
+        }
+
+        if (prior.Scale is null || prior.Scale.Length != (matrix ? d * d : 1) || prior.Scale.Any(v => !double.IsFinite(v)))
+        {
+            throw new ArgumentException($"The prior's scale must be {(matrix ? $"a {d} × {d} matrix" : "one value")} of finite values.", "prior");
+        }
+
+        if (matrix ? !DenseMatrix.IsSymmetric(prior.Scale, d, 1e-12) || !DenseMatrix.TryCholesky(prior.Scale, d, new double[d * d]) : !(prior.Scale[0] > 0))
+        {
+            throw new ArgumentException("The prior's scale must be positive definite (symmetric, for a matrix).", "prior");
+        }
+    }
+
+    /// <summary>μ_P × 2^e, Λ_P or ς_P × 2^2e: the prior in the fit's frame.</summary>
+    private void ScalePrior(int exponent)
+    {
+        for (int j = 0; j < _priorMean.Length; j++)
+        {
+            _priorMean[j] = Math.ScaleB(_priorMean[j], exponent);
+        }
+
+        for (int i = 0; i < _priorScale.Length; i++)
+        {
+            _priorScale[i] = Math.ScaleB(_priorScale[i], 2 * exponent);
+        }
+    }
+
+    /// <summary>
+    /// With a <see cref="Prior"/>: its log density at the current parameters, in the data's coordinates (every
+    /// normalizing constant included; the frame's scaling undone by its Jacobian), so that the objective is the
+    /// log-posterior. 0 without a prior.
+    /// </summary>
+    /// <returns>log p(θ).</returns>
+    /// <exception cref="NotSupportedException">The covariances are beyond double's range (<see cref="CovarianceScaleExponent"/> ≠ 0).</exception>
+    public override double ObjectiveCorrection()
+    {
+        if (_prior is null)
+        {
+            return 0;
+        }
+
+        if (CovarianceScaleExponent != 0)
+        {
+            throw new NotSupportedException("A prior with covariances beyond double's range is not supported.");
+        }
+
+        int d = Features, k = Components;
+        double kappa = _prior.Shrinkage, nu = _prior.DegreesOfFreedom, logTwoPi = Math.Log(2 * Math.PI);
+        ReadOnlySpan<double> means = Means, covariances = Covariances;
+        double total = 0;
+        int entries;
+        switch (CovarianceType)
+        {
+            case CovarianceType.Full:
+            case CovarianceType.Tied:
+            {
+                bool tied = CovarianceType == CovarianceType.Tied;
+                double[] inverse = new double[d * d], scratch = new double[2 * d * d], lower = new double[d * d];
+                if (!DenseMatrix.TryCholesky(_priorScale, d, lower))
+                {
+                    return double.NaN;
+                }
+
+                double logDetScale = 2 * DenseMatrix.LogDiagonalSum(lower, d);
+                double logGamma = SpecialFunctions.LogMultivariateGamma(d, nu / 2);
+                for (int c = 0; c < (tied ? 1 : k); c++)
+                {
+                    if (!DenseMatrix.TryInvertPositiveDefinite(covariances.Slice(c * d * d, d * d), d, inverse, scratch, out double logDet))
+                    {
+                        return double.NegativeInfinity;
+                    }
+
+                    // Inverse-Wishart: (ν/2) ln|Λ| − ((ν + D + 1)/2) ln|Σ| − ½ tr(Λ Σ⁻¹) − (ν D/2) ln 2 − ln Γ_D(ν/2).
+                    double trace = 0;
+                    for (int a = 0; a < d; a++)
+                    {
+                        for (int b = 0; b < d; b++)
+                        {
+                            trace += _priorScale[a * d + b] * inverse[b * d + a];
+                        }
+                    }
+
+                    total += (nu / 2 * logDetScale) - ((nu + d + 1) / 2 * logDet) - (0.5 * trace) - (nu * d / 2 * Math.Log(2)) - logGamma;
+                    for (int m = tied ? 0 : c; m < (tied ? k : c + 1); m++)
+                    {
+                        total += LogNormalMean(means.Slice(m * d, d), inverse, logDet, kappa, logTwoPi);
+                    }
+                }
+
+                entries = (tied ? 1 : k) * d * (d + 1) / 2;
+                break;
+            }
+
+            default:
+            {
+                // Inverse-gamma (ν/2, ς/2) per variance, normal means given the variances.
+                bool spherical = CovarianceType == CovarianceType.Spherical;
+                double a = nu / 2, b = _priorScale[0] / 2;
+                double logIg = (a * Math.Log(b)) - SpecialFunctions.LogGamma(a);
+                for (int c = 0; c < k; c++)
+                {
+                    for (int j = 0; j < d; j++)
+                    {
+                        double v = spherical ? covariances[c] : covariances[c * d + j];
+                        double diff = means[c * d + j] - _priorMean[j];
+                        total -= 0.5 * (logTwoPi + Math.Log(v / kappa) + (kappa * diff * diff / v));
+                        if (!spherical || j == 0)
+                        {
+                            total += logIg - ((a + 1) * Math.Log(v)) - (b / v);
+                        }
+                    }
+                }
+
+                entries = spherical ? k : k * d;
+                break;
+            }
+        }
+
+        // In the frame θ' = θ · 2^s (about the centre): ln p(θ) = ln p'(θ') + s ln 2 · (mean coordinates + 2 · covariance entries).
+        return total + (_frameExponent * Math.Log(2) * ((k * d) + (2 * entries)));
+    }
+
+    /// <summary>ln N(μ | μ_P, Σ/κ) given Σ⁻¹ and ln|Σ|.</summary>
+    private double LogNormalMean(ReadOnlySpan<double> mean, ReadOnlySpan<double> inverse, double logDet, double kappa, double logTwoPi)
+    {
+        int d = Features;
+        double quadratic = 0;
+        for (int a = 0; a < d; a++)
+        {
+            double da = mean[a] - _priorMean[a];
+            for (int b = 0; b < d; b++)
+            {
+                quadratic += da * inverse[a * d + b] * (mean[b] - _priorMean[b]);
+            }
+        }
+
+        return -0.5 * ((d * logTwoPi) + logDet - (d * Math.Log(kappa)) + (kappa * quadratic));
+    }
+
+    /// <summary>The prior's κ_P (0 without a prior).</summary>
+    private protected double PriorShrinkage => _prior?.Shrinkage ?? 0;
+
+    /// <summary>The prior's ν_P.</summary>
+    private protected double PriorDegreesOfFreedom => _prior?.DegreesOfFreedom ?? 0;
+
+    /// <summary>The prior's scale in the fit's frame (Λ_P, or ς_P as one value).</summary>
+    private protected ReadOnlySpan<double> PriorScale => _priorScale;
+
+    /// <summary>μ_P − shift of component k (set by the M-step before <see cref="MaximizeCovariance"/>).</summary>
+    private protected ReadOnlySpan<double> PriorOffset => _priorOffset;
+
+    /// <summary>m = μ_P − shift_k, in the fit's frame.</summary>
+    private protected ReadOnlySpan<double> PriorOffsetOf(int k, ReadOnlySpan<double> shift)
+    {
+        int d = Features;
+        _priorOffset ??= new double[d];
+        for (int j = 0; j < d; j++)
+        {
+            _priorOffset[j] = _priorMean[j] - shift[k * d + j];
+        }
+
+        return _priorOffset;
+    }
 
     /// <summary>K × D means, row-major.</summary>
     public Span<double> Means => Parameters[..(Components * Features)];
@@ -308,6 +520,11 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     public override void ScaleFrame(int exponent)
     {
         _frameExponent += exponent;
+        if (_prior is not null)
+        {
+            ScalePrior(exponent);
+        }
+
         foreach (ref double mean in Means)
         {
             mean = Math.ScaleB(mean, exponent);
@@ -367,6 +584,11 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     /// <inheritdoc/>
     public override void Translate(ReadOnlySpan<double> offset)
     {
+        for (int j = 0; j < _priorMean.Length; j++)
+        {
+            _priorMean[j] += offset[j];
+        }
+
         Span<double> means = Means;
         for (int k = 0; k < Components; k++)
         {
@@ -621,16 +843,19 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
                 delta[a] = first[k * d + a] / mass[k];
             }
 
+            ReadOnlySpan<double> prior = _prior is null ? default : PriorOffsetOf(k, shift);
             if (!HoldCovariances && !MaximizeCovariance(k, mass[k], delta, second))
             {
                 degenerate[k] = true;
                 continue;
             }
 
+            // With a prior, the mean shrinks towards μ_P: (n ȳ + κ μ_P) / (n + κ), about the shift.
             Span<double> mean = Means.Slice(k * d, d);
+            double kappa = PriorShrinkage, n = mass[k];
             for (int a = 0; a < d; a++)
             {
-                mean[a] = shift[k * d + a] + delta[a];
+                mean[a] = shift[k * d + a] + (_prior is null ? delta[a] : ((n * delta[a]) + (kappa * prior[a])) / (n + kappa));
             }
         }
     }
@@ -840,14 +1065,33 @@ public sealed class FullCovarianceComponents<T> : GaussianComponents<T>
     {
         int d = Features;
         double[] matrix = Candidate;
-        for (int a = 0; a < d; a++)
+        if (Prior is not null)
         {
-            for (int b = a; b < d; b++)
+            // (Λ_P + W + B) / (ν_P + n + D + 2): W the scatter about ȳ, B = κn/(n + κ) (ȳ − μ_P)(ȳ − μ_P)ᵀ.
+            ReadOnlySpan<double> m = PriorOffset, scale = PriorScale;
+            double c = PriorShrinkage * mass / (mass + PriorShrinkage), divisor = PriorDegreesOfFreedom + mass + d + 2;
+            for (int a = 0; a < d; a++)
             {
-                matrix[a * d + b] = second[(k * d + a) * d + b] / mass - delta[a] * delta[b];
-            }
+                for (int b = a; b < d; b++)
+                {
+                    double scatter = second[(k * d + a) * d + b] - (mass * delta[a] * delta[b]);
+                    matrix[a * d + b] = (scale[a * d + b] + scatter + (c * (delta[a] - m[a]) * (delta[b] - m[b]))) / divisor;
+                }
 
-            matrix[a * d + a] += FrameRegularization;
+                matrix[a * d + a] += FrameRegularization;
+            }
+        }
+        else
+        {
+            for (int a = 0; a < d; a++)
+            {
+                for (int b = a; b < d; b++)
+                {
+                    matrix[a * d + b] = second[(k * d + a) * d + b] / mass - delta[a] * delta[b];
+                }
+
+                matrix[a * d + a] += FrameRegularization;
+            }
         }
 
         DenseMatrix.MirrorUpperToLower(matrix, d);
@@ -960,11 +1204,28 @@ public sealed class TiedCovarianceComponents<T> : GaussianComponents<T>
                 }
             }
 
+            double kappa = PriorShrinkage, n = mass[k];
+            ReadOnlySpan<double> m = Prior is null ? default : PriorOffsetOf(k, shift);
+            if (Prior is not null)
+            {
+                // + B_k = κn/(n + κ) (ȳ_k − μ_P)(ȳ_k − μ_P)ᵀ.
+                double c = kappa * n / (n + kappa);
+                for (int a = 0; a < d; a++)
+                {
+                    double da = first[k * d + a] / n - m[a];
+                    for (int b = a; b < d; b++)
+                    {
+                        pooled[a * d + b] += c * da * (first[k * d + b] / n - m[b]);
+                    }
+                }
+            }
+
             if (!held[k])
             {
                 for (int a = 0; a < d; a++)
                 {
-                    Means[k * d + a] = shift[k * d + a] + first[k * d + a] / mass[k];
+                    double moved = first[k * d + a] / n;
+                    Means[k * d + a] = shift[k * d + a] + (Prior is null ? moved : ((n * moved) + (kappa * m[a])) / (n + kappa));
                 }
             }
         }
@@ -975,11 +1236,13 @@ public sealed class TiedCovarianceComponents<T> : GaussianComponents<T>
             return;
         }
 
+        // With a prior: (Λ_P + Σ_k (W_k + B_k)) / (ν_P + N + D + K + 1).
+        double divisor = Prior is null ? total : PriorDegreesOfFreedom + total + d + Components + 1;
         for (int a = 0; a < d; a++)
         {
             for (int b = a; b < d; b++)
             {
-                pooled[a * d + b] /= total;
+                pooled[a * d + b] = ((Prior is null ? 0 : PriorScale[a * d + b]) + pooled[a * d + b]) / divisor;
             }
 
             pooled[a * d + a] += FrameRegularization;
@@ -1068,9 +1331,14 @@ public sealed class DiagonalCovarianceComponents<T> : GaussianComponents<T>
     private protected override bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second)
     {
         int d = Features;
+        ReadOnlySpan<double> m = PriorOffset;
+        double c = PriorShrinkage * mass / (mass + PriorShrinkage), divisor = PriorDegreesOfFreedom + mass + 3;
         for (int a = 0; a < d; a++)
         {
-            double variance = second[k * d + a] / mass - delta[a] * delta[a] + FrameRegularization;
+            // With a prior: (ς_P + W_jj + B_jj) / (ν_P + n + 3).
+            double variance = Prior is null
+                ? second[k * d + a] / mass - delta[a] * delta[a] + FrameRegularization
+                : ((PriorScale[0] + second[k * d + a] - (mass * delta[a] * delta[a]) + (c * (delta[a] - m[a]) * (delta[a] - m[a]))) / divisor) + FrameRegularization;
             if (!(variance > 0) || !double.IsFinite(variance))
             {
                 return false;
@@ -1129,12 +1397,29 @@ public sealed class SphericalCovarianceComponents<T> : GaussianComponents<T>
     {
         int d = Features;
         double sum = 0;
-        for (int a = 0; a < d; a++)
+        double variance;
+        if (Prior is not null)
         {
-            sum += second[k * d + a] / mass - delta[a] * delta[a];
+            // (ς_P + tr W + tr B) / (ν_P + (n + 1) D + 2).
+            ReadOnlySpan<double> m = PriorOffset;
+            double c = PriorShrinkage * mass / (mass + PriorShrinkage);
+            for (int a = 0; a < d; a++)
+            {
+                sum += second[k * d + a] - (mass * delta[a] * delta[a]) + (c * (delta[a] - m[a]) * (delta[a] - m[a]));
+            }
+
+            variance = ((PriorScale[0] + sum) / (PriorDegreesOfFreedom + ((mass + 1) * d) + 2)) + FrameRegularization;
+        }
+        else
+        {
+            for (int a = 0; a < d; a++)
+            {
+                sum += second[k * d + a] / mass - delta[a] * delta[a];
+            }
+
+            variance = sum / d + FrameRegularization;
         }
 
-        double variance = sum / d + FrameRegularization;
         if (!(variance > 0) || !double.IsFinite(variance))
         {
             return false;

@@ -114,6 +114,15 @@ public sealed class GaussianMixture<T>
         var given = GivenParameters.From(o, k, d);
         var family = GaussianComponents<T>.Create(o.CovarianceType, k, d, o.RegCovar);
         family.HoldCovariances = o.Held?.Covariances ?? false;
+        try
+        {
+            family.Prior = o.Prior;
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException(e.Message, "options.Prior", e);
+        }
+
         var mixture = new FiniteMixture<T>(family, o.Initialization switch
         {
             GaussianMixtureInitialization.RandomResponsibilities => MixtureInitialization.RandomResponsibilities,

@@ -35,6 +35,14 @@ public sealed record GaussianMixtureOptions
     /// <summary>Added to every covariance diagonal in every M-step (≥ 0), as scikit-learn's <c>reg_covar</c>.</summary>
     public double RegCovar { get; init; } = 1e-6;
 
+    /// <summary>
+    /// A conjugate prior for MAP estimation (mclust's <c>priorControl()</c>; <see cref="GaussianPrior.Default"/> gives
+    /// its data-dependent defaults); null: maximum likelihood. The fit then increases the log-posterior
+    /// (<see cref="MixtureModel{T}.MeanLogPosterior"/>, checked for monotonicity); <see cref="MixtureModel{T}.MeanLogLikelihood"/>
+    /// and the BIC/AIC stay the log-likelihood's. <see cref="RegCovar"/> is still added (set it to 0 for mclust's estimates).
+    /// </summary>
+    public GaussianPrior? Prior { get; init; }
+
     /// <summary>How starting parameters are chosen when not given.</summary>
     public GaussianMixtureInitialization Initialization { get; init; } = GaussianMixtureInitialization.KMeans;
 

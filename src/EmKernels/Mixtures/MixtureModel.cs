@@ -14,6 +14,7 @@ public abstract class MixtureModel<T>
 {
     private readonly double[] _weights;
     private readonly double[] _history;
+    private readonly double _logPrior;
 
     private protected MixtureModel(int components, int features, double[] weights, FitRecord? fit)
     {
@@ -27,6 +28,7 @@ public abstract class MixtureModel<T>
         Reseeds = fit?.Reseeds ?? [];
         TrainingPoints = fit?.Points ?? 0;
         TrainingWeight = fit?.Weight ?? 0;
+        _logPrior = fit?.LogPrior ?? 0;
     }
 
     /// <summary>K.</summary>
@@ -45,17 +47,25 @@ public abstract class MixtureModel<T>
     public int Iterations { get; }
 
     /// <summary>
-    /// Mean log-likelihood of the training data under the starting parameters and after each M-step
-    /// of the kept run: <see cref="Iterations"/> + 1 values, the last for the returned parameters
-    /// (empty for a model built from parameters).
+    /// The objective per unit weight of the kept run under the starting parameters and after each M-step: the mean
+    /// log-likelihood, or with a prior (MAP) the mean log-posterior (log-likelihood + log-prior / Σ w, the objective
+    /// EM never decreases); <see cref="Iterations"/> + 1 values, the last for the returned parameters (empty for a
+    /// model built from parameters).
     /// </summary>
     public ReadOnlySpan<double> MeanLogLikelihoodHistory => _history;
 
-    /// <summary>The mean log-likelihood (Σ w ℓ / Σ w) of the training data under the returned parameters.</summary>
+    /// <summary>The mean log-likelihood (Σ w ℓ / Σ w) of the training data under the returned parameters (with a prior too: without the log-prior).</summary>
     /// <exception cref="InvalidOperationException">The model was built from parameters, not fitted (call <see cref="Score"/> on data instead).</exception>
     public double MeanLogLikelihood => _history.Length > 0
-        ? _history[^1]
+        ? _history[^1] - (_logPrior / TrainingWeight)
         : throw new InvalidOperationException("This model was built from parameters, not fitted, so it has no training log-likelihood; call Score on data instead.");
+
+    /// <summary>With a prior (MAP): the log-prior density of the returned parameters (0 without one).</summary>
+    public double LogPrior => _logPrior;
+
+    /// <summary>The mean log-posterior (log-likelihood + log-prior / Σ w) of the training data: the objective of a MAP fit; without a prior, <see cref="MeanLogLikelihood"/>.</summary>
+    /// <exception cref="InvalidOperationException">The model was built from parameters, not fitted.</exception>
+    public double MeanLogPosterior => _history.Length > 0 ? _history[^1] : throw new InvalidOperationException("This model was built from parameters, not fitted.");
 
     /// <summary>Iterations of the kept run whose log-likelihood fell by more than rounding (expected empty).</summary>
     public IReadOnlyList<LikelihoodDecrease> LikelihoodDecreases { get; }
@@ -221,9 +231,9 @@ public abstract class MixtureModel<T>
     private protected virtual double[]? EvaluationCentre() => null;
 
     /// <summary>How a fit went, for the constructors.</summary>
-    internal sealed record FitRecord(double[] History, bool Converged, int Iterations, LikelihoodDecrease[] Decreases, ComponentReseed[] Reseeds, long Points, double Weight)
+    internal sealed record FitRecord(double[] History, bool Converged, int Iterations, LikelihoodDecrease[] Decreases, ComponentReseed[] Reseeds, long Points, double Weight, double LogPrior = 0)
     {
-        public static FitRecord Of(ExpectationMaximizationResult result) =>
-            new(result.ObjectiveHistory, result.Converged, result.Iterations, result.Decreases, result.Reseeds, result.Summary.Points, EmKernels.Engine.Frames.ScaleByPowerOfTwo(result.Summary.TotalWeight, result.Summary.WeightScaleExponent));
+        public static FitRecord Of(ExpectationMaximizationResult result, double logPrior = 0) =>
+            new(result.ObjectiveHistory, result.Converged, result.Iterations, result.Decreases, result.Reseeds, result.Summary.Points, EmKernels.Engine.Frames.ScaleByPowerOfTwo(result.Summary.TotalWeight, result.Summary.WeightScaleExponent), logPrior);
     }
 }

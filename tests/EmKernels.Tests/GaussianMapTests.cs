@@ -1,0 +1,114 @@
+using System.Text.Json;
+using EmKernels.Mixtures;
+using EmKernels.Numerics;
+using EmKernels.Tests.Infrastructure;
+using Xunit;
+
+namespace EmKernels.Tests;
+
+/// <summary>
+/// MAP estimation of Gaussian mixtures with mclust's conjugate prior (the bayes/ fixtures check the M-step and the
+/// log-posterior): the default prior is mclust's defaultPrior, the log-posterior is what the model reports with the
+/// log-likelihood and the log-prior, data of any magnitude give the same fit (the frame's Jacobian exact), bad priors
+/// are refused; ln Γ against exact values.
+/// </summary>
+public sealed class GaussianMapTests
+{
+    [Theory]
+    [InlineData("faithful-map-full-k3", CovarianceType.Full)]
+    [InlineData("iris-map-diag-k3", CovarianceType.Diagonal)]
+    [InlineData("wreath-map-tied-k14", CovarianceType.Tied)]
+    [InlineData("digits-pca6-map-spherical-k10", CovarianceType.Spherical)]
+    public void DefaultPrior_IsMclustsDefaultPrior(string name, CovarianceType type)
+    {
+        var fixture = Fixture.Load(Path.Combine(Fixture.Folder(), "bayes", name + ".json"));
+        GaussianPrior prior = GaussianPrior.Default(type, fixture.Components, fixture.Data, fixture.Points, fixture.Features);
+        JsonElement expected = fixture.Root.GetProperty("prior");
+        Assert.Equal(expected.GetProperty("shrinkage").GetDouble(), prior.Shrinkage);
+        Assert.Equal(expected.GetProperty("dof").GetDouble(), prior.DegreesOfFreedom);
+        double[] mean = expected.GetProperty("mean").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        double[] scale = expected.GetProperty("scale").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        double spread = Math.Sqrt(scale.Max(Math.Abs));
+        for (int j = 0; j < mean.Length; j++)
+        {
+            Assert.Equal(mean[j], prior.Mean[j], 1e-12 * (Math.Abs(mean[j]) + spread));
+        }
+
+        Assert.Equal(scale.Length, prior.Scale.Length);
+        for (int i = 0; i < scale.Length; i++)
+        {
+            Assert.Equal(scale[i], prior.Scale[i], 1e-12 * scale.Max(Math.Abs));
+        }
+    }
+
+    private static double[] Blobs(int n, double factor)
+    {
+        var random = new Random(5);
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        return Enumerable.Range(0, n).SelectMany(i => new[] { (i % 3 * 4 + Normal()) * factor, ((i % 3) - Normal()) * factor }).ToArray();
+    }
+
+    [Theory]
+    [InlineData(CovarianceType.Full)]
+    [InlineData(CovarianceType.Tied)]
+    [InlineData(CovarianceType.Diagonal)]
+    [InlineData(CovarianceType.Spherical)]
+    public void TheLogPosterior_IsTheLikelihoodPlusThePrior_AndDataOfAnyMagnitudeGiveTheSameFit(CovarianceType type)
+    {
+        const int n = 600, d = 2, k = 3;
+        double big = Math.ScaleB(1.0, 300);
+        double[] x = Blobs(n, 1), xBig = Blobs(n, big);
+        GaussianPrior prior = GaussianPrior.Default(type, k, x, n, d);
+        var options = new GaussianMixtureOptions { Components = k, CovarianceType = type, Seed = 1, RegCovar = 0, Prior = prior, Tolerance = 1e-10, MaxIterations = 200 };
+        GaussianMixtureModel<double> fit = new GaussianMixture<double>(options).Fit(x, n, d);
+        Assert.Empty(fit.LikelihoodDecreases);
+        Assert.Equal(fit.Score(x, n), fit.MeanLogLikelihood, 1e-10);
+        Assert.Equal(fit.MeanLogPosterior, fit.MeanLogLikelihood + fit.LogPrior / n, 1e-12);
+        Assert.True(double.IsFinite(fit.LogPrior) && fit.LogPrior != 0);
+
+        // The same data × 2^300 with the prior scaled alike (its mean × 2^300, its scale × 2^600): the fit scales, and the
+        // densities change by their Jacobians exactly: −D·300·ln 2 per point, −300·ln 2 · (mean coordinates + 2 · covariance entries) for the prior.
+        var scaledPrior = new GaussianPrior(prior.Shrinkage, prior.Mean.Select(v => v * big).ToArray(), prior.DegreesOfFreedom, prior.Scale.Select(v => v * big * big).ToArray());
+        GaussianMixtureModel<double> fitBig = new GaussianMixture<double>(options with { Prior = scaledPrior }).Fit(xBig, n, d);
+        for (int i = 0; i < fit.Means.Length; i++)
+        {
+            Assert.Equal(fit.Means[i], fitBig.Means[i] / big, 1e-9 * (1 + Math.Abs(fit.Means[i])));
+        }
+
+        double ln2 = Math.Log(2);
+        int entries = type switch { CovarianceType.Full => k * d * (d + 1) / 2, CovarianceType.Tied => d * (d + 1) / 2, CovarianceType.Diagonal => k * d, _ => k };
+        Assert.Equal(fit.MeanLogLikelihood - (d * 300 * ln2), fitBig.MeanLogLikelihood, 1e-9 * Math.Abs(fitBig.MeanLogLikelihood));
+        Assert.Equal(fit.LogPrior - (300 * ln2 * ((k * d) + (2 * entries))), fitBig.LogPrior, 1e-9 * Math.Abs(fitBig.LogPrior));
+    }
+
+    [Fact]
+    public void InvalidPriors_AreRefusedNamingTheOption()
+    {
+        double[] x = Blobs(30, 1);
+        var options = new GaussianMixtureOptions { Components = 2, CovarianceType = CovarianceType.Full };
+        Assert.Equal("options.Prior", Assert.Throws<ArgumentException>(() => new GaussianMixture<double>(options with { Prior = new GaussianPrior(0.01, [0, 0, 0], 4, [1, 0, 0, 1]) }).Fit(x, 30, 2)).ParamName);
+        Assert.Equal("options.Prior", Assert.Throws<ArgumentException>(() => new GaussianMixture<double>(options with { Prior = new GaussianPrior(0, [0, 0], 4, [1, 0, 0, 1]) }).Fit(x, 30, 2)).ParamName);
+        Assert.Equal("options.Prior", Assert.Throws<ArgumentException>(() => new GaussianMixture<double>(options with { Prior = new GaussianPrior(0.01, [0, 0], 0.5, [1, 0, 0, 1]) }).Fit(x, 30, 2)).ParamName);
+        Assert.Equal("options.Prior", Assert.Throws<ArgumentException>(() => new GaussianMixture<double>(options with { Prior = new GaussianPrior(0.01, [0, 0], 4, [1, 2, 2, 1]) }).Fit(x, 30, 2)).ParamName);
+        Assert.Equal("options.Prior", Assert.Throws<ArgumentException>(() => new GaussianMixture<double>(options with { CovarianceType = CovarianceType.Diagonal, Prior = new GaussianPrior(0.01, [0, 0], 4, [1, 0, 0, 1]) }).Fit(x, 30, 2)).ParamName);
+    }
+
+    [Fact]
+    public void LogGamma_MatchesExactValues()
+    {
+        Assert.Equal(0.5 * Math.Log(Math.PI), SpecialFunctions.LogGamma(0.5), 1e-14);
+        Assert.Equal(0.0, SpecialFunctions.LogGamma(1), 1e-14);
+        Assert.Equal(0.0, SpecialFunctions.LogGamma(2), 1e-14);
+        Assert.Equal(Math.Log(362880), SpecialFunctions.LogGamma(10), 1e-13);
+        Assert.Equal(Math.Log(0.75 * Math.Sqrt(Math.PI)), SpecialFunctions.LogGamma(2.5), 1e-14);
+        double factorial = 0;
+        for (int i = 2; i < 171; i++)
+        {
+            factorial += Math.Log(i - 1);
+            Assert.Equal(factorial, SpecialFunctions.LogGamma(i), 1e-13 * Math.Max(1, factorial));
+        }
+
+        // Γ_2(a) = √π Γ(a) Γ(a − ½).
+        Assert.Equal((0.5 * Math.Log(Math.PI)) + SpecialFunctions.LogGamma(3) + SpecialFunctions.LogGamma(2.5), SpecialFunctions.LogMultivariateGamma(2, 3), 1e-13);
+    }
+}
