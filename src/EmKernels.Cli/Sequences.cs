@@ -528,11 +528,18 @@ internal static class SequenceCommands
                 throw new UsageException($"{path}: {info.Length} bytes is too large for a model file.");
             }
 
-            document = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 8 });
+            byte[] bytes = File.ReadAllBytes(path);
+            if (bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+            {
+                bytes = bytes[3..]; // a UTF-8 byte-order mark, as some editors write
+            }
+
+            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 8 });
         }
         catch (JsonException e)
         {
-            throw new UsageException($"{path}: not a model file ({e.Message}).");
+            // Where, not what: the reader's message would quote the file.
+            throw new UsageException($"{path}: not a model file: it is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).");
         }
         catch (IOException e)
         {
@@ -545,97 +552,109 @@ internal static class SequenceCommands
 
         using (document)
         {
-            JsonElement root = document.RootElement;
-            string Text(string name) => root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out JsonElement e) && e.ValueKind == JsonValueKind.String
-                ? e.GetString()!
-                : throw new UsageException($"{path}: the field '{name}' is missing or not a string.");
-            int Integer(string name, int low, int high) => root.TryGetProperty(name, out JsonElement e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v) && v >= low && v <= high
-                ? v
-                : throw new UsageException($"{path}: the field '{name}' is missing or not a whole number in {low} … {high}.");
-            double[] Array(string name, long length)
-            {
-                if (!root.TryGetProperty(name, out JsonElement e) || e.ValueKind != JsonValueKind.Array || e.GetArrayLength() != length)
-                {
-                    throw new UsageException($"{path}: the field '{name}' is missing or not an array of {length} numbers.");
-                }
-
-                double[] values = new double[length];
-                int i = 0;
-                foreach (JsonElement item in e.EnumerateArray())
-                {
-                    if (item.ValueKind != JsonValueKind.Number || !item.TryGetDouble(out values[i]) || !double.IsFinite(values[i]))
-                    {
-                        throw new UsageException($"{path}: '{name}' holds a value that is not a finite number.");
-                    }
-
-                    i++;
-                }
-
-                return values;
-            }
-
-            if (Text("format") != "emk-hmm")
-            {
-                throw new UsageException($"{path}: not an emk-hmm model file (format '{Quoted.Of(Text("format"))}').");
-            }
-
-            Integer("version", 1, 1);
-            HiddenMarkovEmission kind = ParseEmissionField(Text("emission"), path);
-            int k = Integer("states", 1, MaximumStates);
-            if (!root.TryGetProperty("columns", out JsonElement columnsElement) || columnsElement.ValueKind != JsonValueKind.Array || columnsElement.GetArrayLength() is < 1 or > 100_000
-                || columnsElement.EnumerateArray().Any(c => c.ValueKind != JsonValueKind.String))
-            {
-                throw new UsageException($"{path}: the field 'columns' is missing or not an array of column names.");
-            }
-
-            string[] columns = columnsElement.EnumerateArray().Select(c => c.GetString()!).ToArray();
-            int d = columns.Length;
-            var options = new HiddenMarkovOptions { States = k, Emission = kind };
-            double[] start = Array("startprob", k);
-            double[] transitions = Array("transmat", (long)k * k);
             try
             {
-                switch (kind)
-                {
-                    case HiddenMarkovEmission.Gaussian:
-                    {
-                        CovarianceType type = ParseCovarianceField(Text("covariance_type"), path);
-                        long size = type switch { CovarianceType.Full => (long)k * d * d, CovarianceType.Diagonal => (long)k * d, CovarianceType.Tied => (long)d * d, _ => k };
-                        if (size > 50_000_000)
-                        {
-                            throw new UsageException($"{path}: {k} states of {d} columns are too many for a model file.");
-                        }
-
-                        double regularization = root.TryGetProperty("reg_covar", out JsonElement r) && r.ValueKind == JsonValueKind.Number && r.GetDouble() >= 0 ? r.GetDouble() : 1e-6;
-                        options = options with { CovarianceType = type, RegCovar = regularization };
-                        return (HiddenMarkovFit<double>.FromParameters(options, d, start, transitions, means: Array("means", (long)k * d), covariances: Array("covariances", size)), columns);
-                    }
-
-                    case HiddenMarkovEmission.Categorical:
-                    {
-                        int c = Integer("categories", 2, 1_000_000);
-                        if ((long)k * d * c > 50_000_000)
-                        {
-                            throw new UsageException($"{path}: {k} × {d} × {c} probabilities are too many for a model file.");
-                        }
-
-                        options = options with { Categories = c };
-                        return (HiddenMarkovFit<double>.FromParameters(options, d, start, transitions, Array("probs", (long)k * d * c)), columns);
-                    }
-
-                    default:
-                        if ((long)k * d > 50_000_000)
-                        {
-                            throw new UsageException($"{path}: {k} states of {d} columns are too many for a model file.");
-                        }
-
-                        return (HiddenMarkovFit<double>.FromParameters(options, d, start, transitions, Array(kind == HiddenMarkovEmission.Poisson ? "rates" : "probs", (long)k * d)), columns);
-                }
+                return Interpret(document.RootElement, path);
             }
-            catch (ArgumentException e)
+            catch (InvalidOperationException)
             {
-                throw new UsageException($"{path}: {Messages.Of(e)}");
+                throw new UsageException($"{path}: not a model file: a string in it is not valid UTF-8.");
             }
+        }
+    }
+
+    /// <summary>The fields of a parsed emk-hmm file, checked.</summary>
+    private static (HiddenMarkovFit<double> Model, string[] Columns) Interpret(JsonElement root, string path)
+    {
+        string Text(string name) => root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out JsonElement e) && e.ValueKind == JsonValueKind.String
+            ? e.GetString()!
+            : throw new UsageException($"{path}: the field '{name}' is missing or not a string.");
+        int Integer(string name, int low, int high) => root.TryGetProperty(name, out JsonElement e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v) && v >= low && v <= high
+            ? v
+            : throw new UsageException($"{path}: the field '{name}' is missing or not a whole number in {low} … {high}.");
+        double[] Array(string name, long length)
+        {
+            if (!root.TryGetProperty(name, out JsonElement e) || e.ValueKind != JsonValueKind.Array || e.GetArrayLength() != length)
+            {
+                throw new UsageException($"{path}: the field '{name}' is missing or not an array of {length} numbers.");
+            }
+
+            double[] values = new double[length];
+            int i = 0;
+            foreach (JsonElement item in e.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.Number || !item.TryGetDouble(out values[i]) || !double.IsFinite(values[i]))
+                {
+                    throw new UsageException($"{path}: '{name}' holds a value that is not a finite number.");
+                }
+
+                i++;
+            }
+
+            return values;
+        }
+
+        if (Text("format") != "emk-hmm")
+        {
+            throw new UsageException($"{path}: not an emk-hmm model file (format '{Quoted.Of(Text("format"))}').");
+        }
+
+        Integer("version", 1, 1);
+        HiddenMarkovEmission kind = ParseEmissionField(Text("emission"), path);
+        int k = Integer("states", 1, MaximumStates);
+        if (!root.TryGetProperty("columns", out JsonElement columnsElement) || columnsElement.ValueKind != JsonValueKind.Array || columnsElement.GetArrayLength() is < 1 or > 100_000
+            || columnsElement.EnumerateArray().Any(c => c.ValueKind != JsonValueKind.String))
+        {
+            throw new UsageException($"{path}: the field 'columns' is missing or not an array of column names.");
+        }
+
+        string[] columns = columnsElement.EnumerateArray().Select(c => c.GetString()!).ToArray();
+        int d = columns.Length;
+        var options = new HiddenMarkovOptions { States = k, Emission = kind };
+        double[] start = Array("startprob", k);
+        double[] transitions = Array("transmat", (long)k * k);
+        try
+        {
+            switch (kind)
+            {
+                case HiddenMarkovEmission.Gaussian:
+                {
+                    CovarianceType type = ParseCovarianceField(Text("covariance_type"), path);
+                    long size = type switch { CovarianceType.Full => (long)k * d * d, CovarianceType.Diagonal => (long)k * d, CovarianceType.Tied => (long)d * d, _ => k };
+                    if (size > 50_000_000)
+                    {
+                        throw new UsageException($"{path}: {k} states of {d} columns are too many for a model file.");
+                    }
+
+                    double regularization = root.TryGetProperty("reg_covar", out JsonElement r) && r.ValueKind == JsonValueKind.Number && r.GetDouble() >= 0 ? r.GetDouble() : 1e-6;
+                    options = options with { CovarianceType = type, RegCovar = regularization };
+                    return (HiddenMarkovFit<double>.FromParameters(options, d, start, transitions, means: Array("means", (long)k * d), covariances: Array("covariances", size)), columns);
+                }
+
+                case HiddenMarkovEmission.Categorical:
+                {
+                    int c = Integer("categories", 2, 1_000_000);
+                    if ((long)k * d * c > 50_000_000)
+                    {
+                        throw new UsageException($"{path}: {k} × {d} × {c} probabilities are too many for a model file.");
+                    }
+
+                    options = options with { Categories = c };
+                    return (HiddenMarkovFit<double>.FromParameters(options, d, start, transitions, Array("probs", (long)k * d * c)), columns);
+                }
+
+                default:
+                    if ((long)k * d > 50_000_000)
+                    {
+                        throw new UsageException($"{path}: {k} states of {d} columns are too many for a model file.");
+                    }
+
+                    return (HiddenMarkovFit<double>.FromParameters(options, d, start, transitions, Array(kind == HiddenMarkovEmission.Poisson ? "rates" : "probs", (long)k * d)), columns);
+            }
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"{path}: {Messages.Of(e)}");
         }
     }
 
