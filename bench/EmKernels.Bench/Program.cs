@@ -42,6 +42,11 @@ public static class Program
             return FactorMixtureCommand.Run(args);
         }
 
+        if (args.Length > 0 && args[0] == "hmm-lanes")
+        {
+            return MarkovLanesCommand.Run(args);
+        }
+
         if (args.Length > 0 && args[0] == "hmm")
         {
             return HiddenMarkovCommand.Run(args);
