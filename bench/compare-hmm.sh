@@ -23,6 +23,7 @@ for round in $(seq "$ROUNDS"); do
   results[ours-double-2,$round]=$("${bench[@]}" hmm --data "$work" --iterations "$M" --threads 2)
   results[ours-float-2,$round]=$("${bench[@]}" hmm --data "$work" --iterations "$M" --threads 2 --float32)
   results[ours-double-1,$round]=$("${bench[@]}" hmm --data "$work" --iterations "$M" --threads 1)
+  results[ours-log-2,$round]=$("${bench[@]}" hmm --data "$work" --iterations "$M" --threads 2 --log-domain)
   results[pomegranate-1,$round]=$("${reference[@]}" bench/pomegranate_hmm.py run "$work" "$M")
 done
 {

@@ -12,9 +12,9 @@ namespace EmKernels.Bench;
 /// (bench/compare-hmm.sh): DIR/x.f64 holds N × D little-endian row-major float64 observations, DIR/init.json the
 /// sequence lengths, start probabilities, transition matrix, means and variances. Runs M iterations and prints one JSON
 /// line: "seconds_per_iteration" (median of iterations 2..M), "mean_log_likelihood" (after the M iterations) and
-/// "iterations".
+/// "iterations". --log-domain runs every sequence through the log-domain recursion (the fits' fallback) instead of the scaled one.
 /// <code>
-/// hmm --data DIR [--iterations M] [--threads T] [--float32]
+/// hmm --data DIR [--iterations M] [--threads T] [--float32] [--log-domain]
 /// </code>
 /// </summary>
 internal static class HiddenMarkovCommand
@@ -22,12 +22,16 @@ internal static class HiddenMarkovCommand
     public static int Run(string[] args)
     {
         var options = new Dictionary<string, string>(StringComparer.Ordinal);
-        bool single = false;
+        bool single = false, logDomain = false;
         for (int i = 1; i < args.Length; i++)
         {
             if (args[i] == "--float32")
             {
                 single = true;
+            }
+            else if (args[i] == "--log-domain")
+            {
+                logDomain = true;
             }
             else if (i + 1 < args.Length)
             {
@@ -47,21 +51,21 @@ internal static class HiddenMarkovCommand
         double[] x = new double[(long)n * d];
         Buffer.BlockCopy(bytes, 0, x, 0, bytes.Length);
         (double seconds, double logLikelihood) = single
-            ? Fit(x.Select(v => (float)v).ToArray(), n, d, k, lengths, start, transitions, means, variances, iterations, threads)
-            : Fit(x, n, d, k, lengths, start, transitions, means, variances, iterations, threads);
+            ? Fit(x.Select(v => (float)v).ToArray(), n, d, k, lengths, start, transitions, means, variances, iterations, threads, logDomain)
+            : Fit(x, n, d, k, lengths, start, transitions, means, variances, iterations, threads, logDomain);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{{\"seconds_per_iteration\": {seconds:R}, \"mean_log_likelihood\": {logLikelihood:R}, \"iterations\": {iterations}}}"));
         return 0;
     }
 
     private static (double Seconds, double LogLikelihood) Fit<T>(
-        T[] x, int n, int d, int k, int[] lengths, double[] start, double[] transitions, double[] means, double[] variances, int iterations, int threads)
+        T[] x, int n, int d, int k, int[] lengths, double[] start, double[] transitions, double[] means, double[] variances, int iterations, int threads, bool logDomain)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         var family = GaussianComponents<T>.Create(CovarianceType.Diagonal, k, d, 0);
         means.CopyTo(family.Means);
         variances.CopyTo(family.Covariances);
-        var model = new HiddenMarkovModel<T>(family, HiddenMarkovInitialization.Current);
+        var model = new HiddenMarkovModel<T>(family, HiddenMarkovInitialization.Current) { LogDomainOnly = logDomain };
         start.CopyTo(model.StartProbabilities);
         transitions.CopyTo(model.Transitions);
         var times = new List<double>();

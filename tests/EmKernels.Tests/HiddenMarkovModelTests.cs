@@ -380,4 +380,55 @@ public sealed class HiddenMarkovModelTests
     {
         public void Report(FitProgress value) => action(value);
     }
+
+    [Fact]
+    public void TheLogDomainRecursion_GivesTheScaledOnesResults()
+    {
+        int[] lengths = [1, 30, 200, 7];
+        double[] x = Draw(lengths, seed: 12);
+        int n = lengths.Sum();
+        var data = new SequenceDataSource<double>(new InMemoryDataSource<double>(x, n, D), lengths);
+        double[] scaled = new double[n], scaledPosteriors = new double[n * K];
+        ExpectationMaximization.Evaluate(Model<double>(), data, scaled, scaledPosteriors, null);
+        HiddenMarkovModel<double> a = Model<double>(), b = Model<double>();
+        ExpectationMaximization.Fit(a, data, new ExpectationMaximizationOptions { MaxIterations = 5, Tolerance = 0 });
+        double[] logDomain = new double[n], logPosteriors = new double[n * K];
+        HiddenMarkovModel<double> logModel = Model<double>();
+        logModel.LogDomainOnly = true;
+        b.LogDomainOnly = true;
+        ExpectationMaximization.Evaluate(logModel, data, logDomain, logPosteriors, null);
+        ExpectationMaximization.Fit(b, data, new ExpectationMaximizationOptions { MaxIterations = 5, Tolerance = 0 });
+
+        for (int i = 0; i < n; i++)
+        {
+            Assert.Equal(scaled[i], logDomain[i], 1e-10 * (1 + Math.Abs(scaled[i])));
+        }
+
+        for (int i = 0; i < n * K; i++)
+        {
+            Assert.Equal(scaledPosteriors[i], logPosteriors[i], 1e-10);
+        }
+
+        double[] pa = new double[a.ParameterLength], pb = new double[b.ParameterLength];
+        a.WriteParameters(pa);
+        b.WriteParameters(pb);
+        for (int i = 0; i < pa.Length; i++)
+        {
+            Assert.Equal(pa[i], pb[i], 1e-9 * (1 + Math.Abs(pa[i])));
+        }
+    }
+
+    [Fact]
+    public void SequencesAsArrays_AreTheConcatenationWithItsLengths()
+    {
+        int[] lengths = [12, 1, 40];
+        double[] x = Draw(lengths, seed: 13);
+        double[][] arrays = [x[..(12 * D)], x[(12 * D)..(13 * D)], x[(13 * D)..]];
+        var options = new HiddenMarkovOptions { States = K, Seed = 3, MaxIterations = 10 };
+        HiddenMarkovFit<double> fromArrays = new HiddenMarkov<double>(options).Fit(arrays, D);
+        HiddenMarkovFit<double> fromLengths = new HiddenMarkov<double>(options).Fit(x, lengths.Sum(), D, lengths);
+        Assert.Equal(fromLengths.Transitions.ToArray(), fromArrays.Transitions.ToArray());
+        Assert.Equal(fromLengths.MeanLogLikelihood, fromArrays.MeanLogLikelihood);
+        Assert.Equal("sequences", Assert.Throws<ArgumentException>(() => new HiddenMarkov<double>(options).Fit([x[..3]], D)).ParamName);
+    }
 }

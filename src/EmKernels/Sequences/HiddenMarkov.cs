@@ -128,6 +128,44 @@ public sealed class HiddenMarkov<T>
         return Fit(lengths.IsEmpty ? source : new SequenceDataSource<T>(source, lengths));
     }
 
+    /// <summary>Fits sequences given one array each (sequence s: its L_s × D observations, row-major).</summary>
+    /// <param name="sequences">S ≥ 1 sequences, each a non-empty multiple of <paramref name="features"/> values long.</param>
+    /// <param name="features">D.</param>
+    /// <returns>The fitted model.</returns>
+    /// <exception cref="ArgumentException">A sequence is empty or not a whole number of observations; an option or a value is invalid.</exception>
+    public HiddenMarkovFit<T> Fit(T[][] sequences, int features)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
+        if (sequences.Length == 0)
+        {
+            throw new ArgumentException("Give at least one sequence.", nameof(sequences));
+        }
+
+        int[] lengths = new int[sequences.Length];
+        long total = 0;
+        for (int s = 0; s < sequences.Length; s++)
+        {
+            if (sequences[s] is null || sequences[s].Length == 0 || sequences[s].Length % features != 0)
+            {
+                throw new ArgumentException($"Sequence {s} holds {sequences[s]?.Length ?? 0} values; each must be a non-empty whole number of observations of {features} values.", nameof(sequences));
+            }
+
+            lengths[s] = sequences[s].Length / features;
+            total += sequences[s].Length;
+        }
+
+        T[] data = new T[checked((int)total)];
+        int at = 0;
+        foreach (T[] sequence in sequences)
+        {
+            sequence.CopyTo(data, at);
+            at += sequence.Length;
+        }
+
+        return Fit(data, (int)(total / features), features, lengths);
+    }
+
     /// <summary>Fits a data source (its <see cref="DataSource{T}.SequenceLengths"/> give the sequences; none: one sequence).</summary>
     /// <param name="data">The observations.</param>
     /// <returns>The fitted model.</returns>

@@ -39,6 +39,9 @@ public enum HiddenMarkovInitialization
 public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
+    /// <summary>For benchmarks and tests: every sequence of this model through the log-domain recursion instead of the scaled one.</summary>
+    internal bool LogDomainOnly { get; set; }
+
     /// <summary>Below this a scaled forward normalizer is treated as underflow (the sequence is redone in the log domain).</summary>
     private const double Underflow = 1e-290;
 
@@ -542,7 +545,7 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
         for (int s = 0; s < sequences; s++)
         {
             int length = lengths.IsEmpty ? b : lengths[s];
-            double? scaled = Scaled(emissions, b, offset, length, gamma, pointObjectives, starts, counts);
+            double? scaled = LogDomainOnly ? null : Scaled(emissions, b, offset, length, gamma, pointObjectives, starts, counts);
             if (scaled is null)
             {
                 // Rare: the log-densities again, for this sequence alone.
