@@ -455,7 +455,7 @@ internal static class Emk
         {
             Model.AcceptOnlyFromAmong(Names.Models);
             Init.AcceptOnlyFromAmong(FitSettings.InitNames);
-            foreach (Option option in (Option[])[Model, Columns, MaxIterations, Tolerance, RegCovar, Init, Restarts, Seed, Float32, Threads, Smoothing, Trials, Categories, Verbose])
+            foreach (Option option in (Option[])[Model, Columns, MaxIterations, Tolerance, RegCovar, Prior, Init, Restarts, Seed, Float32, Threads, Smoothing, Trials, Categories, Verbose])
             {
                 command.Add(option);
             }
@@ -472,6 +472,8 @@ internal static class Emk
         public Option<double> RegCovar { get; } = new("--reg-covar") { Description = "Added to every covariance's diagonal (Gaussian).", DefaultValueFactory = _ => 1e-6 };
 
         public Option<string?> Init { get; } = new("--init") { Description = "Initialisation: kmeans (Gaussian default), random (responsibilities; discrete default) or random-points." };
+
+        public Option<bool> Prior { get; } = new("--prior") { Description = "MAP estimation with mclust's default conjugate prior (Gaussian): the fit increases the log-posterior; the log-likelihood and BIC are reported as mclust does." };
 
         public Option<int> Restarts { get; } = new("--n-init") { Description = "Runs from different starts; the best is kept.", DefaultValueFactory = _ => 1 };
 
@@ -496,6 +498,7 @@ internal static class Emk
             MaxIterations = parse.GetValue(MaxIterations),
             Tolerance = parse.GetValue(Tolerance),
             RegCovar = parse.GetValue(RegCovar),
+            Prior = parse.GetValue(Prior),
             Init = parse.GetValue(Init),
             Restarts = parse.GetValue(Restarts),
             Seed = parse.GetValue(Seed),

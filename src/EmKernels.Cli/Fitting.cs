@@ -27,6 +27,9 @@ internal sealed record FitSettings
 
     public double RegCovar { get; init; } = 1e-6;
 
+    /// <summary>MAP with mclust's default conjugate prior (<c>--prior</c>; Gaussian covariance types only).</summary>
+    public bool Prior { get; init; }
+
     /// <summary>kmeans, random or random-points; null for the model's default (kmeans for Gaussian, random otherwise).</summary>
     public string? Init { get; init; }
 
@@ -71,6 +74,7 @@ internal sealed record FitSettings
         Require(Tolerance >= 0 && double.IsFinite(Tolerance), "--tol must be finite and non-negative.");
         Require(RegCovar >= 0 && double.IsFinite(RegCovar), "--reg-covar must be finite and non-negative.");
         Require(Restarts >= 1, "--n-init must be at least 1.");
+        Require(!Prior || (Model == "gaussian" && Factors is null), "--prior is for Gaussian mixtures of the full, tied, diag and spherical covariance types.");
         Require(Threads is null or >= 1, "--threads must be at least 1.");
         Require(Smoothing >= 0 && double.IsFinite(Smoothing), "--smoothing must be finite and non-negative.");
         Require(Init is null || InitNames.Contains(Init), $"--init must be one of {string.Join(", ", InitNames)}.");
@@ -331,6 +335,11 @@ internal static class Fitter
         int d = data.Features;
         var clock = Stopwatch.StartNew();
         FiniteMixture<T> model = Model<T>(s, d, categories);
+        if (s.Prior && model.Family is GaussianComponents<T> withPrior)
+        {
+            withPrior.Prior = DefaultPrior(data, s.Covariance, s.Components);
+        }
+
         double meanLogLikelihood;
         bool converged;
         long iterations;
@@ -367,7 +376,8 @@ internal static class Fitter
                 MaxDegreeOfParallelism = s.Threads,
                 Progress = progress,
             });
-            meanLogLikelihood = result.Objective;
+            // With a prior the objective is the log-posterior: the log-likelihood is reported (and gives the BIC), as mclust does.
+            meanLogLikelihood = result.Objective - (model.Family is GaussianComponents<T> { Prior: not null } map ? map.ObjectiveCorrection() / data.Points : 0);
             converged = result.Converged;
             iterations = result.Iterations;
         }
@@ -455,6 +465,63 @@ internal static class Fitter
                 }
             }
         }
+    }
+
+    /// <summary>mclust's <c>defaultPrior</c> for the data (<see cref="GaussianPrior.Default"/>), the column means and covariance in two passes.</summary>
+    private static GaussianPrior DefaultPrior<T>(DataSource<T> data, CovarianceType type, int components)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int d = data.Features;
+        long n = data.Points;
+        if (n < 2)
+        {
+            throw new UsageException($"{data.Name}: --prior needs at least 2 rows.");
+        }
+
+        int chunk = Math.Max(1, (1 << 20) / d);
+        T[] buffer = new T[(long)chunk * d];
+        double[] mean = new double[d];
+        double[] covariance = new double[d * d];
+        for (int pass = 0; pass < 2; pass++)
+        {
+            for (long start = 0; start < n; start += chunk)
+            {
+                int count = (int)Math.Min(chunk, n - start);
+                data.Read(start, count, buffer, count, default, default);
+                for (int i = 0; i < count; i++)
+                {
+                    for (int a = 0; a < d; a++)
+                    {
+                        double va = double.CreateTruncating(buffer[a * count + i]);
+                        if (pass == 0)
+                        {
+                            mean[a] += va;
+                            continue;
+                        }
+
+                        for (int b = 0; b < d; b++)
+                        {
+                            covariance[a * d + b] += (va - mean[a]) * (double.CreateTruncating(buffer[b * count + i]) - mean[b]);
+                        }
+                    }
+                }
+            }
+
+            if (pass == 0)
+            {
+                for (int a = 0; a < d; a++)
+                {
+                    mean[a] /= n;
+                }
+            }
+        }
+
+        for (int i = 0; i < covariance.Length; i++)
+        {
+            covariance[i] /= n - 1;
+        }
+
+        return GaussianPrior.Default(type, components, mean, covariance);
     }
 
     /// <summary>The largest value in the file (the categorical default of C − 1), in one pass.</summary>

@@ -111,4 +111,62 @@ public sealed class GaussianMapTests
         // Γ_2(a) = √π Γ(a) Γ(a − ½).
         Assert.Equal((0.5 * Math.Log(Math.PI)) + SpecialFunctions.LogGamma(3) + SpecialFunctions.LogGamma(2.5), SpecialFunctions.LogMultivariateGamma(2, 3), 1e-13);
     }
+
+    [Fact]
+    public void AVanishingPrior_GivesTheEmFit_WithinWhatItsDivisorAdds()
+    {
+        // κ → 0, Λ → 0, ν at its least: the MAP covariance is W_k / (n_k + ν + D + 2) where EM's is W_k / n_k, the
+        // mean (n ȳ + κ μ_P)/(n + κ) is ȳ; so from the same start the fits agree to about (ν + D + 2) / n_k.
+        const int n = 30_000, d = 2, k = 3;
+        double[] x = Blobs(n, 1);
+        var options = new GaussianMixtureOptions { Components = k, CovarianceType = CovarianceType.Full, Seed = 2, RegCovar = 0, Tolerance = 1e-12, MaxIterations = 500 };
+        GaussianMixtureModel<double> em = new GaussianMixture<double>(options).Fit(x, n, d);
+        GaussianMixtureModel<double> map = new GaussianMixture<double>(options with { Prior = new GaussianPrior(1e-12, [0, 0], d - 1 + 1e-9, [1e-12, 0, 0, 1e-12]) }).Fit(x, n, d);
+        double allowed = 3 * (d + 1 + d + 2) / (n / (double)k);
+        for (int i = 0; i < em.Means.Length; i++)
+        {
+            Assert.Equal(em.Means[i], map.Means[i], 1e-3);
+        }
+
+        for (int i = 0; i < em.Covariances.Length; i++)
+        {
+            Assert.True(Math.Abs(em.Covariances[i] - map.Covariances[i]) <= allowed * (Math.Abs(em.Covariances[i]) + 0.1), $"covariance {i}: EM {em.Covariances[i]}, MAP {map.Covariances[i]}");
+        }
+
+        Assert.Equal(em.MeanLogLikelihood, map.MeanLogLikelihood, 1e-3);
+    }
+
+    [Fact]
+    public void TheCommandLinePrior_IsTheLibrarysDefaultPriorFit()
+    {
+        var fixture = Fixture.Load(Path.Combine(Fixture.Folder(), "bayes", "faithful-map-full-k3.json"));
+        int n = fixture.Points, d = fixture.Features;
+        string folder = Directory.CreateTempSubdirectory("emk-map-").FullName;
+        try
+        {
+            string csv = Path.Combine(folder, "x.csv"), model = Path.Combine(folder, "m.json");
+            File.WriteAllLines(csv, ["a,b", .. Enumerable.Range(0, n).Select(i => string.Join(",", fixture.Data.Skip(i * d).Take(d).Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))))]);
+            var output = new StringWriter();
+            var error = new StringWriter();
+            Assert.Equal(0, Cli.Emk.Run(["fit", csv, "--prior", "-k", "3", "--covariance", "full", "--reg-covar", "0", "--seed", "0", "-o", model], output, error, interactive: false));
+            GaussianMixtureModel<double> expected = new GaussianMixture<double>(new GaussianMixtureOptions
+            {
+                Components = 3, CovarianceType = CovarianceType.Full, RegCovar = 0, Seed = 0, Prior = GaussianPrior.Default(CovarianceType.Full, 3, fixture.Data, n, d),
+            }).Fit(fixture.Data, n, d);
+            JsonElement root = JsonDocument.Parse(File.ReadAllText(model)).RootElement;
+            Assert.Equal(expected.MeanLogLikelihood, root.GetProperty("mean_log_likelihood").GetDouble(), 1e-12);
+            Assert.Equal(expected.Means.ToArray(), root.GetProperty("means").EnumerateArray().Select(e => e.GetDouble()).ToArray(), new Tolerance(1e-12));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private sealed class Tolerance(double relative) : IEqualityComparer<double>
+    {
+        public bool Equals(double x, double y) => Math.Abs(x - y) <= relative * (1 + Math.Abs(x));
+
+        public int GetHashCode(double obj) => 0;
+    }
 }

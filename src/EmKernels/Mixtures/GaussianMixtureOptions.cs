@@ -36,7 +36,7 @@ public sealed record GaussianMixtureOptions
     public double RegCovar { get; init; } = 1e-6;
 
     /// <summary>
-    /// A conjugate prior for MAP estimation (mclust's <c>priorControl()</c>; <see cref="GaussianPrior.Default"/> gives
+    /// A conjugate prior for MAP estimation (mclust's <c>priorControl()</c>; <see cref="GaussianPrior.Default(CovarianceType, int, ReadOnlySpan{double}, int, int)"/> gives
     /// its data-dependent defaults); null: maximum likelihood. The fit then increases the log-posterior
     /// (<see cref="MixtureModel{T}.MeanLogPosterior"/>, checked for monotonicity); <see cref="MixtureModel{T}.MeanLogLikelihood"/>
     /// and the BIC/AIC stay the log-likelihood's. <see cref="RegCovar"/> is still added (set it to 0 for mclust's estimates).

@@ -69,23 +69,52 @@ public sealed record GaussianPrior(double Shrinkage, double[] Mean, double Degre
             }
         }
 
-        double factor = Math.Pow(1.0 / components, 2.0 / d) / (points - 1);
+        for (int i = 0; i < covariance.Length; i++)
+        {
+            covariance[i] /= points - 1;
+        }
+
+        return Default(covarianceType, components, mean, covariance);
+    }
+
+    /// <summary>
+    /// mclust's <c>defaultPrior</c> from the data's column means and sample covariance (divisor N − 1), for data read
+    /// elsewhere (a file streamed once): as <see cref="Default(CovarianceType, int, ReadOnlySpan{double}, int, int)"/>.
+    /// </summary>
+    /// <param name="covarianceType">The covariance type the prior is for.</param>
+    /// <param name="components">K.</param>
+    /// <param name="mean">The D column means.</param>
+    /// <param name="sampleCovariance">The D × D sample covariance, row-major.</param>
+    /// <returns>The prior.</returns>
+    /// <exception cref="ArgumentException">The lengths do not fit.</exception>
+    public static GaussianPrior Default(CovarianceType covarianceType, int components, double[] mean, double[] sampleCovariance)
+    {
+        ArgumentNullException.ThrowIfNull(mean);
+        ArgumentNullException.ThrowIfNull(sampleCovariance);
+        ArgumentOutOfRangeException.ThrowIfLessThan(components, 1);
+        int d = mean.Length;
+        if (d < 1 || sampleCovariance.Length != d * d)
+        {
+            throw new ArgumentException($"Expected a {d} × {d} covariance for {d} means.", nameof(sampleCovariance));
+        }
+
+        double factor = Math.Pow(1.0 / components, 2.0 / d);
         double[] scale;
         if (covarianceType is CovarianceType.Full or CovarianceType.Tied)
         {
-            scale = covariance.Select(c => c * factor).ToArray();
+            scale = sampleCovariance.Select(c => c * factor).ToArray();
         }
         else
         {
             double trace = 0;
             for (int j = 0; j < d; j++)
             {
-                trace += covariance[j * d + j];
+                trace += sampleCovariance[j * d + j];
             }
 
             scale = [trace / d * factor];
         }
 
-        return new GaussianPrior(0.01, mean, d + 2, scale);
+        return new GaussianPrior(0.01, (double[])mean.Clone(), d + 2, scale);
     }
 }
