@@ -255,8 +255,8 @@ internal static class LatentCommands
         json.WriteNumber("version", 1);
         json.WriteString("noise", model.Noise == FactorNoise.Isotropic ? "isotropic" : "diagonal");
         json.WriteNumber("latent_dimensions", q);
-        Strings(json, "columns", names);
-        Numbers(json, "mean", model.Mean);
+        JsonFields.Strings(json, "columns", names);
+        JsonFields.Numbers(json, "mean", model.Mean);
         json.WriteStartArray("loadings");
         for (int j = 0; j < d; j++)
         {
@@ -270,10 +270,10 @@ internal static class LatentCommands
         }
 
         json.WriteEndArray();
-        Numbers(json, "noise_variances", model.NoiseVariances);
-        Numbers(json, "posterior_covariance", model.PosteriorCovariance());
+        JsonFields.Numbers(json, "noise_variances", model.NoiseVariances);
+        JsonFields.Numbers(json, "posterior_covariance", model.PosteriorCovariance());
         json.WriteNumber("mean_log_likelihood", model.MeanLogLikelihood);
-        Numbers(json, "mean_log_likelihood_history", model.MeanLogLikelihoodHistory);
+        JsonFields.Numbers(json, "mean_log_likelihood_history", model.MeanLogLikelihoodHistory);
         json.WriteNumber("iterations", model.Iterations);
         json.WriteBoolean("converged", model.Converged);
         json.WriteNumber("training_points", model.TrainingPoints);
@@ -290,38 +290,16 @@ internal static class LatentCommands
         json.WriteNumber("version", 1);
         json.WriteString("target", target);
         json.WriteBoolean("intercept", model.Intercept);
-        Strings(json, "weights", weightNames);
+        JsonFields.Strings(json, "weights", weightNames);
         json.WriteNumber("alpha", model.Alpha);
         json.WriteNumber("beta", model.Beta);
-        Numbers(json, "posterior_mean", model.Coefficients);
-        Numbers(json, "posterior_covariance", model.CoefficientCovariance);
+        JsonFields.Numbers(json, "posterior_mean", model.Coefficients);
+        JsonFields.Numbers(json, "posterior_covariance", model.CoefficientCovariance);
         json.WriteNumber("log_evidence_per_point", model.LogEvidence);
-        Numbers(json, "log_evidence_history", model.LogEvidenceHistory);
+        JsonFields.Numbers(json, "log_evidence_history", model.LogEvidenceHistory);
         json.WriteNumber("iterations", model.Iterations);
         json.WriteBoolean("converged", model.Converged);
         json.WriteNumber("training_points", model.TrainingPoints);
         json.WriteEndObject();
-    }
-
-    private static void Strings(Utf8JsonWriter json, string name, IEnumerable<string> values)
-    {
-        json.WriteStartArray(name);
-        foreach (string value in values)
-        {
-            json.WriteStringValue(value);
-        }
-
-        json.WriteEndArray();
-    }
-
-    private static void Numbers(Utf8JsonWriter json, string name, ReadOnlySpan<double> values)
-    {
-        json.WriteStartArray(name);
-        foreach (double value in values)
-        {
-            json.WriteNumberValue(value);
-        }
-
-        json.WriteEndArray();
     }
 }

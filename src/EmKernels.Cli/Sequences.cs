@@ -476,44 +476,27 @@ internal static class SequenceCommands
         }
 
         json.WriteNumber("states", model.States);
-        json.WriteStartArray("columns");
-        foreach (string column in columns)
-        {
-            json.WriteStringValue(column);
-        }
-
-        json.WriteEndArray();
-        Numbers(json, "startprob", model.StartProbabilities);
-        Numbers(json, "transmat", model.Transitions);
+        JsonFields.Strings(json, "columns", columns);
+        JsonFields.Numbers(json, "startprob", model.StartProbabilities);
+        JsonFields.Numbers(json, "transmat", model.Transitions);
         if (o.Emission == HiddenMarkovEmission.Gaussian)
         {
-            Numbers(json, "means", model.Means);
-            Numbers(json, "covariances", model.Covariances);
+            JsonFields.Numbers(json, "means", model.Means);
+            JsonFields.Numbers(json, "covariances", model.Covariances);
         }
         else
         {
-            Numbers(json, o.Emission == HiddenMarkovEmission.Poisson ? "rates" : "probs", model.EmissionParameters);
+            JsonFields.Numbers(json, o.Emission == HiddenMarkovEmission.Poisson ? "rates" : "probs", model.EmissionParameters);
         }
 
         json.WriteNumber("mean_log_likelihood", model.MeanLogLikelihood);
-        Numbers(json, "mean_log_likelihood_history", model.MeanLogLikelihoodHistory);
+        JsonFields.Numbers(json, "mean_log_likelihood_history", model.MeanLogLikelihoodHistory);
         json.WriteNumber("iterations", model.Iterations);
         json.WriteBoolean("converged", model.Converged);
         json.WriteNumber("training_points", model.TrainingPoints);
         json.WriteNumber("bic", model.TrainingBic);
         json.WriteNumber("aic", model.TrainingAic);
         json.WriteEndObject();
-    }
-
-    private static void Numbers(Utf8JsonWriter json, string name, ReadOnlySpan<double> values)
-    {
-        json.WriteStartArray(name);
-        foreach (double value in values)
-        {
-            json.WriteNumberValue(value);
-        }
-
-        json.WriteEndArray();
     }
 
     /// <summary>A model file written by <c>emk hmm fit</c>, every field checked (a damaged file is a usage error, never a crash).</summary>

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using EmKernels.Mixtures;
 
 namespace EmKernels.Cli;
@@ -85,5 +86,31 @@ internal static class Messages
         string message = e.Message;
         int suffix = e.ParamName is null ? -1 : message.LastIndexOf($" (Parameter '{e.ParamName}')", StringComparison.Ordinal);
         return suffix >= 0 ? message[..suffix] : message;
+    }
+}
+
+/// <summary>The model files' array fields, written one way.</summary>
+internal static class JsonFields
+{
+    public static void Strings(Utf8JsonWriter json, string name, IEnumerable<string> values)
+    {
+        json.WriteStartArray(name);
+        foreach (string value in values)
+        {
+            json.WriteStringValue(value);
+        }
+
+        json.WriteEndArray();
+    }
+
+    public static void Numbers(Utf8JsonWriter json, string name, ReadOnlySpan<double> values)
+    {
+        json.WriteStartArray(name);
+        foreach (double value in values)
+        {
+            json.WriteNumberValue(value);
+        }
+
+        json.WriteEndArray();
     }
 }

@@ -296,6 +296,37 @@ public abstract class ComponentFamily<T>
     /// <returns>The correction.</returns>
     public virtual double ObjectiveCorrection() => 0;
 
+    /// <summary>
+    /// The masses Σ w r (unless <see cref="AccumulatesMass"/>: the family's kernels add them) and the family's
+    /// statistics of a tile under the given responsibilities: what a model over this family accumulates per tile.
+    /// </summary>
+    /// <param name="tile">The points.</param>
+    /// <param name="responsibilities">K × B, component-major.</param>
+    /// <param name="statistics">Added to.</param>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public void AccumulateWithMasses(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        if (!AccumulatesMass)
+        {
+            Span<double> mass = Mass(statistics);
+            int points = tile.Points;
+            for (int j = 0; j < Components; j++)
+            {
+                double sum = 0;
+                ReadOnlySpan<T> row = responsibilities.Slice(j * points, points);
+                for (int i = 0; i < points; i++)
+                {
+                    sum += double.CreateTruncating(tile.Weight(i) * row[i]);
+                }
+
+                mass[j] += sum;
+            }
+        }
+
+        Accumulate(tile, responsibilities, statistics);
+    }
+
     /// <summary>The K masses of statistics of this family's layout.</summary>
     /// <param name="statistics">The statistics.</param>
     /// <returns>The masses.</returns>

@@ -388,28 +388,7 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
         return true;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> r, SufficientStatistics statistics)
-    {
-        if (!Family.AccumulatesMass)
-        {
-            Span<double> mass = Family.Mass(statistics);
-            int points = tile.Points;
-            for (int j = 0; j < Components; j++)
-            {
-                double sum = 0;
-                ReadOnlySpan<T> row = r.Slice(j * points, points);
-                for (int i = 0; i < points; i++)
-                {
-                    sum += double.CreateTruncating(tile.Weight(i) * row[i]);
-                }
-
-                mass[j] += sum;
-            }
-        }
-
-        Family.Accumulate(tile, r, statistics);
-    }
+    private void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> r, SufficientStatistics statistics) => Family.AccumulateWithMasses(tile, r, statistics);
 
     /// <summary>The M-step: the family's, then the weights N_k / Σ N; degenerate components are re-seeded.</summary>
     private bool Maximize(SufficientStatistics statistics, MaximizationContext context, bool byComponent)

@@ -318,23 +318,7 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
         double objective = Run(tile, gamma, pointObjectives, workspace, statistics);
         if (statistics is not null)
         {
-            if (!Emissions.AccumulatesMass)
-            {
-                Span<double> mass = Emissions.Mass(statistics);
-                int points = tile.Points;
-                for (int j = 0; j < k; j++)
-                {
-                    double sum = 0;
-                    foreach (T value in gamma.Slice(j * points, points))
-                    {
-                        sum += double.CreateTruncating(value);
-                    }
-
-                    mass[j] += sum;
-                }
-            }
-
-            Emissions.Accumulate(tile, gamma, statistics);
+            Emissions.AccumulateWithMasses(tile, gamma, statistics);
         }
 
         return objective;
