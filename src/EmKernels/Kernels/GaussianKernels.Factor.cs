@@ -117,19 +117,7 @@ public static partial class GaussianKernels
                     for (int l = 0; l < q; l += 4)
                     {
                         int group = Math.Min(4, q - l);
-                        ref T p0 = ref Unsafe.Add(ref projection, l * d);
-                        ref T p1 = ref Unsafe.Add(ref projection, (l + Math.Min(1, group - 1)) * d);
-                        ref T p2 = ref Unsafe.Add(ref projection, (l + Math.Min(2, group - 1)) * d);
-                        ref T p3 = ref Unsafe.Add(ref projection, (l + Math.Min(3, group - 1)) * d);
-                        TV s0 = TOps.Zero, s1 = TOps.Zero, s2 = TOps.Zero, s3 = TOps.Zero;
-                        for (int f = 0; f < d; f++)
-                        {
-                            TV delta = TOps.Subtract(TOps.Load(ref Unsafe.Add(ref a.X, f * a.Stride), at), TOps.Broadcast(Unsafe.Add(ref mean, f)));
-                            s0 = TOps.MultiplyAdd(delta, TOps.Broadcast(Unsafe.Add(ref p0, f)), s0);
-                            s1 = TOps.MultiplyAdd(delta, TOps.Broadcast(Unsafe.Add(ref p1, f)), s1);
-                            s2 = TOps.MultiplyAdd(delta, TOps.Broadcast(Unsafe.Add(ref p2, f)), s2);
-                            s3 = TOps.MultiplyAdd(delta, TOps.Broadcast(Unsafe.Add(ref p3, f)), s3);
-                        }
+                        ProjectFour<T, TV, TOps>(ref a.X, a.Stride, at, ref mean, ref projection, d, l, group, out TV s0, out TV s1, out TV s2, out TV s3);
 
                         // A short group repeats its last row; only its first `group` sums count.
                         explained = TOps.MultiplyAdd(s0, s0, explained);
@@ -152,6 +140,37 @@ public static partial class GaussianKernels
                     TOps.Store(TOps.MultiplyAdd(TOps.Subtract(diagonal, explained), minusHalf, offset), ref row, at);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Rows l … l + 3 of a q × D projection P applied to x − μ for one vector of points (at <paramref name="at"/>):
+    /// four independent chains over the features, each loaded x_d − μ_d feeding four multiply-adds. A group shorter than
+    /// four repeats its last row; the caller uses only its first <paramref name="group"/> sums. Shared by the factor
+    /// log-density (‖P (x − μ)‖²) and the factor statistics (E[z | x] = B (x − μ)).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ProjectFour<T, TV, TOps>(ref T x, int stride, nuint at, ref T mean, ref T projection, int features, int l, int group, out TV s0, out TV s1, out TV s2, out TV s3)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        where TV : struct
+        where TOps : struct, ISimd<TV, T>
+    {
+        int d = features;
+        ref T p0 = ref Unsafe.Add(ref projection, l * d);
+        ref T p1 = ref Unsafe.Add(ref projection, (l + Math.Min(1, group - 1)) * d);
+        ref T p2 = ref Unsafe.Add(ref projection, (l + Math.Min(2, group - 1)) * d);
+        ref T p3 = ref Unsafe.Add(ref projection, (l + Math.Min(3, group - 1)) * d);
+        s0 = TOps.Zero;
+        s1 = TOps.Zero;
+        s2 = TOps.Zero;
+        s3 = TOps.Zero;
+        for (int f = 0; f < d; f++)
+        {
+            TV delta = TOps.Subtract(TOps.Load(ref Unsafe.Add(ref x, f * stride), at), TOps.Broadcast(Unsafe.Add(ref mean, f)));
+            s0 = TOps.MultiplyAdd(delta, TOps.Broadcast(Unsafe.Add(ref p0, f)), s0);
+            s1 = TOps.MultiplyAdd(delta, TOps.Broadcast(Unsafe.Add(ref p1, f)), s1);
+            s2 = TOps.MultiplyAdd(delta, TOps.Broadcast(Unsafe.Add(ref p2, f)), s2);
+            s3 = TOps.MultiplyAdd(delta, TOps.Broadcast(Unsafe.Add(ref p3, f)), s3);
         }
     }
 }

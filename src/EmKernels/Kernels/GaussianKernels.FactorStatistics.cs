@@ -168,19 +168,7 @@ public static partial class GaussianKernels
                         for (int l = 0; l < q; l += 4)
                         {
                             int group = Math.Min(4, q - l);
-                            ref T p0 = ref Unsafe.Add(ref projection, l * d);
-                            ref T p1 = ref Unsafe.Add(ref projection, (l + Math.Min(1, group - 1)) * d);
-                            ref T p2 = ref Unsafe.Add(ref projection, (l + Math.Min(2, group - 1)) * d);
-                            ref T p3 = ref Unsafe.Add(ref projection, (l + Math.Min(3, group - 1)) * d);
-                            TV s0 = TOps.Zero, s1 = TOps.Zero, s2 = TOps.Zero, s3 = TOps.Zero;
-                            for (int f = 0; f < d; f++)
-                            {
-                                TV delta = TOps.Subtract(TOps.Load(ref Unsafe.Add(ref a.X, f * a.Stride), at), TOps.Broadcast(Unsafe.Add(ref mean, f)));
-                                s0 = TOps.MultiplyAdd(delta, TOps.Broadcast(Unsafe.Add(ref p0, f)), s0);
-                                s1 = TOps.MultiplyAdd(delta, TOps.Broadcast(Unsafe.Add(ref p1, f)), s1);
-                                s2 = TOps.MultiplyAdd(delta, TOps.Broadcast(Unsafe.Add(ref p2, f)), s2);
-                                s3 = TOps.MultiplyAdd(delta, TOps.Broadcast(Unsafe.Add(ref p3, f)), s3);
-                            }
+                            ProjectFour<T, TV, TOps>(ref a.X, a.Stride, at, ref mean, ref projection, d, l, group, out TV s0, out TV s1, out TV s2, out TV s3);
 
                             // A short group repeats its last row; only its first `group` rows are stored.
                             nuint slot = (nuint)(j * width);
