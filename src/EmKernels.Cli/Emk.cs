@@ -263,7 +263,7 @@ internal static class Emk
         command.SetAction(parse =>
         {
             (ModelFile stored, DataTable data) = inputs.Read(parse, terminal.Notes);
-            (int[] labels, double[]? probabilities) = Evaluate(data, () => stored.Mixture().Predict(data.Values, data.Rows, parse.GetValue(proba)));
+            (int[] labels, double[]? probabilities) = UsageErrors.Of(data.Source, () => stored.Mixture().Predict(data.Values, data.Rows, parse.GetValue(proba)));
             int k = stored.Components;
             OutputFile.WriteText(parse.GetValue(inputs.Output), terminal.Out, writer =>
             {
@@ -297,7 +297,7 @@ internal static class Emk
         command.SetAction(parse =>
         {
             (ModelFile stored, DataTable data) = inputs.Read(parse, terminal.Notes);
-            double[] scores = Evaluate(data, () => stored.Mixture().ScoreSamples(data.Values, data.Rows));
+            double[] scores = UsageErrors.Of(data.Source, () => stored.Mixture().ScoreSamples(data.Values, data.Rows));
             OutputFile.WriteText(parse.GetValue(inputs.Output), terminal.Out, writer =>
             {
                 if (!parse.GetValue(perPoint))
@@ -562,19 +562,6 @@ internal static class Emk
         }
 
         return chosen;
-    }
-
-    /// <summary>Runs an evaluation, reporting invalid data for the model (a discrete model given 0.5, say) as bad input.</summary>
-    private static TResult Evaluate<TResult>(DataTable data, Func<TResult> evaluate)
-    {
-        try
-        {
-            return evaluate();
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException($"{data.Source}: {Messages.Of(e)}");
-        }
     }
 
     /// <summary>"1..9", "2,3,5", "4": every K asked for, checked against the rows before any range is expanded.</summary>

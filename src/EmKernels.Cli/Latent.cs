@@ -63,7 +63,7 @@ internal static class LatentCommands
                 MaxDegreeOfParallelism = parse.GetValue(threads),
             };
             string label = $"{(options.Noise == FactorNoise.Isotropic ? "probabilistic PCA" : "factor analysis")}, q = {q}";
-            FactorAnalysisModel<double> model = Fit(path, () => terminal.WithProgress($"fitting {label}", options.Restarts, verbose: false, progress =>
+            FactorAnalysisModel<double> model = UsageErrors.Of(path, () => terminal.WithProgress($"fitting {label}", options.Restarts, verbose: false, progress =>
                 new FactorAnalysis<double>(options with { Progress = progress }).Fit(data)));
 
             string? outputPath = parse.GetValue(output);
@@ -152,7 +152,7 @@ internal static class LatentCommands
                 MaxDegreeOfParallelism = parse.GetValue(threads),
             };
             CheckFinite(data, names);
-            BayesianLinearRegressionModel<double> model = Fit(path, () => terminal.WithProgress("fitting Bayesian linear regression", 1, verbose: false, progress =>
+            BayesianLinearRegressionModel<double> model = UsageErrors.Of(path, () => terminal.WithProgress("fitting Bayesian linear regression", 1, verbose: false, progress =>
                 new BayesianLinearRegression<double>(options with { Progress = progress }).Fit(data)));
             string[] weightNames = [.. (intercept ? ["(intercept)"] : Array.Empty<string>()), .. names[..^1]];
 
@@ -194,22 +194,6 @@ internal static class LatentCommands
         }
 
         Fitter.CheckFinite(file, names);
-    }
-
-    private static TModel Fit<TModel>(string path, Func<TModel> fit)
-    {
-        try
-        {
-            return fit();
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException($"{path}: {Messages.Of(e)}");
-        }
-        catch (DataFormatException e)
-        {
-            throw new UsageException(e.Message);
-        }
     }
 
     private static void CheckIterations(int maxIterations, double tolerance, int restarts, int? threads)

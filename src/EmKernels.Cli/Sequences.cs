@@ -209,7 +209,7 @@ internal static class SequenceCommands
                 Seed = parse.GetValue(seed),
                 MaxDegreeOfParallelism = parse.GetValue(threads),
             };
-            HiddenMarkovFit<double> model = Run(data, () => terminal.WithProgress($"fitting a {k}-state HMM", options.Restarts, verbose: false, progress =>
+            HiddenMarkovFit<double> model = UsageErrors.Of(data.Source, () => terminal.WithProgress($"fitting a {k}-state HMM", options.Restarts, verbose: false, progress =>
                 new HiddenMarkov<double>(options with { Progress = progress }).Fit(data.Values, data.Rows, data.Columns.Length, lengths)));
             string? outputPath = parse.GetValue(output);
             if (outputPath is not null)
@@ -275,8 +275,8 @@ internal static class SequenceCommands
         {
             (HiddenMarkovFit<double> fit, string[] columns) = ReadModel(parse.GetValue(model)!);
             (DataTable data, int[] lengths) = ObservationsFor(sequences, parse, parse.GetValue(file), terminal, fit, columns);
-            int[] path = Run(data, () => fit.Decode(data.Values, data.Rows, lengths, out _));
-            double[]? posteriors = parse.GetValue(proba) ? Run(data, () => fit.PredictProbabilities(data.Values, data.Rows, lengths)) : null;
+            int[] path = UsageErrors.Of(data.Source, () => fit.Decode(data.Values, data.Rows, lengths, out _));
+            double[]? posteriors = parse.GetValue(proba) ? UsageErrors.Of(data.Source, () => fit.PredictProbabilities(data.Values, data.Rows, lengths)) : null;
             int k = fit.States;
             OutputFile.WriteText(parse.GetValue(output), terminal.Out, writer =>
             {
@@ -317,7 +317,7 @@ internal static class SequenceCommands
         {
             (HiddenMarkovFit<double> fit, string[] columns) = ReadModel(parse.GetValue(model)!);
             (DataTable data, int[] lengths) = ObservationsFor(sequences, parse, parse.GetValue(file), terminal, fit, columns);
-            double[] scores = Run(data, () => fit.ScoreSamples(data.Values, data.Rows, lengths));
+            double[] scores = UsageErrors.Of(data.Source, () => fit.ScoreSamples(data.Values, data.Rows, lengths));
             OutputFile.WriteText(parse.GetValue(output), terminal.Out, writer =>
             {
                 if (!parse.GetValue(perPoint))
@@ -389,22 +389,6 @@ internal static class SequenceCommands
         }
 
         return (data, lengths);
-    }
-
-    private static T Run<T>(DataTable data, Func<T> work)
-    {
-        try
-        {
-            return work();
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException($"{data.Source}: {Messages.Of(e)}");
-        }
-        catch (NotSupportedException e)
-        {
-            throw new UsageException($"{data.Source}: {e.Message}");
-        }
     }
 
     private static int Categories(DataTable data, int? given)

@@ -1,3 +1,4 @@
+using EmKernels.IO;
 using System.Text.Json;
 using EmKernels.Mixtures;
 
@@ -112,5 +113,30 @@ internal static class JsonFields
         }
 
         json.WriteEndArray();
+    }
+}
+
+/// <summary>The library's refusals of the user's data or options, as one-line usage errors (exit code 2).</summary>
+internal static class UsageErrors
+{
+    /// <summary>Runs <paramref name="work"/>; an invalid value or shape (ArgumentException), a malformed file (DataFormatException) or a case the library does not take (NotSupportedException) becomes a usage error naming <paramref name="source"/>.</summary>
+    public static T Of<T>(string source, Func<T> work)
+    {
+        try
+        {
+            return work();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"{source}: {Messages.Of(e)}");
+        }
+        catch (DataFormatException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new UsageException($"{source}: {e.Message}");
+        }
     }
 }
