@@ -4,6 +4,8 @@
 # perf-results/hmm-lanes.md with the FMA peak measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every Python here (numpy included) runs as a user has it: this machine's shell pins OpenBLAS to its AVX2 kernels.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 S=${S:-64} T=${T:-2000}
 dotnet build -c Release bench/EmKernels.Bench >/dev/null
 dotnet build-server shutdown >/dev/null 2>&1 || true
