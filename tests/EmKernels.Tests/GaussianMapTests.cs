@@ -81,6 +81,43 @@ public sealed class GaussianMapTests
         Assert.Equal(fit.LogPrior - (300 * ln2 * ((k * d) + (2 * entries))), fitBig.LogPrior, 1e-9 * Math.Abs(fitBig.LogPrior));
     }
 
+    [Theory]
+    [InlineData(CovarianceType.Full)]
+    [InlineData(CovarianceType.Tied)]
+    [InlineData(CovarianceType.Diagonal)]
+    [InlineData(CovarianceType.Spherical)]
+    public void AWeightOfW_CountsAsWCopiesAgainstThePrior(CovarianceType type)
+    {
+        // The fit normalizes weights by a power of two; the prior is weighted alike, so weights of 3 (normalized by 4)
+        // or of 1e-3 give the fit of the points repeated that often, not of the points once.
+        const int n = 90, d = 2, k = 2;
+        double[] x = Blobs(n, 1);
+        GaussianPrior prior = GaussianPrior.Default(type, k, x, n, d);
+        var options = new GaussianMixtureOptions { Components = k, CovarianceType = type, Seed = 1, RegCovar = 0, Prior = prior, Tolerance = 0, MaxIterations = 30, Initialization = GaussianMixtureInitialization.RandomPoints };
+        double[] thrice = Enumerable.Range(0, 3).SelectMany(_ => x).ToArray();
+        GaussianMixtureModel<double> copies = new GaussianMixture<double>(options with
+        {
+            InitialWeights = [0.5, 0.5], InitialMeans = [0, 0, 4, 1], InitialCovariances = null,
+        }).Fit(thrice, 3 * n, d);
+        GaussianMixtureModel<double> weighted = new GaussianMixture<double>(options with
+        {
+            InitialWeights = [0.5, 0.5], InitialMeans = [0, 0, 4, 1], InitialCovariances = null,
+        }).Fit(x, n, d, Enumerable.Repeat(3.0, n).ToArray());
+        for (int i = 0; i < copies.Means.Length; i++)
+        {
+            Assert.Equal(copies.Means[i], weighted.Means[i], 1e-9);
+        }
+
+        for (int i = 0; i < copies.Covariances.Length; i++)
+        {
+            Assert.Equal(copies.Covariances[i], weighted.Covariances[i], 1e-9);
+        }
+
+        Assert.Equal(copies.MeanLogLikelihood, weighted.MeanLogLikelihood, 1e-9);
+        Assert.Equal(copies.MeanLogPosterior, weighted.MeanLogPosterior, 1e-9);
+        Assert.Equal(weighted.Score(x, n), weighted.MeanLogLikelihood, 1e-9);
+    }
+
     [Fact]
     public void InvalidPriors_AreRefusedNamingTheOption()
     {
@@ -155,7 +192,7 @@ public sealed class GaussianMapTests
             }).Fit(fixture.Data, n, d);
             JsonElement root = JsonDocument.Parse(File.ReadAllText(model)).RootElement;
             Assert.Equal(expected.MeanLogLikelihood, root.GetProperty("mean_log_likelihood").GetDouble(), 1e-12);
-            Assert.Equal(expected.Means.ToArray(), root.GetProperty("means").EnumerateArray().Select(e => e.GetDouble()).ToArray(), new Tolerance(1e-12));
+            Assert.Equal(expected.Means.ToArray(), root.GetProperty("means").EnumerateArray().Select(e => e.GetDouble()).ToArray(), new Relative(1e-12));
         }
         finally
         {
@@ -163,9 +200,9 @@ public sealed class GaussianMapTests
         }
     }
 
-    private sealed class Tolerance(double relative) : IEqualityComparer<double>
+    private sealed class Relative(double tolerance) : IEqualityComparer<double>
     {
-        public bool Equals(double x, double y) => Math.Abs(x - y) <= relative * (1 + Math.Abs(x));
+        public bool Equals(double x, double y) => Math.Abs(x - y) <= tolerance * (1 + Math.Abs(x));
 
         public int GetHashCode(double obj) => 0;
     }

@@ -448,12 +448,22 @@ public static class ExpectationMaximization
         {
             model.ScaleFrame(-frame.ScaleExponent);
         }
+
+        if (frame.WeightScaleExponent != 0)
+        {
+            model.ScaleWeights(-frame.WeightScaleExponent);
+        }
     }
 
     /// <summary>Moves a model out of a frame: scaled by 2^s, then by +c.</summary>
     internal static void LeaveFrame<T>(IExpectationMaximizationModel<T> model, Frame frame)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        if (frame.WeightScaleExponent != 0)
+        {
+            model.ScaleWeights(frame.WeightScaleExponent);
+        }
+
         if (frame.ScaleExponent != 0)
         {
             model.ScaleFrame(frame.ScaleExponent);

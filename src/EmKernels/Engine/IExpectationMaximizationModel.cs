@@ -80,6 +80,17 @@ public interface IExpectationMaximizationModel<T>
     {
     }
 
+    /// <summary>
+    /// The sample weights of the points the model will see are multiplied by 2^<paramref name="exponent"/> (the drivers
+    /// normalize weights by a power of two so that their mean is about 1): a model whose objective or M-step has terms
+    /// that are not sums over points — a prior — weights those terms alike, so that a weight of w still counts as w
+    /// copies of its point. With −k entering the frame, +k leaving it; nothing to do by default.
+    /// </summary>
+    /// <param name="exponent">e.</param>
+    void ScaleWeights(int exponent)
+    {
+    }
+
     /// <summary>Writes the parameters as a flat vector (layout defined by the model), for keeping the best restart, checkpoints and broadcasts.</summary>
     /// <param name="destination"><see cref="ParameterLength"/> values.</param>
     void WriteParameters(Span<double> destination);

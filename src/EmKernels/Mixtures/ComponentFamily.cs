@@ -158,6 +158,12 @@ public abstract class ComponentFamily<T>
         }
     }
 
+    /// <summary>The sample weights are multiplied by 2^<paramref name="exponent"/> (see <see cref="IExpectationMaximizationModel{T}.ScaleWeights"/>); nothing to do by default.</summary>
+    /// <param name="exponent">e.</param>
+    public virtual void ScaleWeights(int exponent)
+    {
+    }
+
     /// <summary>Elements of per-thread scratch <see cref="LogProbabilities"/> needs for a tile of B points (beyond the K × B block).</summary>
     /// <param name="tilePoints">B.</param>
     /// <returns>The length.</returns>

@@ -153,6 +153,9 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
     public void ScaleFrame(int exponent) => Family.ScaleFrame(exponent);
 
     /// <inheritdoc/>
+    public void ScaleWeights(int exponent) => Family.ScaleWeights(exponent);
+
+    /// <inheritdoc/>
     public void WriteParameters(Span<double> destination)
     {
         _weights.CopyTo(destination);

@@ -37,6 +37,7 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     private double[] _priorMean = [];
     private double[] _priorScale = [];
     private double[]? _priorOffset;
+    private int _weightExponent;
 
     private protected GaussianComponents(CovarianceType type, int components, int features, double regularization, int secondMomentsLength)
         : base(components, features, components * features + CovarianceLength(type, components, features), Layout(type, components, features, secondMomentsLength))
@@ -135,8 +136,8 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
 
     /// <summary>
     /// With a <see cref="Prior"/>: its log density at the current parameters, in the data's coordinates (every
-    /// normalizing constant included; the frame's scaling undone by its Jacobian), so that the objective is the
-    /// log-posterior. 0 without a prior.
+    /// normalizing constant included; the frame's scaling undone by its Jacobian) and times the factor the fit's
+    /// weights carry, so that the objective is the log-posterior. 0 without a prior.
     /// </summary>
     /// <returns>log p(θ).</returns>
     /// <exception cref="NotSupportedException">The covariances are beyond double's range (<see cref="CovarianceScaleExponent"/> ≠ 0).</exception>
@@ -224,8 +225,9 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
             }
         }
 
-        // In the frame θ' = θ · 2^s (about the centre): ln p(θ) = ln p'(θ') + s ln 2 · (mean coordinates + 2 · covariance entries).
-        return total + (_frameExponent * Math.Log(2) * ((k * d) + (2 * entries)));
+        // In the frame θ' = θ · 2^s (about the centre): ln p(θ) = ln p'(θ') + s ln 2 · (mean coordinates + 2 · covariance entries);
+        // weighted as the fit's weights are, so that it stands to Σ w ℓ as to the user's weights.
+        return PriorWeight * (total + (_frameExponent * Math.Log(2) * ((k * d) + (2 * entries))));
     }
 
     /// <summary>ln N(μ | μ_P, Σ/κ) given Σ⁻¹ and ln|Σ|.</summary>
@@ -245,19 +247,26 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
         return -0.5 * ((d * logTwoPi) + logDet - (d * Math.Log(kappa)) + (kappa * quadratic));
     }
 
-    /// <summary>The prior's κ_P (0 without a prior).</summary>
-    private protected double PriorShrinkage => _prior?.Shrinkage ?? 0;
+    /// <summary>
+    /// The sample weights are multiplied by 2^<paramref name="exponent"/>: the prior's terms are weighted alike
+    /// (<see cref="PriorWeight"/>), so that a weight of w counts as w copies of its point against the prior.
+    /// </summary>
+    /// <param name="exponent">e.</param>
+    public override void ScaleWeights(int exponent) => _weightExponent += exponent;
 
-    /// <summary>The prior's ν_P.</summary>
-    private protected double PriorDegreesOfFreedom => _prior?.DegreesOfFreedom ?? 0;
+    /// <summary>s = 2^k, the factor the fit's weights carry (1 outside a fit and without sample weights).</summary>
+    private protected double PriorWeight => Math.ScaleB(1.0, _weightExponent);
+
+    /// <summary>s κ_P: the prior's shrinkage in the fit's weights (0 without a prior).</summary>
+    private protected double PriorShrinkage => PriorWeight * (_prior?.Shrinkage ?? 0);
+
+    /// <summary>s (ν_P + <paramref name="constant"/>): the part of an M-step divisor the prior adds, in the fit's weights.</summary>
+    private protected double PriorDivisor(double constant) => PriorWeight * (_prior!.DegreesOfFreedom + constant);
 
     /// <summary>The prior's scale in the fit's frame (Λ_P, or ς_P as one value).</summary>
     private protected ReadOnlySpan<double> PriorScale => _priorScale;
 
-    /// <summary>μ_P − shift of component k (set by the M-step before <see cref="MaximizeCovariance"/>).</summary>
-    private protected ReadOnlySpan<double> PriorOffset => _priorOffset;
-
-    /// <summary>m = μ_P − shift_k, in the fit's frame.</summary>
+    /// <summary>m = μ_P − shift_k, in the fit's frame (into scratch made once).</summary>
     private protected ReadOnlySpan<double> PriorOffsetOf(int k, ReadOnlySpan<double> shift)
     {
         int d = Features;
@@ -844,7 +853,7 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
             }
 
             ReadOnlySpan<double> prior = _prior is null ? default : PriorOffsetOf(k, shift);
-            if (!HoldCovariances && !MaximizeCovariance(k, mass[k], delta, second))
+            if (!HoldCovariances && !MaximizeCovariance(k, mass[k], delta, second, prior))
             {
                 degenerate[k] = true;
                 continue;
@@ -865,8 +874,11 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
 
     private double[]? _delta;
 
-    /// <summary>The new covariance of component k from its second moments about the shift; false if unusable (then nothing changes).</summary>
-    private protected virtual bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second) => true;
+    /// <summary>
+    /// The new covariance of component k from its second moments about the shift (with a prior, <paramref name="priorOffset"/>
+    /// is μ_P − shift_k; empty without one); false if unusable (then nothing changes).
+    /// </summary>
+    private protected virtual bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second, ReadOnlySpan<double> priorOffset) => true;
 
     /// <summary>One pass over the (centred) data for their covariance, through the full-covariance statistics kernel.</summary>
     private static void DataCovariance(ModelInitialization<T> context, double[] covariance)
@@ -1061,21 +1073,21 @@ public sealed class FullCovarianceComponents<T> : GaussianComponents<T>
 
     private protected override double LargestConditionEstimate() => LargestConditionOf(_factors, Components);
 
-    private protected override bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second)
+    private protected override bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second, ReadOnlySpan<double> priorOffset)
     {
         int d = Features;
         double[] matrix = Candidate;
         if (Prior is not null)
         {
             // (Λ_P + W + B) / (ν_P + n + D + 2): W the scatter about ȳ, B = κn/(n + κ) (ȳ − μ_P)(ȳ − μ_P)ᵀ.
-            ReadOnlySpan<double> m = PriorOffset, scale = PriorScale;
-            double c = PriorShrinkage * mass / (mass + PriorShrinkage), divisor = PriorDegreesOfFreedom + mass + d + 2;
+            ReadOnlySpan<double> m = priorOffset, scale = PriorScale;
+            double c = PriorShrinkage * mass / (mass + PriorShrinkage), divisor = PriorDivisor(d + 2) + mass, s = PriorWeight;
             for (int a = 0; a < d; a++)
             {
                 for (int b = a; b < d; b++)
                 {
                     double scatter = second[(k * d + a) * d + b] - (mass * delta[a] * delta[b]);
-                    matrix[a * d + b] = (scale[a * d + b] + scatter + (c * (delta[a] - m[a]) * (delta[b] - m[b]))) / divisor;
+                    matrix[a * d + b] = ((s * scale[a * d + b]) + scatter + (c * (delta[a] - m[a]) * (delta[b] - m[b]))) / divisor;
                 }
 
                 matrix[a * d + a] += FrameRegularization;
@@ -1237,12 +1249,12 @@ public sealed class TiedCovarianceComponents<T> : GaussianComponents<T>
         }
 
         // With a prior: (Λ_P + Σ_k (W_k + B_k)) / (ν_P + N + D + K + 1).
-        double divisor = Prior is null ? total : PriorDegreesOfFreedom + total + d + Components + 1;
+        double divisor = Prior is null ? total : PriorDivisor(d + Components + 1) + total;
         for (int a = 0; a < d; a++)
         {
             for (int b = a; b < d; b++)
             {
-                pooled[a * d + b] = ((Prior is null ? 0 : PriorScale[a * d + b]) + pooled[a * d + b]) / divisor;
+                pooled[a * d + b] = ((Prior is null ? 0 : PriorWeight * PriorScale[a * d + b]) + pooled[a * d + b]) / divisor;
             }
 
             pooled[a * d + a] += FrameRegularization;
@@ -1328,17 +1340,17 @@ public sealed class DiagonalCovarianceComponents<T> : GaussianComponents<T>
         return largest;
     }
 
-    private protected override bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second)
+    private protected override bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second, ReadOnlySpan<double> priorOffset)
     {
         int d = Features;
-        ReadOnlySpan<double> m = PriorOffset;
-        double c = PriorShrinkage * mass / (mass + PriorShrinkage), divisor = PriorDegreesOfFreedom + mass + 3;
+        ReadOnlySpan<double> m = priorOffset;
+        double c = PriorShrinkage * mass / (mass + PriorShrinkage), divisor = Prior is null ? 0 : PriorDivisor(3) + mass;
         for (int a = 0; a < d; a++)
         {
             // With a prior: (ς_P + W_jj + B_jj) / (ν_P + n + 3).
             double variance = Prior is null
                 ? second[k * d + a] / mass - delta[a] * delta[a] + FrameRegularization
-                : ((PriorScale[0] + second[k * d + a] - (mass * delta[a] * delta[a]) + (c * (delta[a] - m[a]) * (delta[a] - m[a]))) / divisor) + FrameRegularization;
+                : (((PriorWeight * PriorScale[0]) + second[k * d + a] - (mass * delta[a] * delta[a]) + (c * (delta[a] - m[a]) * (delta[a] - m[a]))) / divisor) + FrameRegularization;
             if (!(variance > 0) || !double.IsFinite(variance))
             {
                 return false;
@@ -1393,7 +1405,7 @@ public sealed class SphericalCovarianceComponents<T> : GaussianComponents<T>
     /// <summary>tr Σ · tr Σ⁻¹ = D² for a multiple of the identity.</summary>
     private protected override double LargestConditionEstimate() => (double)Features * Features;
 
-    private protected override bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second)
+    private protected override bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second, ReadOnlySpan<double> priorOffset)
     {
         int d = Features;
         double sum = 0;
@@ -1401,14 +1413,14 @@ public sealed class SphericalCovarianceComponents<T> : GaussianComponents<T>
         if (Prior is not null)
         {
             // (ς_P + tr W + tr B) / (ν_P + (n + 1) D + 2).
-            ReadOnlySpan<double> m = PriorOffset;
+            ReadOnlySpan<double> m = priorOffset;
             double c = PriorShrinkage * mass / (mass + PriorShrinkage);
             for (int a = 0; a < d; a++)
             {
                 sum += second[k * d + a] - (mass * delta[a] * delta[a]) + (c * (delta[a] - m[a]) * (delta[a] - m[a]));
             }
 
-            variance = ((PriorScale[0] + sum) / (PriorDegreesOfFreedom + ((mass + 1) * d) + 2)) + FrameRegularization;
+            variance = (((PriorWeight * PriorScale[0]) + sum) / (PriorDivisor(d + 2) + (mass * d))) + FrameRegularization;
         }
         else
         {

@@ -169,6 +169,9 @@ public sealed class HiddenMarkovModel<T> : IMixtureModel<T>
     public void ScaleFrame(int exponent) => Emissions.ScaleFrame(exponent);
 
     /// <inheritdoc/>
+    public void ScaleWeights(int exponent) => Emissions.ScaleWeights(exponent);
+
+    /// <inheritdoc/>
     public void WriteParameters(Span<double> destination)
     {
         int k = Components;
