@@ -50,8 +50,8 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
     private readonly Probe[] _probes;
     private readonly double[] _basis;
     private readonly double[] _projection;
-    private readonly double[] _augmented;
-    private readonly double[] _augmentedLower;
+    private readonly double[] _factorSquares;
+    private readonly double[] _factorLower;
     private readonly double[] _solution;
     private Random _probeSource = new(ProbeSeed);
     private readonly double[] _componentLoadings;
@@ -99,8 +99,8 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
         _probes = new Probe[k];
         _basis = new double[k * q * d];
         _projection = new double[q * d];
-        _augmented = new double[q * q];
-        _augmentedLower = new double[q * q];
+        _factorSquares = new double[q * q];
+        _factorLower = new double[q * q];
         _solution = new double[d];
         _componentLoadings = new double[d * q];
         _componentNoise = new double[d];
@@ -452,7 +452,7 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
         }
 
         // Σ h E[z' z'ᵀ] = Σ h e eᵀ + n G − (Σ h e)(B Δ)ᵀ − (B Δ)(Σ h e)ᵀ + n (B Δ)(B Δ)ᵀ, symmetrized.
-        double[] a = _augmented;
+        double[] a = _factorSquares;
         for (int l = 0; l < q; l++)
         {
             for (int m = 0; m < q; m++)
@@ -461,7 +461,7 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
             }
         }
 
-        if (!DenseMatrix.TryCholesky(a, q, _augmentedLower))
+        if (!DenseMatrix.TryCholesky(a, q, _factorLower))
         {
             return false;
         }
@@ -469,7 +469,7 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
         // Row j of W' solves A w = Σ h y'_j e' = cross_j − m'_j Σ h e (A symmetric): forward then back substitution.
         Span<double> row = stackalloc double[q];
         Span<double> rhs = stackalloc double[q];
-        double[] lower = _augmentedLower;
+        double[] lower = _factorLower;
         double total = 0;
         for (int j = 0; j < d; j++)
         {
@@ -733,7 +733,7 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
         for (int c = 0; c < Components; c++)
         {
             ReadOnlySpan<double> w = loadings.Slice(c * d * q, d * q);
-            double B(int l, int j) => double.CreateTruncating(_posteriorT[(c * q + l) * d + j]);
+            ReadOnlySpan<double> projection = _posterior.AsSpan(c * q * d, q * d);
             Array.Clear(wb);
             for (int l = 0; l < q; l++)
             {
@@ -741,7 +741,7 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
                 {
                     for (int j = 0; j < d; j++)
                     {
-                        wb[l * q + m] += w[j * q + l] * B(m, j);
+                        wb[l * q + m] += w[j * q + l] * projection[m * d + j];
                     }
                 }
             }
@@ -759,7 +759,7 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
                 second[c * d + j] += weights[c] * (variance + delta * delta);
                 for (int m = 0; m < q; m++)
                 {
-                    double sum = noise[c * d + j] * B(m, j);
+                    double sum = noise[c * d + j] * projection[m * d + j];
                     for (int l = 0; l < q; l++)
                     {
                         sum += w[j * q + l] * wb[l * q + m];
@@ -777,7 +777,7 @@ public sealed class FactorAnalyzerComponents<T> : ComponentFamily<T>
                     double sum = _posteriorCovariance[(c * q + l) * q + m];
                     for (int j = 0; j < d; j++)
                     {
-                        sum += B(l, j) * cb[j * q + m];
+                        sum += projection[l * d + j] * cb[j * q + m];
                     }
 
                     squares[(c * q + l) * q + m] += weights[c] * sum;
