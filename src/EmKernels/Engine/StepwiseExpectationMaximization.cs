@@ -559,7 +559,7 @@ public sealed class StepwiseExpectationMaximization<T>
 
             if (_model.UsesSequences)
             {
-                _minibatch.Sequences = data.SequenceLengths.IsEmpty ? [rows.Length] : data.SequenceLengths.ToArray();
+                _minibatch.SetSequences(data.SequenceLengths.IsEmpty ? [rows.Length] : data.SequenceLengths.Span);
             }
 
             TakeStep(rows.Length, Stopwatch.StartNew(), token);
@@ -653,7 +653,7 @@ public sealed class StepwiseExpectationMaximization<T>
                 _epochObjectives.Add(full.Pass(accumulate: false, reshift: false, token) / totalWeight + jacobian);
             }
 
-            var batchLengths = new List<int>();
+            int[] batchLengths = new int[lengths.Length]; // the largest minibatch holds every sequence
             while (Epoch < o.Epochs)
             {
                 int[] order = Order(Epoch);
@@ -661,12 +661,12 @@ public sealed class StepwiseExpectationMaximization<T>
                 int index = 0;
                 while (index < order.Length)
                 {
-                    batchLengths.Clear();
+                    int sequences = 0;
                     int size = 0, from = index;
                     while (index < order.Length && (size == 0 || size < o.BatchSize))
                     {
                         size += lengths[order[index]];
-                        batchLengths.Add(lengths[order[index]]);
+                        batchLengths[sequences++] = lengths[order[index]];
                         index++;
                     }
 
@@ -683,7 +683,7 @@ public sealed class StepwiseExpectationMaximization<T>
                         at += lengths[order[i]];
                     }
 
-                    _minibatch.Sequences = [.. batchLengths];
+                    _minibatch.SetSequences(batchLengths.AsSpan(0, sequences));
                     TakeStep(size, clock, token);
                     BatchInEpoch++;
                 }
@@ -975,8 +975,20 @@ public sealed class StepwiseExpectationMaximization<T>
             }
         }
 
-        /// <summary>For a model of sequences: the lengths of the next step's sequences, in the buffer's order.</summary>
-        public int[]? Sequences { get; set; }
+        private int[] _sequences = [];
+        private int _sequenceCount = -1;
+
+        /// <summary>For a model of sequences: the lengths of the next step's sequences, in the buffer's order (copied into a buffer that only grows).</summary>
+        public void SetSequences(ReadOnlySpan<int> lengths)
+        {
+            if (lengths.Length > _sequences.Length)
+            {
+                _sequences = new int[lengths.Length];
+            }
+
+            lengths.CopyTo(_sequences);
+            _sequenceCount = lengths.Length;
+        }
 
         /// <summary>Points [start, start + count) of the framed data become minibatch points from <paramref name="to"/>.</summary>
         public void CopySequence(FramedData<T> data, long start, int count, int to) => Copy(data, start, count, _values, to);
@@ -984,9 +996,9 @@ public sealed class StepwiseExpectationMaximization<T>
         public PassEngine<T> Resize(int size)
         {
             _framed.SetPoints(size);
-            if (Sequences is not null)
+            if (_sequenceCount >= 0)
             {
-                _engine.SetSequences(Sequences);
+                _engine.SetSequences(_sequences.AsSpan(0, _sequenceCount));
             }
 
             _engine.SetPoints(size);
