@@ -208,7 +208,7 @@ internal static class MarkovLanesCommand
                 MarkovKernels.AddOuterProduct(_alpha.AsSpan(t * k, k), _next, _outer);
             }
 
-            return logLikelihood + _outer[0] * 0;
+            return logLikelihood + (_outer[0] * 0); // the outer products feed the result, so the JIT keeps their work
         }
     }
 
@@ -285,7 +285,7 @@ internal static class MarkovLanesCommand
                 }
             }
 
-            return Vector512.Sum(logs) + (_outer[0][0] * 0);
+            return Vector512.Sum(logs) + (_outer[0][0] * 0); // as above: the outer products' work is kept
         }
     }
 }
