@@ -50,10 +50,10 @@ internal static class KMeans
         double[] scores = new double[tile];
         for (int c = 0; c < components; c++)
         {
-            long chosen;
             if (c == 0)
             {
-                chosen = Draw(context, random, (in DataTile<T> _, Span<double> s) => s.Fill(1), 1)[0];
+                long seed = Draw(context, random, (in DataTile<T> _, Span<double> s) => s.Fill(1), 1)[0];
+                CopyPoints(context, [seed], d).CopyTo(centres, 0);
             }
             else
             {
@@ -92,10 +92,9 @@ internal static class KMeans
                     }
                 }
 
-                chosen = candidates[best];
+                points.AsSpan(best * d, d).CopyTo(centres.AsSpan(c * d, d)); // the candidates were read already
             }
 
-            CopyPoint(context, chosen, centres.AsSpan(c * d, d));
             for (int i = 0; i < d; i++)
             {
                 centresT[c * d + i] = T.CreateTruncating(centres[c * d + i]);
@@ -417,22 +416,5 @@ internal static class KMeans
             }
         });
         return values;
-    }
-
-    private static void CopyPoint<T>(ModelInitialization<T> context, long point, Span<double> destination)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        double[] values = new double[destination.Length];
-        context.ForEachTile((in DataTile<T> t) =>
-        {
-            if (point >= t.Start && point < t.Start + t.Points)
-            {
-                for (int f = 0; f < values.Length; f++)
-                {
-                    values[f] = double.CreateTruncating(t[(int)(point - t.Start), f]);
-                }
-            }
-        });
-        values.CopyTo(destination);
     }
 }
