@@ -21,7 +21,7 @@ namespace EmKernels.Tests;
 public sealed class FixtureParityTests(ITestOutputHelper output)
 {
     /// <summary>Models of emk-fixture/2 that run; every other model of that format is skipped as not implemented yet.</summary>
-    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression", "hmm", "gaussian-mixture-map"];
+    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression", "hmm", "gaussian-mixture-map", "bayesian-gaussian-mixture"];
 
     public static TheoryData<string> AllFixtures() => new(Fixture.All());
 
@@ -53,6 +53,9 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
                 break;
             case ("emk-fixture/2", "gaussian-mixture-map"):
                 RunGaussianMap(fixture, comparison);
+                break;
+            case ("emk-fixture/2", "bayesian-gaussian-mixture"):
+                RunBayesianGaussianMixture(fixture, comparison);
                 break;
             case ("emk-fixture/2", var model):
                 Skip.IfNot(ImplementedVersion2.Contains(model), $"{name}: the model '{model}' is not implemented yet.");
@@ -355,6 +358,63 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
         ExpectationMaximization.Evaluate(final, data, null, responsibilities, labels);
         comparison.Values("responsibilities_head", fixture.Expected("responsibilities_head"), responsibilities.AsSpan(0, head * k));
         comparison.Labels(fixture.Expected("labels"), labels);
+    }
+
+    /// <summary>
+    /// bayes/FORMAT.md §5: the M-step of the given responsibilities, n iterations of the engine's batch driver, scikit-learn's
+    /// bound after each M-step (read through the progress report, which runs between an M-step and the next E-step).
+    /// </summary>
+    private static void RunBayesianGaussianMixture(Fixture fixture, FixtureComparison comparison)
+    {
+        var type = fixture.Root.GetProperty("covariance_type").GetString() switch
+        {
+            "full" => CovarianceType.Full,
+            "tied" => CovarianceType.Tied,
+            "diag" => CovarianceType.Diagonal,
+            _ => CovarianceType.Spherical,
+        };
+        var weightPrior = fixture.Root.GetProperty("weight_concentration_prior_type").GetString() == "dirichlet_process"
+            ? WeightPrior.DirichletProcess : WeightPrior.DirichletDistribution;
+        int n = fixture.Points, d = fixture.Features, k = fixture.Components;
+        JsonElement prior = fixture.Root.GetProperty("prior");
+        double[] Numbers(string key) => prior.GetProperty(key).EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        var bayesianPrior = new BayesianMixturePrior(
+            prior.GetProperty("weight_concentration_prior").GetDouble(), prior.GetProperty("mean_precision_prior").GetDouble(), Numbers("mean_prior"),
+            prior.GetProperty("degrees_of_freedom_prior").GetDouble(), Numbers("covariance_prior"));
+        var model = new VariationalGaussianMixture<double>(type, k, d, weightPrior, bayesianPrior, fixture.Root.GetProperty("reg_covar").GetDouble())
+        {
+            InitialResponsibilities = fixture.Init("responsibilities"),
+        };
+        var data = new InMemoryDataSource<double>(fixture.Data, n, d);
+        var bounds = new List<double>();
+        ExpectationMaximizationResult result = ExpectationMaximization.Fit(model, data, new ExpectationMaximizationOptions
+        {
+            MaxIterations = fixture.Iterations,
+            Tolerance = 0,
+            Progress = new Inline(_ => bounds.Add(model.ScikitLearnLowerBound())),
+        });
+        Assert.Equal(fixture.Iterations, result.Iterations);
+        Assert.Empty(result.Decreases);
+        comparison.Values("lower_bound", fixture.Expected("lower_bound"), bounds.ToArray());
+        comparison.Values("lower_bound_per_sample", fixture.Expected("lower_bound_per_sample"), bounds.Select(b => b / n).ToArray());
+        comparison.Values("weight_concentration", fixture.Expected("weight_concentration"), model.WeightConcentrations());
+        comparison.Values("weights", fixture.Expected("weights"), model.ExpectedWeights());
+        comparison.Values("mean_precision", fixture.Expected("mean_precision"), Enumerable.Range(0, k).Select(model.MeanPrecision).ToArray());
+        comparison.Values("means", fixture.Expected("means"), model.Means);
+        comparison.Values("degrees_of_freedom", fixture.Expected("degrees_of_freedom"), Enumerable.Range(0, type == CovarianceType.Tied ? 1 : k).Select(model.DegreesOfFreedom).ToArray());
+        comparison.Values("covariances", fixture.Expected("covariances"), model.Covariances);
+        int head = Math.Min(n, 10);
+        double[] responsibilities = new double[n * k];
+        int[] labels = new int[n];
+        ExpectationMaximization.Evaluate(model, data, null, responsibilities, labels);
+        comparison.Values("responsibilities_head", fixture.Expected("responsibilities_head"), responsibilities.AsSpan(0, head * k));
+        comparison.Labels(fixture.Expected("labels"), labels);
+    }
+
+    /// <summary>A progress sink called on the reporting thread (Progress&lt;T&gt; posts to a context instead).</summary>
+    private sealed class Inline(Action<FitProgress> action) : IProgress<FitProgress>
+    {
+        public void Report(FitProgress value) => action(value);
     }
 
     private static double MeanLogLikelihood(FiniteMixture<double> mixture, InMemoryDataSource<double> data)

@@ -232,7 +232,7 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
                         }
                     }
 
-                    MaximizeFrom(context, new KMeansLabels(centres, k, Features).Fill);
+                    MaximizeFrom(context, new KMeansLabels<T>(centres, k, Features).Fill);
                     break;
                 }
 
@@ -540,34 +540,35 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
 
     /// <summary>Fills K × B responsibilities for a tile.</summary>
     private delegate void ResponsibilityFill(in DataTile<T> tile, Span<T> responsibilities);
+}
 
-    /// <summary>One-hot responsibilities of the nearest k-means centre (ties to the lower index).</summary>
-    private sealed class KMeansLabels(double[] centres, int components, int features)
+/// <summary>One-hot responsibilities of the nearest k-means centre (ties to the lower index).</summary>
+internal sealed class KMeansLabels<T>(double[] centres, int components, int features)
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly T[] _centres = centres.Select(T.CreateTruncating).ToArray();
+    private readonly T[] _unit = Enumerable.Repeat(T.One, components).ToArray();
+    private readonly T[] _zero = new T[components];
+    private readonly T[] _distances = new T[components * ExpectationMaximization.TilePoints];
+
+    public void Fill(in DataTile<T> tile, Span<T> r)
     {
-        private readonly T[] _centres = centres.Select(T.CreateTruncating).ToArray();
-        private readonly T[] _unit = Enumerable.Repeat(T.One, components).ToArray();
-        private readonly T[] _zero = new T[components];
-        private readonly T[] _distances = new T[components * ExpectationMaximization.TilePoints];
-
-        public void Fill(in DataTile<T> tile, Span<T> r)
+        int points = tile.Points;
+        Span<T> distances = _distances.AsSpan(0, components * points);
+        GaussianKernels.SphericalLogDensity<T>(tile.Values, features, points, tile.Stride, components, _centres, _unit, _zero, distances);
+        r.Clear();
+        for (int i = 0; i < points; i++)
         {
-            int points = tile.Points;
-            Span<T> distances = _distances.AsSpan(0, components * points);
-            GaussianKernels.SphericalLogDensity<T>(tile.Values, features, points, tile.Stride, components, _centres, _unit, _zero, distances);
-            r.Clear();
-            for (int i = 0; i < points; i++)
+            int best = 0;
+            for (int c = 1; c < components; c++)
             {
-                int best = 0;
-                for (int c = 1; c < components; c++)
+                if (distances[c * points + i] > distances[best * points + i])
                 {
-                    if (distances[c * points + i] > distances[best * points + i])
-                    {
-                        best = c;
-                    }
+                    best = c;
                 }
-
-                r[best * points + i] = T.One;
             }
+
+            r[best * points + i] = T.One;
         }
     }
 }

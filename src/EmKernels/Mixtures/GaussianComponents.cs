@@ -881,7 +881,7 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
     private protected virtual bool MaximizeCovariance(int k, double mass, ReadOnlySpan<double> delta, ReadOnlySpan<double> second, ReadOnlySpan<double> priorOffset) => true;
 
     /// <summary>One pass over the (centred) data for their covariance, through the full-covariance statistics kernel.</summary>
-    private static void DataCovariance(ModelInitialization<T> context, double[] covariance)
+    internal static void DataCovariance(ModelInitialization<T> context, double[] covariance)
     {
         int d = context.Summary.Features;
         int tile = context.TilePoints;

@@ -30,6 +30,34 @@ internal static class Reductions
         return arguments.Result == 0;
     }
 
+    /// <summary>
+    /// Σ_n w_n Σ_k r_kn ln r_kn (0 ln 0 = 0) of K × B responsibilities (component-major), in double: minus the entropy of the
+    /// points' posteriors, which a variational bound needs. <paramref name="weights"/> is empty or B long.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static double WeightedEntropy<T>(ReadOnlySpan<T> responsibilities, int components, int points, ReadOnlySpan<T> weights)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        Shape.Exact(responsibilities.Length, components, points, nameof(responsibilities), "K × B");
+        Shape.Exact(weights.IsEmpty ? points : weights.Length, points, 1, nameof(weights), "one per point");
+        double total = 0;
+        for (int k = 0; k < components; k++)
+        {
+            ReadOnlySpan<T> row = responsibilities.Slice(k * points, points);
+            for (int i = 0; i < points; i++)
+            {
+                double r = double.CreateTruncating(row[i]);
+                if (r > 0)
+                {
+                    double term = r * Math.Log(r);
+                    total += weights.IsEmpty ? term : double.CreateTruncating(weights[i]) * term;
+                }
+            }
+        }
+
+        return total;
+    }
+
     /// <summary>Σ xᵢ (no weights) or Σ wᵢ·xᵢ, in double; <paramref name="weights"/> is empty or as long as the values.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double WeightedSum<T>(ReadOnlySpan<T> values, ReadOnlySpan<double> weights)
