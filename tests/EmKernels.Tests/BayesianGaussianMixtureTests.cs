@@ -462,6 +462,43 @@ public sealed class BayesianGaussianMixtureTests
         }
     }
 
+    [Theory]
+    [InlineData(CovarianceType.Full, 300)]
+    [InlineData(CovarianceType.Full, 600)]
+    [InlineData(CovarianceType.Tied, 600)]
+    [InlineData(CovarianceType.Diagonal, -600)]
+    [InlineData(CovarianceType.Spherical, 600)]
+    [InlineData(CovarianceType.Tied, -300)]
+    [InlineData(CovarianceType.Diagonal, 300)]
+    [InlineData(CovarianceType.Spherical, -300)]
+    public void DataOfAnyMagnitude_GiveTheSameFit(CovarianceType type, int exponent)
+    {
+        // The data × 2^e (and 10^6 away from the origin): the default prior scales with them, the fit is the same computation
+        // in other units, and the ELBO per point moves by the Jacobian −D·e·ln 2 only.
+        const int n = 400, d = 2, k = 3;
+        double[] x = Blobs(n, d, 3, 5, seed: 4);
+        double[] scaled = x.Select(v => Math.ScaleB(v + 1e6, exponent)).ToArray();
+        double[] shifted = x.Select(v => v + 1e6).ToArray();
+        var options = new BayesianGaussianMixtureOptions { Components = k, CovarianceType = type, Seed = 1, Tolerance = 0, MaxIterations = 30, RegCovar = 0 };
+        BayesianGaussianMixtureModel<double> fit = new BayesianGaussianMixture<double>(options).Fit(shifted, n, d);
+        BayesianGaussianMixtureModel<double> big = new BayesianGaussianMixture<double>(options).Fit(scaled, n, d);
+        Assert.Empty(big.ElboDecreases);
+        for (int i = 0; i < fit.Means.Length; i++)
+        {
+            Assert.Equal(fit.Means[i], Math.ScaleB(big.Means[i], -exponent), 1e-9);
+        }
+
+        for (int i = 0; i < fit.Covariances.Length; i++)
+        {
+            Assert.Equal(fit.Covariances[i], Math.ScaleB(big.Covariances[i], 2 * (big.CovarianceScaleExponent - exponent)), 1e-9);
+        }
+
+        Assert.Equal(fit.ElboHistory[^1] - (d * exponent * Math.Log(2)), big.ElboHistory[^1], 1e-9 * Math.Abs(big.ElboHistory[^1]));
+        Assert.Equal(fit.Predict(shifted, n), big.Predict(scaled, n));
+        double[] scores = big.ScoreSamples(scaled, n);
+        Assert.All(scores, s => Assert.True(double.IsFinite(s)));
+    }
+
     [Fact]
     public void InvalidPriors_AreRefusedNamingTheOption()
     {

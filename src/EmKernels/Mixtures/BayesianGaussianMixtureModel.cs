@@ -67,7 +67,7 @@ public sealed class BayesianGaussianMixtureModel<T>
     /// <summary>The prior on the weights.</summary>
     public WeightPrior WeightPrior => _model.WeightPrior;
 
-    /// <summary>The prior used, every value resolved (the data-dependent defaults included), in the user's units.</summary>
+    /// <summary>The prior used, every value resolved (the data-dependent defaults included), in the user's units (Ψ₀ × 2^−2q as <see cref="Covariances"/>).</summary>
     public BayesianMixturePrior Prior { get; }
 
     /// <summary>reg_covar.</summary>
@@ -91,8 +91,11 @@ public sealed class BayesianGaussianMixtureModel<T>
     /// <summary>ν_k (K values; tied: one), scikit-learn's <c>degrees_of_freedom_</c>.</summary>
     public IReadOnlyList<double> DegreesOfFreedom { get; }
 
-    /// <summary>C_k = E[Λ_k]⁻¹ in the covariance type's layout (scikit-learn's <c>covariances_</c>).</summary>
+    /// <summary>C_k = E[Λ_k]⁻¹ in the covariance type's layout (scikit-learn's <c>covariances_</c>), × 2^−2q (<see cref="CovarianceScaleExponent"/>).</summary>
     public ReadOnlySpan<double> Covariances => _model.Covariances;
+
+    /// <summary>q: <see cref="Covariances"/> and the prior's Ψ₀ are held × 2^−2q; 0 unless the data's spread is beyond about 10^±154.</summary>
+    public int CovarianceScaleExponent => _model.CovarianceScaleExponent;
 
     /// <summary>
     /// The ELBO per unit weight of the kept run under the starting parameters and after each iteration (the full bound,
@@ -156,7 +159,10 @@ public sealed class BayesianGaussianMixtureModel<T>
 
         int d = Features, length = BayesianMixturePrior.CovarianceLength(CovarianceType, d);
         bool tied = CovarianceType == CovarianceType.Tied;
-        var model = new VariationalGaussianMixture<T>(CovarianceType, kept.Length, d, WeightPrior, Prior, RegCovar, MixtureInitialization.Current);
+        var model = new VariationalGaussianMixture<T>(CovarianceType, kept.Length, d, WeightPrior, Prior, RegCovar, MixtureInitialization.Current)
+        {
+            CovarianceScaleExponent = CovarianceScaleExponent,
+        };
         double[] parameters = new double[model.ParameterLength];
         int m = kept.Length;
         for (int i = 0; i < m; i++)
@@ -234,13 +240,16 @@ public sealed class BayesianGaussianMixtureModel<T>
     /// <summary>The Gaussian mixture of the posterior means: weights E[π_k], means m_k, covariances C_k (plug-in scores, sampling).</summary>
     /// <returns>The mixture (the same instance on every call).</returns>
     public GaussianMixtureModel<T> PosteriorMeanMixture() =>
-        _posteriorMean ??= GaussianMixtureModel<T>.FromParameters(CovarianceType, Features, [.. Weights], Means.ToArray(), Covariances.ToArray());
+        _posteriorMean ??= GaussianMixtureModel<T>.FromParameters(CovarianceType, Features, [.. Weights], Means.ToArray(), Covariances.ToArray(), CovarianceScaleExponent);
 
     /// <summary>A copy of the model as the engine's <see cref="VariationalGaussianMixture{T}"/>, starting from these parameters (to evaluate it on a <see cref="DataSource{T}"/> or continue fitting it).</summary>
     /// <returns>A new model.</returns>
     public VariationalGaussianMixture<T> ToVariationalMixture()
     {
-        var copy = new VariationalGaussianMixture<T>(CovarianceType, Components, Features, WeightPrior, Prior, RegCovar, MixtureInitialization.Current);
+        var copy = new VariationalGaussianMixture<T>(CovarianceType, Components, Features, WeightPrior, Prior, RegCovar, MixtureInitialization.Current)
+        {
+            CovarianceScaleExponent = CovarianceScaleExponent,
+        };
         copy.ReadParameters(_parameters);
         return copy;
     }
@@ -284,7 +293,7 @@ public sealed class BayesianGaussianMixtureModel<T>
             scales = full;
         }
 
-        var family = new StudentTComponents<T>(CovarianceType == CovarianceType.Tied ? CovarianceType.Full : CovarianceType, d, Means.ToArray(), scales, nu);
+        var family = new StudentTComponents<T>(CovarianceType == CovarianceType.Tied ? CovarianceType.Full : CovarianceType, d, Means.ToArray(), scales, nu, CovarianceScaleExponent);
         var mixture = new FiniteMixture<T>(family, MixtureInitialization.Current);
         mixture.SetWeights([.. Weights]);
         return mixture;

@@ -23,13 +23,14 @@ internal sealed class StudentTComponents<T> : ComponentFamily<T>
     private readonly T[] _inverseNu;
 
     /// <summary>K t densities with the given location, scale matrices (in the covariance type's layout) and degrees of freedom.</summary>
-    public StudentTComponents(CovarianceType type, int features, double[] locations, double[] scales, double[] degreesOfFreedom)
+    public StudentTComponents(CovarianceType type, int features, double[] locations, double[] scales, double[] degreesOfFreedom, int scaleExponent = 0)
         : base(degreesOfFreedom.Length, features, 0, 0)
     {
         int k = degreesOfFreedom.Length;
         _gaussian = GaussianComponents<T>.Create(type, k, features, 0);
         locations.CopyTo(_gaussian.Means);
         scales.CopyTo(_gaussian.Covariances);
+        _gaussian.CovarianceScaleExponent = scaleExponent;
         _degreesOfFreedom = degreesOfFreedom;
         _zeros = new double[k];
         _gaussianOffsets = new T[k];

@@ -136,8 +136,8 @@ public sealed class VariationalGaussianMixture<T> : IMixtureModel<T>
     public MixtureInitialization Initialization { get; set; }
 
     /// <summary>
-    /// The prior, in the current frame (the user's units outside a fit); null until given or resolved from the data by
-    /// the first fit.
+    /// The prior, in the current frame (the user's units outside a fit; Ψ₀ × 2^−2q, see <see cref="CovarianceScaleExponent"/>);
+    /// null until given or resolved from the data by the first fit.
     /// </summary>
     /// <exception cref="ArgumentException">The prior set is invalid.</exception>
     public BayesianMixturePrior? Prior
@@ -189,8 +189,14 @@ public sealed class VariationalGaussianMixture<T> : IMixtureModel<T>
     /// <summary>m_k, the means of q(μ_k) (K × D, row-major).</summary>
     public ReadOnlySpan<double> Means => _means;
 
-    /// <summary>C_k = E[Λ_k]⁻¹ = (ν_k W_k)⁻¹ (scikit-learn's <c>covariances_</c>), in the covariance type's layout.</summary>
+    /// <summary>C_k = E[Λ_k]⁻¹ = (ν_k W_k)⁻¹ (scikit-learn's <c>covariances_</c>), in the covariance type's layout, × 2^−2q (<see cref="CovarianceScaleExponent"/>).</summary>
     public ReadOnlySpan<double> Covariances => _covariances;
+
+    /// <summary>
+    /// q: <see cref="Covariances"/> and the prior's Ψ₀ hold their values × 2^−2q. 0 unless those are not representable in double
+    /// (data whose spread is beyond about 10^±154); not part of the parameter vector.
+    /// </summary>
+    public int CovarianceScaleExponent { get; set; }
 
     /// <summary>Writable parameters for building a model from values: N_k, m_k and C_k (call <see cref="IExpectationMaximizationModel{T}.ReadParameters"/> for all at once).</summary>
     internal Span<double> CountsForWriting => _counts;
@@ -312,7 +318,7 @@ public sealed class VariationalGaussianMixture<T> : IMixtureModel<T>
         for (int j = 0; j < (CovarianceType == CovarianceType.Tied ? 1 : k); j++)
         {
             double nu = DegreesOfFreedom(j);
-            double logDetC = CovarianceLogDeterminant(j, null) - (2.0 * _frameExponent * d * logTwo);
+            double logDetC = CovarianceLogDeterminant(j, null) + (2.0 * (CovarianceScaleExponent - _frameExponent) * d * logTwo);
             double logGammas = 0;
             for (int i = 0; i < d; i++)
             {
@@ -376,6 +382,11 @@ public sealed class VariationalGaussianMixture<T> : IMixtureModel<T>
     /// <inheritdoc/>
     public int FrameScaleExponent(DataSummary? summary)
     {
+        if (CovarianceScaleExponent != 0)
+        {
+            return CovarianceScaleExponent;
+        }
+
         _covariances.CopyTo(_kernels.Covariances);
         return _kernels.FrameScaleExponent(summary);
     }
@@ -387,8 +398,17 @@ public sealed class VariationalGaussianMixture<T> : IMixtureModel<T>
         Scale(_means, exponent);
         Scale(_priorMean, exponent);
         Scale(_origin, exponent);
-        Scale(_covariances, 2 * exponent);
-        Scale(_priorCovariance, 2 * exponent);
+
+        // The covariances (and Ψ₀, in the same units) stay scaled by 2^−2q where C itself is not representable.
+        int q = CovarianceScaleExponent + exponent;
+        if (q != 0 && Representable(_covariances, 2 * q) && Representable(_priorCovariance, 2 * q))
+        {
+            Scale(_covariances, 2 * q);
+            Scale(_priorCovariance, 2 * q);
+            q = 0;
+        }
+
+        CovarianceScaleExponent = q;
 
         static void Scale(Span<double> values, int exponent)
         {
@@ -401,6 +421,24 @@ public sealed class VariationalGaussianMixture<T> : IMixtureModel<T>
 
     /// <inheritdoc/>
     public void ScaleWeights(int exponent) => _weightExponent += exponent;
+
+    /// <summary>Whether every entry of a covariance layout × 2^<paramref name="twice"/> is finite and every variance stays a normal number.</summary>
+    private bool Representable(ReadOnlySpan<double> covariances, int twice)
+    {
+        int d = Features;
+        bool matrix = CovarianceType is CovarianceType.Full or CovarianceType.Tied;
+        for (int i = 0; i < covariances.Length; i++)
+        {
+            double scaled = Math.ScaleB(covariances[i], twice);
+            bool variance = !matrix || (i % (d * d) % (d + 1) == 0);
+            if (!double.IsFinite(scaled) || (variance && covariances[i] > 0 && !double.IsNormal(scaled)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <inheritdoc/>
     public void WriteParameters(Span<double> destination)
@@ -439,6 +477,18 @@ public sealed class VariationalGaussianMixture<T> : IMixtureModel<T>
     {
         ArgumentNullException.ThrowIfNull(context);
         int k = Components, d = Features;
+        if (CovarianceScaleExponent != 0 && (_initialResponsibilities is not null || Initialization != MixtureInitialization.Current))
+        {
+            // Covariances that were not representable in the fit's frame (a fresh model's, entering the frame of data beyond
+            // 10^±154) are replaced by the start; the prior's Ψ₀ moves into the frame's units.
+            foreach (ref double value in _priorCovariance.AsSpan())
+            {
+                value = Math.ScaleB(value, 2 * CovarianceScaleExponent);
+            }
+
+            CovarianceScaleExponent = 0;
+        }
+
         if (context.Restart == 0 && !_priorResolved)
         {
             ResolvePrior(context);
@@ -508,6 +558,12 @@ public sealed class VariationalGaussianMixture<T> : IMixtureModel<T>
     public void PrepareExpectation(bool reshift)
     {
         RequirePrior();
+        if (CovarianceScaleExponent != 0)
+        {
+            throw new InvalidOperationException(
+                $"The covariances are held scaled by 2^{-2 * CovarianceScaleExponent} (their own values are beyond double's range); evaluate them in a frame of scale 2^{CovarianceScaleExponent}, as the library's drivers do.");
+        }
+
         int d = Features, k = Components;
         double[] c = WeightConcentrations();
         double logTwo = Math.Log(2);
