@@ -97,7 +97,15 @@ internal static class Emk
         var stepOffset = new Option<double>("--t0") { Description = "Online: t0 of the step sizes (≥ 0).", DefaultValueFactory = _ => 1 };
         var epochs = new Option<int>("--epochs") { Description = "Online: passes over the data, in all (with --resume: the new total).", DefaultValueFactory = _ => 1 };
         var resume = new Option<string?>("--resume") { Description = "Online: continue the fit saved in this model file (its options; --epochs sets the new total), bitwise as if it had not stopped." };
-        foreach (Option option in (Option[])[components, covariance, outputPath, plot, plotColumns, outOfCore, memoryBudget, online, batchSize, kappa, stepOffset, epochs, resume])
+        var bayesian = new Option<string?>("--bayesian")
+        {
+            Description = "Variational Bayes (scikit-learn's BayesianGaussianMixture) with a dirichlet-process or dirichlet-distribution weight prior: -k is an upper bound; prints the effective components and the ELBO.",
+        };
+        bayesian.AcceptOnlyFromAmong(FitSettings.BayesianNames);
+        var weightConcentration = new Option<double?>("--weight-concentration") { Description = "Bayesian: γ of the weight prior (default 1/K)." };
+        var meanPrecision = new Option<double?>("--mean-precision") { Description = "Bayesian: β₀, how many points the prior mean counts as (default 1)." };
+        var degreesOfFreedom = new Option<double?>("--dof") { Description = "Bayesian: ν₀ of the Wishart prior, > D − 1 (default D)." };
+        foreach (Option option in (Option[])[components, covariance, outputPath, plot, plotColumns, outOfCore, memoryBudget, online, batchSize, kappa, stepOffset, epochs, resume, bayesian, weightConcentration, meanPrecision, degreesOfFreedom])
         {
             command.Add(option);
         }
@@ -119,6 +127,10 @@ internal static class Emk
                 Kappa = parse.GetValue(kappa),
                 StepOffset = parse.GetValue(stepOffset),
                 Epochs = parse.GetValue(epochs),
+                Bayesian = parse.GetValue(bayesian),
+                WeightConcentration = parse.GetValue(weightConcentration),
+                MeanPrecision = parse.GetValue(meanPrecision),
+                DegreesOfFreedom = parse.GetValue(degreesOfFreedom),
             };
             if (!settings.Online && (Given(parse, batchSize) || Given(parse, kappa) || Given(parse, stepOffset) || Given(parse, epochs)))
             {

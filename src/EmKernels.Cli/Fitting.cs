@@ -30,6 +30,20 @@ internal sealed record FitSettings
     /// <summary>MAP with mclust's default conjugate prior (<c>--prior</c>; Gaussian covariance types only).</summary>
     public bool Prior { get; init; }
 
+    /// <summary>Variational Bayes with this weight prior (<c>--bayesian dirichlet-process|dirichlet-distribution</c>), or null for EM.</summary>
+    public string? Bayesian { get; init; }
+
+    /// <summary>Variational Bayes: γ, or null for 1/K.</summary>
+    public double? WeightConcentration { get; init; }
+
+    /// <summary>Variational Bayes: β₀, or null for 1.</summary>
+    public double? MeanPrecision { get; init; }
+
+    /// <summary>Variational Bayes: ν₀, or null for D.</summary>
+    public double? DegreesOfFreedom { get; init; }
+
+    public static readonly string[] BayesianNames = ["dirichlet-process", "dirichlet-distribution"];
+
     /// <summary>kmeans, random or random-points; null for the model's default (kmeans for Gaussian, random otherwise).</summary>
     public string? Init { get; init; }
 
@@ -75,6 +89,14 @@ internal sealed record FitSettings
         Require(RegCovar >= 0 && double.IsFinite(RegCovar), "--reg-covar must be finite and non-negative.");
         Require(Restarts >= 1, "--n-init must be at least 1.");
         Require(!Prior || (Model == "gaussian" && Factors is null), "--prior is for Gaussian mixtures of the full, tied, diag and spherical covariance types.");
+        Require(Bayesian is null || BayesianNames.Contains(Bayesian), $"--bayesian must be one of {string.Join(", ", BayesianNames)}.");
+        Require(Bayesian is null || (Model == "gaussian" && Factors is null), "--bayesian is for Gaussian mixtures of the full, tied, diag and spherical covariance types.");
+        Require(Bayesian is null || !Prior, "--bayesian and --prior are two different estimates (variational Bayes, MAP); give one.");
+        Require(Bayesian is null || !Online, "--bayesian fits run in batch; --online is for EM.");
+        Require(Bayesian is not null || (WeightConcentration is null && MeanPrecision is null && DegreesOfFreedom is null), "--weight-concentration, --mean-precision and --dof are for --bayesian fits.");
+        Require(WeightConcentration is null or > 0 && double.IsFinite(WeightConcentration ?? 1), "--weight-concentration must be positive and finite.");
+        Require(MeanPrecision is null or > 0 && double.IsFinite(MeanPrecision ?? 1), "--mean-precision must be positive and finite.");
+        Require(DegreesOfFreedom is null || double.IsFinite(DegreesOfFreedom.Value), "--dof must be finite.");
         Require(Threads is null or >= 1, "--threads must be at least 1.");
         Require(Smoothing >= 0 && double.IsFinite(Smoothing), "--smoothing must be finite and non-negative.");
         Require(Init is null || InitNames.Contains(Init), $"--init must be one of {string.Join(", ", InitNames)}.");
@@ -95,6 +117,7 @@ internal sealed record FitSettings
     {
         ValidateOptions();
         Require(Components <= data.Rows, $"{data.Source} has {data.Rows} rows but --components is {Components}; a mixture needs at least as many points as components.");
+        Require(DegreesOfFreedom is null || DegreesOfFreedom > data.Columns.Length - 1, $"--dof must be greater than D − 1 = {data.Columns.Length - 1}.");
         if (Model != "gaussian")
         {
             CheckOutcomes(data);
@@ -152,6 +175,10 @@ internal sealed record FitSettings
         Kappa = Online ? Kappa : null,
         StepOffset = Online ? StepOffset : null,
         Epochs = Online ? Epochs : null,
+        Bayesian = Bayesian,
+        WeightConcentration = WeightConcentration,
+        MeanPrecision = MeanPrecision,
+        DegreesOfFreedom = DegreesOfFreedom,
     };
 
     public static FitSettings FromDocument(OptionsDocument o, string path)
@@ -186,6 +213,10 @@ internal sealed record FitSettings
             Kappa = o.Kappa ?? 0.6,
             StepOffset = o.StepOffset ?? 1,
             Epochs = o.Epochs ?? 1,
+            Bayesian = o.Bayesian,
+            WeightConcentration = o.WeightConcentration,
+            MeanPrecision = o.MeanPrecision,
+            DegreesOfFreedom = o.DegreesOfFreedom,
         };
     }
 }
@@ -334,6 +365,11 @@ internal static class Fitter
     {
         int d = data.Features;
         var clock = Stopwatch.StartNew();
+        if (s.Bayesian is not null)
+        {
+            return FitVariational(data, source, columns, s, progress, clock);
+        }
+
         FiniteMixture<T> model = Model<T>(s, d, categories);
         if (s.Prior && model.Family is GaussianComponents<T> withPrior)
         {
@@ -410,6 +446,60 @@ internal static class Fitter
             Online = online,
         };
         return new FitOutcome(file, file.Mixture());
+    }
+
+    /// <summary>
+    /// A variational Bayesian fit (<c>--bayesian</c>) through the library's estimator: the model file holds q's posterior
+    /// means as the mixture's weights, means and covariances, and the prior and expected counts that define q; its
+    /// mean_log_likelihood, BIC and AIC are computed from the ELBO per point (the fit's objective).
+    /// </summary>
+    private static FitOutcome FitVariational<T>(DataSource<T> data, string source, string[] columns, FitSettings s, IProgress<FitProgress>? progress, Stopwatch clock)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        var options = new BayesianGaussianMixtureOptions
+        {
+            Components = s.Components,
+            CovarianceType = s.Covariance,
+            WeightPrior = s.Bayesian == "dirichlet-distribution" ? WeightPrior.DirichletDistribution : WeightPrior.DirichletProcess,
+            WeightConcentration = s.WeightConcentration,
+            MeanPrecision = s.MeanPrecision,
+            DegreesOfFreedom = s.DegreesOfFreedom,
+            MaxIterations = s.MaxIterations,
+            Tolerance = s.Tolerance,
+            RegCovar = s.RegCovar,
+            Initialization = s.InitName switch
+            {
+                "random" => GaussianMixtureInitialization.RandomResponsibilities,
+                "random-points" => GaussianMixtureInitialization.RandomPoints,
+                _ => GaussianMixtureInitialization.KMeans,
+            },
+            Restarts = s.Restarts,
+            Seed = s.Seed,
+            MaxDegreeOfParallelism = s.Threads,
+            Progress = progress,
+        };
+        BayesianGaussianMixtureModel<T> fit = new BayesianGaussianMixture<T>(options).Fit(data);
+        clock.Stop();
+        long n = data.Points;
+        double elbo = fit.ElboHistory[^1];
+        int p = GaussianComponents<T>.DensityParameterCount(s.Covariance, s.Components, data.Features) + s.Components - 1;
+        var summary = new FitSummary(elbo, -2.0 * n * elbo + p * Math.Log(n), -2.0 * n * elbo + 2.0 * p, fit.Converged, fit.Iterations, n, source, clock.Elapsed);
+        var file = new ModelFile
+        {
+            Model = "gaussian",
+            Covariance = s.Covariance,
+            Columns = columns,
+            Weights = [.. fit.Weights],
+            Means = fit.Means.ToArray(),
+            Parameters = fit.Covariances.ToArray(),
+            CovarianceScaleExponent = fit.CovarianceScaleExponent,
+            Float32 = s.Float32,
+            Fit = summary,
+            Options = s,
+            Variational = new VariationalState(
+                fit.WeightPrior, fit.Prior, fit.RegCovar, fit.ExpectedCounts.ToArray(), elbo, fit.ScikitLearnLowerBound, fit.EffectiveCountThreshold, fit.EffectiveComponents),
+        };
+        return new FitOutcome(file, new VariationalMixture<T>(fit));
     }
 
     /// <summary>One pass over the file before a fit of a continuous model (factor analysis, regression): every value finite, the first offender named.</summary>

@@ -60,3 +60,30 @@ internal sealed class Mixture<T>(MixtureModel<T> model) : IMixture
 
     private static double[] Widen(T[] values) => typeof(T) == typeof(double) ? (double[])(object)values : values.Select(double.CreateTruncating).ToArray();
 }
+
+/// <summary>
+/// A variational Bayesian Gaussian mixture: labels and probabilities from the variational E-step, scores from the posterior
+/// predictive (a Student t mixture), samples from the mixture of posterior means.
+/// </summary>
+internal sealed class VariationalMixture<T>(BayesianGaussianMixtureModel<T> model) : IMixture
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly Mixture<T> _posteriorMean = new(model.PosteriorMeanMixture());
+
+    public BayesianGaussianMixtureModel<T> Model => model;
+
+    public int Components => model.Components;
+
+    public int ParameterCount => _posteriorMean.ParameterCount;
+
+    public (int[] Labels, double[]? Probabilities) Predict(double[] data, int points, bool probabilities)
+    {
+        T[] x = Mixture<T>.Convert(data);
+        int[] labels = model.Predict(x, points);
+        return (labels, probabilities ? model.PredictProbabilities(x, points).Select(double.CreateTruncating).ToArray() : null);
+    }
+
+    public double[] ScoreSamples(double[] data, int points) => model.ScoreSamples(Mixture<T>.Convert(data), points);
+
+    public void Sample(Span<double> points, Span<int> labels, Random random) => _posteriorMean.Sample(points, labels, random);
+}

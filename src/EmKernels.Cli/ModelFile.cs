@@ -19,6 +19,9 @@ internal sealed record ModelFile
     /// <summary>Version 3 is version 2 with <c>covariance_scale_exponent</c>, written only when it is not 0 (so older readers refuse such a file rather than misread it).</summary>
     public const int ScaledFormatVersion = 3;
 
+    /// <summary>Version 4 adds the <c>variational</c> object of a variational Bayesian fit (older readers refuse it rather than evaluate it as a plain mixture).</summary>
+    public const int VariationalFormatVersion = 4;
+
     private IMixture? _mixture;
     private GaussianMixtureModel<double>? _gaussian;
     private Latent.FactorMixtureModel<double>? _factors;
@@ -62,6 +65,9 @@ internal sealed record ModelFile
     /// <summary>An online fit's state (the stepwise driver's checkpoint), or null.</summary>
     public OnlineState? Online { get; init; }
 
+    /// <summary>A variational Bayesian fit's prior and expected counts (then <see cref="Weights"/>, <see cref="Means"/> and the covariances are q's posterior means), or null.</summary>
+    public VariationalState? Variational { get; init; }
+
     public int Components => Weights.Length;
 
     public int Features => Columns.Length;
@@ -99,9 +105,9 @@ internal sealed record ModelFile
                 throw new UsageException($"{path} is not an emk model file (its format is {(format is null ? "not given" : $"'{Quoted.Of(format)}'")}, expected '{FormatName}').");
             }
 
-            if (root.TryGetProperty("version", out JsonElement v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int version) && version is not (1 or 2 or 3))
+            if (root.TryGetProperty("version", out JsonElement v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int version) && version is not (1 or 2 or 3 or 4))
             {
-                throw new UsageException($"{path} is an emk model of format version {version}; this emk reads versions 1 to 3.");
+                throw new UsageException($"{path} is an emk model of format version {version}; this emk reads versions 1 to 4.");
             }
         }
         catch (JsonException e)
@@ -189,9 +195,30 @@ internal sealed record ModelFile
         return Latent.FactorMixtureModel<T>.FromParameters(Features, Factors!.Value, Latent.FactorNoise.Diagonal, Weights, Means, Parameters[..loadings], Parameters[loadings..]);
     }
 
-    private Mixture<T> Build<T>()
+    private IMixture Build<T>()
         where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {
+        if (Variational is { } v)
+        {
+            BayesianGaussianMixtureModel<T> variational;
+            try
+            {
+                variational = BayesianGaussianMixtureModel<T>.FromParameters(
+                    Covariance!.Value, Features, v.WeightPrior, v.Prior, v.ExpectedCounts, Means, Parameters, v.RegCovar, CovarianceScaleExponent, v.EffectiveCountThreshold);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException(e.Message, e.ParamName switch
+                {
+                    "prior" => "variational (prior)",
+                    "expectedCounts" => "variational.expected_counts",
+                    _ => e.ParamName,
+                }, e);
+            }
+
+            return new VariationalMixture<T>(variational);
+        }
+
         MixtureModel<T> model = Model != "gaussian"
             ? DiscreteMixtureModel<T>.FromParameters(Names.Distribution(Model), Features, Weights, Parameters, Categories, Trials)
             : Factors is not null
@@ -203,7 +230,7 @@ internal sealed record ModelFile
     private ModelDocument ToDocument() => new()
     {
         Format = FormatName,
-        Version = CovarianceScaleExponent != 0 ? ScaledFormatVersion : FormatVersion,
+        Version = Variational is not null ? VariationalFormatVersion : CovarianceScaleExponent != 0 ? ScaledFormatVersion : FormatVersion,
         CovarianceScaleExponent = CovarianceScaleExponent != 0 ? CovarianceScaleExponent : null,
         Model = Model,
         CovarianceType = Factors is not null ? "factor" : Covariance is { } covariance ? Names.Of(covariance) : null,
@@ -236,6 +263,21 @@ internal sealed record ModelFile
             BatchInEpoch = online.BatchInEpoch,
             Checkpoint = Convert.ToBase64String(online.Checkpoint),
         } : null,
+        Variational = Variational is { } v ? new VariationalDocument
+        {
+            WeightPrior = v.WeightPrior == WeightPrior.DirichletProcess ? "dirichlet-process" : "dirichlet-distribution",
+            WeightConcentration = v.Prior.WeightConcentration,
+            MeanPrecision = v.Prior.MeanPrecision,
+            Mean = v.Prior.Mean,
+            DegreesOfFreedom = v.Prior.DegreesOfFreedom,
+            Covariance = v.Prior.Covariance,
+            RegCovar = v.RegCovar,
+            ExpectedCounts = v.ExpectedCounts,
+            ElboPerPoint = v.ElboPerPoint,
+            ScikitLearnLowerBound = v.ScikitLearnLowerBound,
+            EffectiveCountThreshold = v.EffectiveCountThreshold,
+            EffectiveComponents = v.EffectiveComponents,
+        } : null,
     };
 
     private static ModelFile FromDocument(ModelDocument d, string path)
@@ -251,9 +293,9 @@ internal sealed record ModelFile
         }
 
         int version = Value(d.Version, "version");
-        if (version is not (1 or 2 or 3))
+        if (version is not (1 or 2 or 3 or 4))
         {
-            throw new UsageException($"{path} is an emk model of format version {version}; this emk reads versions 1 to 3.");
+            throw new UsageException($"{path} is an emk model of format version {version}; this emk reads versions 1 to 4.");
         }
 
         string model = Required(d.Model, "model");
@@ -294,6 +336,33 @@ internal sealed record ModelFile
             online = new OnlineState(Value(o.Steps, "online.steps"), Value(o.Epoch, "online.epoch"), Value(o.BatchInEpoch, "online.batch_in_epoch"), checkpoint);
         }
 
+        VariationalState? variational = null;
+        if (d.Variational is { } vb)
+        {
+            if (model != "gaussian" || factor)
+            {
+                throw new UsageException($"{path}: a 'variational' object belongs to a Gaussian mixture of the full, tied, diag or spherical type.");
+            }
+
+            string weightPrior = Required(vb.WeightPrior, "variational.weight_prior");
+            variational = new VariationalState(
+                weightPrior switch
+                {
+                    "dirichlet-process" => WeightPrior.DirichletProcess,
+                    "dirichlet-distribution" => WeightPrior.DirichletDistribution,
+                    _ => throw new UsageException($"{path}: the field 'variational.weight_prior' is '{Quoted.Of(weightPrior)}'; expected dirichlet-process or dirichlet-distribution."),
+                },
+                new BayesianMixturePrior(
+                    Value(vb.WeightConcentration, "variational.weight_concentration_prior"), Value(vb.MeanPrecision, "variational.mean_precision_prior"),
+                    Required(vb.Mean, "variational.mean_prior"), Value(vb.DegreesOfFreedom, "variational.degrees_of_freedom_prior"), Required(vb.Covariance, "variational.covariance_prior")),
+                Value(vb.RegCovar, "variational.reg_covar"),
+                Required(vb.ExpectedCounts, "variational.expected_counts"),
+                Value(vb.ElboPerPoint, "variational.elbo_per_point"),
+                vb.ScikitLearnLowerBound ?? double.NaN,
+                Value(vb.EffectiveCountThreshold, "variational.effective_count_threshold"),
+                Value(vb.EffectiveComponents, "variational.effective_components"));
+        }
+
         return new ModelFile
         {
             Model = model,
@@ -314,12 +383,17 @@ internal sealed record ModelFile
                 Value(d.Iterations, "iterations"), Value(d.TrainingPoints, "training_points"), Required(d.Data, "data"), TimeSpan.Zero),
             Options = FitSettings.FromDocument(Required(d.Options, "options"), path),
             Online = online,
+            Variational = variational,
         };
     }
 }
 
 /// <summary>How a fit went: what the summary prints and the model file records.</summary>
 internal sealed record FitSummary(double MeanLogLikelihood, double Bic, double Aic, bool Converged, long Iterations, long Points, string Data, TimeSpan Time);
+
+/// <summary>A variational Bayesian fit: its weight prior, prior and reg_covar, q's expected counts, the ELBO per point, scikit-learn's bound, and the effective components.</summary>
+internal sealed record VariationalState(
+    WeightPrior WeightPrior, BayesianMixturePrior Prior, double RegCovar, double[] ExpectedCounts, double ElboPerPoint, double ScikitLearnLowerBound, double EffectiveCountThreshold, int EffectiveComponents);
 
 /// <summary>Where an online fit stands: steps taken, epochs completed, minibatches into the current epoch, and the driver's checkpoint.</summary>
 internal sealed record OnlineState(long Steps, int Epoch, long BatchInEpoch, byte[] Checkpoint);
@@ -414,6 +488,9 @@ internal sealed class ModelDocument
 
     [JsonPropertyName("online")]
     public OnlineDocument? Online { get; set; }
+
+    [JsonPropertyName("variational")]
+    public VariationalDocument? Variational { get; set; }
 }
 
 /// <summary>Every fit option used (the <c>options</c> object).</summary>
@@ -481,6 +558,58 @@ internal sealed class OptionsDocument
 
     [JsonPropertyName("epochs")]
     public int? Epochs { get; set; }
+
+    [JsonPropertyName("bayesian")]
+    public string? Bayesian { get; set; }
+
+    [JsonPropertyName("weight_concentration")]
+    public double? WeightConcentration { get; set; }
+
+    [JsonPropertyName("mean_precision")]
+    public double? MeanPrecision { get; set; }
+
+    [JsonPropertyName("degrees_of_freedom")]
+    public double? DegreesOfFreedom { get; set; }
+}
+
+/// <summary>A variational Bayesian fit's state (the <c>variational</c> object, version 4): the prior and q's expected counts; the means and covariances are the file's.</summary>
+internal sealed class VariationalDocument
+{
+    [JsonPropertyName("weight_prior")]
+    public string? WeightPrior { get; set; }
+
+    [JsonPropertyName("weight_concentration_prior")]
+    public double? WeightConcentration { get; set; }
+
+    [JsonPropertyName("mean_precision_prior")]
+    public double? MeanPrecision { get; set; }
+
+    [JsonPropertyName("mean_prior")]
+    public double[]? Mean { get; set; }
+
+    [JsonPropertyName("degrees_of_freedom_prior")]
+    public double? DegreesOfFreedom { get; set; }
+
+    [JsonPropertyName("covariance_prior")]
+    public double[]? Covariance { get; set; }
+
+    [JsonPropertyName("reg_covar")]
+    public double? RegCovar { get; set; }
+
+    [JsonPropertyName("expected_counts")]
+    public double[]? ExpectedCounts { get; set; }
+
+    [JsonPropertyName("elbo_per_point")]
+    public double? ElboPerPoint { get; set; }
+
+    [JsonPropertyName("scikit_learn_lower_bound")]
+    public double? ScikitLearnLowerBound { get; set; }
+
+    [JsonPropertyName("effective_count_threshold")]
+    public double? EffectiveCountThreshold { get; set; }
+
+    [JsonPropertyName("effective_components")]
+    public int? EffectiveComponents { get; set; }
 }
 
 /// <summary>An online fit's state (the <c>online</c> object, version 2).</summary>

@@ -12,9 +12,23 @@ internal static class Summary
     {
         FitSummary fit = model.Fit;
         string columns = model.Features <= 8 ? string.Join(", ", model.Columns) : $"{string.Join(", ", model.Columns.Take(6))}, … {model.Columns[^1]}";
-        terminal.Heading($"{Names.Describe(model.Model, model.Covariance, model.Components, model.Factors)} on {fit.Data} ({fit.Points} × {model.Features}: {columns}){(model.Float32 ? ", float32" : "")}");
+        string title = model.Variational is { } vb
+            ? $"Variational Bayesian Gaussian mixture ({(vb.WeightPrior == WeightPrior.DirichletProcess ? "Dirichlet process" : "Dirichlet distribution")}), K = {model.Components}, {Names.Of(model.Covariance!.Value)} covariance"
+            : Names.Describe(model.Model, model.Covariance, model.Components, model.Factors);
+        terminal.Heading($"{title} on {fit.Data} ({fit.Points} × {model.Features}: {columns}){(model.Float32 ? ", float32" : "")}");
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
-        terminal.Facts(model.Online is { } online
+        terminal.Facts(model.Variational is { } variational
+            ?
+            [
+                ("ELBO per point", Format.Number(variational.ElboPerPoint)),
+                ("scikit-learn's lower bound", Format.Number(variational.ScikitLearnLowerBound)),
+                ("effective components", string.Create(invariant, $"{variational.EffectiveComponents} of {model.Components} (expected count ≥ {variational.EffectiveCountThreshold})")),
+                ("weight concentration", Format.Number(variational.Prior.WeightConcentration)),
+                ("iterations", fit.Iterations.ToString(invariant)),
+                ("converged", fit.Converged ? "yes" : $"no (stopped at --max-iter {model.Options.MaxIterations})"),
+                ("time", Format.Time(fit.Time)),
+            ]
+            : model.Online is { } online
             ?
             [
                 ("mean log-likelihood", Format.Number(fit.MeanLogLikelihood)),
@@ -35,6 +49,11 @@ internal static class Summary
         terminal.Line();
         (List<string> headers, List<string[]> rows) = model.Model == "gaussian" ? Gaussian(model) : Discrete(model);
         terminal.Table(headers, rows);
+        if (model.Variational is { } hidden && hidden.EffectiveComponents < model.Components)
+        {
+            terminal.Line($"({model.Components - hidden.EffectiveComponents} components with an expected count below {hidden.EffectiveCountThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture)} are not shown; the model file has them all.)");
+        }
+
         if (model.Features > WideFeatures)
         {
             terminal.Line($"({model.Features} features: every mean and covariance is in the model file written by --output.)");
@@ -47,6 +66,11 @@ internal static class Summary
         bool factor = model.Factors is not null;
         bool correlated = factor || model.Covariance is CovarianceType.Full or CovarianceType.Tied;
         var headers = new List<string> { "component", "weight" };
+        if (model.Variational is not null)
+        {
+            headers.Add("expected count");
+        }
+
         if (d <= WideFeatures)
         {
             headers.AddRange(model.Columns.Select(c => $"mean {c}"));
@@ -78,7 +102,17 @@ internal static class Summary
                 CovarianceType.Spherical => model.Parameters[k],
                 _ => covariance[a * d + a],
             };
+            if (model.Variational is { } vb && vb.ExpectedCounts[k] < vb.EffectiveCountThreshold)
+            {
+                continue; // a component the data left empty
+            }
+
             var row = new List<string> { k.ToString(System.Globalization.CultureInfo.InvariantCulture), Format.Fixed(model.Weights[k], 4) };
+            if (model.Variational is { } state)
+            {
+                row.Add(Format.Fixed(state.ExpectedCounts[k], 1));
+            }
+
             ReadOnlySpan<double> mean = model.Means.AsSpan(k * d, d);
             double maxCorrelation = 0, signedCorrelation = 0;
             for (int a = 0; correlated && a < d; a++)

@@ -138,6 +138,95 @@ public sealed class CliTests : IDisposable
         Assert.Equal(from, lines.Skip(1).Select(l => int.Parse(l.Split(',')[4], Invariant)));
     }
 
+    [Theory]
+    [InlineData("dirichlet-process", "full", false)]
+    [InlineData("dirichlet-distribution", "diag", true)]
+    public void BayesianFits_AreTheLibrarysAndReadBackExactly(string weightPrior, string covariance, bool float32)
+    {
+        double[] data = Fixture.Load(FixturePath("iris-full-k3")).Data;
+        string csv = CsvOf(data, 4, ["a", "b", "c", "d"]);
+        string model = PathOf("vb.json");
+        string[] args = ["fit", csv, "-k", "6", "--bayesian", weightPrior, "--covariance", covariance, "--weight-concentration", "0.01", "--dof", "5", "--seed", "2", "-o", model];
+        CliRun run = Run(float32 ? [.. args, "--float32"] : args);
+        Assert.True(run.Exit == 0, run.Error);
+        var options = new BayesianGaussianMixtureOptions
+        {
+            Components = 6, Seed = 2, WeightConcentration = 0.01, DegreesOfFreedom = 5,
+            WeightPrior = weightPrior == "dirichlet-process" ? WeightPrior.DirichletProcess : WeightPrior.DirichletDistribution,
+            CovarianceType = covariance == "full" ? CovarianceType.Full : CovarianceType.Diagonal,
+        };
+        double[] predicted, scores;
+        int[] labels;
+        if (float32)
+        {
+            float[] x = data.Select(v => (float)v).ToArray();
+            BayesianGaussianMixtureModel<float> fit = new BayesianGaussianMixture<float>(options).Fit(x, 150, 4);
+            AssertVariationalModel(fit.Weights, fit.Means, fit.Covariances, fit.ExpectedCounts, fit.ElboHistory[^1], fit.EffectiveComponents, ReadModel(model));
+            Assert.Contains($"{fit.EffectiveComponents} of 6", run.Output, StringComparison.Ordinal);
+            predicted = fit.PredictProbabilities(x, 150).Select(v => (double)v).ToArray();
+            labels = fit.Predict(x, 150);
+            scores = fit.ScoreSamples(x, 150);
+        }
+        else
+        {
+            BayesianGaussianMixtureModel<double> fit = new BayesianGaussianMixture<double>(options).Fit(data, 150, 4);
+            AssertVariationalModel(fit.Weights, fit.Means, fit.Covariances, fit.ExpectedCounts, fit.ElboHistory[^1], fit.EffectiveComponents, ReadModel(model));
+            Assert.Contains($"{fit.EffectiveComponents} of 6", run.Output, StringComparison.Ordinal);
+            Assert.Contains(Format.Number(fit.ElboHistory[^1]), run.Output, StringComparison.Ordinal);
+            predicted = fit.PredictProbabilities(data, 150);
+            labels = fit.Predict(data, 150);
+            scores = fit.ScoreSamples(data, 150);
+        }
+
+        // predict and score read the variational model back: the variational E-step, the posterior predictive density.
+        string[] lines = Lines(Run("predict", model, csv, "--proba").Output);
+        Assert.Equal(labels, lines.Skip(1).Select(l => int.Parse(l.Split(',')[0], Invariant)));
+        Assert.Equal(predicted, lines.Skip(1).SelectMany(l => l.Split(',').Skip(1)).Select(v => double.Parse(v, Invariant)));
+        lines = Lines(Run("score", model, csv, "--per-point").Output);
+        Assert.Equal(scores, lines.Skip(1).Select(v => double.Parse(v, Invariant)));
+    }
+
+    private static void AssertVariationalModel(
+        IReadOnlyList<double> weights, ReadOnlySpan<double> means, ReadOnlySpan<double> covariances, ReadOnlySpan<double> counts, double elbo, int effective, JsonElement model)
+    {
+        Assert.Equal(4, model.GetProperty("version").GetInt32());
+        Assert.Equal(weights, Numbers(model, "weights"));
+        Assert.Equal(means.ToArray(), Numbers(model, "means"));
+        Assert.Equal(covariances.ToArray(), Numbers(model, "covariances"));
+        JsonElement variational = model.GetProperty("variational");
+        Assert.Equal(counts.ToArray(), Numbers(variational, "expected_counts"));
+        Assert.Equal(elbo, variational.GetProperty("elbo_per_point").GetDouble());
+        Assert.Equal(effective, variational.GetProperty("effective_components").GetInt32());
+    }
+
+    [Fact]
+    public void BrokenVariationalModelFilesAreBadInput()
+    {
+        string model = PathOf("vb.json");
+        Assert.Equal(0, Run("fit", "-k", "4", "--bayesian", "dirichlet-process", "-o", model).Exit);
+        string text = File.ReadAllText(model);
+        File.WriteAllText(PathOf("prior.json"), text.Replace("\"weight_prior\": \"dirichlet-process\"", "\"weight_prior\": \"stick\"", StringComparison.Ordinal));
+        AssertBadInput(Run("predict", PathOf("prior.json")), "the field 'variational.weight_prior' is 'stick'");
+        File.WriteAllText(PathOf("dof.json"), text.Replace("\"degrees_of_freedom_prior\": 2", "\"degrees_of_freedom_prior\": 0.5", StringComparison.Ordinal));
+        AssertBadInput(Run("score", PathOf("dof.json")), "variational (prior)");
+        File.WriteAllText(PathOf("counts.json"), text.Replace("\"expected_counts\": [", "\"expected_counts\": [-1, ", StringComparison.Ordinal));
+        AssertBadInput(Run("sample", PathOf("counts.json"), "--n", "3"), "variational.expected_counts");
+    }
+
+    [Theory]
+    [InlineData("--bayesian dirichlet-process --prior", "--bayesian and --prior")]
+    [InlineData("--bayesian dirichlet-process --online", "--bayesian fits run in batch")]
+    [InlineData("--bayesian dirichlet-process --covariance factor:1", "--bayesian is for Gaussian mixtures")]
+    [InlineData("--bayesian dirichlet-process --dof 0.5", "--dof must be greater than D − 1 = 1")]
+    [InlineData("--bayesian dirichlet-process --weight-concentration 0", "--weight-concentration must be positive")]
+    [InlineData("--mean-precision 2", "are for --bayesian fits")]
+    [InlineData("--bayesian stick", "--bayesian")]
+    public void BayesianOptionsAreChecked(string options, string message)
+    {
+        AssertBadInput(Run(["fit", .. options.Split(' '), "-o", PathOf("m.json")]), message);
+        Assert.False(File.Exists(PathOf("m.json")));
+    }
+
     [Fact]
     public void PredictFindsTheModelsColumnsByNameAndWritesFiles()
     {
@@ -393,8 +482,8 @@ public sealed class CliTests : IDisposable
         string text = File.ReadAllText(model);
 
         AssertBadInput(Run("predict", FixturePath("faithful-full-k2")), "is not an emk model file (its format is 'emk-fixture/1'");
-        File.WriteAllText(PathOf("v3.json"), text.Replace("\"version\": 2", "\"version\": 4", StringComparison.Ordinal));
-        AssertBadInput(Run("score", PathOf("v3.json")), "format version 4; this emk reads versions 1 to 3");
+        File.WriteAllText(PathOf("v3.json"), text.Replace("\"version\": 2", "\"version\": 5", StringComparison.Ordinal));
+        AssertBadInput(Run("score", PathOf("v3.json")), "format version 5; this emk reads versions 1 to 4");
         File.WriteAllText(PathOf("junk.json"), "{ not json");
         AssertBadInput(Run("sample", PathOf("junk.json"), "--n", "3"), "not valid JSON");
         File.WriteAllText(PathOf("nomeans.json"), text.Replace("\"means\"", "\"centres\"", StringComparison.Ordinal));
@@ -403,7 +492,7 @@ public sealed class CliTests : IDisposable
         AssertBadInput(Run("sample", PathOf("weights.json"), "--n", "3"), $"{PathOf("weights.json")}: the field 'weights' is invalid: The weights sum to ");
 
         string output = PathOf("labels.csv");
-        AssertBadInput(Run("predict", PathOf("v3.json"), "-o", output), "version 4");
+        AssertBadInput(Run("predict", PathOf("v3.json"), "-o", output), "version 5");
         Assert.False(File.Exists(output));
     }
 

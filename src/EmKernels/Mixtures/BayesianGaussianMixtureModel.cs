@@ -43,7 +43,7 @@ public sealed class BayesianGaussianMixtureModel<T>
         WeightConcentrations = model.WeightConcentrations();
         MeanPrecisions = Enumerable.Range(0, model.Components).Select(model.MeanPrecision).ToArray();
         DegreesOfFreedom = Enumerable.Range(0, CovarianceType == CovarianceType.Tied ? 1 : model.Components).Select(model.DegreesOfFreedom).ToArray();
-        ScikitLearnLowerBound = model.ScikitLearnLowerBound();
+        ScikitLearnLowerBound = result is null ? double.NaN : model.ScikitLearnLowerBound();
     }
 
     /// <summary>The fitted model of a variational mixture the engine fitted (it keeps <paramref name="model"/>; the caller must not change it).</summary>
@@ -53,6 +53,66 @@ public sealed class BayesianGaussianMixtureModel<T>
         model.Initialization = MixtureInitialization.Current;
         model.PriorChoices = null;
         return new BayesianGaussianMixtureModel<T>(model, result, effectiveCountThreshold);
+    }
+
+    /// <summary>
+    /// A model with the given variational parameters (a saved model, another library's fit): q(π) from the expected counts
+    /// and the prior, q(μ_k, Λ_k) from m_k, C_k, β_k = β₀ + N_k and ν_k = ν₀ + N_k. It has no fit history.
+    /// </summary>
+    /// <param name="covarianceType">The covariance type.</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="weightPrior">The prior on the weights.</param>
+    /// <param name="prior">The prior, every value given (Ψ₀ × 2^−2q).</param>
+    /// <param name="expectedCounts">K ≥ 1 finite non-negative expected counts N_k.</param>
+    /// <param name="means">K × D finite means m_k.</param>
+    /// <param name="covariances">C_k in the type's layout (symmetric positive definite, or positive), × 2^−2q.</param>
+    /// <param name="regCovar">reg_covar (≥ 0), kept for continuing the fit.</param>
+    /// <param name="covarianceScaleExponent">q; 0 for covariances given as they are.</param>
+    /// <param name="effectiveCountThreshold">The expected count from which a component counts as effective (≥ 0).</param>
+    /// <returns>The model; it holds copies of the arrays.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">A length or value is invalid; the message says which.</exception>
+    public static BayesianGaussianMixtureModel<T> FromParameters(
+        CovarianceType covarianceType, int features, WeightPrior weightPrior, BayesianMixturePrior prior, double[] expectedCounts, double[] means, double[] covariances,
+        double regCovar = 1e-6, int covarianceScaleExponent = 0, double effectiveCountThreshold = 1)
+    {
+        ArgumentNullException.ThrowIfNull(prior);
+        ArgumentNullException.ThrowIfNull(expectedCounts);
+        ArgumentNullException.ThrowIfNull(means);
+        ArgumentNullException.ThrowIfNull(covariances);
+        if (expectedCounts.Length == 0 || !expectedCounts.All(n => n >= 0 && double.IsFinite(n)))
+        {
+            throw new ArgumentException("Expected K ≥ 1 finite non-negative expected counts.", nameof(expectedCounts));
+        }
+
+        if (!(effectiveCountThreshold >= 0) || double.IsInfinity(effectiveCountThreshold))
+        {
+            throw new ArgumentOutOfRangeException(nameof(effectiveCountThreshold), effectiveCountThreshold, "Must be finite and non-negative.");
+        }
+
+        int k = expectedCounts.Length;
+        var given = GivenParameters.Check(covarianceType, k, features, null, means, covariances, null, "weights", nameof(means), nameof(covariances), nameof(covariances));
+        if (Math.Abs((long)covarianceScaleExponent) > 1100)
+        {
+            throw new ArgumentOutOfRangeException(nameof(covarianceScaleExponent), covarianceScaleExponent, "A covariance scale beyond 2^±1100 scales no double.");
+        }
+
+        VariationalGaussianMixture<T> model;
+        try
+        {
+            model = new VariationalGaussianMixture<T>(covarianceType, k, features, weightPrior, prior, regCovar, MixtureInitialization.Current)
+            {
+                CovarianceScaleExponent = covarianceScaleExponent,
+            };
+        }
+        catch (ArgumentException e) when (e is not ArgumentOutOfRangeException)
+        {
+            throw new ArgumentException(e.Message, nameof(prior), e);
+        }
+
+        double[] parameters = [.. expectedCounts, .. given.Means!, .. given.Covariances!, 0];
+        model.ReadParameters(parameters);
+        return new BayesianGaussianMixtureModel<T>(model, null, effectiveCountThreshold);
     }
 
     /// <summary>K.</summary>
@@ -108,7 +168,7 @@ public sealed class BayesianGaussianMixtureModel<T>
     /// <exception cref="InvalidOperationException">The model has no fit history (pruned).</exception>
     public double Elbo => _history.Length > 0 ? _history[^1] * TrainingWeight : throw new InvalidOperationException("A pruned model has no fit history.");
 
-    /// <summary>scikit-learn's <c>lower_bound_</c> after the same iterations (see <see cref="VariationalGaussianMixture{T}.ScikitLearnLowerBound"/>).</summary>
+    /// <summary>scikit-learn's <c>lower_bound_</c> after the same iterations (see <see cref="VariationalGaussianMixture{T}.ScikitLearnLowerBound"/>); NaN for a model without fit history.</summary>
     public double ScikitLearnLowerBound { get; }
 
     /// <summary>Whether the kept run stopped because the change fell below the tolerance.</summary>
