@@ -60,7 +60,7 @@ internal static class FactorMixtureCommand
 
         double[] train = Draw(n), test = Draw(held);
         var times = new List<double>();
-        var recorder = new Recorder(times);
+        var recorder = new IterationRecorder(times);
         var factor = new MixtureOfFactorAnalyzers<double>(new MixtureOfFactorAnalyzersOptions
         {
             Components = k, LatentDimensions = q, MaxIterations = iterations, Tolerance = 0, Seed = 0, Restarts = restarts, MaxDegreeOfParallelism = threads, Progress = recorder,
@@ -78,22 +78,8 @@ internal static class FactorMixtureCommand
 
     private static void Report(string name, List<double> times, double training, double heldOut)
     {
-        double[] steady = times.Skip(1).Order().ToArray();
-        double median = steady.Length == 0 ? times[0] : steady[steady.Length / 2];
+        double median = IterationRecorder.SteadyMedian(times);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{{\"model\": \"{name}\", \"seconds_per_iteration\": {median:R}, \"training_mean_log_likelihood\": {training:R}, \"held_out_mean_log_likelihood\": {heldOut:R}}}"));
-    }
-
-    private sealed class Recorder(List<double> times) : IProgress<FitProgress>
-    {
-        private TimeSpan _previous;
-
-        public void Reset() => _previous = TimeSpan.Zero;
-
-        public void Report(FitProgress value)
-        {
-            times.Add((value.Elapsed - _previous).TotalSeconds);
-            _previous = value.Elapsed;
-        }
     }
 }

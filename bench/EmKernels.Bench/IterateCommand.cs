@@ -59,7 +59,7 @@ internal static class IterateCommand
         double[] Numbers(string key) => init.RootElement.GetProperty(key).EnumerateArray().Select(e => e.GetDouble()).ToArray();
 
         var times = new List<double>();
-        var progress = new Recorder(times);
+        var progress = new IterationRecorder(times);
         var passes = new List<PassTimes>();
         PassTimes.Listener = flags.Contains("--phases") ? passes.Add : null;
         double meanLogLikelihood;
@@ -123,20 +123,5 @@ internal static class IterateCommand
 
         double[] sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
-    }
-
-    /// <summary>Turns the fit's cumulative elapsed time per iteration into per-iteration durations.</summary>
-    private sealed class Recorder(List<double> times) : IProgress<FitProgress>
-    {
-        private TimeSpan _previous = TimeSpan.Zero;
-        private bool _first = true;
-
-        public void Report(FitProgress value)
-        {
-            // The first report includes data conversion and setup; it is only used when M = 1.
-            times.Add((value.Elapsed - (_first ? TimeSpan.Zero : _previous)).TotalSeconds);
-            _previous = value.Elapsed;
-            _first = false;
-        }
     }
 }

@@ -37,6 +37,11 @@ public static class Program
             return StreamCommand.RunOnline(args);
         }
 
+        if (args.Length > 0 && args[0] == "vb")
+        {
+            return VariationalCommand.Run(args);
+        }
+
         if (args.Length > 0 && args[0] == "mfa")
         {
             return FactorMixtureCommand.Run(args);

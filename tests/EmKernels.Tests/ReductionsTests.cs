@@ -57,6 +57,73 @@ public abstract class ReductionsTests<T>
     }, count: 500);
 
     [Fact]
+    public void WeightedEntropy_MatchesTermByTermSums() => Property.Run(Gen.Choose(0, int.MaxValue), seed =>
+    {
+        // Log-probabilities with −∞ among them (and a point impossible under every component), their responsibilities and
+        // normalizers computed here in double; Σ w r ln r term by term against the kernel's Σ w (Σ r log ρ − ℓ), within
+        // guarded buffers, every tail length.
+        var random = new Random(seed);
+        int k = random.Next(1, 6), points = random.Next(0, 3 * KernelCase.WidestVector<T>() + 40);
+        bool weighted = random.Next(2) == 0;
+        using var r = new GuardedBuffer<T>(k * points, random.Next(0, 8), 0, T.CreateTruncating(1e30));
+        using var logRho = new GuardedBuffer<T>(k * points, random.Next(0, 8), 0, T.CreateTruncating(1e30));
+        using var lse = new GuardedBuffer<T>(points, random.Next(0, 8), 0, T.CreateTruncating(1e30));
+        using var w = new GuardedBuffer<T>(weighted ? points : 0, random.Next(0, 8), 0, T.CreateTruncating(1e30));
+        double expected = 0, scale = 0;
+        int impossible = points > 0 ? random.Next(points) : -1;
+        for (int i = 0; i < points; i++)
+        {
+            double max = double.NegativeInfinity;
+            for (int j = 0; j < k; j++)
+            {
+                T value = i == impossible || random.Next(5) == 0 ? T.NegativeInfinity : T.CreateTruncating(-60 * random.NextDouble());
+                logRho.Span[j * points + i] = value;
+                max = Math.Max(max, double.CreateTruncating(value));
+            }
+
+            double sum = 0;
+            for (int j = 0; j < k; j++)
+            {
+                sum += Math.Exp(double.CreateTruncating(logRho.Span[j * points + i]) - max);
+            }
+
+            double l = double.IsFinite(max) ? max + Math.Log(sum) : double.NegativeInfinity;
+            lse.Span[i] = T.CreateTruncating(l);
+            double weight = weighted ? random.NextDouble() * 3 : 1;
+            if (weighted)
+            {
+                w.Span[i] = T.CreateTruncating(weight);
+            }
+
+            for (int j = 0; j < k; j++)
+            {
+                double logR = double.CreateTruncating(logRho.Span[j * points + i]) - double.CreateTruncating(lse.Span[i]);
+                double p = double.IsFinite(logR) ? Math.Exp(logR) : 0;
+                r.Span[j * points + i] = T.CreateTruncating(p);
+                double rounded = double.CreateTruncating(r.Span[j * points + i]);
+                double term = rounded > 0 ? rounded * logR : 0;
+                expected += double.CreateTruncating(T.CreateTruncating(weight)) * term;
+                scale += rounded > 0 ? Math.Abs(weight) * rounded * (Math.Abs(double.CreateTruncating(logRho.Span[j * points + i])) + Math.Abs(l)) : 0;
+            }
+        }
+
+        // The kernel's identity takes Σ_k r = 1, which responsibilities rounded to T meet within ε_T: an error of ε_T |ℓ| per point.
+        double normalizers = 0;
+        for (int i = 0; i < points; i++)
+        {
+            double l = double.CreateTruncating(lse.Span[i]);
+            normalizers += double.IsFinite(l) ? (weighted ? double.CreateTruncating(w.Span[i]) : 1) * Math.Abs(l) : 0;
+        }
+
+        double actual = Reductions.WeightedEntropy<T>(r.Span, logRho.Span, lse.Span, k, points, w.Span);
+        double unit = typeof(T) == typeof(float) ? Math.ScaleB(1.0, -24) : Math.ScaleB(1.0, -53);
+        double allowed = 8 * (k + 2) * ((unit * normalizers) + (Math.ScaleB(1.0, -52) * scale));
+        Assert.True(Math.Abs(actual - expected) <= allowed, $"Σ w r ln r, K = {k}, {points} points, weighted {weighted}: expected {expected:R}, got {actual:R}, allowed {allowed:E3}");
+        r.AssertCanariesIntact("responsibilities");
+        logRho.AssertCanariesIntact("log-probabilities");
+    }, count: 500);
+
+    [Fact]
     public void AllFinite_IsTrueExactlyWhenNoValueIsNaNOrInfinite() => Property.Run(Gen.Choose(0, int.MaxValue), seed =>
     {
         var random = new Random(seed);

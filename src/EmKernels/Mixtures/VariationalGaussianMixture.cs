@@ -460,7 +460,7 @@ public sealed class VariationalGaussianMixture<T> : IMixtureModel<T>
     }
 
     /// <inheritdoc/>
-    public int WorkspaceLength(int tilePoints) => (Components * tilePoints) + _kernels.WorkspaceLength(tilePoints);
+    public int WorkspaceLength(int tilePoints) => (2 * Components * tilePoints) + _kernels.WorkspaceLength(tilePoints);
 
     /// <inheritdoc/>
     public void Validate(in DataTile<T> tile)
@@ -630,14 +630,20 @@ public sealed class VariationalGaussianMixture<T> : IMixtureModel<T>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double Expectation(in DataTile<T> tile, SufficientStatistics? statistics, Span<T> workspace, Span<T> pointObjectives)
     {
-        Span<T> r = workspace[..(Components * tile.Points)];
-        double objective = Posterior(tile, r, pointObjectives, workspace);
-        if (statistics is not null)
+        int block = Components * tile.Points;
+        Span<T> r = workspace[..block];
+        if (statistics is null)
         {
-            _kernels.Accumulate(tile, r, statistics);
-            statistics.Block(4)[0] += Reductions.WeightedEntropy<T>(r, Components, tile.Points, tile.SampleWeights);
+            return Posterior(tile, r, pointObjectives, workspace);
         }
 
+        // The log-probabilities are kept (at the workspace's end) for the entropy of the responsibilities they give.
+        Span<T> logRho = workspace[^block..];
+        _kernels.LogProbabilities(tile, r, workspace[block..^block]);
+        r.CopyTo(logRho);
+        double objective = MixtureKernels.Responsibilities<T>(r, Components, tile.Points, pointObjectives, tile.SampleWeights);
+        _kernels.Accumulate(tile, r, statistics);
+        statistics.Block(4)[0] += Reductions.WeightedEntropy<T>(r, logRho, pointObjectives, Components, tile.Points, tile.SampleWeights);
         return objective;
     }
 
@@ -1016,7 +1022,6 @@ public sealed class VariationalGaussianMixture<T> : IMixtureModel<T>
             Span<T> block = r.AsSpan(0, k * tile.Points);
             fill(tile, block);
             _kernels.Accumulate(tile, block, statistics);
-            statistics.Block(4)[0] += Reductions.WeightedEntropy<T>(block, k, tile.Points, tile.SampleWeights);
         });
         Maximize(statistics);
     }

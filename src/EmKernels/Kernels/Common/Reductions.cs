@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace EmKernels.Kernels.Common;
 
@@ -31,31 +32,157 @@ internal static class Reductions
     }
 
     /// <summary>
-    /// Σ_n w_n Σ_k r_kn ln r_kn (0 ln 0 = 0) of K × B responsibilities (component-major), in double: minus the entropy of the
-    /// points' posteriors, which a variational bound needs. <paramref name="weights"/> is empty or B long.
+    /// Σ_n w_n Σ_k r_kn ln r_kn (0 ln 0 = 0): minus the entropy of the points' posteriors, which a variational bound needs,
+    /// from the log-probabilities log ρ_kn the responsibilities came from and the points' log-normalizers ℓ_n =
+    /// log Σ_k ρ_kn, without a logarithm: ln r_kn = log ρ_kn − ℓ_n and Σ_k r_kn = 1 make it
+    /// Σ_n w_n (Σ_k r_kn log ρ_kn − ℓ_n). A term with r_kn = 0 is 0 (its log ρ may be −∞), and so is a point with ℓ_n = −∞
+    /// (every r_kn is 0). K × B component-major blocks; <paramref name="weights"/> is empty or B long. Vectorized over the
+    /// points (the widest of Vector512/256/128, scalar tails), products in <typeparamref name="T"/>, each row's sum and the
+    /// total in double.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static double WeightedEntropy<T>(ReadOnlySpan<T> responsibilities, int components, int points, ReadOnlySpan<T> weights)
+    public static double WeightedEntropy<T>(
+        ReadOnlySpan<T> responsibilities, ReadOnlySpan<T> logProbabilities, ReadOnlySpan<T> logNormalizers, int components, int points, ReadOnlySpan<T> weights)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         Shape.Exact(responsibilities.Length, components, points, nameof(responsibilities), "K × B");
+        Shape.Exact(logProbabilities.Length, components, points, nameof(logProbabilities), "K × B");
+        Shape.Exact(logNormalizers.Length, points, 1, nameof(logNormalizers), "one per point");
         Shape.Exact(weights.IsEmpty ? points : weights.Length, points, 1, nameof(weights), "one per point");
         double total = 0;
         for (int k = 0; k < components; k++)
         {
-            ReadOnlySpan<T> row = responsibilities.Slice(k * points, points);
-            for (int i = 0; i < points; i++)
+            total += CrossRow(responsibilities.Slice(k * points, points), logProbabilities.Slice(k * points, points), weights);
+        }
+
+        for (int i = 0; i < points; i++)
+        {
+            double l = double.CreateTruncating(logNormalizers[i]);
+            if (double.IsFinite(l))
             {
-                double r = double.CreateTruncating(row[i]);
-                if (r > 0)
-                {
-                    double term = r * Math.Log(r);
-                    total += weights.IsEmpty ? term : double.CreateTruncating(weights[i]) * term;
-                }
+                total -= weights.IsEmpty ? l : double.CreateTruncating(weights[i]) * l;
             }
         }
 
         return total;
+    }
+
+    /// <summary>Σ_i w_i r_i x_i over the i with r_i &gt; 0 (w = 1 when <paramref name="weights"/> is empty).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double CrossRow<T>(ReadOnlySpan<T> r, ReadOnlySpan<T> x, ReadOnlySpan<T> weights)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+        {
+            return CrossRowWidened(MemoryMarshal.Cast<T, float>(r), MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(weights));
+        }
+
+        int n = r.Length, i = 0;
+        double sum = 0;
+        ref T rr = ref MemoryMarshal.GetReference(r);
+        ref T xx = ref MemoryMarshal.GetReference(x);
+        ref T ww = ref MemoryMarshal.GetReference(weights);
+        bool weighted = !weights.IsEmpty;
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        {
+            var acc = Vector512<T>.Zero;
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+            {
+                Vector512<T> p = Vector512.LoadUnsafe(ref rr, (nuint)i);
+                Vector512<T> term = Vector512.ConditionalSelect(Vector512.GreaterThan(p, Vector512<T>.Zero), p * Vector512.LoadUnsafe(ref xx, (nuint)i), Vector512<T>.Zero);
+                acc += weighted ? term * Vector512.LoadUnsafe(ref ww, (nuint)i) : term;
+            }
+
+            sum = double.CreateTruncating(Vector512.Sum(acc));
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
+        {
+            var acc = Vector256<T>.Zero;
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+            {
+                Vector256<T> p = Vector256.LoadUnsafe(ref rr, (nuint)i);
+                Vector256<T> term = Vector256.ConditionalSelect(Vector256.GreaterThan(p, Vector256<T>.Zero), p * Vector256.LoadUnsafe(ref xx, (nuint)i), Vector256<T>.Zero);
+                acc += weighted ? term * Vector256.LoadUnsafe(ref ww, (nuint)i) : term;
+            }
+
+            sum = double.CreateTruncating(Vector256.Sum(acc));
+        }
+        else if (Vector128.IsHardwareAccelerated && n >= Vector128<T>.Count)
+        {
+            var acc = Vector128<T>.Zero;
+            for (; i <= n - Vector128<T>.Count; i += Vector128<T>.Count)
+            {
+                Vector128<T> p = Vector128.LoadUnsafe(ref rr, (nuint)i);
+                Vector128<T> term = Vector128.ConditionalSelect(Vector128.GreaterThan(p, Vector128<T>.Zero), p * Vector128.LoadUnsafe(ref xx, (nuint)i), Vector128<T>.Zero);
+                acc += weighted ? term * Vector128.LoadUnsafe(ref ww, (nuint)i) : term;
+            }
+
+            sum = double.CreateTruncating(Vector128.Sum(acc));
+        }
+
+        for (; i < n; i++)
+        {
+            if (r[i] > T.Zero)
+            {
+                double term = double.CreateTruncating(r[i]) * double.CreateTruncating(x[i]);
+                sum += weighted ? term * double.CreateTruncating(weights[i]) : term;
+            }
+        }
+
+        return sum;
+    }
+
+    /// <summary>
+    /// <see cref="CrossRow{T}"/> of float values, each widened to double before its products (exact) and sums, so the result
+    /// is as accurate as double's: the products in float would carry 1e-7 of |r log ρ| per term, far more than the entropy
+    /// of confident responsibilities.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double CrossRowWidened(ReadOnlySpan<float> r, ReadOnlySpan<float> x, ReadOnlySpan<float> weights)
+    {
+        int n = r.Length, i = 0;
+        double sum = 0;
+        ref float rr = ref MemoryMarshal.GetReference(r);
+        ref float xx = ref MemoryMarshal.GetReference(x);
+        ref float ww = ref MemoryMarshal.GetReference(weights);
+        bool weighted = !weights.IsEmpty;
+        if (Vector512.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        {
+            var acc = Vector512<double>.Zero;
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                Vector512<double> p = Vector512.WidenLower(Vector256.LoadUnsafe(ref rr, (nuint)i).ToVector512Unsafe());
+                Vector512<double> v = Vector512.WidenLower(Vector256.LoadUnsafe(ref xx, (nuint)i).ToVector512Unsafe());
+                Vector512<double> term = Vector512.ConditionalSelect(Vector512.GreaterThan(p, Vector512<double>.Zero), p * v, Vector512<double>.Zero);
+                acc += weighted ? term * Vector512.WidenLower(Vector256.LoadUnsafe(ref ww, (nuint)i).ToVector512Unsafe()) : term;
+            }
+
+            sum = Vector512.Sum(acc);
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= Vector128<float>.Count)
+        {
+            var acc = Vector256<double>.Zero;
+            for (; i <= n - Vector128<float>.Count; i += Vector128<float>.Count)
+            {
+                Vector256<double> p = Vector256.WidenLower(Vector128.LoadUnsafe(ref rr, (nuint)i).ToVector256Unsafe());
+                Vector256<double> v = Vector256.WidenLower(Vector128.LoadUnsafe(ref xx, (nuint)i).ToVector256Unsafe());
+                Vector256<double> term = Vector256.ConditionalSelect(Vector256.GreaterThan(p, Vector256<double>.Zero), p * v, Vector256<double>.Zero);
+                acc += weighted ? term * Vector256.WidenLower(Vector128.LoadUnsafe(ref ww, (nuint)i).ToVector256Unsafe()) : term;
+            }
+
+            sum = Vector256.Sum(acc);
+        }
+
+        for (; i < n; i++)
+        {
+            if (r[i] > 0)
+            {
+                double term = (double)r[i] * x[i];
+                sum += weighted ? term * weights[i] : term;
+            }
+        }
+
+        return sum;
     }
 
     /// <summary>Σ xᵢ (no weights) or Σ wᵢ·xᵢ, in double; <paramref name="weights"/> is empty or as long as the values.</summary>
