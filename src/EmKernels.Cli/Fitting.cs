@@ -413,7 +413,7 @@ internal static class Fitter
                 Progress = progress,
             });
             // With a prior the objective is the log-posterior: the log-likelihood is reported (and gives the BIC), as mclust does.
-            meanLogLikelihood = result.Objective - (model.Family is GaussianComponents<T> { Prior: not null } map ? map.ObjectiveCorrection() / data.Points : 0);
+            meanLogLikelihood = result.Objective - (model.Family is GaussianComponents<T> { Prior: not null } ? model.ObjectiveCorrection() / data.Points : 0);
             converged = result.Converged;
             iterations = result.Iterations;
         }

@@ -149,6 +149,42 @@ public sealed class GaussianMapTests
         Assert.Equal((0.5 * Math.Log(Math.PI)) + SpecialFunctions.LogGamma(3) + SpecialFunctions.LogGamma(2.5), SpecialFunctions.LogMultivariateGamma(2, 3), 1e-13);
     }
 
+    [Theory]
+    [InlineData(CovarianceType.Full, 1.0)]
+    [InlineData(CovarianceType.Diagonal, 3.0)]
+    public void ADirichletPriorOnTheWeights_GivesTheirMapUpdate_AndItsLogDensity(CovarianceType type, double sampleWeight)
+    {
+        // At convergence w_k = (N_k + α − 1) / (Σ N + K(α − 1)), N_k the responsibilities' sums × the sample weight (a weight
+        // of 3 is three copies of the point, against one prior), and the log-prior gains ln Γ(Kα) − K ln Γ(α) + (α − 1) Σ ln w_k.
+        const int n = 300, d = 2, k = 3;
+        const double alpha = 40;
+        double[] x = Blobs(n, 1);
+        GaussianPrior prior = GaussianPrior.Default(type, k, x, n, d) with { WeightConcentration = alpha };
+        var options = new GaussianMixtureOptions { Components = k, CovarianceType = type, Seed = 1, RegCovar = 0, Prior = prior, Tolerance = 1e-13, MaxIterations = 2000 };
+        double[] weights = Enumerable.Repeat(sampleWeight, n).ToArray();
+        GaussianMixtureModel<double> fit = new GaussianMixture<double>(options).Fit(x, n, d, sampleWeight == 1 ? default : weights);
+        Assert.Empty(fit.LikelihoodDecreases);
+        double[] r = fit.PredictProbabilities(x, n);
+        double total = sampleWeight * n;
+        double logDirichlet = SpecialFunctions.LogGamma(k * alpha) - (k * SpecialFunctions.LogGamma(alpha));
+        for (int j = 0; j < k; j++)
+        {
+            double mass = 0;
+            for (int i = 0; i < n; i++)
+            {
+                mass += sampleWeight * r[i * k + j];
+            }
+
+            Assert.Equal((mass + alpha - 1) / (total + (k * (alpha - 1))), fit.Weights[j], 1e-6); // EM converges linearly: 1e-13 in the objective leaves ~1e-7 here
+            logDirichlet += (alpha - 1) * Math.Log(fit.Weights[j]);
+        }
+
+        FiniteMixture<double> same = fit.ToFiniteMixture();
+        ((GaussianComponents<double>)same.Family).Prior = prior;
+        Assert.Equal(same.ObjectiveCorrection() + logDirichlet, fit.LogPrior, 1e-9 * Math.Abs(fit.LogPrior));
+        Assert.Equal("options.Prior", Assert.Throws<ArgumentException>(() => new GaussianMixture<double>(options with { Prior = prior with { WeightConcentration = 0.5 } }).Fit(x, n, d)).ParamName);
+    }
+
     [Fact]
     public void AVanishingPrior_GivesTheEmFit_WithinWhatItsDivisorAdds()
     {

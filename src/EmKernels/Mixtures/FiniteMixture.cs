@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using EmKernels.Engine;
 using EmKernels.Kernels;
+using EmKernels.Numerics;
 
 namespace EmKernels.Mixtures;
 
@@ -46,6 +47,8 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
     private readonly bool[] _degenerate;
     private bool[]? _given;
     private double[]? _givenValues;
+    private double _weightConcentration = 1;
+    private int _weightExponent;
 
     /// <summary>A mixture of the family's components with equal weights.</summary>
     /// <param name="family">The components.</param>
@@ -83,6 +86,26 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
 
     /// <summary>Whether the M-step leaves the mixing weights alone.</summary>
     public bool HoldWeights { get; set; }
+
+    /// <summary>
+    /// α ≥ 1 of a symmetric Dirichlet prior Dir(α, …, α) on the weights for MAP estimation; 1, the default, is no prior
+    /// (maximum likelihood). The M-step is then w_k = (N_k + α − 1) / (Σ N + K(α − 1)) and the objective gains the log
+    /// density of the weights under the prior (every constant included), weighted as the points are.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 1 or not finite (below 1 the posterior's mode is at a weight of 0).</exception>
+    public double WeightConcentration
+    {
+        get => _weightConcentration;
+        set
+        {
+            if (!(value >= 1) || double.IsInfinity(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The weights' Dirichlet concentration must be finite and at least 1 (1: no prior).");
+            }
+
+            _weightConcentration = value;
+        }
+    }
 
     /// <summary>The K mixing weights w_k (summing to 1).</summary>
     public ReadOnlySpan<double> Weights => _weights;
@@ -153,7 +176,11 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
     public void ScaleFrame(int exponent) => Family.ScaleFrame(exponent);
 
     /// <inheritdoc/>
-    public void ScaleWeights(int exponent) => Family.ScaleWeights(exponent);
+    public void ScaleWeights(int exponent)
+    {
+        _weightExponent += exponent;
+        Family.ScaleWeights(exponent);
+    }
 
     /// <inheritdoc/>
     public void WriteParameters(Span<double> destination)
@@ -372,7 +399,26 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
     }
 
     /// <inheritdoc/>
-    public double ObjectiveCorrection() => Family.ObjectiveCorrection();
+    public double ObjectiveCorrection() => Family.ObjectiveCorrection() + WeightLogPrior();
+
+    /// <summary>log Dir(w; α) of the current weights, times the factor the fit's sample weights carry; 0 without a prior.</summary>
+    private double WeightLogPrior()
+    {
+        double alpha = _weightConcentration;
+        if (alpha == 1)
+        {
+            return 0;
+        }
+
+        int k = Components;
+        double sum = SpecialFunctions.LogGamma(k * alpha) - (k * SpecialFunctions.LogGamma(alpha));
+        foreach (double w in _weights)
+        {
+            sum += (alpha - 1) * Math.Log(w);
+        }
+
+        return Math.ScaleB(sum, _weightExponent);
+    }
 
     /// <inheritdoc/>
     public double ObjectiveRoundingError() => Family.ObjectiveRoundingError();
@@ -403,6 +449,9 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
             massSum += value;
         }
 
+        // A Dirichlet prior's α − 1 pseudo-points per component, in the frame's weight units.
+        double pseudo = Math.ScaleB(_weightConcentration - 1, _weightExponent);
+
         Array.Clear(_degenerate);
         Family.Maximize(statistics, _held, _degenerate);
         bool any = false;
@@ -414,7 +463,7 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
             }
             else if (!HoldWeights)
             {
-                _weights[j] = mass[j] / massSum;
+                _weights[j] = (mass[j] + pseudo) / (massSum + (Components * pseudo));
             }
         }
 

@@ -132,6 +132,15 @@ public sealed class GaussianMixture<T>
         {
             HoldWeights = o.Held?.Weights ?? false,
         };
+        if (o.Prior is { WeightConcentration: not 1 } weightPrior)
+        {
+            if (!(weightPrior.WeightConcentration >= 1) || double.IsInfinity(weightPrior.WeightConcentration))
+            {
+                throw new ArgumentException($"The prior's weight concentration α is {weightPrior.WeightConcentration}; it must be finite and at least 1 (1: no prior on the weights).", "options.Prior");
+            }
+
+            mixture.WeightConcentration = weightPrior.WeightConcentration;
+        }
         bool[]? held = o.Held?.ComponentMask(k, "options.Held");
         for (int j = 0; j < k && held is not null; j++)
         {

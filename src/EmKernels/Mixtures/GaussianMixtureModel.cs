@@ -39,7 +39,7 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     {
         var family = (GaussianComponents<T>)mixture.Family;
         return new GaussianMixtureModel<T>(
-            family.CovarianceType, mixture.Components, mixture.Features, mixture.Weights.ToArray(), family.Means.ToArray(), family.Covariances.ToArray(), FitRecord.Of(result, family.Prior is null ? 0 : family.ObjectiveCorrection()), family.CovarianceScaleExponent);
+            family.CovarianceType, mixture.Components, mixture.Features, mixture.Weights.ToArray(), family.Means.ToArray(), family.Covariances.ToArray(), FitRecord.Of(result, family.Prior is null ? 0 : mixture.ObjectiveCorrection()), family.CovarianceScaleExponent);
     }
 
     /// <summary>

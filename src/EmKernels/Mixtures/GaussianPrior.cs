@@ -4,9 +4,10 @@ namespace EmKernels.Mixtures;
 /// The conjugate prior of Gaussian components for MAP estimation (Fraley and Raftery 2007; mclust's
 /// <c>priorControl()</c>): a normal prior on each mean given its covariance, μ_k | Σ_k ~ N(μ_P, Σ_k / κ_P), and an
 /// inverse-Wishart prior IW(ν_P, Λ_P) on each covariance (full; tied: on the shared one) or an inverse-gamma prior
-/// IG(ν_P / 2, ς_P / 2) on each variance (diagonal: every feature's; spherical: each component's). No prior on the
-/// mixing weights. With a prior, the objective EM increases is the log-posterior (log-likelihood plus log-prior,
-/// every normalizing constant included).
+/// IG(ν_P / 2, ς_P / 2) on each variance (diagonal: every feature's; spherical: each component's), and optionally a
+/// symmetric Dirichlet prior on the mixing weights (<see cref="WeightConcentration"/>; none by default, as mclust). With a
+/// prior, the objective EM increases is the log-posterior (log-likelihood plus log-prior, every normalizing constant
+/// included).
 /// </summary>
 /// <param name="Shrinkage">κ_P &gt; 0: how many points the prior mean counts as.</param>
 /// <param name="Mean">μ_P (D).</param>
@@ -14,6 +15,12 @@ namespace EmKernels.Mixtures;
 /// <param name="Scale">Λ_P (D × D, symmetric positive definite, row-major) for full and tied covariances; ς_P &gt; 0 (one value) for diagonal and spherical.</param>
 public sealed record GaussianPrior(double Shrinkage, double[] Mean, double DegreesOfFreedom, double[] Scale)
 {
+    /// <summary>
+    /// α ≥ 1 of a symmetric Dirichlet prior on the mixing weights (<see cref="FiniteMixture{T}.WeightConcentration"/>); 1, the
+    /// default and mclust's, is no prior on the weights.
+    /// </summary>
+    public double WeightConcentration { get; init; } = 1;
+
     /// <summary>
     /// mclust's <c>defaultPrior</c> for the data: κ_P = 0.01, μ_P = the column means, ν_P = D + 2, and Λ_P = (1/K)^{2/D}
     /// times the sample covariance (divisor N − 1), or ς_P = (1/K)^{2/D} times the mean of the sample variances.
