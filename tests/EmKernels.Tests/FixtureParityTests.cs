@@ -21,7 +21,7 @@ namespace EmKernels.Tests;
 public sealed class FixtureParityTests(ITestOutputHelper output)
 {
     /// <summary>Models of emk-fixture/2 that run; every other model of that format is skipped as not implemented yet.</summary>
-    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression", "hmm", "gaussian-mixture-map", "bayesian-gaussian-mixture"];
+    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression", "hmm", "gaussian-mixture-map", "bayesian-gaussian-mixture", "mixture-of-regressions", "mixture-of-experts"];
 
     public static TheoryData<string> AllFixtures() => new(Fixture.All());
 
@@ -56,6 +56,9 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
                 break;
             case ("emk-fixture/2", "bayesian-gaussian-mixture"):
                 RunBayesianGaussianMixture(fixture, comparison);
+                break;
+            case ("emk-fixture/2", "mixture-of-regressions" or "mixture-of-experts"):
+                RunRegressionMixture(fixture, comparison);
                 break;
             case ("emk-fixture/2", var model):
                 Skip.IfNot(ImplementedVersion2.Contains(model), $"{name}: the model '{model}' is not implemented yet.");
@@ -415,6 +418,39 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
     private sealed class Inline(Action<FitProgress> action) : IProgress<FitProgress>
     {
         public void Report(FitProgress value) => action(value);
+    }
+
+    /// <summary>latent/FORMAT.md §8: n iterations of the estimator from θ₀ (its design already holds the intercept column).</summary>
+    private static void RunRegressionMixture(Fixture fixture, FixtureComparison comparison)
+    {
+        bool experts = fixture.Model == "mixture-of-experts";
+        JsonElement data = fixture.Root.GetProperty("data");
+        int n = data.GetProperty("n").GetInt32(), p = data.GetProperty("p").GetInt32(), k = fixture.Components;
+        double[] x = data.GetProperty("x").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        double[] y = data.GetProperty("y").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        string gate = experts ? "gating" : "weights";
+        var options = new RegressionMixtureOptions
+        {
+            Components = k, Intercept = false, MaxIterations = fixture.Iterations, Tolerance = 0,
+            InitialGate = fixture.Init(gate), InitialCoefficients = fixture.Init("coefficients"), InitialVariances = fixture.Init("variances"),
+        };
+        RegressionMixtureModel<double> fit = experts ? new MixtureOfExperts<double>(options).Fit(x, y, n, p) : new MixtureOfRegressions<double>(options).Fit(x, y, n, p);
+        Assert.Equal(fixture.Iterations, fit.Iterations);
+        comparison.Values("mean_log_likelihood", fixture.Expected("mean_log_likelihood"), fit.MeanLogLikelihoodHistory);
+        comparison.Values(gate, fixture.Expected(gate), fit.Gate);
+        comparison.Values("coefficients", fixture.Expected("coefficients"), fit.Coefficients);
+        comparison.Values("variances", fixture.Expected("variances"), fit.Variances);
+        int head = Math.Min(n, 10);
+        if (experts)
+        {
+            comparison.Values("gate_probabilities_head", fixture.Expected("gate_probabilities_head"), fit.GateProbabilities(x.AsSpan(0, head * p), head));
+        }
+
+        double[] responsibilities = new double[n * k];
+        int[] labels = new int[n];
+        fit.Evaluate(x, y, n, null, responsibilities, labels);
+        comparison.Values("responsibilities_head", fixture.Expected("responsibilities_head"), responsibilities.AsSpan(0, head * k));
+        comparison.Labels(fixture.Expected("labels"), labels);
     }
 
     private static double MeanLogLikelihood(FiniteMixture<double> mixture, InMemoryDataSource<double> data)

@@ -65,6 +65,29 @@ internal static class DenseMatrix
         return true;
     }
 
+    /// <summary>Solves A x = b in place (b becomes x) from the Cholesky factor L of A (A = L Lᵀ, lower, row-major): L z = b, then Lᵀ x = z.</summary>
+    /// <param name="lower">n × n, from <see cref="TryCholesky"/>.</param>
+    /// <param name="n">n.</param>
+    /// <param name="b">n values; overwritten by x.</param>
+    public static void CholeskySolve(ReadOnlySpan<double> lower, int n, Span<double> b)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            b[i] = (b[i] - Dot(lower.Slice(i * n, i), b[..i])) / lower[i * n + i];
+        }
+
+        for (int i = n - 1; i >= 0; i--)
+        {
+            double sum = b[i];
+            for (int j = i + 1; j < n; j++)
+            {
+                sum -= lower[j * n + i] * b[j];
+            }
+
+            b[i] = sum / lower[i * n + i];
+        }
+    }
+
     /// <summary>
     /// U = L⁻ᵀ (upper triangular) from a Cholesky factor L of Σ, so that Σ⁻¹ = U Uᵀ: the precision
     /// Cholesky factor. Entries below U's diagonal are set to zero.
