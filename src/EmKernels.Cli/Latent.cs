@@ -115,7 +115,11 @@ internal static class LatentCommands
         var tolerance = new Option<double>("--tol") { Description = "Stop when the log evidence per point changes by less than this.", DefaultValueFactory = _ => 1e-10 };
         var threads = new Option<int?>("--threads") { Description = "Threads at most (default: every core; results do not depend on it)." };
         var output = new Option<string?>("--output", "-o") { Description = "Write the fitted model (JSON) to this file." };
-        foreach (Option option in (Option[])[target, columns, noIntercept, maxIterations, tolerance, threads, output])
+        var components = new Option<int?>("--components", "-k") { Description = "A mixture of K linear regressions (ML by EM, constant weights) instead of one Bayesian regression." };
+        var experts = new Option<bool>("--experts") { Description = "With -k: a mixture of experts, the weights a softmax gate on the same inputs (one Newton step per iteration)." };
+        var restarts = new Option<int>("--n-init") { Description = "With -k: runs from different starts; the best is kept.", DefaultValueFactory = _ => 1 };
+        var seed = new Option<int>("--seed") { Description = "With -k: random seed of the start (each expert by least squares on P + 2 random rows).", DefaultValueFactory = _ => 0 };
+        foreach (Option option in (Option[])[target, columns, noIntercept, maxIterations, tolerance, threads, output, components, experts, restarts, seed])
         {
             command.Add(option);
         }
@@ -123,7 +127,18 @@ internal static class LatentCommands
         command.Add(file);
         command.SetAction(parse =>
         {
-            CheckIterations(parse.GetValue(maxIterations), parse.GetValue(tolerance), 1, parse.GetValue(threads));
+            int? k = parse.GetValue(components);
+            if (k is null && (parse.GetValue(experts) || parse.GetResult(restarts) is { Implicit: false } || parse.GetResult(seed) is { Implicit: false }))
+            {
+                throw new UsageException("--experts, --n-init and --seed are for a mixture of regressions: give --components K.");
+            }
+
+            if (k is < 1)
+            {
+                throw new UsageException("--components must be at least 1.");
+            }
+
+            CheckIterations(parse.GetValue(maxIterations), parse.GetValue(tolerance), parse.GetValue(restarts), parse.GetValue(threads));
             string path = parse.GetValue(file)!;
             using FileDataSource<double> all = DataFiles.Open<double>(path, terminal.Notes);
             int y = DataTable.ColumnIndex(all.ColumnNames, parse.GetValue(target)!.Trim(), path);
@@ -144,6 +159,27 @@ internal static class LatentCommands
             CheckScatterSize(regressors.Length + 1, parse.GetValue(threads), path);
             using FileDataSource<double> data = all.WithColumns([.. regressors, y]);
             string[] names = data.Columns.Select(j => data.ColumnNames[j]).ToArray();
+            string[] coefficientNames = [.. (intercept ? ["(intercept)"] : Array.Empty<string>()), .. names[..^1]];
+            if (k is { } count)
+            {
+                CheckFinite(data, names);
+                if (count > data.Points)
+                {
+                    throw new UsageException($"{path} has {data.Points} rows but --components is {count}; a mixture needs at least as many points as components.");
+                }
+
+                return RegressionMixture(terminal, path, data, coefficientNames, names[^1], parse.GetValue(output), parse.GetValue(experts), new RegressionMixtureOptions
+                {
+                    Components = count,
+                    Intercept = intercept,
+                    MaxIterations = parse.GetValue(maxIterations),
+                    Tolerance = parse.GetResult(tolerance) is { Implicit: false } ? parse.GetValue(tolerance) : 1e-8,
+                    Restarts = parse.GetValue(restarts),
+                    Seed = parse.GetValue(seed),
+                    MaxDegreeOfParallelism = parse.GetValue(threads),
+                });
+            }
+
             var options = new BayesianLinearRegressionOptions
             {
                 Intercept = intercept,
@@ -154,7 +190,7 @@ internal static class LatentCommands
             CheckFinite(data, names);
             BayesianLinearRegressionModel<double> model = UsageErrors.Of(path, () => terminal.WithProgress("fitting Bayesian linear regression", 1, verbose: false, progress =>
                 new BayesianLinearRegression<double>(options with { Progress = progress }).Fit(data)));
-            string[] weightNames = [.. (intercept ? ["(intercept)"] : Array.Empty<string>()), .. names[..^1]];
+            string[] weightNames = coefficientNames;
 
             string? outputPath = parse.GetValue(output);
             if (outputPath is not null)
@@ -228,6 +264,99 @@ internal static class LatentCommands
         {
             throw new UsageException($"{path}: {d} columns need {bytes / (1 << 30):F1} GiB for their {d} × {d} scatter matrices; choose fewer --columns.");
         }
+    }
+
+    /// <summary><c>emk regress --components K [--experts]</c>: the fit, its summary and its model file.</summary>
+    private static int RegressionMixture(
+        Terminal terminal, string path, FileDataSource<double> data, string[] coefficientNames, string target, string? outputPath, bool experts, RegressionMixtureOptions options)
+    {
+        string what = experts ? "mixture of experts" : "mixture of regressions";
+        RegressionMixtureModel<double> model = UsageErrors.Of(path, () => terminal.WithProgress($"fitting a {what}", options.Restarts, verbose: false, progress => experts
+            ? new MixtureOfExperts<double>(options with { Progress = progress }).Fit(data)
+            : new MixtureOfRegressions<double>(options with { Progress = progress }).Fit(data)));
+        if (outputPath is not null)
+        {
+            OutputFile.Write(outputPath, stream => WriteRegressionMixture(stream, model, coefficientNames, target));
+        }
+
+        int k = model.Components, p = model.Regressors;
+        terminal.Heading($"{char.ToUpperInvariant(what[0])}{what[1..]} of '{target}': K = {k}, {data.Points} points, {p} coefficients per expert");
+        terminal.Facts(
+        [
+            ("mean log-likelihood", Format.Number(model.MeanLogLikelihood)),
+            ("iterations", $"{model.Iterations}{(model.Converged ? " (converged)" : " (not converged)")}"),
+        ]);
+        var headers = new List<string> { "expert", experts ? "mean gate" : "weight", "noise sd" };
+        headers.AddRange(coefficientNames);
+        double[] share = new double[k];
+        if (experts)
+        {
+            // The gate averaged over the training inputs (each expert's share of the data), a chunk of rows at a time.
+            int inputs = p - (model.Intercept ? 1 : 0), d = data.Features;
+            int rows = (int)Math.Min(data.Points, 1 << 16);
+            double[] chunk = new double[rows * d];
+            double[] x = new double[rows * inputs];
+            for (long start = 0; start < data.Points; start += rows)
+            {
+                int count = (int)Math.Min(rows, data.Points - start);
+                data.Read(start, count, chunk, count, default, default);
+                for (int i = 0; i < count; i++)
+                {
+                    for (int c = 0; c < inputs; c++)
+                    {
+                        x[i * inputs + c] = chunk[c * count + i];
+                    }
+                }
+
+                double[] gates = model.GateProbabilities(x.AsSpan(0, count * inputs), count);
+                for (int i = 0; i < count; i++)
+                {
+                    for (int j = 0; j < k; j++)
+                    {
+                        share[j] += gates[i * k + j];
+                    }
+                }
+            }
+
+            for (int j = 0; j < k; j++)
+            {
+                share[j] /= data.Points;
+            }
+        }
+        else
+        {
+            model.Gate.CopyTo(share);
+        }
+
+        terminal.Table(headers, Enumerable.Range(0, k).Select(j => new[] { j.ToString(System.Globalization.CultureInfo.InvariantCulture), Format.Fixed(share[j], 4), Format.Number(Math.Sqrt(model.Variances[j])) }
+            .Concat(Enumerable.Range(0, p).Select(c => Format.Number(model.Coefficients[j * p + c]))).ToArray()).ToArray());
+        if (outputPath is not null)
+        {
+            terminal.Line($"model written to {outputPath}");
+        }
+
+        return 0;
+    }
+
+    private static void WriteRegressionMixture(Stream stream, RegressionMixtureModel<double> model, string[] coefficientNames, string target)
+    {
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteString("format", "emk-regression-mixture");
+        json.WriteNumber("version", 1);
+        json.WriteString("gating", model.Gating == ExpertGating.Softmax ? "softmax" : "constant");
+        json.WriteString("target", target);
+        json.WriteBoolean("intercept", model.Intercept);
+        json.WriteNumber("components", model.Components);
+        JsonFields.Strings(json, "coefficient_names", coefficientNames);
+        JsonFields.Numbers(json, model.Gating == ExpertGating.Softmax ? "gate_rows" : "weights", model.Gate);
+        JsonFields.Numbers(json, "coefficients", model.Coefficients);
+        JsonFields.Numbers(json, "variances", model.Variances);
+        json.WriteNumber("mean_log_likelihood", model.MeanLogLikelihood);
+        JsonFields.Numbers(json, "mean_log_likelihood_history", model.MeanLogLikelihoodHistory);
+        json.WriteNumber("iterations", model.Iterations);
+        json.WriteBoolean("converged", model.Converged);
+        json.WriteEndObject();
     }
 
     private static void WriteFactorAnalysis(Stream stream, FactorAnalysisModel<double> model, string[] names)

@@ -86,6 +86,46 @@ public sealed class CliLatentTests : IDisposable
         Assert.Equal(expected.LogEvidence, model.GetProperty("log_evidence_per_point").GetDouble());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void RegressionMixtures_WriteTheLibrarysFit(bool experts)
+    {
+        var fixture = Fixture.Load(Path.Combine(Fixture.Folder(), "latent", experts ? "synth-moe-k2.json" : "lines3-mixreg-k3.json"));
+        JsonElement data = fixture.Root.GetProperty("data");
+        int n = data.GetProperty("n").GetInt32(), p = data.GetProperty("p").GetInt32(), k = fixture.Components;
+        double[] design = data.GetProperty("x").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        double[] y = data.GetProperty("y").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        double[] table = new double[n * p], inputs = new double[n * (p - 1)];
+        for (int i = 0; i < n; i++)
+        {
+            for (int c = 1; c < p; c++)
+            {
+                table[i * p + c - 1] = design[i * p + c];
+                inputs[i * (p - 1) + c - 1] = design[i * p + c];
+            }
+
+            table[i * p + p - 1] = y[i];
+        }
+
+        string csv = CsvOf(table, p, [.. Enumerable.Range(1, p - 1).Select(c => $"x{c}"), "y"]);
+        string[] args = ["regress", csv, "--target", "y", "-k", k.ToString(CultureInfo.InvariantCulture), "--seed", "3", "--n-init", "2", "-o", PathOf("mix.json")];
+        CliRun run = Run(experts ? [.. args, "--experts"] : args);
+        Assert.True(run.Exit == 0, run.Error);
+        var options = new RegressionMixtureOptions { Components = k, Seed = 3, Restarts = 2 };
+        RegressionMixtureModel<double> expected = experts
+            ? new MixtureOfExperts<double>(options).Fit(inputs, y, n, p - 1)
+            : new MixtureOfRegressions<double>(options).Fit(inputs, y, n, p - 1);
+        JsonElement model = JsonDocument.Parse(File.ReadAllText(PathOf("mix.json"))).RootElement;
+        Assert.Equal("emk-regression-mixture", model.GetProperty("format").GetString());
+        Assert.Equal(experts ? "softmax" : "constant", model.GetProperty("gating").GetString());
+        Assert.Equal(expected.Gate.ToArray(), model.GetProperty(experts ? "gate_rows" : "weights").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal(expected.Coefficients.ToArray(), model.GetProperty("coefficients").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal(expected.Variances.ToArray(), model.GetProperty("variances").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal(expected.MeanLogLikelihood, model.GetProperty("mean_log_likelihood").GetDouble());
+        Assert.Contains(Format.Number(expected.MeanLogLikelihood), run.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void FactorCovariance_WritesTheLibrarysMixtureAndEvaluatesIt()
     {
@@ -134,6 +174,10 @@ public sealed class CliLatentTests : IDisposable
         File.WriteAllText(PathOf("nan.csv"), "a,b\n1,2\n3,NaN\n");
         AssertBad(Run("fa", PathOf("nan.csv")), "line 3");
         AssertBad(Run("regress", PathOf("nan.csv"), "--target", "a"), "line 3");
+        AssertBad(Run("regress", PathOf("nan.csv"), "--target", "a", "-k", "2"), "line 3");
+        AssertBad(Run("regress", csv, "--target", "a", "--experts"), "give --components K");
+        AssertBad(Run("regress", csv, "--target", "a", "-k", "0"), "--components must be at least 1");
+        AssertBad(Run("regress", csv, "--target", "a", "-k", "4"), "a mixture needs at least as many points as components");
         Assert.False(File.Exists(PathOf("out.json")));
     }
 

@@ -20,7 +20,8 @@ public enum ExpertGating
 
 /// <summary>
 /// K linear-regression experts y | x, k ~ N(xᵀβ_k, σ²_k) with constant or softmax gating, as a model of the EM engine. Each
-/// point is a row of the design x (P columns) followed by its response y (the data's last column), so D = P + 1.
+/// point is a row of inputs followed by its response y (the data's last column); the design row x is the inputs, after a 1
+/// when the model has an intercept, so P = inputs + 1 with an intercept and D = inputs + 1.
 /// </summary>
 /// <typeparam name="T">float or double.</typeparam>
 /// <remarks>
@@ -51,12 +52,13 @@ public sealed class LinearExpertMixture<T> : IMixtureModel<T>
     private readonly double[] _matrix;
     private double[]? _initial;
 
-    /// <summary>K experts on P regressors (the design's columns, an intercept column included if wanted), with unit variances and zero coefficients.</summary>
+    /// <summary>K experts on P regressors (the design's columns, the intercept's included), with unit variances and zero coefficients.</summary>
     /// <param name="gating">Constant or softmax gating.</param>
     /// <param name="components">K (≥ 1; ≥ 2 for a softmax gate to mean anything).</param>
-    /// <param name="regressors">P (≥ 1).</param>
+    /// <param name="regressors">P (≥ 1; ≥ 2 with an intercept to have any input).</param>
+    /// <param name="intercept">Whether the design's column 0 is a 1 the model adds (not a column of the data).</param>
     /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or the gating is unknown.</exception>
-    public LinearExpertMixture(ExpertGating gating, int components, int regressors)
+    public LinearExpertMixture(ExpertGating gating, int components, int regressors, bool intercept = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(components, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(regressors, 1);
@@ -68,6 +70,7 @@ public sealed class LinearExpertMixture<T> : IMixtureModel<T>
         Gating = gating;
         Components = components;
         Regressors = regressors;
+        Intercept = intercept;
         int k = components, p = regressors, j = GateRows;
         _gate = new double[gating == ExpertGating.Constant ? k : k * p];
         if (gating == ExpertGating.Constant)
@@ -110,8 +113,26 @@ public sealed class LinearExpertMixture<T> : IMixtureModel<T>
     /// <summary>P, the regressors (the design's columns).</summary>
     public int Regressors { get; }
 
-    /// <summary>D = P + 1: the design's columns, then the response.</summary>
-    public int Features => Regressors + 1;
+    /// <summary>Whether the design's column 0 is a 1 the model adds.</summary>
+    public bool Intercept { get; }
+
+    /// <summary>D: the inputs (P, or P − 1 with an intercept), then the response.</summary>
+    public int Features => Regressors - (Intercept ? 1 : 0) + 1;
+
+    /// <summary>The design row of point <paramref name="i"/> of a tile (with the intercept's 1 first when there is one).</summary>
+    private void DesignRow(in DataTile<T> tile, int i, Span<double> phi)
+    {
+        int offset = Intercept ? 1 : 0;
+        if (Intercept)
+        {
+            phi[0] = 1;
+        }
+
+        for (int c = offset; c < phi.Length; c++)
+        {
+            phi[c] = double.CreateTruncating(tile[i, c - offset]);
+        }
+    }
 
     /// <summary>How each run starts: <see cref="StartFromData"/> (the default) or the parameters the model holds.</summary>
     public bool StartFromData { get; set; } = true;
@@ -227,12 +248,8 @@ public sealed class LinearExpertMixture<T> : IMixtureModel<T>
             for (int i = 0; i < tile.Points; i++)
             {
                 double w = double.CreateTruncating(tile.Weight(i));
-                for (int c = 0; c < p; c++)
-                {
-                    phi[c] = double.CreateTruncating(tile[i, c]);
-                }
-
-                double y = double.CreateTruncating(tile[i, p]);
+                DesignRow(tile, i, phi);
+                double y = double.CreateTruncating(tile[i, tile.Features - 1]);
                 AddNormalEquations(all, phi, y, w);
                 all[(p * p) + p] += w * y * y;
                 all[(p * p) + p + 1] += w;
@@ -329,9 +346,11 @@ public sealed class LinearExpertMixture<T> : IMixtureModel<T>
     private void LogProbabilities(in DataTile<T> tile, Span<T> logRho, Span<T> gates)
     {
         int k = Components, p = Regressors, points = tile.Points;
-        ReadOnlySpan<T> y = tile.Feature(p);
+        ReadOnlySpan<T> y = tile.Feature(tile.Features - 1);
+        Span<double> phi = stackalloc double[p];
         for (int i = 0; i < points; i++)
         {
+            DesignRow(tile, i, phi);
             double maxA = double.NegativeInfinity;
             if (Gating == ExpertGating.Softmax)
             {
@@ -340,7 +359,7 @@ public sealed class LinearExpertMixture<T> : IMixtureModel<T>
                     double a = 0;
                     for (int c = 0; c < p; c++)
                     {
-                        a += _gate[j * p + c] * double.CreateTruncating(tile[i, c]);
+                        a += _gate[j * p + c] * phi[c];
                     }
 
                     gates[j * points + i] = T.CreateTruncating(a);
@@ -368,7 +387,7 @@ public sealed class LinearExpertMixture<T> : IMixtureModel<T>
                 double mean = 0;
                 for (int c = 0; c < p; c++)
                 {
-                    mean += _coefficients[j * p + c] * double.CreateTruncating(tile[i, c]);
+                    mean += _coefficients[j * p + c] * phi[c];
                 }
 
                 double residual = yi - mean;
@@ -399,12 +418,8 @@ public sealed class LinearExpertMixture<T> : IMixtureModel<T>
         for (int i = 0; i < points; i++)
         {
             double w = double.CreateTruncating(tile.Weight(i));
-            for (int c = 0; c < p; c++)
-            {
-                phi[c] = double.CreateTruncating(tile[i, c]);
-            }
-
-            double yi = double.CreateTruncating(tile[i, p]);
+            DesignRow(tile, i, phi);
+            double yi = double.CreateTruncating(tile[i, tile.Features - 1]);
             for (int j = 0; j < k; j++)
             {
                 double omega = w * double.CreateTruncating(r[j * points + i]);

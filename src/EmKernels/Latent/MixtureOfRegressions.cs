@@ -79,6 +79,12 @@ public sealed class MixtureOfRegressions<T>
     /// <exception cref="ArgumentException">A length, value or starting parameter is invalid; the message says which.</exception>
     public RegressionMixtureModel<T> Fit(ReadOnlySpan<T> regressors, ReadOnlySpan<T> responses, int points, int regressorCount, ReadOnlySpan<T> sampleWeights = default) =>
         RegressionMixtures.Fit(ExpertGating.Constant, Options, regressors, responses, points, regressorCount, sampleWeights);
+
+    /// <summary>Fits data from any source (in memory, or streamed from a file): every column but the last is an input, the last is y.</summary>
+    /// <param name="data">The points.</param>
+    /// <returns>The fitted model.</returns>
+    /// <exception cref="ArgumentException">A value or starting parameter is invalid; the message says which.</exception>
+    public RegressionMixtureModel<T> Fit(DataSource<T> data) => RegressionMixtures.Fit(ExpertGating.Constant, Options, data);
 }
 
 /// <summary>
@@ -112,6 +118,12 @@ public sealed class MixtureOfExperts<T>
     /// <exception cref="ArgumentException">A length, value or starting parameter is invalid; the message says which.</exception>
     public RegressionMixtureModel<T> Fit(ReadOnlySpan<T> regressors, ReadOnlySpan<T> responses, int points, int regressorCount, ReadOnlySpan<T> sampleWeights = default) =>
         RegressionMixtures.Fit(ExpertGating.Softmax, Options, regressors, responses, points, regressorCount, sampleWeights);
+
+    /// <summary>Fits data from any source (in memory, or streamed from a file): every column but the last is an input, the last is y.</summary>
+    /// <param name="data">The points.</param>
+    /// <returns>The fitted model.</returns>
+    /// <exception cref="ArgumentException">A value or starting parameter is invalid; the message says which.</exception>
+    public RegressionMixtureModel<T> Fit(DataSource<T> data) => RegressionMixtures.Fit(ExpertGating.Softmax, Options, data);
 }
 
 /// <summary>What the two estimators share.</summary>
@@ -128,8 +140,8 @@ internal static class RegressionMixtures
         }
     }
 
-    /// <summary>The data as the model reads them: the design (with a leading column of ones if asked), then y, feature-major.</summary>
-    public static FeatureMajorMatrix<T> Data<T>(ReadOnlySpan<T> regressors, ReadOnlySpan<T> responses, int points, int regressorCount, bool intercept)
+    /// <summary>The data as the model reads them: the inputs, then y, feature-major.</summary>
+    public static FeatureMajorMatrix<T> Data<T>(ReadOnlySpan<T> regressors, ReadOnlySpan<T> responses, int points, int regressorCount)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         ArgumentOutOfRangeException.ThrowIfNegative(points);
@@ -144,43 +156,41 @@ internal static class RegressionMixtures
             throw new ArgumentException($"Expected {points} responses, got {responses.Length}.", nameof(responses));
         }
 
-        int offset = intercept ? 1 : 0, p = regressorCount + offset;
-        if (p < 1)
-        {
-            throw new ArgumentException("A regression needs at least one regressor or an intercept.", nameof(regressorCount));
-        }
-
-        var data = new FeatureMajorMatrix<T>(points, p + 1);
-        if (intercept)
-        {
-            data.Feature(0).Fill(T.One);
-        }
-
+        var data = new FeatureMajorMatrix<T>(points, regressorCount + 1);
         for (int j = 0; j < regressorCount; j++)
         {
-            Span<T> feature = data.Feature(j + offset);
+            Span<T> feature = data.Feature(j);
             for (int n = 0; n < points; n++)
             {
                 feature[n] = regressors[n * regressorCount + j];
             }
         }
 
-        responses.CopyTo(data.Feature(p));
+        responses.CopyTo(data.Feature(regressorCount));
         return data;
     }
 
     public static RegressionMixtureModel<T> Fit<T>(
         ExpertGating gating, RegressionMixtureOptions o, ReadOnlySpan<T> regressors, ReadOnlySpan<T> responses, int points, int regressorCount, ReadOnlySpan<T> sampleWeights)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
+        Fit(gating, o, InMemoryDataSource<T>.Own(Data(regressors, responses, points, regressorCount), sampleWeights));
+
+    public static RegressionMixtureModel<T> Fit<T>(ExpertGating gating, RegressionMixtureOptions o, DataSource<T> data)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        FeatureMajorMatrix<T> data = Data(regressors, responses, points, regressorCount, o.Intercept);
-        int k = o.Components, p = data.Features - 1;
-        if (points < k)
+        ArgumentNullException.ThrowIfNull(data);
+        int k = o.Components, p = data.Features - 1 + (o.Intercept ? 1 : 0);
+        if (p < 1)
         {
-            throw new ArgumentException($"There are {points} points but {k} components; a mixture needs at least as many points as components.", nameof(regressors));
+            throw new ArgumentException("A regression needs at least one regressor or an intercept.", nameof(data));
         }
 
-        var model = new LinearExpertMixture<T>(gating, k, p);
+        if (data.Points < k)
+        {
+            throw new ArgumentException($"There are {data.Points} points but {k} components; a mixture needs at least as many points as components.", nameof(data));
+        }
+
+        var model = new LinearExpertMixture<T>(gating, k, p, o.Intercept);
         if (o.InitialGate is not null)
         {
             Given(o.InitialGate, model.Gate.Length, "options.InitialGate").CopyTo(model.Gate);
@@ -203,7 +213,7 @@ internal static class RegressionMixtures
             model.StartFromData = false;
         }
 
-        ExpectationMaximizationResult result = ExpectationMaximization.Fit(model, InMemoryDataSource<T>.Own(data, sampleWeights), new ExpectationMaximizationOptions
+        ExpectationMaximizationResult result = ExpectationMaximization.Fit(model, data, new ExpectationMaximizationOptions
         {
             MaxIterations = o.MaxIterations,
             Tolerance = o.Tolerance,
@@ -349,8 +359,8 @@ public sealed class RegressionMixtureModel<T>
     /// <exception cref="ArgumentException">A shape does not match, or a value is not finite.</exception>
     public void Evaluate(ReadOnlySpan<T> regressors, ReadOnlySpan<T> responses, int points, double[]? logLikelihoods, T[]? responsibilities, int[]? labels)
     {
-        FeatureMajorMatrix<T> data = RegressionMixtures.Data(regressors, responses, points, Regressors - (Intercept ? 1 : 0), Intercept);
-        var copy = new LinearExpertMixture<T>(Gating, Components, Regressors) { StartFromData = false };
+        FeatureMajorMatrix<T> data = RegressionMixtures.Data(regressors, responses, points, Regressors - (Intercept ? 1 : 0));
+        var copy = new LinearExpertMixture<T>(Gating, Components, Regressors, Intercept) { StartFromData = false };
         copy.ReadParameters(_parameters);
         ExpectationMaximization.Evaluate(copy, InMemoryDataSource<T>.Own(data, default), logLikelihoods, responsibilities, labels);
     }
