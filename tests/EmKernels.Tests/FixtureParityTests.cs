@@ -21,7 +21,7 @@ namespace EmKernels.Tests;
 public sealed class FixtureParityTests(ITestOutputHelper output)
 {
     /// <summary>Models of emk-fixture/2 that run; every other model of that format is skipped as not implemented yet.</summary>
-    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression", "hmm", "gaussian-mixture-map", "bayesian-gaussian-mixture", "mixture-of-regressions", "mixture-of-experts"];
+    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression", "hmm", "gaussian-mixture-map", "bayesian-gaussian-mixture", "mixture-of-regressions", "mixture-of-experts", "gaussian-mixture-parsimonious", "gaussian-mixture-noise"];
 
     public static TheoryData<string> AllFixtures() => new(Fixture.All());
 
@@ -59,6 +59,9 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
                 break;
             case ("emk-fixture/2", "mixture-of-regressions" or "mixture-of-experts"):
                 RunRegressionMixture(fixture, comparison);
+                break;
+            case ("emk-fixture/2", "gaussian-mixture-parsimonious" or "gaussian-mixture-noise"):
+                RunParsimonious(fixture, comparison);
                 break;
             case ("emk-fixture/2", var model):
                 Skip.IfNot(ImplementedVersion2.Contains(model), $"{name}: the model '{model}' is not implemented yet.");
@@ -451,6 +454,103 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
         fit.Evaluate(x, y, n, null, responsibilities, labels);
         comparison.Values("responsibilities_head", fixture.Expected("responsibilities_head"), responsibilities.AsSpan(0, head * k));
         comparison.Labels(fixture.Expected("labels"), labels);
+    }
+
+    /// <summary>mclust/FORMAT.md §7: n iterations of estep/mstep of the parameterization (with the noise component, Vinv given) from θ₀.</summary>
+    private static void RunParsimonious(Fixture fixture, FixtureComparison comparison)
+    {
+        var model = Enum.Parse<ParsimoniousModel>(fixture.Root.GetProperty("mclust_model").GetString()!);
+        bool noise = fixture.Model == "gaussian-mixture-noise";
+        int n = fixture.Points, d = fixture.Features, g = fixture.Components;
+        double? logNoise = noise ? Math.Log(fixture.Root.GetProperty("Vinv").GetDouble()) : null;
+        var family = new ParsimoniousComponents<double>(model, g, d, logNoise);
+        var mixture = new FiniteMixture<double>(family, MixtureInitialization.Current);
+        mixture.SetWeights(fixture.Init("weights"));
+        fixture.Init("means").CopyTo(family.Means);
+        fixture.Init("covariances").CopyTo(family.Covariances);
+        var data = new InMemoryDataSource<double>(fixture.Data, n, d);
+        ExpectationMaximizationResult result = ExpectationMaximization.Fit(mixture, data, new ExpectationMaximizationOptions { MaxIterations = fixture.Iterations, Tolerance = 0 });
+        comparison.Values("mean_log_likelihood", fixture.Expected("mean_log_likelihood"), result.ObjectiveHistory);
+        comparison.Values("weights", fixture.Expected("weights"), mixture.Weights);
+        comparison.Values("means", fixture.Expected("means"), family.Means[..(g * d)]);
+        comparison.Values("covariances", fixture.Expected("covariances"), family.Covariances[..(g * d * d)]);
+        (double[] scale, double[] shape, double[] orientation) = CanonicalDecomposition(model, family.Covariances[..(g * d * d)].ToArray(), g, d);
+        comparison.Values("scale", fixture.Expected("scale"), scale);
+        comparison.Values("shape", fixture.Expected("shape"), shape);
+        comparison.Values("orientation", fixture.Expected("orientation"), orientation);
+        int k = mixture.Components, head = Math.Min(n, 10);
+        double[] responsibilities = new double[n * k];
+        int[] labels = new int[n];
+        ExpectationMaximization.Evaluate(mixture, data, null, responsibilities, labels);
+        comparison.Values("responsibilities_head", fixture.Expected("responsibilities_head"), responsibilities.AsSpan(0, head * k));
+        comparison.Labels(fixture.Expected("labels"), labels);
+        if (noise)
+        {
+            (double box, double principal) = ParsimoniousComponents<double>.LogHypervolume(fixture.Data, n, d);
+            comparison.Values("log_hypervolumes", fixture.Expected("log_hypervolumes"), [box, principal]);
+        }
+    }
+
+    /// <summary>mclust/FORMAT.md §4.2: the unique (scale, shape, orientation) of each covariance, by the parameterization's family.</summary>
+    private static (double[] Scale, double[] Shape, double[] Orientation) CanonicalDecomposition(ParsimoniousModel model, double[] covariances, int g, int d)
+    {
+        double[] scale = new double[g], shape = new double[g * d], orientation = new double[g * d * d];
+        string name = model.ToString();
+        for (int k = 0; k < g; k++)
+        {
+            double[] sigma = covariances.AsSpan(k * d * d, d * d).ToArray();
+            double[] values = new double[d], vectors = new double[d * d];
+            if (name.EndsWith('I') || d == 1)
+            {
+                for (int j = 0; j < d; j++)
+                {
+                    values[j] = sigma[j * d + j];
+                    vectors[j * d + j] = 1;
+                }
+
+                if (name is "EII" or "VII" or "E" or "V")
+                {
+                    Array.Fill(values, sigma[0]);
+                }
+            }
+            else
+            {
+                Numerics.DenseMatrix.SymmetricEigen(sigma, d, values, vectors);
+                int[] order = Enumerable.Range(0, d).OrderByDescending(j => values[j]).ToArray();
+                double[] sorted = order.Select(j => values[j]).ToArray(), columns = new double[d * d];
+                for (int c = 0; c < d; c++)
+                {
+                    int largest = 0;
+                    for (int r = 0; r < d; r++)
+                    {
+                        if (Math.Abs(vectors[r * d + order[c]]) > Math.Abs(vectors[largest * d + order[c]]))
+                        {
+                            largest = r;
+                        }
+                    }
+
+                    double sign = vectors[largest * d + order[c]] < 0 ? -1 : 1;
+                    for (int r = 0; r < d; r++)
+                    {
+                        columns[r * d + c] = sign * vectors[r * d + order[c]];
+                    }
+                }
+
+                values = sorted;
+                vectors = columns;
+            }
+
+            double lambda = name is "EII" or "VII" or "E" or "V" ? values[0] : Math.Exp(values.Average(Math.Log));
+            scale[k] = lambda;
+            for (int j = 0; j < d; j++)
+            {
+                shape[k * d + j] = name is "EII" or "VII" or "E" or "V" ? 1 : values[j] / lambda;
+            }
+
+            vectors.CopyTo(orientation, k * d * d);
+        }
+
+        return (scale, shape, orientation);
     }
 
     private static double MeanLogLikelihood(FiniteMixture<double> mixture, InMemoryDataSource<double> data)

@@ -245,6 +245,154 @@ internal static class DenseMatrix
         }
     }
 
+    /// <summary>
+    /// The orthogonal polar factor P Rᵀ of a small square matrix F = P S Rᵀ (its singular value decomposition), by one-sided
+    /// Jacobi rotations (Hestenes): columns of F V are orthogonalized, their norms are S and their directions P; singular
+    /// values come with high relative accuracy, so an ill-conditioned F (where F (FᵀF)^(−1/2) loses the small ones) keeps an
+    /// accurate factor. Columns of P for zero singular values complete an orthonormal basis (F = 0 gives the identity, as
+    /// LAPACK's SVD does).
+    /// </summary>
+    /// <param name="f">n × n, row-major.</param>
+    /// <param name="n">n.</param>
+    /// <returns>P Rᵀ, n × n.</returns>
+    public static double[] PolarFactor(ReadOnlySpan<double> f, int n)
+    {
+        double[] a = f[..(n * n)].ToArray();
+        double[] v = new double[n * n];
+        for (int i = 0; i < n; i++)
+        {
+            v[i * n + i] = 1;
+        }
+
+        for (int sweep = 0; sweep < 100; sweep++)
+        {
+            bool rotated = false;
+            for (int p = 0; p < n - 1; p++)
+            {
+                for (int q = p + 1; q < n; q++)
+                {
+                    double alpha = 0, beta = 0, gamma = 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        alpha += a[i * n + p] * a[i * n + p];
+                        beta += a[i * n + q] * a[i * n + q];
+                        gamma += a[i * n + p] * a[i * n + q];
+                    }
+
+                    if (gamma == 0 || Math.Abs(gamma) <= 1e-15 * Math.Sqrt(alpha * beta))
+                    {
+                        continue;
+                    }
+
+                    rotated = true;
+                    double zeta = (beta - alpha) / (2 * gamma);
+                    double t = Math.Sign(zeta == 0 ? 1 : zeta) / (Math.Abs(zeta) + Math.Sqrt(1 + (zeta * zeta)));
+                    double c = 1 / Math.Sqrt(1 + (t * t)), s = c * t;
+                    for (int i = 0; i < n; i++)
+                    {
+                        double ap = a[i * n + p], aq = a[i * n + q];
+                        a[i * n + p] = (c * ap) - (s * aq);
+                        a[i * n + q] = (s * ap) + (c * aq);
+                        double vp = v[i * n + p], vq = v[i * n + q];
+                        v[i * n + p] = (c * vp) - (s * vq);
+                        v[i * n + q] = (s * vp) + (c * vq);
+                    }
+                }
+            }
+
+            if (!rotated)
+            {
+                break;
+            }
+        }
+
+        // P: the normalized columns; a zero one is completed from the standard basis, orthogonal to the others.
+        double largest = 0;
+        double[] norms = new double[n];
+        for (int j = 0; j < n; j++)
+        {
+            double sum = 0;
+            for (int i = 0; i < n; i++)
+            {
+                sum += a[i * n + j] * a[i * n + j];
+            }
+
+            norms[j] = Math.Sqrt(sum);
+            largest = Math.Max(largest, norms[j]);
+        }
+
+        bool[] zero = new bool[n];
+        for (int j = 0; j < n; j++)
+        {
+            zero[j] = !(norms[j] > 1e-300 && norms[j] > n * 2.220446049250313e-16 * largest);
+            for (int i = 0; i < n && !zero[j]; i++)
+            {
+                a[i * n + j] /= norms[j];
+            }
+        }
+
+        int basis = 0;
+        for (int j = 0; j < n; j++)
+        {
+            if (!zero[j])
+            {
+                continue;
+            }
+
+            while (true)
+            {
+                double[] candidate = new double[n];
+                candidate[basis++ % n] = 1;
+                for (int c = 0; c < n; c++)
+                {
+                    if (c == j || (zero[c] && c > j))
+                    {
+                        continue;
+                    }
+
+                    double dot = 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        dot += a[i * n + c] * candidate[i];
+                    }
+
+                    for (int i = 0; i < n; i++)
+                    {
+                        candidate[i] -= dot * a[i * n + c];
+                    }
+                }
+
+                double norm = Math.Sqrt(candidate.Sum(x => x * x));
+                if (norm > 1e-8)
+                {
+                    for (int i = 0; i < n; i++)
+                    {
+                        a[i * n + j] = candidate[i] / norm;
+                    }
+
+                    break;
+                }
+            }
+        }
+
+        double[] result = new double[n * n];
+        for (int r = 0; r < n; r++)
+        {
+            for (int c = 0; c < n; c++)
+            {
+                double sum = 0;
+                for (int j = 0; j < n; j++)
+                {
+                    sum += a[r * n + j] * v[c * n + j];
+                }
+
+                result[r * n + c] = sum;
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>All eigenvalues and eigenvectors (columns of <paramref name="vectors"/>) of a small symmetric matrix by cyclic Jacobi rotations.</summary>
     public static void SymmetricEigen(ReadOnlySpan<double> matrix, int n, Span<double> values, Span<double> vectors)
     {

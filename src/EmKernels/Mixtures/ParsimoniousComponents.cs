@@ -1,0 +1,925 @@
+using System.Numerics;
+using EmKernels.Engine;
+using EmKernels.Kernels;
+using EmKernels.Kernels.Common;
+using EmKernels.Numerics;
+
+namespace EmKernels.Mixtures;
+
+/// <summary>
+/// The covariance parameterizations Σ_k = λ_k D_k A_k D_kᵀ of Celeux and Govaert (1995) as mclust names them: volume λ,
+/// shape A (diagonal, |A| = 1) and orientation D, each Equal across components, Variable, or the Identity.
+/// </summary>
+public enum ParsimoniousModel
+{
+    /// <summary>Spherical, equal volume: σ² I.</summary>
+    EII,
+
+    /// <summary>Spherical, variable volume: σ²_k I.</summary>
+    VII,
+
+    /// <summary>Diagonal, equal volume and shape: λ A.</summary>
+    EEI,
+
+    /// <summary>Diagonal, variable volume, equal shape: λ_k A (iterative M-step).</summary>
+    VEI,
+
+    /// <summary>Diagonal, equal volume, variable shape: λ A_k.</summary>
+    EVI,
+
+    /// <summary>Diagonal, variable volume and shape: λ_k A_k.</summary>
+    VVI,
+
+    /// <summary>Ellipsoidal, equal volume, shape and orientation: Σ.</summary>
+    EEE,
+
+    /// <summary>Ellipsoidal, variable volume, equal shape and orientation: λ_k D A Dᵀ (iterative M-step).</summary>
+    VEE,
+
+    /// <summary>Ellipsoidal, equal volume and orientation, variable shape: λ D A_k Dᵀ (iterative M-step).</summary>
+    EVE,
+
+    /// <summary>Ellipsoidal, variable volume and shape, equal orientation: λ_k D A_k Dᵀ (iterative M-step).</summary>
+    VVE,
+
+    /// <summary>Ellipsoidal, equal volume and shape, variable orientation: λ D_k A D_kᵀ.</summary>
+    EEV,
+
+    /// <summary>Ellipsoidal, variable volume, equal shape, variable orientation: λ_k D_k A D_kᵀ (iterative M-step).</summary>
+    VEV,
+
+    /// <summary>Ellipsoidal, equal volume, variable shape and orientation: λ D_k A_k D_kᵀ.</summary>
+    EVV,
+
+    /// <summary>Ellipsoidal, variable everything: Σ_k (the full covariance).</summary>
+    VVV,
+
+    /// <summary>One dimension, equal variance.</summary>
+    E,
+
+    /// <summary>One dimension, variable variance.</summary>
+    V,
+}
+
+/// <summary>
+/// Gaussian components with one of mclust's 14 covariance parameterizations (and E, V in one dimension), with mclust's
+/// M-steps (Celeux and Govaert 1995; Browne and McNicholas 2014 for EVE and VVE) — the iterative ones (VEI, VEV, VEE, EVE,
+/// VVE) run their inner iteration from mclust's fixed start at every M-step with its stopping rule, which is not the
+/// converged constrained maximizer (a generalized M-step) — and optionally mclust's noise component: one more component
+/// of constant density 1/V over the data's hypervolume (<see cref="LogHypervolume"/>), listed last. Covariances are held
+/// as full D × D matrices (the layout of the full type); log-densities and statistics are the full-covariance kernels.
+/// </summary>
+/// <typeparam name="T">float or double.</typeparam>
+public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
+{
+    private readonly T[] _factors;
+    private readonly T[] _offsets;
+    private readonly double[] _lower;
+    private readonly double[][] _scatter;
+    private readonly double[] _counts;
+    private double _logNoiseDensity;
+
+    /// <summary>G Gaussian components of a parameterization (with identity covariances), and with <paramref name="logNoiseDensity"/> a noise component after them.</summary>
+    /// <param name="model">The parameterization (E and V need D = 1).</param>
+    /// <param name="gaussians">G (≥ 1).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="logNoiseDensity">log(1/V) of a noise component (mclust's <c>Vinv</c>), or null for none.</param>
+    /// <param name="regularization">Added to every covariance diagonal after the M-step (≥ 0; mclust adds none).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range, or the model does not fit D.</exception>
+    public ParsimoniousComponents(ParsimoniousModel model, int gaussians, int features, double? logNoiseDensity = null, double regularization = 0)
+        : base(CovarianceType.Full, CheckedCount(gaussians, logNoiseDensity), features, regularization, CovarianceLength(CovarianceType.Full, CheckedCount(gaussians, logNoiseDensity), features))
+    {
+        if (!Enum.IsDefined(model) || ((model is ParsimoniousModel.E or ParsimoniousModel.V) != (features == 1)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(model), model, "E and V are the one-dimensional models; the other 14 need D ≥ 2.");
+        }
+
+        if (logNoiseDensity is { } log && !double.IsFinite(log))
+        {
+            throw new ArgumentOutOfRangeException(nameof(logNoiseDensity), logNoiseDensity, "Must be finite.");
+        }
+
+        Model = model;
+        Gaussians = gaussians;
+        _logNoiseDensity = logNoiseDensity ?? 0;
+        HasNoise = logNoiseDensity is not null;
+        int k = Components;
+        _factors = new T[k * features * features];
+        _offsets = new T[k];
+        _lower = new double[features * features];
+        _scatter = Enumerable.Range(0, gaussians).Select(_ => new double[features * features]).ToArray();
+        _counts = new double[gaussians];
+        SetIdentityCovariances();
+    }
+
+    /// <summary>The parameterization.</summary>
+    public ParsimoniousModel Model { get; }
+
+    /// <summary>G, the Gaussian components (the noise component, when there is one, is component G).</summary>
+    public int Gaussians { get; }
+
+    /// <summary>Whether component G is mclust's noise component.</summary>
+    public bool HasNoise { get; }
+
+    /// <summary>log(1/V), the noise component's log-density, in the user's units (0 without noise).</summary>
+    public double LogNoiseDensity => _logNoiseDensity;
+
+    /// <summary>mclust's <c>nMclustParams</c> without the mixing weights: the covariances' free parameters, G·D means, and the hypervolume with noise.</summary>
+    public override int FreeParameterCount => CovarianceParameterCount(Model, Gaussians, Features) + (Gaussians * Features) + (HasNoise ? 1 : 0);
+
+    /// <summary>The free parameters of the covariances of a parameterization (mclust's nVar).</summary>
+    /// <param name="model">The parameterization.</param>
+    /// <param name="gaussians">G.</param>
+    /// <param name="features">D.</param>
+    /// <returns>The count.</returns>
+    public static int CovarianceParameterCount(ParsimoniousModel model, int gaussians, int features)
+    {
+        int g = gaussians, d = features, rotation = d * (d - 1) / 2;
+        return model switch
+        {
+            ParsimoniousModel.E or ParsimoniousModel.EII => 1,
+            ParsimoniousModel.V or ParsimoniousModel.VII => g,
+            ParsimoniousModel.EEI => d,
+            ParsimoniousModel.VEI => g + d - 1,
+            ParsimoniousModel.EVI => 1 + (g * (d - 1)),
+            ParsimoniousModel.VVI => g * d,
+            ParsimoniousModel.EEE => d * (d + 1) / 2,
+            ParsimoniousModel.VEE => g + (d - 1) + rotation,
+            ParsimoniousModel.EVE => 1 + (g * (d - 1)) + rotation,
+            ParsimoniousModel.VVE => g + (g * (d - 1)) + rotation,
+            ParsimoniousModel.EEV => 1 + (d - 1) + (g * rotation),
+            ParsimoniousModel.VEV => g + (d - 1) + (g * rotation),
+            ParsimoniousModel.EVV => 1 - g + (g * d * (d + 1) / 2),
+            _ => g * d * (d + 1) / 2,
+        };
+    }
+
+    /// <summary>
+    /// mclust's <c>hypvol</c> as logarithms: the log-volume of the data's bounding box, Σ_j log(max_j − min_j), and of the
+    /// bounding box in principal coordinates (the eigenvectors of the covariance with divisor N); the noise density is 1/V with
+    /// V = exp of the smaller (D = 1: the box).
+    /// </summary>
+    /// <param name="data">N × D values, row-major.</param>
+    /// <param name="points">N (≥ 2).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <returns>(box, principal): the two log-volumes.</returns>
+    /// <exception cref="ArgumentException">The shape does not fit, or a value is not finite.</exception>
+    public static (double Box, double Principal) LogHypervolume(ReadOnlySpan<double> data, int points, int features)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(points, 2);
+        ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
+        int d = features;
+        if ((long)points * d != data.Length || !Reductions.AllFinite(data))
+        {
+            throw new ArgumentException($"Expected {points} × {d} finite values.", nameof(data));
+        }
+
+        double[] mean = new double[d];
+        for (int i = 0; i < points; i++)
+        {
+            for (int j = 0; j < d; j++)
+            {
+                mean[j] += data[i * d + j];
+            }
+        }
+
+        for (int j = 0; j < d; j++)
+        {
+            mean[j] /= points;
+        }
+
+        double[] covariance = new double[d * d];
+        for (int i = 0; i < points; i++)
+        {
+            for (int a = 0; a < d; a++)
+            {
+                for (int b = 0; b < d; b++)
+                {
+                    covariance[a * d + b] += (data[i * d + a] - mean[a]) * (data[i * d + b] - mean[b]) / points;
+                }
+            }
+        }
+
+        double[] values = new double[d], vectors = new double[d * d];
+        DenseMatrix.SymmetricEigen(covariance, d, values, vectors);
+        double box = 0, principal = 0;
+        for (int j = 0; j < d; j++)
+        {
+            double min = double.PositiveInfinity, max = double.NegativeInfinity, pmin = double.PositiveInfinity, pmax = double.NegativeInfinity;
+            for (int i = 0; i < points; i++)
+            {
+                double v = data[i * d + j];
+                min = Math.Min(min, v);
+                max = Math.Max(max, v);
+                double s = 0;
+                for (int a = 0; a < d; a++)
+                {
+                    s += vectors[a * d + j] * (data[i * d + a] - mean[a]);
+                }
+
+                pmin = Math.Min(pmin, s);
+                pmax = Math.Max(pmax, s);
+            }
+
+            box += Math.Log(max - min);
+            principal += Math.Log(pmax - pmin);
+        }
+
+        return (box, d == 1 ? box : principal);
+    }
+
+    /// <inheritdoc/>
+    public override void LogProbabilities(in DataTile<T> tile, Span<T> destination, Span<T> workspace)
+    {
+        GaussianKernels.FullLogDensity<T>(tile.Values, Features, tile.Points, tile.Stride, Components, KernelMeans, _factors, _offsets, destination);
+        if (HasNoise)
+        {
+            destination.Slice(Gaussians * tile.Points, tile.Points).Fill(T.CreateTruncating(LogWeights[Gaussians] + _logNoiseDensity));
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        AccumulateSecondMoments(tile, responsibilities, statistics, tied: false);
+    }
+
+    /// <inheritdoc/>
+    public override void ScaleFrame(int exponent)
+    {
+        base.ScaleFrame(exponent);
+        _logNoiseDensity -= exponent * Features * Math.Log(2); // the data × 2^e: a uniform density ÷ 2^(eD)
+    }
+
+    private protected override void PrepareCovariances() =>
+        GaussianKernels.FullParameters<T>(Covariances, Components, Features, LogWeights, _factors, _offsets);
+
+    private protected override double LargestConditionEstimate() => LargestConditionOf(_factors, Components);
+
+    /// <summary>
+    /// mclust's M-step of the parameterization: the means, then the covariances from the scatter matrices W_k about them
+    /// (pooled quantities divided by N_G, the Gaussian components' mass); the noise component has no parameters.
+    /// </summary>
+    /// <param name="statistics">The merged statistics.</param>
+    /// <param name="held">K flags (held components keep their parameters; the model's coupling then uses their current covariances' data as they are).</param>
+    /// <param name="degenerate">K outputs.</param>
+    public override void Maximize(SufficientStatistics statistics, ReadOnlySpan<bool> held, Span<bool> degenerate)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        int d = Features, g = Gaussians;
+        ReadOnlySpan<double> shift = statistics.Block(0), mass = Mass(statistics), first = statistics.Block(2), second = statistics.Block(3);
+        double minimum = MinimumMass(mass);
+        TotalPoints = 0;
+        foreach (double m in mass)
+        {
+            TotalPoints += m;
+        }
+
+        bool any = false;
+        for (int k = 0; k < g; k++)
+        {
+            double n = mass[k];
+            _counts[k] = n;
+            degenerate[k] = !(n > minimum);
+            any |= degenerate[k];
+            if (degenerate[k])
+            {
+                continue;
+            }
+
+            double[] w = _scatter[k];
+            for (int a = 0; a < d; a++)
+            {
+                double da = first[k * d + a] / n;
+                for (int b = a; b < d; b++)
+                {
+                    double value = second[((k * d) + a) * d + b] - (n * da * (first[k * d + b] / n));
+                    w[a * d + b] = value;
+                    w[b * d + a] = value;
+                }
+            }
+
+            if (!held[k])
+            {
+                Span<double> mean = Means.Slice(k * d, d);
+                for (int a = 0; a < d; a++)
+                {
+                    mean[a] = shift[k * d + a] + (first[k * d + a] / n);
+                }
+            }
+        }
+
+        if (any || HoldCovariances)
+        {
+            return; // a component without mass is re-seeded by the mixture; the coupled covariances wait for the next step
+        }
+
+        double[][] covariances = CovariancesOf();
+        for (int k = 0; k < g; k++)
+        {
+            if (held[k])
+            {
+                continue;
+            }
+
+            double[] sigma = covariances[k];
+            for (int a = 0; a < d; a++)
+            {
+                sigma[a * d + a] += FrameRegularization;
+            }
+
+            if (!sigma.All(double.IsFinite) || !DenseMatrix.TryCholesky(sigma, d, _lower))
+            {
+                degenerate[k] = true;
+                continue;
+            }
+
+            sigma.CopyTo(Covariances.Slice(k * d * d, d * d));
+        }
+    }
+
+    /// <summary>The G covariance matrices of the model from n_k and W_k.</summary>
+    private double[][] CovariancesOf()
+    {
+        int d = Features, g = Gaussians;
+        double[] n = _counts;
+        double[][] w = _scatter;
+        double total = n.Sum();
+        double[][] result = Enumerable.Range(0, g).Select(_ => new double[d * d]).ToArray();
+        switch (Model)
+        {
+            case ParsimoniousModel.E:
+            case ParsimoniousModel.EII:
+            {
+                double trace = 0;
+                for (int k = 0; k < g; k++)
+                {
+                    trace += Trace(w[k], d);
+                }
+
+                foreach (double[] s in result)
+                {
+                    SetDiagonal(s, d, _ => trace / (d * total));
+                }
+
+                break;
+            }
+
+            case ParsimoniousModel.V:
+            case ParsimoniousModel.VII:
+                for (int k = 0; k < g; k++)
+                {
+                    double variance = Trace(w[k], d) / (d * n[k]);
+                    SetDiagonal(result[k], d, _ => variance);
+                }
+
+                break;
+            case ParsimoniousModel.EEI:
+            {
+                double[] b = new double[d];
+                for (int k = 0; k < g; k++)
+                {
+                    for (int j = 0; j < d; j++)
+                    {
+                        b[j] += w[k][j * d + j];
+                    }
+                }
+
+                foreach (double[] s in result)
+                {
+                    SetDiagonal(s, d, j => b[j] / total);
+                }
+
+                break;
+            }
+
+            case ParsimoniousModel.EVI:
+            {
+                double lambda = 0;
+                for (int k = 0; k < g; k++)
+                {
+                    lambda += GeometricMean(Diagonal(w[k], d));
+                }
+
+                lambda /= total;
+                for (int k = 0; k < g; k++)
+                {
+                    double[] b = Diagonal(w[k], d);
+                    double scale = GeometricMean(b);
+                    SetDiagonal(result[k], d, j => lambda * b[j] / scale);
+                }
+
+                break;
+            }
+
+            case ParsimoniousModel.VVI:
+                for (int k = 0; k < g; k++)
+                {
+                    double[] b = Diagonal(w[k], d);
+                    double nk = n[k];
+                    SetDiagonal(result[k], d, j => b[j] / nk);
+                }
+
+                break;
+            case ParsimoniousModel.EEE:
+            {
+                double[] pooled = new double[d * d];
+                for (int k = 0; k < g; k++)
+                {
+                    for (int i = 0; i < d * d; i++)
+                    {
+                        pooled[i] += w[k][i];
+                    }
+                }
+
+                foreach (double[] s in result)
+                {
+                    for (int i = 0; i < d * d; i++)
+                    {
+                        s[i] = pooled[i] / total;
+                    }
+                }
+
+                break;
+            }
+
+            case ParsimoniousModel.EEV:
+            {
+                double[][] values = new double[g][], vectors = new double[g][];
+                double[] b = new double[d];
+                for (int k = 0; k < g; k++)
+                {
+                    (values[k], vectors[k]) = EigenDescending(w[k], d);
+                    for (int j = 0; j < d; j++)
+                    {
+                        b[j] += values[k][j];
+                    }
+                }
+
+                double scale = GeometricMean(b), lambda = scale / total;
+                for (int k = 0; k < g; k++)
+                {
+                    Compose(result[k], d, vectors[k], j => lambda * b[j] / scale);
+                }
+
+                break;
+            }
+
+            case ParsimoniousModel.EVV:
+            {
+                double lambda = 0;
+                double[] c = new double[g];
+                for (int k = 0; k < g; k++)
+                {
+                    c[k] = GeometricMean(EigenDescending(w[k], d).Values);
+                    lambda += c[k];
+                }
+
+                lambda /= total;
+                for (int k = 0; k < g; k++)
+                {
+                    for (int i = 0; i < d * d; i++)
+                    {
+                        result[k][i] = lambda * w[k][i] / c[k];
+                    }
+                }
+
+                break;
+            }
+
+            case ParsimoniousModel.VVV:
+                for (int k = 0; k < g; k++)
+                {
+                    for (int i = 0; i < d * d; i++)
+                    {
+                        result[k][i] = w[k][i] / n[k];
+                    }
+                }
+
+                break;
+            case ParsimoniousModel.VEI:
+                Vei(result, n, w, d);
+                break;
+            case ParsimoniousModel.VEV:
+                Vev(result, n, w, d);
+                break;
+            case ParsimoniousModel.VEE:
+                Vee(result, n, w, d, total);
+                break;
+            default:
+                Eve(result, n, w, d, total, variableVolume: Model == ParsimoniousModel.VVE);
+                break;
+        }
+
+        return result;
+    }
+
+    /// <summary>mclust's <c>msvei</c> (FORMAT §6.2): λ_k and a common diagonal shape A by alternation from A = 1.</summary>
+    private static void Vei(double[][] result, double[] n, double[][] w, int d)
+    {
+        int g = n.Length;
+        double[] a = Enumerable.Repeat(1.0, d).ToArray(), lambda = Enumerable.Repeat(1.0, g).ToArray();
+        double[] oldA = new double[d], oldLambda = new double[g];
+        double delta;
+        do
+        {
+            lambda.CopyTo(oldLambda, 0);
+            for (int k = 0; k < g; k++)
+            {
+                double sum = 0;
+                for (int j = 0; j < d; j++)
+                {
+                    sum += w[k][j * d + j] / a[j];
+                }
+
+                lambda[k] = sum / (d * n[k]);
+            }
+
+            a.CopyTo(oldA, 0);
+            for (int j = 0; j < d; j++)
+            {
+                double sum = 0;
+                for (int k = 0; k < g; k++)
+                {
+                    sum += w[k][j * d + j] / lambda[k];
+                }
+
+                a[j] = sum;
+            }
+
+            double scale = GeometricMean(a);
+            for (int j = 0; j < d; j++)
+            {
+                a[j] /= scale;
+            }
+
+            delta = 0;
+            for (int k = 0; k < g; k++)
+            {
+                delta = Math.Max(delta, Math.Abs(oldLambda[k] - lambda[k]) / (1 + lambda[k]));
+            }
+
+            for (int j = 0; j < d; j++)
+            {
+                delta = Math.Max(delta, Math.Abs(oldA[j] - a[j]) / (1 + a[j]));
+            }
+        }
+        while (delta > InnerTolerance);
+
+        for (int k = 0; k < g; k++)
+        {
+            SetDiagonal(result[k], d, j => lambda[k] * a[j]);
+        }
+    }
+
+    /// <summary>mclust's <c>msvev</c> (FORMAT §6.2): λ_k and a common shape A on each component's own eigenvectors.</summary>
+    private void Vev(double[][] result, double[] n, double[][] w, int d)
+    {
+        int g = n.Length;
+        double[][] omega = new double[g][], vectors = new double[g][];
+        double[] b = new double[d];
+        for (int k = 0; k < g; k++)
+        {
+            (omega[k], vectors[k]) = EigenDescending(w[k], d);
+            for (int j = 0; j < d; j++)
+            {
+                b[j] += omega[k][j];
+            }
+        }
+
+        double t = GeometricMean(b);
+        double[] a = b.Select(v => v / t).ToArray();
+        double[] lambda = n.Select(nk => t / (nk * TotalPoints)).ToArray();
+        double[] oldA = new double[d], oldLambda = new double[g];
+        double delta;
+        do
+        {
+            a.CopyTo(oldA, 0);
+            lambda.CopyTo(oldLambda, 0);
+            for (int k = 0; k < g; k++)
+            {
+                double sum = 0;
+                for (int j = 0; j < d; j++)
+                {
+                    sum += omega[k][j] / oldA[j];
+                }
+
+                lambda[k] = sum / n[k] / d;
+            }
+
+            for (int j = 0; j < d; j++)
+            {
+                double sum = 0;
+                for (int k = 0; k < g; k++)
+                {
+                    sum += omega[k][j] / lambda[k];
+                }
+
+                a[j] = sum;
+            }
+
+            double scale = GeometricMean(a);
+            for (int j = 0; j < d; j++)
+            {
+                a[j] /= scale;
+            }
+
+            delta = 0;
+            for (int j = 0; j < d; j++)
+            {
+                delta = Math.Max(delta, Math.Abs(oldA[j] - a[j]) / (1 + a[j]));
+            }
+
+            for (int k = 0; k < g; k++)
+            {
+                delta = Math.Max(delta, Math.Abs(lambda[k] - oldLambda[k]) / (1 + lambda[k]));
+            }
+        }
+        while (delta >= InnerTolerance);
+
+        for (int k = 0; k < g; k++)
+        {
+            double lk = lambda[k];
+            Compose(result[k], d, vectors[k], j => lk * a[j]);
+        }
+    }
+
+    /// <summary>mclust's <c>msvee</c> (FORMAT §6.2): λ_k and a common C = D A Dᵀ with |C| = 1, from λ = 1.</summary>
+    private void Vee(double[][] result, double[] n, double[][] w, int d, double total)
+    {
+        int g = n.Length;
+        double[] lambda = Enumerable.Repeat(1.0, g).ToArray();
+        double[] c = new double[d * d], inverse = new double[d * d], scratch = new double[2 * d * d];
+        double previous = double.MaxValue / 2, delta;
+        do
+        {
+            Array.Clear(c);
+            for (int k = 0; k < g; k++)
+            {
+                for (int i = 0; i < d * d; i++)
+                {
+                    c[i] += w[k][i] / lambda[k];
+                }
+            }
+
+            double scale = GeometricMean(EigenDescending(c, d).Values);
+            for (int i = 0; i < d * d; i++)
+            {
+                c[i] /= scale;
+            }
+
+            DenseMatrix.TryInvertPositiveDefinite(c, d, inverse, scratch, out _);
+            double criterion = d * total;
+            for (int k = 0; k < g; k++)
+            {
+                double trace = 0;
+                for (int a = 0; a < d; a++)
+                {
+                    for (int b = 0; b < d; b++)
+                    {
+                        trace += w[k][a * d + b] * inverse[b * d + a];
+                    }
+                }
+
+                lambda[k] = trace / (d * n[k]);
+                criterion += d * n[k] * Math.Log(lambda[k]);
+            }
+
+            delta = Math.Abs(criterion - previous) / (1 + Math.Abs(criterion));
+            previous = criterion;
+        }
+        while (delta > InnerTolerance);
+
+        for (int k = 0; k < g; k++)
+        {
+            for (int i = 0; i < d * d; i++)
+            {
+                result[k][i] = lambda[k] * c[i];
+            }
+        }
+    }
+
+    /// <summary>mclust's <c>mseve</c> / <c>msvve</c> (FORMAT §6.2): the two MM steps of Browne and McNicholas (2014) for the common orientation D, then the shapes (and volumes).</summary>
+    private static void Eve(double[][] result, double[] n, double[][] w, int d, double total, bool variableVolume)
+    {
+        int g = n.Length;
+        double[] orientation = new double[d * d];
+        for (int j = 0; j < d; j++)
+        {
+            orientation[j * d + j] = 1;
+        }
+
+        double[][] shape = Enumerable.Range(0, g).Select(_ => Enumerable.Repeat(1.0, d).ToArray()).ToArray();
+        double[] lambda = Enumerable.Repeat(1.0, g).ToArray();
+        double[] omega = w.Select(wk => EigenDescending(wk, d).Values[0]).ToArray();
+        double[] f = new double[d * d], product = new double[d * d];
+        double previous = double.MaxValue / 2, delta, criterion;
+        do
+        {
+            // MM 1: F = Σ_k (A_k⁻¹ Dᵀ W_k − ω_k A_k⁻¹ Dᵀ); D ← polar(F)ᵀ.
+            Array.Clear(f);
+            for (int k = 0; k < g; k++)
+            {
+                Multiply(orientation, w[k], d, transposeLeft: true, product); // Dᵀ W_k
+                for (int a = 0; a < d; a++)
+                {
+                    for (int b = 0; b < d; b++)
+                    {
+                        f[a * d + b] += (product[a * d + b] - (omega[k] * orientation[b * d + a])) / shape[k][a];
+                    }
+                }
+            }
+
+            double[] polar = Polar(f, d);
+            for (int a = 0; a < d; a++)
+            {
+                for (int b = 0; b < d; b++)
+                {
+                    orientation[a * d + b] = polar[b * d + a];
+                }
+            }
+
+            // MM 2: F = Σ_k (W_k D A_k⁻¹ − (max_j 1/a_kj) W_k D); D ← polar(F).
+            Array.Clear(f);
+            for (int k = 0; k < g; k++)
+            {
+                Multiply(w[k], orientation, d, transposeLeft: false, product); // W_k D
+                double largest = shape[k].Max(v => 1 / v);
+                for (int a = 0; a < d; a++)
+                {
+                    for (int b = 0; b < d; b++)
+                    {
+                        f[a * d + b] += (product[a * d + b] / shape[k][b]) - (largest * product[a * d + b]);
+                    }
+                }
+            }
+
+            Polar(f, d).CopyTo(orientation, 0);
+
+            // Shapes (and volumes) from M_k = Dᵀ W_k D.
+            criterion = 0;
+            for (int k = 0; k < g; k++)
+            {
+                double[] b = new double[d];
+                for (int j = 0; j < d; j++)
+                {
+                    double sum = 0;
+                    for (int a = 0; a < d; a++)
+                    {
+                        for (int c = 0; c < d; c++)
+                        {
+                            sum += orientation[a * d + j] * w[k][a * d + c] * orientation[c * d + j];
+                        }
+                    }
+
+                    b[j] = sum;
+                }
+
+                double[] m = (double[])b.Clone();
+                if (variableVolume)
+                {
+                    for (int j = 0; j < d; j++)
+                    {
+                        b[j] /= n[k];
+                    }
+
+                    lambda[k] = GeometricMean(b);
+                    for (int j = 0; j < d; j++)
+                    {
+                        shape[k][j] = b[j] / lambda[k];
+                    }
+                }
+                else
+                {
+                    double scale = GeometricMean(b);
+                    for (int j = 0; j < d; j++)
+                    {
+                        shape[k][j] = b[j] / scale;
+                    }
+                }
+
+                for (int j = 0; j < d; j++)
+                {
+                    criterion += m[j] / shape[k][j];
+                }
+            }
+
+            delta = Math.Abs(criterion - previous) / (1 + Math.Abs(criterion));
+            previous = criterion;
+        }
+        while (delta > InnerTolerance);
+
+        double common = criterion / (total * d);
+        for (int k = 0; k < g; k++)
+        {
+            double lk = variableVolume ? lambda[k] : common;
+            double[] ak = shape[k];
+            Compose(result[k], d, orientation, j => lk * ak[j]);
+        }
+    }
+
+    /// <summary>mclust's inner tolerance of the iterative M-steps: √ε (<c>emControl()$tol[2]</c>).</summary>
+    private const double InnerTolerance = 1.4901161193847656e-08;
+
+    /// <summary>N, the total mass of the last M-step (the noise's included), for VEV's first λ.</summary>
+    private double TotalPoints { get; set; } = 1;
+
+    private static int CheckedCount(int gaussians, double? noise)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(gaussians, 1);
+        return gaussians + (noise is null ? 0 : 1);
+    }
+
+    private static double Trace(double[] m, int d)
+    {
+        double sum = 0;
+        for (int j = 0; j < d; j++)
+        {
+            sum += m[j * d + j];
+        }
+
+        return sum;
+    }
+
+    private static double[] Diagonal(double[] m, int d)
+    {
+        double[] result = new double[d];
+        for (int j = 0; j < d; j++)
+        {
+            result[j] = m[j * d + j];
+        }
+
+        return result;
+    }
+
+    private static double GeometricMean(double[] values) => Math.Exp(values.Average(Math.Log));
+
+    private static void SetDiagonal(double[] m, int d, Func<int, double> value)
+    {
+        Array.Clear(m);
+        for (int j = 0; j < d; j++)
+        {
+            m[j * d + j] = value(j);
+        }
+    }
+
+    /// <summary>m = V diag(a) Vᵀ, V's columns the orientation.</summary>
+    private static void Compose(double[] m, int d, double[] vectors, Func<int, double> a)
+    {
+        double[] values = Enumerable.Range(0, d).Select(a).ToArray();
+        for (int r = 0; r < d; r++)
+        {
+            for (int c = 0; c < d; c++)
+            {
+                double sum = 0;
+                for (int j = 0; j < d; j++)
+                {
+                    sum += vectors[r * d + j] * values[j] * vectors[c * d + j];
+                }
+
+                m[r * d + c] = sum;
+            }
+        }
+    }
+
+    /// <summary>The eigenvalues of a symmetric matrix in decreasing order and their eigenvectors (columns).</summary>
+    private static (double[] Values, double[] Vectors) EigenDescending(double[] m, int d)
+    {
+        double[] values = new double[d], vectors = new double[d * d];
+        DenseMatrix.SymmetricEigen(m, d, values, vectors);
+        int[] order = Enumerable.Range(0, d).OrderByDescending(j => values[j]).ToArray();
+        double[] sortedValues = order.Select(j => values[j]).ToArray(), sortedVectors = new double[d * d];
+        for (int r = 0; r < d; r++)
+        {
+            for (int c = 0; c < d; c++)
+            {
+                sortedVectors[r * d + c] = vectors[r * d + order[c]];
+            }
+        }
+
+        return (sortedValues, sortedVectors);
+    }
+
+    /// <summary>product = Lᵀ R (with <paramref name="transposeLeft"/>) or L R, d × d.</summary>
+    private static void Multiply(double[] left, double[] right, int d, bool transposeLeft, double[] product)
+    {
+        for (int a = 0; a < d; a++)
+        {
+            for (int b = 0; b < d; b++)
+            {
+                double sum = 0;
+                for (int c = 0; c < d; c++)
+                {
+                    sum += (transposeLeft ? left[c * d + a] : left[a * d + c]) * right[c * d + b];
+                }
+
+                product[a * d + b] = sum;
+            }
+        }
+    }
+
+    /// <summary>polar(F) = P Rᵀ of F = P S Rᵀ (<see cref="DenseMatrix.PolarFactor"/>; the identity for F = 0, which the second MM step of the first inner iteration gives, every A_k = 1 making its two terms equal).</summary>
+    private static double[] Polar(double[] f, int d) => DenseMatrix.PolarFactor(f, d);
+}
