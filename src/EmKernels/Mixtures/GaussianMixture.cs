@@ -112,7 +112,33 @@ public sealed class GaussianMixture<T>
 
         // Validate the user's starting parameters before any work.
         var given = GivenParameters.From(o, k, d);
-        var family = GaussianComponents<T>.Create(o.CovarianceType, k, d, o.RegCovar);
+        if (warmStart is not null && warmStart.Parameterization != o.Parameterization)
+        {
+            throw new ArgumentException($"The warm-start model's parameterization is {warmStart.Parameterization?.ToString() ?? "none"}; this fit's is {o.Parameterization?.ToString() ?? "none"}.", nameof(warmStart));
+        }
+
+        GaussianComponents<T> family;
+        if (o.Parameterization is { } parameterization)
+        {
+            if (o.CovarianceType != CovarianceType.Full || o.Prior is not null)
+            {
+                throw new ArgumentException("A parameterization holds full D × D covariances (CovarianceType.Full) and takes no prior.", "options.Parameterization");
+            }
+
+            try
+            {
+                family = new ParsimoniousComponents<T>(parameterization, k, d, null, o.RegCovar);
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                throw new ArgumentException(e.Message, "options.Parameterization", e);
+            }
+        }
+        else
+        {
+            family = GaussianComponents<T>.Create(o.CovarianceType, k, d, o.RegCovar);
+        }
+
         family.HoldCovariances = o.Held?.Covariances ?? false;
         try
         {

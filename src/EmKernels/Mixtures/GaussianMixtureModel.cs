@@ -23,10 +23,12 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     private double[]? _samplingFactors;
     private readonly double[] _precisionsCholesky;
 
-    internal GaussianMixtureModel(CovarianceType covarianceType, int components, int features, double[] weights, double[] means, double[] covariances, FitRecord? fit, int covarianceScaleExponent = 0)
+    internal GaussianMixtureModel(
+        CovarianceType covarianceType, int components, int features, double[] weights, double[] means, double[] covariances, FitRecord? fit, int covarianceScaleExponent = 0, ParsimoniousModel? parameterization = null)
         : base(components, features, weights, fit)
     {
         CovarianceType = covarianceType;
+        Parameterization = parameterization;
         _means = means;
         _covariances = covariances;
         CovarianceScaleExponent = covarianceScaleExponent;
@@ -39,7 +41,8 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     {
         var family = (GaussianComponents<T>)mixture.Family;
         return new GaussianMixtureModel<T>(
-            family.CovarianceType, mixture.Components, mixture.Features, mixture.Weights.ToArray(), family.Means.ToArray(), family.Covariances.ToArray(), FitRecord.Of(result, family.Prior is null ? 0 : mixture.ObjectiveCorrection()), family.CovarianceScaleExponent);
+            family.CovarianceType, mixture.Components, mixture.Features, mixture.Weights.ToArray(), family.Means.ToArray(), family.Covariances.ToArray(), FitRecord.Of(result, family.Prior is null ? 0 : mixture.ObjectiveCorrection()), family.CovarianceScaleExponent,
+            (family as ParsimoniousComponents<T>)?.Model);
     }
 
     /// <summary>
@@ -57,8 +60,15 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     /// <exception cref="ArgumentNullException">An array is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="covarianceType"/> is unknown, D &lt; 1 or K = 0.</exception>
     /// <exception cref="ArgumentException">A length or value is invalid; the message says which.</exception>
-    public static GaussianMixtureModel<T> FromParameters(CovarianceType covarianceType, int features, double[] weights, double[] means, double[] covariances, int covarianceScaleExponent = 0)
+    /// <param name="parameterization">mclust's parameterization the covariances follow (then <paramref name="covarianceType"/> is <see cref="CovarianceType.Full"/>), for BIC and for continuing the fit; null for none.</param>
+    public static GaussianMixtureModel<T> FromParameters(
+        CovarianceType covarianceType, int features, double[] weights, double[] means, double[] covariances, int covarianceScaleExponent = 0, ParsimoniousModel? parameterization = null)
     {
+        if (parameterization is { } p && (!Enum.IsDefined(p) || covarianceType != CovarianceType.Full || ((p is ParsimoniousModel.E or ParsimoniousModel.V) != (features == 1))))
+        {
+            throw new ArgumentOutOfRangeException(nameof(parameterization), parameterization, "A parameterization needs CovarianceType.Full (its layout); E and V are for D = 1, the others for D ≥ 2.");
+        }
+
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(means);
         ArgumentNullException.ThrowIfNull(covariances);
@@ -80,7 +90,7 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
             throw new ArgumentOutOfRangeException(nameof(covarianceScaleExponent), covarianceScaleExponent, "A covariance scale beyond 2^±1100 scales no double.");
         }
 
-        return new GaussianMixtureModel<T>(covarianceType, weights.Length, features, given.Weights!, given.Means!, given.Covariances!, null, covarianceScaleExponent);
+        return new GaussianMixtureModel<T>(covarianceType, weights.Length, features, given.Weights!, given.Means!, given.Covariances!, null, covarianceScaleExponent, parameterization);
     }
 
     /// <summary>The covariance type.</summary>
@@ -102,8 +112,13 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     /// <summary>Cholesky factors of the precisions in the type's layout (see the remarks on the type).</summary>
     public ReadOnlySpan<double> PrecisionsCholesky => _precisionsCholesky;
 
-    /// <summary>Free parameters: K·D means, the covariances' free entries and K − 1 weights (as scikit-learn counts them).</summary>
-    public override int ParameterCount => GaussianComponents<T>.DensityParameterCount(CovarianceType, Components, Features) + Components - 1;
+    /// <summary>mclust's covariance parameterization the fit followed, or null (the covariance type's own).</summary>
+    public ParsimoniousModel? Parameterization { get; }
+
+    /// <summary>Free parameters: K·D means, the covariances' free entries (a parameterization's, as mclust counts them) and K − 1 weights (as scikit-learn counts them).</summary>
+    public override int ParameterCount => (Parameterization is { } p
+        ? ParsimoniousComponents<T>.CovarianceParameterCount(p, Components, Features) + (Components * Features)
+        : GaussianComponents<T>.DensityParameterCount(CovarianceType, Components, Features)) + Components - 1;
 
     /// <summary>Component <paramref name="component"/>'s covariance as a full D × D matrix (row-major), whatever the type.</summary>
     /// <param name="component">0-based component.</param>
@@ -255,7 +270,9 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     /// <summary>The engine's components holding this model's parameters (reg_covar 0: they are evaluated, not fitted).</summary>
     private static GaussianComponents<T> CreateFamily(GaussianMixtureModel<T> model)
     {
-        var family = GaussianComponents<T>.Create(model.CovarianceType, model.Components, model.Features, 0);
+        GaussianComponents<T> family = model.Parameterization is { } p
+            ? new ParsimoniousComponents<T>(p, model.Components, model.Features)
+            : GaussianComponents<T>.Create(model.CovarianceType, model.Components, model.Features, 0);
         model._means.CopyTo(family.Means);
         model._covariances.CopyTo(family.Covariances);
         family.CovarianceScaleExponent = model.CovarianceScaleExponent;

@@ -43,6 +43,14 @@ public sealed record GaussianMixtureOptions
     /// </summary>
     public GaussianPrior? Prior { get; init; }
 
+    /// <summary>
+    /// One of mclust's covariance parameterizations Σ_k = λ_k D_k A_k D_kᵀ (<see cref="ParsimoniousModel"/>: EII … VVV, and E, V
+    /// in one dimension) with mclust's M-step, or null for <see cref="CovarianceType"/>'s own. The covariances are then full
+    /// D × D matrices (<see cref="CovarianceType"/> must be <see cref="CovarianceType.Full"/>, their layout), and BIC counts
+    /// the parameterization's free parameters (mclust's <c>nMclustParams</c>). No prior with a parameterization.
+    /// </summary>
+    public ParsimoniousModel? Parameterization { get; init; }
+
     /// <summary>How starting parameters are chosen when not given.</summary>
     public GaussianMixtureInitialization Initialization { get; init; } = GaussianMixtureInitialization.KMeans;
 

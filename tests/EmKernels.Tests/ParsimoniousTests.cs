@@ -1,0 +1,200 @@
+using EmKernels.Engine;
+using EmKernels.Mixtures;
+using EmKernels.Numerics;
+using Xunit;
+
+namespace EmKernels.Tests;
+
+/// <summary>
+/// mclust's parameterizations beside the mclust/ fixtures: the four that are scikit-learn's types fit as those types do; every
+/// model's log-likelihood never decreases and its covariances have the structure its name says; the free parameters are
+/// mclust's table; the noise component takes the outliers; the hypervolume is the box's where the data are a box.
+/// </summary>
+public sealed class ParsimoniousTests
+{
+    private static double[] Clusters(int n, int seed, double outliers = 0)
+    {
+        var random = new Random(seed);
+        double[] x = new double[n * 3];
+        double[][] centres = [[0, 0, 0], [6, 1, -2], [-3, 5, 4]];
+        double[][] spreads = [[1, 0.5, 0.3], [0.6, 1.4, 0.8], [0.9, 0.9, 2]];
+        for (int i = 0; i < n; i++)
+        {
+            int c = i % 3;
+            bool outlier = random.NextDouble() < outliers;
+            for (int a = 0; a < 3; a++)
+            {
+                x[i * 3 + a] = outlier ? (random.NextDouble() * 40) - 20 : centres[c][a] + (spreads[c][a] * StandardNormal.Next(random)) + (a == 1 ? 0.4 * x[i * 3] : 0);
+            }
+        }
+
+        return x;
+    }
+
+    [Theory]
+    [InlineData(ParsimoniousModel.VVV, CovarianceType.Full)]
+    [InlineData(ParsimoniousModel.EEE, CovarianceType.Tied)]
+    [InlineData(ParsimoniousModel.VVI, CovarianceType.Diagonal)]
+    [InlineData(ParsimoniousModel.VII, CovarianceType.Spherical)]
+    public void TheFourSharedModels_FitAsTheirCovarianceTypes(ParsimoniousModel model, CovarianceType type)
+    {
+        const int n = 600, d = 3;
+        double[] x = Clusters(n, 4);
+        var options = new GaussianMixtureOptions { Components = 3, Seed = 2, Tolerance = 0, MaxIterations = 30, RegCovar = 0 };
+        GaussianMixtureModel<double> parsimonious = new GaussianMixture<double>(options with { Parameterization = model }).Fit(x, n, d);
+        GaussianMixtureModel<double> typed = new GaussianMixture<double>(options with { CovarianceType = type }).Fit(x, n, d);
+        Assert.Equal(typed.MeanLogLikelihood, parsimonious.MeanLogLikelihood, 1e-10);
+        for (int i = 0; i < typed.Means.Length; i++)
+        {
+            Assert.Equal(typed.Means[i], parsimonious.Means[i], 1e-9);
+        }
+
+        for (int k = 0; k < 3; k++)
+        {
+            double[] expected = typed.ComponentCovariance(k), actual = parsimonious.ComponentCovariance(k);
+            for (int i = 0; i < d * d; i++)
+            {
+                Assert.Equal(expected[i], actual[i], 1e-9);
+            }
+        }
+
+        Assert.Equal(typed.ParameterCount, parsimonious.ParameterCount);
+    }
+
+    public static TheoryData<ParsimoniousModel> Models() => new(Enum.GetValues<ParsimoniousModel>().Where(m => m is not (ParsimoniousModel.E or ParsimoniousModel.V)));
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void EveryModel_IncreasesTheLikelihood_AndHasItsStructure(ParsimoniousModel model)
+    {
+        const int n = 900, d = 3, k = 3;
+        double[] x = Clusters(n, 7);
+        GaussianMixtureModel<double> fit = new GaussianMixture<double>(new GaussianMixtureOptions { Components = k, Seed = 1, Parameterization = model, RegCovar = 0, MaxIterations = 60, Tolerance = 0 }).Fit(x, n, d);
+        if (model is ParsimoniousModel.EVE or ParsimoniousModel.VVE)
+        {
+            // mclust's MM iterations for the common orientation stop loosely from a fixed start at every M-step (and VVE's
+            // weights the components by A_k alone), so its M-step need not increase the likelihood: the drivers report the
+            // small decreases it makes, as they must.
+            Assert.All(fit.LikelihoodDecreases, decrease => Assert.True(decrease.Decrease < 1e-5, $"{model}: a decrease of {decrease.Decrease}"));
+        }
+        else
+        {
+            Assert.Empty(fit.LikelihoodDecreases);
+        }
+
+        Assert.Empty(fit.Reseeds);
+        string name = model.ToString();
+        (double Volume, double[] Shape, double[] Orientation)[] parts = Enumerable.Range(0, k).Select(c => Decompose(fit.ComponentCovariance(c), d)).ToArray();
+        for (int c = 1; c < k; c++)
+        {
+            if (name[0] == 'E')
+            {
+                Assert.Equal(parts[0].Volume, parts[c].Volume, 1e-9 * parts[0].Volume);
+            }
+
+            if (name[1] == 'E' || name[1] == 'I')
+            {
+                for (int j = 0; j < d; j++)
+                {
+                    Assert.Equal(parts[0].Shape[j], parts[c].Shape[j], 1e-7);
+                }
+            }
+
+            if (name[2] == 'E' && name[1] != 'I')
+            {
+                // A common orientation: Σ_0 and Σ_c commute (their eigenvectors are one basis).
+                double[] s0 = fit.ComponentCovariance(0), sc = fit.ComponentCovariance(c);
+                double scale = s0.Max(Math.Abs) * sc.Max(Math.Abs);
+                for (int a = 0; a < d; a++)
+                {
+                    for (int b = 0; b < d; b++)
+                    {
+                        double ab = 0, ba = 0;
+                        for (int m = 0; m < d; m++)
+                        {
+                            ab += s0[a * d + m] * sc[m * d + b];
+                            ba += sc[a * d + m] * s0[m * d + b];
+                        }
+
+                        Assert.True(Math.Abs(ab - ba) <= 1e-7 * scale, $"{name}: Σ_0 Σ_{c} ≠ Σ_{c} Σ_0 at ({a}, {b})");
+                    }
+                }
+            }
+        }
+
+        if (name[2] == 'I')
+        {
+            double[] s = fit.ComponentCovariance(0);
+            Assert.Equal(0.0, s[1]);
+            Assert.Equal(0.0, s[d + 2]);
+        }
+
+        // mclust's nMclustParams (FORMAT §6.6 of the mclust fixtures) with K − 1 weights and K·D means.
+        int rotation = d * (d - 1) / 2;
+        int nVar = model switch
+        {
+            ParsimoniousModel.EII => 1, ParsimoniousModel.VII => k, ParsimoniousModel.EEI => d, ParsimoniousModel.VEI => k + d - 1,
+            ParsimoniousModel.EVI => 1 + (k * (d - 1)), ParsimoniousModel.VVI => k * d, ParsimoniousModel.EEE => d * (d + 1) / 2,
+            ParsimoniousModel.VEE => k + d - 1 + rotation, ParsimoniousModel.EVE => 1 + (k * (d - 1)) + rotation, ParsimoniousModel.VVE => k + (k * (d - 1)) + rotation,
+            ParsimoniousModel.EEV => 1 + d - 1 + (k * rotation), ParsimoniousModel.VEV => k + d - 1 + (k * rotation), ParsimoniousModel.EVV => 1 - k + (k * d * (d + 1) / 2),
+            _ => k * d * (d + 1) / 2,
+        };
+        Assert.Equal(nVar + (k * d) + k - 1, fit.ParameterCount);
+    }
+
+    /// <summary>λ = |Σ|^(1/d), the shape (eigenvalues / λ, decreasing), the eigenvectors.</summary>
+    private static (double Volume, double[] Shape, double[] Orientation) Decompose(double[] sigma, int d)
+    {
+        double[] values = new double[d], vectors = new double[d * d];
+        DenseMatrix.SymmetricEigen(sigma, d, values, vectors);
+        double volume = Math.Exp(values.Average(Math.Log));
+        return (volume, values.OrderByDescending(v => v).Select(v => v / volume).ToArray(), vectors);
+    }
+
+    [Fact]
+    public void TheNoiseComponent_TakesTheOutliers()
+    {
+        const int n = 3000, d = 3, g = 3;
+        double[] x = Clusters(n, 3, outliers: 0.05);
+        (double box, double principal) = ParsimoniousComponents<double>.LogHypervolume(x, n, d);
+        var family = new ParsimoniousComponents<double>(ParsimoniousModel.VVV, g, d, -Math.Min(box, principal));
+        var mixture = new FiniteMixture<double>(family, MixtureInitialization.Current);
+        mixture.SetWeights([0.3, 0.3, 0.3, 0.1]);
+        double[] centres = [0, 0, 0, 6, 3, -2, -3, 4, 4];
+        centres.CopyTo(family.Means);
+        for (int k = 0; k <= g; k++)
+        {
+            for (int a = 0; a < d; a++)
+            {
+                family.Covariances[(k * d * d) + (a * d) + a] = 4;
+            }
+        }
+
+        var data = new InMemoryDataSource<double>(x, n, d);
+        ExpectationMaximizationResult result = ExpectationMaximization.Fit(mixture, data, new ExpectationMaximizationOptions { MaxIterations = 200, Tolerance = 1e-9 });
+        Assert.Empty(result.Decreases);
+        Assert.Equal(0.05 * (1 - (8000.0 / 64000)), mixture.Weights[g], 0.015); // outliers drawn inside the clusters' own region look like them
+        Assert.Equal(family.LogNoiseDensity, -Math.Min(box, principal));
+    }
+
+    [Fact]
+    public void TheHypervolume_OfABox_IsItsVolume()
+    {
+        // The corners of a 2 × 3 × 5 box (and its centre): the bounding box has volume 30, and the principal axes are the
+        // coordinate axes (the covariance is diagonal with distinct variances), so both logs are ln 30.
+        double[] x = [0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 5, 2, 3, 0, 2, 0, 5, 0, 3, 5, 2, 3, 5, 1, 1.5, 2.5];
+        (double box, double principal) = ParsimoniousComponents<double>.LogHypervolume(x, 9, 3);
+        Assert.Equal(Math.Log(30), box, 1e-12);
+        Assert.Equal(Math.Log(30), principal, 1e-9);
+    }
+
+    [Fact]
+    public void OneDimensionalModels_AndMismatches_AreChecked()
+    {
+        Assert.Equal("options.Parameterization", Assert.Throws<ArgumentException>(() => new GaussianMixture<double>(new GaussianMixtureOptions { Components = 2, Parameterization = ParsimoniousModel.E }).Fit([1, 2, 3, 4, 5, 6], 3, 2)).ParamName);
+        Assert.Equal("options.Parameterization", Assert.Throws<ArgumentException>(() => new GaussianMixture<double>(new GaussianMixtureOptions { Components = 2, Parameterization = ParsimoniousModel.VVV, CovarianceType = CovarianceType.Diagonal }).Fit([1, 2, 3, 4, 5, 6], 3, 2)).ParamName);
+        GaussianMixtureModel<double> v = new GaussianMixture<double>(new GaussianMixtureOptions { Components = 2, Parameterization = ParsimoniousModel.V, Seed = 1 }).Fit([1, 1.2, 0.9, 5, 5.1, 4.8], 6, 1);
+        Assert.Equal(ParsimoniousModel.V, v.Parameterization);
+        Assert.Equal(2 + 2 + 1, v.ParameterCount);
+    }
+}
