@@ -82,7 +82,7 @@ internal static class Emk
         var file = DataArgument();
         var shared = new SharedFitOptions(command);
         var components = new Option<int>("--components", "-k") { Description = "Number of components K.", DefaultValueFactory = _ => 2 };
-        var covariance = new Option<string>("--covariance") { Description = "Gaussian covariance type: full, tied, diag, spherical, or factor:Q (a mixture of factor analyzers, Q factors per component).", DefaultValueFactory = _ => "full" };
+        var covariance = new Option<string>("--covariance") { Description = "Gaussian covariance type: full, tied, diag, spherical, factor:Q (a mixture of factor analyzers, Q factors per component), or one of mclust's parameterizations EII … VVV (E, V for one column).", DefaultValueFactory = _ => "full" };
         var outputPath = new Option<string?>("--output", "-o") { Description = "Write the fitted model (JSON) to this file." };
         var plot = new Option<string?>("--plot") { Description = "Write an SVG of the fit (two columns, points coloured by component, 1σ and 2σ ellipses)." };
         var plotColumns = new Option<string?>("--plot-columns") { Description = "The two columns to plot (names or 1-based numbers; default the first two)." };
@@ -115,12 +115,13 @@ internal static class Emk
         {
             string? resumePath = parse.GetValue(resume);
             ModelFile? resumed = resumePath is null ? null : ModelFile.Read(resumePath);
-            (CovarianceType type, int? factors) = Names.CovarianceChoice(parse.GetValue(covariance)!, "--covariance");
+            (CovarianceType type, int? factors, ParsimoniousModel? parameterization) = Names.CovarianceChoice(parse.GetValue(covariance)!, "--covariance");
             FitSettings settings = shared.Settings(parse) with
             {
                 Components = parse.GetValue(components),
                 Covariance = type,
                 Factors = factors,
+                Parameterization = parameterization,
                 OutOfCore = parse.GetValue(outOfCore),
                 Online = parse.GetValue(online) || resumed is not null,
                 BatchSize = parse.GetValue(batchSize),
@@ -171,8 +172,8 @@ internal static class Emk
 
             settings.ValidateOptions();
             string label = settings.Online
-                ? $"fitting {Names.Describe(settings.Model, settings.Covariance, settings.Components, settings.Factors)} online"
-                : $"fitting {Names.Describe(settings.Model, settings.Covariance, settings.Components, settings.Factors)}";
+                ? $"fitting {Names.Describe(settings.Model, settings.Covariance, settings.Components, settings.Factors, settings.Parameterization)} online"
+                : $"fitting {Names.Describe(settings.Model, settings.Covariance, settings.Components, settings.Factors, settings.Parameterization)}";
             bool verbose = parse.GetValue(shared.Verbose);
             Func<Func<IProgress<FitProgress>?, FitOutcome>, FitOutcome> withProgress = settings.Online
                 ? work => terminal.WithOnlineProgress(label, settings.Epochs, verbose, work)
@@ -386,7 +387,7 @@ internal static class Emk
         var file = DataArgument();
         var shared = new SharedFitOptions(command);
         var components = new Option<string>("--components", "-k") { Description = "The K to try: a range 1..9, a list 2,3,5, or one number.", DefaultValueFactory = _ => "1..9" };
-        var covariance = new Option<string>("--covariance") { Description = "Covariance types to try: all (full, tied, diag, spherical), or a list such as full,diag,factor:4 (Gaussian only).", DefaultValueFactory = _ => "all" };
+        var covariance = new Option<string>("--covariance") { Description = "Covariance types to try: all (full, tied, diag, spherical), mclust (its 14 parameterizations; E and V for one column), or a list such as full,diag,factor:4,VEV (Gaussian only).", DefaultValueFactory = _ => "all" };
         var criterion = new Option<string>("--criterion") { Description = "What ranks the models.", DefaultValueFactory = _ => "bic" };
         criterion.AcceptOnlyFromAmong("bic", "aic");
         var outputPath = new Option<string?>("--output", "-o") { Description = "Write the best model (JSON) to this file." };
@@ -400,23 +401,23 @@ internal static class Emk
             DataTable data = DataTable.Read(parse.GetValue(file), terminal.Notes).Select(parse.GetValue(shared.Columns));
             FitSettings baseline = shared.Settings(parse);
             int[] ks = ComponentList(parse.GetValue(components)!, data.Rows);
-            (CovarianceType Type, int? Factors)[] types = baseline.Model == "gaussian"
-                ? CovarianceList(parse.GetValue(covariance)!)
+            (CovarianceType Type, int? Factors, ParsimoniousModel? Parameterization)[] types = baseline.Model == "gaussian"
+                ? CovarianceList(parse.GetValue(covariance)!, data.Columns.Length)
                 : parse.GetResult(covariance) is { Implicit: false }
                     ? throw new UsageException($"--covariance is for Gaussian mixtures, not --model {baseline.Model}.")
-                    : [(CovarianceType.Full, null)];
+                    : [(CovarianceType.Full, null, null)];
             bool byBic = parse.GetValue(criterion) == "bic";
             string? modelPath = parse.GetValue(outputPath);
             // Candidates differ only in K (already checked against the rows) and the covariance type: one check covers them all.
             (baseline with { Components = ks[^1] }).Validate(data);
-            var candidates = (from k in ks from type in types select baseline with { Components = k, Covariance = type.Type, Factors = type.Factors }).ToList();
+            var candidates = (from k in ks from type in types select baseline with { Components = k, Covariance = type.Type, Factors = type.Factors, Parameterization = type.Parameterization }).ToList();
 
             var outcomes = new List<FitOutcome>();
             for (int i = 0; i < candidates.Count; i++)
             {
                 FitSettings s = candidates[i];
                 outcomes.Add(terminal.WithProgress(
-                    $"[{i + 1}/{candidates.Count}] {Names.Describe(s.Model, s.Covariance, s.Components, s.Factors)}", s.Restarts, parse.GetValue(shared.Verbose),
+                    $"[{i + 1}/{candidates.Count}] {Names.Describe(s.Model, s.Covariance, s.Components, s.Factors, s.Parameterization)}", s.Restarts, parse.GetValue(shared.Verbose),
                     progress => Fitter.Fit(data, s, progress)));
             }
 
@@ -441,7 +442,7 @@ internal static class Emk
                 var row = new List<string> { i == best ? "*" : "", o.File.Components.ToString(CultureInfo.InvariantCulture) };
                 if (gaussian)
                 {
-                    row.Add(Names.Of(o.File.Covariance!.Value, o.File.Factors));
+                    row.Add(Names.Of(o.File.Covariance!.Value, o.File.Factors, o.File.Parameterization));
                 }
 
                 row.AddRange(
@@ -454,7 +455,7 @@ internal static class Emk
             }).ToList();
             terminal.Table(headers, rows, textColumns: gaussian ? 3 : 1, highlightRow: best);
             FitOutcome chosen = outcomes[best];
-            terminal.Line($"best: {Names.Describe(chosen.File.Model, chosen.File.Covariance, chosen.File.Components, chosen.File.Factors)} ({(byBic ? "BIC" : "AIC")} {Format.Fixed(Criterion(chosen), 2)})" + (modelPath is null ? "" : $", written to {modelPath}"));
+            terminal.Line($"best: {Names.Describe(chosen.File.Model, chosen.File.Covariance, chosen.File.Components, chosen.File.Factors, chosen.File.Parameterization)} ({(byBic ? "BIC" : "AIC")} {Format.Fixed(Criterion(chosen), 2)})" + (modelPath is null ? "" : $", written to {modelPath}"));
             return 0;
         });
         return command;
@@ -604,9 +605,14 @@ internal static class Emk
         return [.. ranges.SelectMany(r => Enumerable.Range(r.From, r.To - r.From + 1)).Distinct().Order()];
     }
 
-    private static (CovarianceType Type, int? Factors)[] CovarianceList(string text) => text.Trim() == "all"
-        ? [(CovarianceType.Full, null), (CovarianceType.Tied, null), (CovarianceType.Diagonal, null), (CovarianceType.Spherical, null)]
-        : text.Split(',').Select(t => Names.CovarianceChoice(t.Trim(), "--covariance")).Distinct().ToArray();
+    private static (CovarianceType Type, int? Factors, ParsimoniousModel? Parameterization)[] CovarianceList(string text, int features) => text.Trim() switch
+    {
+        "all" => [(CovarianceType.Full, null, null), (CovarianceType.Tied, null, null), (CovarianceType.Diagonal, null, null), (CovarianceType.Spherical, null, null)],
+        "mclust" => features == 1
+            ? [(CovarianceType.Full, null, ParsimoniousModel.E), (CovarianceType.Full, null, ParsimoniousModel.V)]
+            : Enum.GetValues<ParsimoniousModel>().Where(m => m is not (ParsimoniousModel.E or ParsimoniousModel.V)).Select(m => (CovarianceType.Full, (int?)null, (ParsimoniousModel?)m)).ToArray(),
+        _ => text.Split(',').Select(t => Names.CovarianceChoice(t.Trim(), "--covariance")).Distinct().ToArray(),
+    };
 
     private static string R(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 

@@ -17,6 +17,9 @@ internal sealed record FitSettings
     /// <summary>Gaussian: q for a mixture of factor analyzers (<c>--covariance factor:q</c>), covariances W_k W_kᵀ + Ψ_k; null for <see cref="Covariance"/>.</summary>
     public int? Factors { get; init; }
 
+    /// <summary>Gaussian: one of mclust's parameterizations (<c>--covariance VEV</c>), full covariances under its constraints; null for none.</summary>
+    public ParsimoniousModel? Parameterization { get; init; }
+
     public int Components { get; init; } = 2;
 
     public string? Columns { get; init; }
@@ -88,9 +91,9 @@ internal sealed record FitSettings
         Require(Tolerance >= 0 && double.IsFinite(Tolerance), "--tol must be finite and non-negative.");
         Require(RegCovar >= 0 && double.IsFinite(RegCovar), "--reg-covar must be finite and non-negative.");
         Require(Restarts >= 1, "--n-init must be at least 1.");
-        Require(!Prior || (Model == "gaussian" && Factors is null), "--prior is for Gaussian mixtures of the full, tied, diag and spherical covariance types.");
+        Require(!Prior || (Model == "gaussian" && Factors is null && Parameterization is null), "--prior is for Gaussian mixtures of the full, tied, diag and spherical covariance types.");
         Require(Bayesian is null || BayesianNames.Contains(Bayesian), $"--bayesian must be one of {string.Join(", ", BayesianNames)}.");
-        Require(Bayesian is null || (Model == "gaussian" && Factors is null), "--bayesian is for Gaussian mixtures of the full, tied, diag and spherical covariance types.");
+        Require(Bayesian is null || (Model == "gaussian" && Factors is null && Parameterization is null), "--bayesian is for Gaussian mixtures of the full, tied, diag and spherical covariance types.");
         Require(Bayesian is null || !Prior, "--bayesian and --prior are two different estimates (variational Bayes, MAP); give one.");
         Require(Bayesian is null || !Online, "--bayesian fits run in batch; --online is for EM.");
         Require(Bayesian is not null || (WeightConcentration is null && MeanPrecision is null && DegreesOfFreedom is null), "--weight-concentration, --mean-precision and --dof are for --bayesian fits.");
@@ -117,6 +120,8 @@ internal sealed record FitSettings
     {
         ValidateOptions();
         Require(Components <= data.Rows, $"{data.Source} has {data.Rows} rows but --components is {Components}; a mixture needs at least as many points as components.");
+        Require(Parameterization is null || ((Parameterization is ParsimoniousModel.E or ParsimoniousModel.V) == (data.Columns.Length == 1)),
+            $"--covariance {Parameterization}: E and V are mclust's models of one column, the other 14 of two or more; the data have {data.Columns.Length}.");
         Require(DegreesOfFreedom is null || DegreesOfFreedom > data.Columns.Length - 1, $"--dof must be greater than D − 1 = {data.Columns.Length - 1}.");
         if (Model != "gaussian")
         {
@@ -155,7 +160,7 @@ internal sealed record FitSettings
     public OptionsDocument ToDocument() => new()
     {
         Model = Model,
-        Covariance = Model == "gaussian" ? Names.Of(Covariance, Factors) : null,
+        Covariance = Model == "gaussian" ? Names.Of(Covariance, Factors, Parameterization) : null,
         RegCovar = Model == "gaussian" ? RegCovar : null,
         Smoothing = Model == "gaussian" ? null : Smoothing,
         Components = Components,
@@ -186,14 +191,15 @@ internal sealed record FitSettings
         T Value<T>(T? value, string name)
             where T : struct => value ?? throw new UsageException($"{path}: the field 'options.{name}' is missing.");
         string model = o.Model ?? throw new UsageException($"{path}: the field 'options.model' is missing.");
-        (CovarianceType Type, int? Factors) choice = model == "gaussian"
+        (CovarianceType Type, int? Factors, ParsimoniousModel? Parameterization) choice = model == "gaussian"
             ? Names.CovarianceChoice(o.Covariance ?? throw new UsageException($"{path}: the field 'options.covariance' is missing."), "options")
-            : (CovarianceType.Full, null);
+            : (CovarianceType.Full, null, null);
         return new FitSettings
         {
             Model = model,
             Covariance = choice.Type,
             Factors = choice.Factors,
+            Parameterization = choice.Parameterization,
             RegCovar = model == "gaussian" ? Value(o.RegCovar, "reg_covar") : 0,
             Smoothing = model == "gaussian" ? 0 : Value(o.Smoothing, "smoothing"),
             Components = Value(o.Components, "components"),
@@ -334,7 +340,7 @@ internal static class Fitter
         string gigabytes = (bytes / (1 << 30)).ToString("0.#", CultureInfo.InvariantCulture);
         string have = (available / (1 << 30)).ToString("0.#", CultureInfo.InvariantCulture);
         throw new UsageException(s.Model == "gaussian"
-            ? $"{source}: {Names.Of(s.Covariance, s.Factors)} covariance of {d} features and {s.Components} components has {parameters:N0} parameters, about {gigabytes} GB with the copies a fit keeps; this machine has {have} GB: use --covariance diag or spherical, or fewer features (--columns)."
+            ? $"{source}: {Names.Of(s.Covariance, s.Factors, s.Parameterization)} covariance of {d} features and {s.Components} components has {parameters:N0} parameters, about {gigabytes} GB with the copies a fit keeps; this machine has {have} GB: use --covariance diag or spherical, or fewer features (--columns)."
             : $"{source}: {s.Components} components × {d} features × {categories} categories are {parameters:N0} parameters, about {gigabytes} GB with the copies a fit keeps; this machine has {have} GB: use fewer categories or features.");
     }
 
@@ -351,13 +357,26 @@ internal static class Fitter
             ? DiscreteComponents<T>.Create(Names.Distribution(s.Model), s.Components, features, categories, s.Trials ?? 1, s.Smoothing)
             : s.Factors is { } factors
                 ? new Latent.FactorAnalyzerComponents<T>(s.Components, features, factors, Latent.FactorNoise.Diagonal, s.RegCovar)
-                : GaussianComponents<T>.Create(s.Covariance, s.Components, features, s.RegCovar);
+                : s.Parameterization is { } parameterization
+                    ? ParsimoniousFamily<T>(parameterization, s.Components, features, s.RegCovar)
+                    : GaussianComponents<T>.Create(s.Covariance, s.Components, features, s.RegCovar);
         return new FiniteMixture<T>(family, s.InitName switch
         {
             "random" => MixtureInitialization.RandomResponsibilities,
             "random-points" => MixtureInitialization.RandomPoints,
             _ => MixtureInitialization.KMeans,
         });
+    }
+
+    private static ParsimoniousComponents<T> ParsimoniousFamily<T>(ParsimoniousModel model, int components, int features, double regularization)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if ((model is ParsimoniousModel.E or ParsimoniousModel.V) != (features == 1))
+        {
+            throw new UsageException($"--covariance {model}: E and V are mclust's models of one column, the other 14 of two or more; the data have {features}.");
+        }
+
+        return new ParsimoniousComponents<T>(model, components, features, null, regularization);
     }
 
     private static FitOutcome Fit<T>(DataSource<T> data, string source, string[] columns, FitSettings s, int categories, IProgress<FitProgress>? progress, ModelFile? resume)
@@ -433,6 +452,7 @@ internal static class Fitter
             Model = s.Model,
             Covariance = gaussian ? s.Covariance : null,
             Factors = factor?.LatentDimensions,
+            Parameterization = s.Parameterization,
             Columns = columns,
             Categories = categories,
             Trials = s.Trials ?? 1,

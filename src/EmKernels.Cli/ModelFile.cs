@@ -35,6 +35,9 @@ internal sealed record ModelFile
     /// <summary>Gaussian only.</summary>
     public CovarianceType? Covariance { get; init; }
 
+    /// <summary>Gaussian: mclust's parameterization of the (full) covariances, or null.</summary>
+    public ParsimoniousModel? Parameterization { get; init; }
+
     /// <summary>Gaussian: q of a mixture of factor analyzers (then <see cref="Parameters"/> are the K × D × q loadings and the K × D noise variances); null otherwise.</summary>
     public int? Factors { get; init; }
 
@@ -171,7 +174,7 @@ internal sealed record ModelFile
     public GaussianMixtureModel<double> GaussianInDouble() =>
         _gaussian ??= _mixture is Mixture<double> { Model: GaussianMixtureModel<double> built }
             ? built
-            : GaussianMixtureModel<double>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent);
+            : GaussianMixtureModel<double>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent, Parameterization);
 
     /// <summary>A mixture of factor analyzers' parameters as a library model in double, for summaries; built once.</summary>
     public Latent.FactorMixtureModel<double> FactorsInDouble() =>
@@ -223,7 +226,7 @@ internal sealed record ModelFile
             ? DiscreteMixtureModel<T>.FromParameters(Names.Distribution(Model), Features, Weights, Parameters, Categories, Trials)
             : Factors is not null
                 ? Factor<T>()
-                : GaussianMixtureModel<T>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent);
+                : GaussianMixtureModel<T>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent, Parameterization);
         return new Mixture<T>(model);
     }
 
@@ -233,7 +236,7 @@ internal sealed record ModelFile
         Version = Variational is not null ? VariationalFormatVersion : CovarianceScaleExponent != 0 ? ScaledFormatVersion : FormatVersion,
         CovarianceScaleExponent = CovarianceScaleExponent != 0 ? CovarianceScaleExponent : null,
         Model = Model,
-        CovarianceType = Factors is not null ? "factor" : Covariance is { } covariance ? Names.Of(covariance) : null,
+        CovarianceType = Factors is not null ? "factor" : Parameterization is { } parameterization ? parameterization.ToString() : Covariance is { } covariance ? Names.Of(covariance) : null,
         Factors = Factors,
         Loadings = Factors is not null ? Loadings.ToArray() : null,
         NoiseVariances = Factors is not null ? NoiseVariances.ToArray() : null,
@@ -305,7 +308,10 @@ internal sealed record ModelFile
         }
 
         bool factor = model == "gaussian" && d.CovarianceType == "factor";
-        CovarianceType? covariance = model != "gaussian" ? null : factor ? CovarianceType.Full : Names.Covariance(Required(d.CovarianceType, "covariance_type"), path);
+        ParsimoniousModel? parameterization = model == "gaussian" && !factor && d.CovarianceType is { } typeName && Names.Parameterizations.Contains(typeName)
+            ? Enum.Parse<ParsimoniousModel>(typeName)
+            : null;
+        CovarianceType? covariance = model != "gaussian" ? null : factor || parameterization is not null ? CovarianceType.Full : Names.Covariance(Required(d.CovarianceType, "covariance_type"), path);
         int? factors = factor ? Value(d.Factors, "factors") : null;
         if (factors is < 0 || factors > d.Features)
         {
@@ -368,6 +374,7 @@ internal sealed record ModelFile
             Model = model,
             Covariance = covariance,
             Factors = factors,
+            Parameterization = parameterization,
             Columns = columns,
             Categories = model == "categorical" ? Value(d.Categories, "categories") : 1,
             Trials = model == "binomial" ? Value(d.Trials, "trials") : 1,

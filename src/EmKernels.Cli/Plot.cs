@@ -77,7 +77,7 @@ internal static class Plot
         root.Add(new XElement(Svg + "rect", new XAttribute("width", "100%"), new XAttribute("height", "100%"), new XAttribute("fill", "white")));
         int step = (data.Rows + MaxPoints - 1) / MaxPoints;
         int shown = (data.Rows + step - 1) / step;
-        root.Add(Text(Width / 2 - 60, 28, $"{Names.Describe(model.Model, model.Covariance, k, model.Factors)} on {data.Source}" + (step > 1 ? $" ({shown} of {data.Rows} points shown)" : ""), "title", "middle", 15));
+        root.Add(Text(Width / 2 - 60, 28, $"{Names.Describe(model.Model, model.Covariance, k, model.Factors, model.Parameterization)} on {data.Source}" + (step > 1 ? $" ({shown} of {data.Rows} points shown)" : ""), "title", "middle", 15));
 
         // Axes, ticks and grid.
         var axes = new XElement(Svg + "g", new XAttribute("class", "axes"), new XAttribute("stroke", "#333"));

@@ -14,7 +14,7 @@ internal static class Summary
         string columns = model.Features <= 8 ? string.Join(", ", model.Columns) : $"{string.Join(", ", model.Columns.Take(6))}, … {model.Columns[^1]}";
         string title = model.Variational is { } vb
             ? $"Variational Bayesian Gaussian mixture ({(vb.WeightPrior == WeightPrior.DirichletProcess ? "Dirichlet process" : "Dirichlet distribution")}), K = {model.Components}, {Names.Of(model.Covariance!.Value)} covariance"
-            : Names.Describe(model.Model, model.Covariance, model.Components, model.Factors);
+            : Names.Describe(model.Model, model.Covariance, model.Components, model.Factors, model.Parameterization);
         terminal.Heading($"{title} on {fit.Data} ({fit.Points} × {model.Features}: {columns}){(model.Float32 ? ", float32" : "")}");
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
         terminal.Facts(model.Variational is { } variational

@@ -28,15 +28,26 @@ internal static class Names
         "tied" => CovarianceType.Tied,
         "diag" or "diagonal" => CovarianceType.Diagonal,
         "spherical" => CovarianceType.Spherical,
-        _ => throw new UsageException($"{where}: unknown covariance type '{Quoted.Of(name)}' (expected {string.Join(", ", CovarianceTypes)} or factor:Q)."),
+        _ => throw new UsageException($"{where}: unknown covariance type '{Quoted.Of(name)}' (expected {string.Join(", ", CovarianceTypes)}, factor:Q or one of mclust's {string.Join(" ", Parameterizations)})."),
     };
 
-    /// <summary>A covariance type or <c>factor:Q</c> (a mixture of factor analyzers with Q factors per component).</summary>
-    public static (CovarianceType Type, int? Factors) CovarianceChoice(string name, string where)
+    /// <summary>mclust's parameterizations by name (EII … VVV; E and V for one feature).</summary>
+    public static readonly string[] Parameterizations = [.. Enum.GetNames<ParsimoniousModel>()];
+
+    /// <summary>
+    /// A covariance type, <c>factor:Q</c> (a mixture of factor analyzers with Q factors per component), or one of mclust's
+    /// parameterizations (EII … VVV, E, V: full D × D covariances under its constraints).
+    /// </summary>
+    public static (CovarianceType Type, int? Factors, ParsimoniousModel? Parameterization) CovarianceChoice(string name, string where)
     {
+        if (Enum.TryParse(name, ignoreCase: false, out ParsimoniousModel parameterization) && Parameterizations.Contains(name))
+        {
+            return (CovarianceType.Full, null, parameterization);
+        }
+
         if (!name.StartsWith("factor:", StringComparison.Ordinal))
         {
-            return (Covariance(name, where), null);
+            return (Covariance(name, where), null, null);
         }
 
         string count = name["factor:".Length..];
@@ -45,11 +56,12 @@ internal static class Names
             throw new UsageException($"{where}: '{Quoted.Of(name)}' needs a number of factors of at least 1 (factor:Q, for example factor:4).");
         }
 
-        return (CovarianceType.Full, q);
+        return (CovarianceType.Full, q, null);
     }
 
-    /// <summary>"full", "diag", … or "factor:Q".</summary>
-    public static string Of(CovarianceType type, int? factors) => factors is { } q ? $"factor:{q}" : Of(type);
+    /// <summary>"full", "diag", …, "factor:Q" or mclust's "VEV".</summary>
+    public static string Of(CovarianceType type, int? factors, ParsimoniousModel? parameterization = null) =>
+        parameterization is { } p ? p.ToString() : factors is { } q ? $"factor:{q}" : Of(type);
 
     public static DiscreteDistribution Distribution(string model) => model switch
     {
@@ -60,9 +72,10 @@ internal static class Names
     };
 
     /// <summary>"Gaussian mixture, K = 2, full covariance".</summary>
-    public static string Describe(string model, CovarianceType? covariance, int components, int? factors = null) => model switch
+    public static string Describe(string model, CovarianceType? covariance, int components, int? factors = null, ParsimoniousModel? parameterization = null) => model switch
     {
         "gaussian" when factors is { } q => $"Mixture of factor analyzers, K = {components}, q = {q}",
+        "gaussian" when parameterization is { } p => $"Gaussian mixture, K = {components}, mclust's {p}",
         "gaussian" => $"Gaussian mixture, K = {components}, {Of(covariance!.Value)} covariance",
         _ => $"{char.ToUpperInvariant(model[0])}{model[1..]} mixture, K = {components}",
     };

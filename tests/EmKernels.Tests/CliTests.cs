@@ -200,6 +200,33 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void MclustParameterizations_FitSelectAndReadBack()
+    {
+        double[] data = Fixture.Load(FixturePath("iris-full-k3")).Data;
+        string csv = CsvOf(data, 4, ["a", "b", "c", "d"]);
+        string model = PathOf("vev.json");
+        CliRun run = Run("fit", csv, "-k", "3", "--covariance", "VEV", "-o", model);
+        Assert.True(run.Exit == 0, run.Error);
+        GaussianMixtureModel<double> expected = new GaussianMixture<double>(new GaussianMixtureOptions { Components = 3, Seed = 0, Parameterization = ParsimoniousModel.VEV }).Fit(data, 150, 4);
+        JsonElement file = ReadModel(model);
+        Assert.Equal("VEV", file.GetProperty("covariance_type").GetString());
+        Assert.Equal(expected.Covariances.ToArray(), Numbers(file, "covariances"));
+        Assert.Equal(expected.TrainingBic, file.GetProperty("bic").GetDouble(), 1e-9 * Math.Abs(expected.TrainingBic));
+        Assert.Contains("mclust's VEV", run.Output, StringComparison.Ordinal);
+        Assert.Equal(expected.Score(data, 150), double.Parse(Run("score", model, csv).Output, Invariant));
+
+        CliRun select = Run("select", csv, "-k", "2..3", "--covariance", "mclust");
+        Assert.True(select.Exit == 0, select.Error);
+        foreach (string name in new[] { "EII", "VEI", "EVE", "VVE", "VEV", "VVV" })
+        {
+            Assert.Contains($" {name} ", select.Output, StringComparison.Ordinal);
+        }
+
+        AssertBadInput(Run("fit", csv, "--covariance", "E"), "E and V are mclust's models of one column");
+        AssertBadInput(Run("fit", csv, "--covariance", "VEV", "--prior"), "--prior is for Gaussian mixtures of the full, tied, diag and spherical");
+    }
+
+    [Fact]
     public void BrokenVariationalModelFilesAreBadInput()
     {
         string model = PathOf("vb.json");
