@@ -272,25 +272,40 @@ internal static class Emk
         var command = new Command("predict", "Label the points of FILE with a model's most probable component (CSV: label, and p0 … pK−1 with --proba).");
         var inputs = new ModelInputs(command);
         var proba = new Option<bool>("--proba") { Description = "Also write each component's posterior probability." };
+        var uncertainty = new Option<bool>("--uncertainty") { Description = "Also write each point's classification uncertainty, 1 − max_k p_k (mclust's)." };
         command.Add(proba);
+        command.Add(uncertainty);
         command.SetAction(parse =>
         {
             (ModelFile stored, DataTable data) = inputs.Read(parse, terminal.Notes);
-            (int[] labels, double[]? probabilities) = UsageErrors.Of(data.Source, () => stored.Mixture().Predict(data.Values, data.Rows, parse.GetValue(proba)));
+            bool withProbabilities = parse.GetValue(proba), withUncertainty = parse.GetValue(uncertainty);
+            (int[] labels, double[]? probabilities) = UsageErrors.Of(data.Source, () => stored.Mixture().Predict(data.Values, data.Rows, withProbabilities || withUncertainty));
             int k = stored.Components;
             OutputFile.WriteText(parse.GetValue(inputs.Output), terminal.Out, writer =>
             {
-                writer.WriteLine(probabilities is null ? "label" : "label," + string.Join(",", Enumerable.Range(0, k).Select(c => $"p{c}")));
+                writer.WriteLine("label" + (withProbabilities ? "," + string.Join(",", Enumerable.Range(0, k).Select(c => $"p{c}")) : "") + (withUncertainty ? ",uncertainty" : ""));
                 for (int i = 0; i < data.Rows; i++)
                 {
                     writer.Write(labels[i].ToString(CultureInfo.InvariantCulture));
-                    if (probabilities is not null)
+                    if (withProbabilities)
                     {
                         for (int c = 0; c < k; c++)
                         {
                             writer.Write(',');
-                            writer.Write(R(probabilities[i * k + c]));
+                            writer.Write(R(probabilities![i * k + c]));
                         }
+                    }
+
+                    if (withUncertainty)
+                    {
+                        double largest = 0;
+                        for (int c = 0; c < k; c++)
+                        {
+                            largest = Math.Max(largest, probabilities![i * k + c]);
+                        }
+
+                        writer.Write(',');
+                        writer.Write(R(1 - largest));
                     }
 
                     writer.WriteLine();
@@ -388,8 +403,8 @@ internal static class Emk
         var shared = new SharedFitOptions(command);
         var components = new Option<string>("--components", "-k") { Description = "The K to try: a range 1..9, a list 2,3,5, or one number.", DefaultValueFactory = _ => "1..9" };
         var covariance = new Option<string>("--covariance") { Description = "Covariance types to try: all (full, tied, diag, spherical), mclust (its 14 parameterizations; E and V for one column), or a list such as full,diag,factor:4,VEV (Gaussian only).", DefaultValueFactory = _ => "all" };
-        var criterion = new Option<string>("--criterion") { Description = "What ranks the models.", DefaultValueFactory = _ => "bic" };
-        criterion.AcceptOnlyFromAmong("bic", "aic");
+        var criterion = new Option<string>("--criterion") { Description = "What ranks the models: bic, aic, or icl (BIC − 2 Σ log max_k p_k, one more pass per model).", DefaultValueFactory = _ => "bic" };
+        criterion.AcceptOnlyFromAmong("bic", "aic", "icl");
         var outputPath = new Option<string?>("--output", "-o") { Description = "Write the best model (JSON) to this file." };
         command.Add(file);
         command.Add(components);
@@ -421,7 +436,34 @@ internal static class Emk
                     progress => Fitter.Fit(data, s, progress)));
             }
 
-            double Criterion(FitOutcome o) => byBic ? o.File.Fit.Bic : o.File.Fit.Aic;
+            string criterionName = parse.GetValue(criterion)!.ToUpperInvariant();
+            bool byIcl = criterionName == "ICL";
+
+            // ICL = BIC − 2 Σ log max_k p_k: one more pass per model, for its classification's entropy.
+            double[] icl = outcomes.Select(o =>
+            {
+                if (!byIcl)
+                {
+                    return double.NaN;
+                }
+
+                double[] p = o.Mixture.Predict(data.Values, data.Rows, probabilities: true).Probabilities!;
+                int k = o.File.Components;
+                double sum = 0;
+                for (int i = 0; i < data.Rows; i++)
+                {
+                    double largest = 0;
+                    for (int c = 0; c < k; c++)
+                    {
+                        largest = Math.Max(largest, p[i * k + c]);
+                    }
+
+                    sum += largest > 0 ? Math.Log(largest) : 0;
+                }
+
+                return o.File.Fit.Bic - (2 * sum);
+            }).ToArray();
+            double Criterion(FitOutcome o) => byIcl ? icl[outcomes.IndexOf(o)] : byBic ? o.File.Fit.Bic : o.File.Fit.Aic;
             int best = Enumerable.Range(0, outcomes.Count).MinBy(i => Criterion(outcomes[i]));
             if (modelPath is not null)
             {
@@ -429,14 +471,20 @@ internal static class Emk
             }
 
             bool gaussian = baseline.Model == "gaussian";
-            terminal.Heading($"Model selection on {data.Source} ({data.Rows} × {data.Columns.Length}) by {(byBic ? "BIC" : "AIC")}, lower is better");
+            terminal.Heading($"Model selection on {data.Source} ({data.Rows} × {data.Columns.Length}) by {criterionName}, lower is better");
             var headers = new List<string> { "", "K" };
             if (gaussian)
             {
                 headers.Add("covariance");
             }
 
-            headers.AddRange(["parameters", "mean log-likelihood", "BIC", "AIC", "iterations", "converged", "time"]);
+            headers.AddRange(["parameters", "mean log-likelihood", "BIC", "AIC"]);
+            if (byIcl)
+            {
+                headers.Add("ICL");
+            }
+
+            headers.AddRange(["iterations", "converged", "time"]);
             var rows = outcomes.Select((o, i) =>
             {
                 var row = new List<string> { i == best ? "*" : "", o.File.Components.ToString(CultureInfo.InvariantCulture) };
@@ -448,14 +496,19 @@ internal static class Emk
                 row.AddRange(
                 [
                     o.Mixture.ParameterCount.ToString(CultureInfo.InvariantCulture), Format.Number(o.File.Fit.MeanLogLikelihood),
-                    Format.Fixed(o.File.Fit.Bic, 2), Format.Fixed(o.File.Fit.Aic, 2), o.File.Fit.Iterations.ToString(CultureInfo.InvariantCulture),
-                    o.File.Fit.Converged ? "yes" : "no", Format.Time(o.File.Fit.Time),
+                    Format.Fixed(o.File.Fit.Bic, 2), Format.Fixed(o.File.Fit.Aic, 2),
                 ]);
+                if (byIcl)
+                {
+                    row.Add(Format.Fixed(icl[i], 2));
+                }
+
+                row.AddRange([o.File.Fit.Iterations.ToString(CultureInfo.InvariantCulture), o.File.Fit.Converged ? "yes" : "no", Format.Time(o.File.Fit.Time)]);
                 return row.ToArray();
             }).ToList();
             terminal.Table(headers, rows, textColumns: gaussian ? 3 : 1, highlightRow: best);
             FitOutcome chosen = outcomes[best];
-            terminal.Line($"best: {Names.Describe(chosen.File.Model, chosen.File.Covariance, chosen.File.Components, chosen.File.Factors, chosen.File.Parameterization)} ({(byBic ? "BIC" : "AIC")} {Format.Fixed(Criterion(chosen), 2)})" + (modelPath is null ? "" : $", written to {modelPath}"));
+            terminal.Line($"best: {Names.Describe(chosen.File.Model, chosen.File.Covariance, chosen.File.Components, chosen.File.Factors, chosen.File.Parameterization)} ({criterionName} {Format.Fixed(Criterion(chosen), 2)})" + (modelPath is null ? "" : $", written to {modelPath}"));
             return 0;
         });
         return command;

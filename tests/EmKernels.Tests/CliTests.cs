@@ -215,8 +215,12 @@ public sealed class CliTests : IDisposable
         Assert.Contains("mclust's VEV", run.Output, StringComparison.Ordinal);
         Assert.Equal(expected.Score(data, 150), double.Parse(Run("score", model, csv).Output, Invariant));
 
-        CliRun select = Run("select", csv, "-k", "2..3", "--covariance", "mclust");
+        CliRun select = Run("select", csv, "-k", "2..3", "--covariance", "mclust", "--criterion", "icl");
         Assert.True(select.Exit == 0, select.Error);
+        Assert.Contains("by ICL", select.Output, StringComparison.Ordinal);
+        string[] uncertain = Lines(Run("predict", model, csv, "--uncertainty").Output);
+        Assert.Equal("label,uncertainty", uncertain[0]);
+        Assert.Equal(expected.Uncertainty(data, 150), uncertain.Skip(1).Select(l => double.Parse(l.Split(',')[1], Invariant)));
         foreach (string name in new[] { "EII", "VEI", "EVE", "VVE", "VEV", "VVV" })
         {
             Assert.Contains($" {name} ", select.Output, StringComparison.Ordinal);

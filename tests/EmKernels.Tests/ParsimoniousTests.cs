@@ -189,6 +189,35 @@ public sealed class ParsimoniousTests
     }
 
     [Fact]
+    public void UncertaintyAndIcl_AreMclusts_FromTheDensitiesByHand()
+    {
+        // Two one-dimensional components: w = (0.4, 0.6), μ = (0, 3), σ² = (1, 2); four points.
+        GaussianMixtureModel<double> model = GaussianMixtureModel<double>.FromParameters(CovarianceType.Diagonal, 1, [0.4, 0.6], [0, 3], [1, 2]);
+        double[] x = [-1, 0.5, 2, 4];
+        double Density(double v, double mean, double variance) => Math.Exp(-((v - mean) * (v - mean)) / (2 * variance)) / Math.Sqrt(2 * Math.PI * variance);
+        double logLikelihood = 0, entropy = 0;
+        double[] uncertainty = new double[4];
+        for (int i = 0; i < 4; i++)
+        {
+            double a = 0.4 * Density(x[i], 0, 1), b = 0.6 * Density(x[i], 3, 2);
+            logLikelihood += Math.Log(a + b);
+            double largest = Math.Max(a, b) / (a + b);
+            entropy += Math.Log(largest);
+            uncertainty[i] = 1 - largest;
+        }
+
+        int parameters = 2 + 2 + 1; // means, variances, one free weight
+        double bic = (-2 * logLikelihood) + (parameters * Math.Log(4));
+        Assert.Equal(bic, model.Bic(x, 4), 1e-12);
+        Assert.Equal(bic - (2 * entropy), model.Icl(x, 4), 1e-12);
+        double[] actual = model.Uncertainty(x, 4);
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(uncertainty[i], actual[i], 1e-14);
+        }
+    }
+
+    [Fact]
     public void OneDimensionalModels_AndMismatches_AreChecked()
     {
         Assert.Equal("options.Parameterization", Assert.Throws<ArgumentException>(() => new GaussianMixture<double>(new GaussianMixtureOptions { Components = 2, Parameterization = ParsimoniousModel.E }).Fit([1, 2, 3, 4, 5, 6], 3, 2)).ParamName);

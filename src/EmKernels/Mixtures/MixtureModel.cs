@@ -164,6 +164,64 @@ public abstract class MixtureModel<T>
         return ScoreSamples(data, points).Average();
     }
 
+    /// <summary>Each point's classification uncertainty, 1 − max_k r_k (mclust's <c>uncertainty</c>): 0 for a point its component explains alone.</summary>
+    /// <param name="data">N × D values, row-major.</param>
+    /// <param name="points">N.</param>
+    /// <returns>N values in [0, 1 − 1/K].</returns>
+    /// <exception cref="ArgumentException">The shape does not match D, or a value is not valid data for the model.</exception>
+    public double[] Uncertainty(ReadOnlySpan<T> data, int points)
+    {
+        T[] r = PredictProbabilities(data, points);
+        double[] result = new double[points];
+        for (int i = 0; i < points; i++)
+        {
+            T largest = T.Zero;
+            for (int k = 0; k < Components; k++)
+            {
+                largest = T.Max(largest, r[i * Components + k]);
+            }
+
+            result[i] = 1 - double.CreateTruncating(largest);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// The integrated completed likelihood on the data (Biernacki, Celeux and Govaert 2000, as mclust's <c>icl</c> computes it):
+    /// BIC − 2 Σ_n log r_n,c(n), c(n) the most probable component (a term with r = 0 contributes 0). Lower is better; mclust
+    /// reports its negative, as for BIC.
+    /// </summary>
+    /// <param name="data">N × D values, row-major (N ≥ 1).</param>
+    /// <param name="points">N.</param>
+    /// <returns>The ICL.</returns>
+    /// <exception cref="ArgumentException">The shape does not match D, N is 0, or a value is not valid data for the model.</exception>
+    public double Icl(ReadOnlySpan<T> data, int points)
+    {
+        if (points < 1)
+        {
+            throw new ArgumentException("The ICL needs at least one point.", nameof(points));
+        }
+
+        double[] logLikelihoods = new double[points];
+        T[] r = new T[points * Components];
+        Evaluate(data, points, logLikelihoods, r, null);
+        double entropy = 0;
+        for (int i = 0; i < points; i++)
+        {
+            T largest = T.Zero;
+            for (int k = 0; k < Components; k++)
+            {
+                largest = T.Max(largest, r[i * Components + k]);
+            }
+
+            double value = double.CreateTruncating(largest);
+            entropy += value > 0 ? Math.Log(value) : 0;
+        }
+
+        return (-2 * logLikelihoods.Sum()) + (ParameterCount * Math.Log(points)) - (2 * entropy);
+    }
+
     /// <summary>Bayesian information criterion on the data: −2 N · Score + p · ln N (lower is better).</summary>
     /// <param name="data">N × D values, row-major.</param>
     /// <param name="points">N.</param>
