@@ -521,7 +521,8 @@ internal static class Emk
         {
             Model.AcceptOnlyFromAmong(Names.Models);
             Init.AcceptOnlyFromAmong(FitSettings.InitNames);
-            foreach (Option option in (Option[])[Model, Columns, MaxIterations, Tolerance, RegCovar, Prior, Init, Restarts, Seed, Float32, Threads, Smoothing, Trials, Categories, Verbose])
+            Stop.AcceptOnlyFromAmong(FitSettings.StoppingRuleNames);
+            foreach (Option option in (Option[])[Model, Columns, MaxIterations, Tolerance, Stop, RegCovar, Prior, Init, Restarts, Seed, Float32, Threads, Smoothing, Trials, Categories, Verbose])
             {
                 command.Add(option);
             }
@@ -534,6 +535,12 @@ internal static class Emk
         public Option<int> MaxIterations { get; } = new("--max-iter") { Description = "EM iterations at most.", DefaultValueFactory = _ => 100 };
 
         public Option<double> Tolerance { get; } = new("--tol") { Description = "Stop when the mean log-likelihood changes by less than this.", DefaultValueFactory = _ => 1e-3 };
+
+        public Option<string> Stop { get; } = new("--stop")
+        {
+            Description = "When a run has converged: absolute (the mean log-likelihood changed by less than --tol; scikit-learn's), relative (mclust's: the total's change relative to it; use --tol 1e-5) or aitken (the estimated limit is within --tol).",
+            DefaultValueFactory = _ => "absolute",
+        };
 
         public Option<double> RegCovar { get; } = new("--reg-covar") { Description = "Added to every covariance's diagonal (Gaussian).", DefaultValueFactory = _ => 1e-6 };
 
@@ -563,6 +570,7 @@ internal static class Emk
             Columns = parse.GetValue(Columns),
             MaxIterations = parse.GetValue(MaxIterations),
             Tolerance = parse.GetValue(Tolerance),
+            StoppingRule = FitSettings.StoppingRuleOf(parse.GetValue(Stop)!),
             RegCovar = parse.GetValue(RegCovar),
             Prior = parse.GetValue(Prior),
             Init = parse.GetValue(Init),

@@ -28,6 +28,20 @@ internal sealed record FitSettings
 
     public double Tolerance { get; init; } = 1e-3;
 
+    /// <summary>When a run has converged (<c>--stop</c>).</summary>
+    public StoppingRule StoppingRule { get; init; } = StoppingRule.AbsoluteChange;
+
+    public static readonly string[] StoppingRuleNames = ["absolute", "relative", "aitken"];
+
+    public static StoppingRule StoppingRuleOf(string name) => name switch
+    {
+        "relative" => StoppingRule.RelativeChange,
+        "aitken" => StoppingRule.Aitken,
+        _ => StoppingRule.AbsoluteChange,
+    };
+
+    public static string NameOf(StoppingRule rule) => StoppingRuleNames[(int)rule];
+
     public double RegCovar { get; init; } = 1e-6;
 
     /// <summary>MAP with mclust's default conjugate prior (<c>--prior</c>; Gaussian covariance types only).</summary>
@@ -167,6 +181,7 @@ internal sealed record FitSettings
         Columns = Columns,
         MaxIterations = MaxIterations,
         Tolerance = Tolerance,
+        Stop = StoppingRule == StoppingRule.AbsoluteChange ? null : NameOf(StoppingRule),
         Init = InitName,
         Restarts = Restarts,
         Seed = Seed,
@@ -206,6 +221,7 @@ internal sealed record FitSettings
             Columns = o.Columns,
             MaxIterations = Value(o.MaxIterations, "max_iter"),
             Tolerance = Value(o.Tolerance, "tol"),
+            StoppingRule = o.Stop is null ? StoppingRule.AbsoluteChange : StoppingRuleNames.Contains(o.Stop) ? StoppingRuleOf(o.Stop) : throw new UsageException($"{path}: the field 'options.stop' is '{Quoted.Of(o.Stop)}'; expected {string.Join(", ", StoppingRuleNames)}."),
             Init = o.Init ?? throw new UsageException($"{path}: the field 'options.init' is missing."),
             Restarts = Value(o.Restarts, "n_init"),
             Seed = Value(o.Seed, "seed"),
@@ -426,6 +442,7 @@ internal static class Fitter
             {
                 MaxIterations = s.MaxIterations,
                 Tolerance = s.Tolerance,
+                StoppingRule = s.StoppingRule,
                 Restarts = s.Restarts,
                 Seed = s.Seed,
                 MaxDegreeOfParallelism = s.Threads,

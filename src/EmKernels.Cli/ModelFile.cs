@@ -527,6 +527,9 @@ internal sealed class OptionsDocument
     [JsonPropertyName("tol")]
     public double? Tolerance { get; set; }
 
+    [JsonPropertyName("stop")]
+    public string? Stop { get; set; }
+
     [JsonPropertyName("init")]
     public string? Init { get; set; }
 

@@ -231,6 +231,24 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void TheStoppingRule_IsTheLibrarysAndRecorded()
+    {
+        double[] counts = [5, 3, 0, 2, 0, 3, 2, 3, 6, 1, 2, 1, 2, 1, 3, 3, 3, 5, 2, 4, 4, 0, 2, 3, 7, 12, 3, 10, 9, 2, 3, 7, 7, 2, 3, 3, 6, 2, 4, 3];
+        string csv = CsvOf(counts, 1, ["n"]);
+        CliRun run = Run("fit", csv, "--model", "poisson", "-k", "2", "--stop", "relative", "--tol", "1e-5", "--seed", "1", "-o", PathOf("p.json"));
+        Assert.True(run.Exit == 0, run.Error);
+        DiscreteMixtureModel<double> expected = new PoissonMixture<double>(new DiscreteMixtureOptions
+        {
+            Components = 2, Seed = 1, Tolerance = 1e-5, StoppingRule = EmKernels.Engine.StoppingRule.RelativeChange,
+        }).Fit(counts, counts.Length, 1);
+        JsonElement model = ReadModel(PathOf("p.json"));
+        Assert.Equal(expected.Iterations, model.GetProperty("iterations").GetInt32());
+        Assert.Equal(expected.MeanLogLikelihood, model.GetProperty("mean_log_likelihood").GetDouble());
+        Assert.Equal("relative", model.GetProperty("options").GetProperty("stop").GetString());
+        AssertBadInput(Run("fit", csv, "--stop", "never"), "--stop");
+    }
+
+    [Fact]
     public void BrokenVariationalModelFilesAreBadInput()
     {
         string model = PathOf("vb.json");

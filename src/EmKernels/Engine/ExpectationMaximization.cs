@@ -4,14 +4,39 @@ using EmKernels.Mixtures;
 
 namespace EmKernels.Engine;
 
+/// <summary>When a run of EM counts as converged (and stops), with <see cref="ExpectationMaximizationOptions.Tolerance"/>.</summary>
+public enum StoppingRule
+{
+    /// <summary>The mean objective changed by less than the tolerance (scikit-learn's rule; the default).</summary>
+    AbsoluteChange,
+
+    /// <summary>
+    /// mclust's rule: the objective summed over the data changed by less than the tolerance relative to it,
+    /// |L_t − L_{t−1}| / (1 + |L_t|) (mclust's default tolerance is 1e-5). Scale-free, so it neither stops a small data
+    /// set early nor runs a large one long.
+    /// </summary>
+    RelativeChange,
+
+    /// <summary>
+    /// Aitken acceleration (Böhning et al. 1994): from the last three values of the mean objective, a = (L_t − L_{t−1}) /
+    /// (L_{t−1} − L_{t−2}) estimates the rate of EM's linear convergence and L∞ = L_{t−1} + (L_t − L_{t−1}) / (1 − a) its
+    /// limit; stop when |L∞ − L_t| is below the tolerance — where the run would end, not only how fast it moves, so slow
+    /// EM is not stopped early.
+    /// </summary>
+    Aitken,
+}
+
 /// <summary>Options of the batch EM driver (<see cref="ExpectationMaximization"/>). Defaults follow scikit-learn.</summary>
 public sealed record ExpectationMaximizationOptions
 {
     /// <summary>Maximum number of EM iterations (M-steps) per run (≥ 0; 0 evaluates the starting parameters).</summary>
     public int MaxIterations { get; init; } = 100;
 
-    /// <summary>A run stops when the mean objective changes by less than this between iterations (≥ 0; 0 runs every iteration).</summary>
+    /// <summary>A run stops when its <see cref="StoppingRule"/> holds for this tolerance (≥ 0; 0 runs every iteration).</summary>
     public double Tolerance { get; init; } = 1e-3;
+
+    /// <summary>When a run counts as converged; scikit-learn's absolute change of the mean objective by default.</summary>
+    public StoppingRule StoppingRule { get; init; } = StoppingRule.AbsoluteChange;
 
     /// <summary>Number of runs from different starts (≥ 1); the run with the highest final objective is kept. A deterministic start runs once.</summary>
     public int Restarts { get; init; } = 1;
@@ -41,6 +66,51 @@ public sealed record ExpectationMaximizationOptions
         if (MaxDegreeOfParallelism is < 1)
         {
             throw new ArgumentOutOfRangeException("options.MaxDegreeOfParallelism", MaxDegreeOfParallelism, "Must be at least 1 (or null for every core).");
+        }
+
+        if (!Enum.IsDefined(StoppingRule))
+        {
+            throw new ArgumentOutOfRangeException("options.StoppingRule", StoppingRule, "Unknown stopping rule.");
+        }
+    }
+
+    /// <summary>
+    /// Whether the run has converged under the rule, from the history of mean objectives (the latest last) and the total
+    /// weight Σ w that turns a mean into a sum.
+    /// </summary>
+    internal bool Converged(List<double> history, double totalWeight)
+    {
+        int t = history.Count;
+        if (t < 2)
+        {
+            return false;
+        }
+
+        double current = history[t - 1], previous = history[t - 2];
+        switch (StoppingRule)
+        {
+            case StoppingRule.RelativeChange:
+                return Math.Abs(current - previous) * totalWeight / (1 + Math.Abs(current * totalWeight)) < Tolerance;
+            case StoppingRule.Aitken:
+            {
+                if (current == previous)
+                {
+                    return Tolerance > 0;
+                }
+
+                if (t < 3)
+                {
+                    return false;
+                }
+
+                double before = history[t - 3];
+                double rate = (current - previous) / (previous - before);
+                double limit = previous + ((current - previous) / (1 - rate));
+                return double.IsFinite(limit) && rate < 1 && Math.Abs(limit - current) < Tolerance;
+            }
+
+            default:
+                return Math.Abs(current - previous) < Tolerance;
         }
     }
 }
@@ -399,7 +469,7 @@ public static class ExpectationMaximization
             double change = current - previous;
             previous = current;
             options.Progress?.Report(new FitProgress(restart, iteration, current, change, clock.Elapsed, pointsVisited));
-            if (Math.Abs(change) < options.Tolerance && !reseeded && !reseededBefore)
+            if (!reseeded && !reseededBefore && options.Converged(history, Frames.ScaleByPowerOfTwo(summary.TotalWeight, summary.WeightScaleExponent)))
             {
                 converged = true;
                 break;

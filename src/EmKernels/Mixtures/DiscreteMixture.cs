@@ -168,6 +168,7 @@ internal sealed class DiscreteMixtureFitter<T>
         {
             MaxIterations = o.MaxIterations,
             Tolerance = o.Tolerance,
+            StoppingRule = o.StoppingRule,
             Restarts = o.Restarts,
             Seed = o.Seed,
             MaxDegreeOfParallelism = o.MaxDegreeOfParallelism,

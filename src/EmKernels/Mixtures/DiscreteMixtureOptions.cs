@@ -1,3 +1,5 @@
+using EmKernels.Engine;
+
 namespace EmKernels.Mixtures;
 
 /// <summary>How a discrete mixture fit chooses its starting parameters.</summary>
@@ -24,6 +26,13 @@ public sealed record DiscreteMixtureOptions
 
     /// <summary>A run stops when the mean log-likelihood changes by less than this (≥ 0; 0 runs every iteration).</summary>
     public double Tolerance { get; init; } = 1e-3;
+
+    /// <summary>
+    /// When a run counts as converged, with <see cref="Tolerance"/>: scikit-learn's absolute change of the mean log-likelihood
+    /// (the default), mclust's relative change of the total (give a tolerance such as 1e-5), or Aitken's estimate of the
+    /// limit (stops slow EM only where it would end).
+    /// </summary>
+    public StoppingRule StoppingRule { get; init; } = StoppingRule.AbsoluteChange;
 
     /// <summary>How starting parameters are chosen when not given.</summary>
     public DiscreteMixtureInitialization Initialization { get; init; } = DiscreteMixtureInitialization.RandomResponsibilities;

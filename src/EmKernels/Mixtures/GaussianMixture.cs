@@ -210,6 +210,7 @@ public sealed class GaussianMixture<T>
         {
             MaxIterations = o.MaxIterations,
             Tolerance = o.Tolerance,
+            StoppingRule = o.StoppingRule,
             Restarts = o.Restarts,
             Seed = o.Seed,
             MaxDegreeOfParallelism = o.MaxDegreeOfParallelism,
