@@ -21,7 +21,7 @@ namespace EmKernels.Tests;
 public sealed class FixtureParityTests(ITestOutputHelper output)
 {
     /// <summary>Models of emk-fixture/2 that run; every other model of that format is skipped as not implemented yet.</summary>
-    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression", "hmm", "gaussian-mixture-map", "bayesian-gaussian-mixture", "mixture-of-regressions", "mixture-of-experts", "gaussian-mixture-parsimonious", "gaussian-mixture-noise"];
+    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression", "hmm", "gaussian-mixture-map", "bayesian-gaussian-mixture", "mixture-of-regressions", "mixture-of-experts", "gaussian-mixture-parsimonious", "gaussian-mixture-noise", "mclust-hc"];
 
     public static TheoryData<string> AllFixtures() => new(Fixture.All());
 
@@ -62,6 +62,9 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
                 break;
             case ("emk-fixture/2", "gaussian-mixture-parsimonious" or "gaussian-mixture-noise"):
                 RunParsimonious(fixture, comparison);
+                break;
+            case ("emk-fixture/2", "mclust-hc"):
+                RunHierarchical(fixture, comparison);
                 break;
             case ("emk-fixture/2", var model):
                 Skip.IfNot(ImplementedVersion2.Contains(model), $"{name}: the model '{model}' is not implemented yet.");
@@ -551,6 +554,18 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
         }
 
         return (scale, shape, orientation);
+    }
+
+    /// <summary>mclust/FORMAT.md §9: hcVVV on the SVD-transformed data, as mclust 6.0.0 computes it (its stored-factor determinants).</summary>
+    private static void RunHierarchical(Fixture fixture, FixtureComparison comparison)
+    {
+        int n = fixture.Points, d = fixture.Features;
+        HierarchicalAgglomeration hc = HierarchicalAgglomeration.Vvv(fixture.Data, n, d);
+        comparison.Values("transformed_data", fixture.Expected("transformed_data"), hc.TransformedData.ToArray());
+        comparison.Values("alpha", fixture.Expected("alpha"), [hc.Alpha]);
+        comparison.Labels(fixture.Expected("merges"), Enumerable.Range(0, n - 1).SelectMany(t => new[] { hc.Merge(t).A, hc.Merge(t).B }).ToArray());
+        comparison.Values("merge_costs", fixture.Expected("merge_costs"), hc.MergeCosts.ToArray());
+        comparison.Labels(fixture.Expected("partitions"), Enumerable.Range(1, 9).SelectMany(hc.Partition).ToArray());
     }
 
     private static double MeanLogLikelihood(FiniteMixture<double> mixture, InMemoryDataSource<double> data)
