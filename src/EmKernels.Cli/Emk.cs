@@ -544,7 +544,7 @@ internal static class Emk
 
         public Option<double> RegCovar { get; } = new("--reg-covar") { Description = "Added to every covariance's diagonal (Gaussian).", DefaultValueFactory = _ => 1e-6 };
 
-        public Option<string?> Init { get; } = new("--init") { Description = "Initialisation: kmeans (Gaussian default), random (responsibilities; discrete default) or random-points." };
+        public Option<string?> Init { get; } = new("--init") { Description = "Initialisation: kmeans (Gaussian default), random (responsibilities; discrete default), random-points, or hierarchical (mclust's: model-based agglomeration, deterministic; Gaussian)." };
 
         public Option<bool> Prior { get; } = new("--prior") { Description = "MAP estimation with mclust's default conjugate prior (Gaussian): the fit increases the log-posterior; the log-likelihood and BIC are reported as mclust does." };
 

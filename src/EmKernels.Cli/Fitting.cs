@@ -92,7 +92,7 @@ internal sealed record FitSettings
 
     public int Epochs { get; init; } = 1;
 
-    public static readonly string[] InitNames = ["kmeans", "random", "random-points"];
+    public static readonly string[] InitNames = ["kmeans", "random", "random-points", "hierarchical"];
 
     /// <summary>The initialization actually used.</summary>
     public string InitName => Init ?? (Model == "gaussian" ? "kmeans" : "random");
@@ -117,7 +117,7 @@ internal sealed record FitSettings
         Require(Threads is null or >= 1, "--threads must be at least 1.");
         Require(Smoothing >= 0 && double.IsFinite(Smoothing), "--smoothing must be finite and non-negative.");
         Require(Init is null || InitNames.Contains(Init), $"--init must be one of {string.Join(", ", InitNames)}.");
-        Require(Model == "gaussian" || Init != "kmeans", "--init kmeans is for Gaussian mixtures; discrete mixtures start from random or random-points.");
+        Require(Model == "gaussian" || Init is not ("kmeans" or "hierarchical"), $"--init {Init} is for Gaussian mixtures; discrete mixtures start from random or random-points.");
         Require(Model == "binomial" || Trials is null, "--trials is for --model binomial.");
         Require(Model == "categorical" || Categories is null, "--categories is for --model categorical.");
         Require(Model != "binomial" || Trials is >= 1, "--model binomial needs --trials (the number of trials behind every count, at least 1).");
@@ -380,6 +380,7 @@ internal static class Fitter
         {
             "random" => MixtureInitialization.RandomResponsibilities,
             "random-points" => MixtureInitialization.RandomPoints,
+            "hierarchical" => MixtureInitialization.Hierarchical,
             _ => MixtureInitialization.KMeans,
         });
     }
@@ -508,6 +509,7 @@ internal static class Fitter
             {
                 "random" => GaussianMixtureInitialization.RandomResponsibilities,
                 "random-points" => GaussianMixtureInitialization.RandomPoints,
+                "hierarchical" => GaussianMixtureInitialization.Hierarchical,
                 _ => GaussianMixtureInitialization.KMeans,
             },
             Restarts = s.Restarts,

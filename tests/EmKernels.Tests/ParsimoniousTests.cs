@@ -218,6 +218,62 @@ public sealed class ParsimoniousTests
     }
 
     [Fact]
+    public void TheExactCriterion_DepartsFromMclustsStoredFactors_WhereItsFormatSays()
+    {
+        // mclust/FORMAT.md §9.4: on cross150 the exact criterion's merges differ from mclust's from merge 124 on; on synth3d the
+        // merges are the same and the costs differ by up to 0.074.
+        var cross = Tests.Infrastructure.Fixture.Load(Path.Combine(Tests.Infrastructure.Fixture.Folder(), "mclust", "cross150-hc-VVV-SVD.json"));
+        HierarchicalAgglomeration mclust = HierarchicalAgglomeration.Vvv(cross.Data, cross.Points, cross.Features);
+        HierarchicalAgglomeration exact = HierarchicalAgglomeration.Vvv(cross.Data, cross.Points, cross.Features, mclustStoredFactors: false);
+        int first = Enumerable.Range(0, cross.Points - 1).First(t => mclust.Merge(t) != exact.Merge(t));
+        Assert.Equal(124, first);
+
+        var synth = Tests.Infrastructure.Fixture.Load(Path.Combine(Tests.Infrastructure.Fixture.Folder(), "mclust", "synth3d-hc-VVV-SVD.json"));
+        mclust = HierarchicalAgglomeration.Vvv(synth.Data, synth.Points, synth.Features);
+        exact = HierarchicalAgglomeration.Vvv(synth.Data, synth.Points, synth.Features, mclustStoredFactors: false);
+        Assert.All(Enumerable.Range(0, synth.Points - 1), t => Assert.Equal(mclust.Merge(t), exact.Merge(t)));
+        double largest = Enumerable.Range(0, synth.Points - 1).Max(t => Math.Abs(mclust.MergeCosts[t] - exact.MergeCosts[t]));
+        Assert.Equal(0.074, largest, 0.0015);
+    }
+
+    [Fact]
+    public void TheHierarchicalStart_IsMclustsPartition_AndDeterministic()
+    {
+        const int n = 300, d = 3;
+        double[] x = Clusters(n, 12);
+        var options = new GaussianMixtureOptions { Components = 3, Parameterization = ParsimoniousModel.VVV, Initialization = GaussianMixtureInitialization.Hierarchical, MaxIterations = 1, Tolerance = 0, RegCovar = 0 };
+        GaussianMixtureModel<double> one = new GaussianMixture<double>(options with { Seed = 1, Restarts = 3 }).Fit(x, n, d);
+        GaussianMixtureModel<double> other = new GaussianMixture<double>(options with { Seed = 2 }).Fit(x, n, d);
+        Assert.Equal(one.Means.ToArray(), other.Means.ToArray());
+        Assert.Equal(one.MeanLogLikelihoodHistory.ToArray(), other.MeanLogLikelihoodHistory.ToArray());
+
+        // The start is the M-step of the agglomeration's partition into 3: the first value of the history is the
+        // log-likelihood of the groups' own means, covariances and shares.
+        int[] groups = HierarchicalAgglomeration.Vvv(x, n, d).Partition(3);
+        double[] weights = new double[3], means = new double[9], covariances = new double[27];
+        for (int k = 0; k < 3; k++)
+        {
+            int[] members = Enumerable.Range(0, n).Where(i => groups[i] == k).ToArray();
+            weights[k] = (double)members.Length / n;
+            for (int a = 0; a < d; a++)
+            {
+                means[k * d + a] = members.Average(i => x[i * d + a]);
+            }
+
+            for (int a = 0; a < d; a++)
+            {
+                for (int b = 0; b < d; b++)
+                {
+                    covariances[(k * d + a) * d + b] = members.Sum(i => (x[i * d + a] - means[k * d + a]) * (x[i * d + b] - means[k * d + b])) / members.Length;
+                }
+            }
+        }
+
+        GaussianMixtureModel<double> start = GaussianMixtureModel<double>.FromParameters(CovarianceType.Full, d, weights, means, covariances);
+        Assert.Equal(start.Score(x, n), one.MeanLogLikelihoodHistory[0], 1e-9);
+    }
+
+    [Fact]
     public void OneDimensionalModels_AndMismatches_AreChecked()
     {
         Assert.Equal("options.Parameterization", Assert.Throws<ArgumentException>(() => new GaussianMixture<double>(new GaussianMixtureOptions { Components = 2, Parameterization = ParsimoniousModel.E }).Fit([1, 2, 3, 4, 5, 6], 3, 2)).ParamName);

@@ -183,6 +183,7 @@ public sealed class BayesianGaussianMixture<T>
         {
             GaussianMixtureInitialization.RandomResponsibilities => MixtureInitialization.RandomResponsibilities,
             GaussianMixtureInitialization.RandomPoints => MixtureInitialization.RandomPoints,
+            GaussianMixtureInitialization.Hierarchical => MixtureInitialization.Hierarchical,
             _ => MixtureInitialization.KMeans,
         });
         CheckPriorShape(o, d);

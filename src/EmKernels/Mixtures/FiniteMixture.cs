@@ -20,6 +20,14 @@ public enum MixtureInitialization
 
     /// <summary>The parameters the mixture holds (given, or a warm start): deterministic, so a fit runs once.</summary>
     Current,
+
+    /// <summary>
+    /// mclust's start: the partition into K clusters of the model-based hierarchical agglomeration of the data
+    /// (<see cref="HierarchicalAgglomeration.Vvv"/>, mclust's stored factors), then an M-step. Deterministic, so a fit runs
+    /// once, for up to 2,000 points; beyond, the agglomeration runs on 2,000 random points (as mclust's <c>subset</c>) and the
+    /// M-step is of those points. Data with a constant column start from k-means instead.
+    /// </summary>
+    Hierarchical,
 }
 
 /// <summary>
@@ -289,6 +297,15 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
                     break;
                 }
 
+                case MixtureInitialization.Hierarchical:
+                    if (HierarchicalStart(context))
+                    {
+                        complete = context.Summary.Points <= Mixtures.HierarchicalStart.MaximumPoints;
+                        break;
+                    }
+
+                    goto case MixtureInitialization.KMeans;
+
                 default:
                 {
                     double[] points = KMeans.RandomPoints(context, k);
@@ -318,6 +335,18 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
         }
 
         return complete;
+    }
+
+    /// <summary>The M-step of the hierarchical agglomeration's partition (<see cref="HierarchicalStart"/>); false when it cannot run, for a k-means start instead.</summary>
+    private bool HierarchicalStart(ModelInitialization<T> context)
+    {
+        if (Mixtures.HierarchicalStart.Partition(context, Components) is not { } partition)
+        {
+            return false;
+        }
+
+        MaximizeFrom(context, partition.Fill);
+        return true;
     }
 
     /// <inheritdoc/>
@@ -588,7 +617,7 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
     }
 
     /// <summary>Fills K × B responsibilities for a tile.</summary>
-    private delegate void ResponsibilityFill(in DataTile<T> tile, Span<T> responsibilities);
+    internal delegate void ResponsibilityFill(in DataTile<T> tile, Span<T> responsibilities);
 }
 
 /// <summary>One-hot responsibilities of the nearest k-means centre (ties to the lower index).</summary>
@@ -618,6 +647,95 @@ internal sealed class KMeansLabels<T>(double[] centres, int components, int feat
             }
 
             r[best * points + i] = T.One;
+        }
+    }
+}
+
+/// <summary>
+/// mclust's start for a mixture: the partition into K clusters of the hierarchical agglomeration of the data (all of them up
+/// to <see cref="MaximumPoints"/>, else as many random points), as one-hot responsibilities of those points.
+/// </summary>
+internal static class HierarchicalStart
+{
+    /// <summary>The most points agglomerated (mclust's <c>subset</c>): the agglomeration costs N² … N³.</summary>
+    public const int MaximumPoints = 2000;
+
+    /// <summary>The partition, or null when the agglomeration cannot run (fewer points than K, or a constant column).</summary>
+    public static Partitioned<T>? Partition<T>(ModelInitialization<T> context, int components)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int d = context.Summary.Features;
+        long n = context.Summary.Points;
+        long[] rows;
+        if (n <= MaximumPoints)
+        {
+            rows = new long[n];
+            for (int i = 0; i < n; i++)
+            {
+                rows[i] = i;
+            }
+        }
+        else
+        {
+            var chosen = new HashSet<long>();
+            while (chosen.Count < MaximumPoints)
+            {
+                chosen.Add(context.Random.NextInt64(n));
+            }
+
+            rows = [.. chosen.Order()];
+        }
+
+        int m = rows.Length;
+        if (m < components || m < 2)
+        {
+            return null;
+        }
+
+        double[] values = new double[m * d];
+        int next = 0;
+        context.ForEachTile((in DataTile<T> tile) =>
+        {
+            while (next < m && rows[next] < tile.Start + tile.Points)
+            {
+                int i = (int)(rows[next] - tile.Start);
+                for (int f = 0; f < d; f++)
+                {
+                    values[next * d + f] = double.CreateTruncating(tile[i, f]);
+                }
+
+                next++;
+            }
+        });
+        try
+        {
+            return new Partitioned<T>(rows, HierarchicalAgglomeration.Vvv(values, m, d).Partition(components));
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The agglomerated rows (increasing) and their clusters; <see cref="Fill"/> writes them as one-hot responsibilities (other rows 0).</summary>
+    internal sealed class Partitioned<T>(long[] rows, int[] labels)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        private int _cursor;
+
+        public void Fill(in DataTile<T> tile, Span<T> r)
+        {
+            r.Clear();
+            if (tile.Start == 0)
+            {
+                _cursor = 0;
+            }
+
+            while (_cursor < rows.Length && rows[_cursor] < tile.Start + tile.Points)
+            {
+                r[labels[_cursor] * tile.Points + (int)(rows[_cursor] - tile.Start)] = T.One;
+                _cursor++;
+            }
         }
     }
 }

@@ -153,6 +153,7 @@ public sealed class GaussianMixture<T>
         {
             GaussianMixtureInitialization.RandomResponsibilities => MixtureInitialization.RandomResponsibilities,
             GaussianMixtureInitialization.RandomPoints => MixtureInitialization.RandomPoints,
+            GaussianMixtureInitialization.Hierarchical => MixtureInitialization.Hierarchical,
             _ => MixtureInitialization.KMeans,
         })
         {

@@ -13,6 +13,9 @@ public enum GaussianMixtureInitialization
 
     /// <summary>Means at K distinct random data points, the data's covariance for every component, equal weights.</summary>
     RandomPoints,
+
+    /// <summary>mclust's start: the hierarchical agglomeration's partition into K clusters (<see cref="MixtureInitialization.Hierarchical"/>); deterministic.</summary>
+    Hierarchical,
 }
 
 /// <summary>

@@ -531,6 +531,14 @@ public sealed class VariationalGaussianMixture<T> : IMixtureModel<T>
                 break;
             }
 
+            case MixtureInitialization.Hierarchical when HierarchicalStart.Partition(context, k) is { } partition:
+                StartNeutral(null);
+                MaximizeFrom(context, partition.Fill);
+                return context.Summary.Points <= HierarchicalStart.MaximumPoints;
+
+            case MixtureInitialization.Hierarchical:
+                goto case MixtureInitialization.KMeans;
+
             case MixtureInitialization.RandomResponsibilities:
             {
                 Random random = context.Random;
