@@ -97,6 +97,7 @@ internal static class Emk
         var stepOffset = new Option<double>("--t0") { Description = "Online: t0 of the step sizes (≥ 0).", DefaultValueFactory = _ => 1 };
         var epochs = new Option<int>("--epochs") { Description = "Online: passes over the data, in all (with --resume: the new total).", DefaultValueFactory = _ => 1 };
         var resume = new Option<string?>("--resume") { Description = "Online: continue the fit saved in this model file (its options; --epochs sets the new total), bitwise as if it had not stopped." };
+        var initFrom = new Option<string?>("--init-from") { Description = "Start every run from the parameters of this model file (the same --model, -k, --covariance and columns); --max-iter 0 evaluates them." };
         var bayesian = new Option<string?>("--bayesian")
         {
             Description = "Variational Bayes (scikit-learn's BayesianGaussianMixture) with a dirichlet-process or dirichlet-distribution weight prior: -k is an upper bound; prints the effective components and the ELBO.",
@@ -105,7 +106,7 @@ internal static class Emk
         var weightConcentration = new Option<double?>("--weight-concentration") { Description = "Bayesian: γ of the weight prior (default 1/K)." };
         var meanPrecision = new Option<double?>("--mean-precision") { Description = "Bayesian: β₀, how many points the prior mean counts as (default 1)." };
         var degreesOfFreedom = new Option<double?>("--dof") { Description = "Bayesian: ν₀ of the Wishart prior, > D − 1 (default D)." };
-        foreach (Option option in (Option[])[components, covariance, outputPath, plot, plotColumns, outOfCore, memoryBudget, online, batchSize, kappa, stepOffset, epochs, resume, bayesian, weightConcentration, meanPrecision, degreesOfFreedom])
+        foreach (Option option in (Option[])[components, covariance, outputPath, plot, plotColumns, outOfCore, memoryBudget, online, batchSize, kappa, stepOffset, epochs, resume, bayesian, weightConcentration, meanPrecision, degreesOfFreedom, initFrom])
         {
             command.Add(option);
         }
@@ -129,6 +130,7 @@ internal static class Emk
                 StepOffset = parse.GetValue(stepOffset),
                 Epochs = parse.GetValue(epochs),
                 Bayesian = parse.GetValue(bayesian),
+                StartFrom = parse.GetValue(initFrom) is { } startPath ? ModelFile.Read(startPath) : null,
                 WeightConcentration = parse.GetValue(weightConcentration),
                 MeanPrecision = parse.GetValue(meanPrecision),
                 DegreesOfFreedom = parse.GetValue(degreesOfFreedom),
@@ -403,14 +405,18 @@ internal static class Emk
         var shared = new SharedFitOptions(command);
         var components = new Option<string>("--components", "-k") { Description = "The K to try: a range 1..9, a list 2,3,5, or one number.", DefaultValueFactory = _ => "1..9" };
         var covariance = new Option<string>("--covariance") { Description = "Covariance types to try: all (full, tied, diag, spherical), mclust (its 14 parameterizations; E and V for one column), or a list such as full,diag,factor:4,VEV (Gaussian only).", DefaultValueFactory = _ => "all" };
-        var criterion = new Option<string>("--criterion") { Description = "What ranks the models: bic, aic, or icl (BIC − 2 Σ log max_k p_k, one more pass per model).", DefaultValueFactory = _ => "bic" };
+        var criterion = new Option<string>("--criterion") { Description = "What ranks the models: bic, aic, or icl (BIC − 2 Σ log max_k p_k).", DefaultValueFactory = _ => "bic" };
         criterion.AcceptOnlyFromAmong("bic", "aic", "icl");
         var outputPath = new Option<string?>("--output", "-o") { Description = "Write the best model (JSON) to this file." };
+        var table = new Option<string?>("--table") { Description = "Write the whole table to this file: CSV, or JSON when the name ends in .json (covariance, K, parameters, log-likelihood, BIC, AIC, ICL, converged, iterations)." };
+        var saveAll = new Option<string?>("--save-all") { Description = "Write every candidate's model file into this directory (created if missing), named like full-k3.json." };
         command.Add(file);
         command.Add(components);
         command.Add(covariance);
         command.Add(criterion);
         command.Add(outputPath);
+        command.Add(table);
+        command.Add(saveAll);
         command.SetAction(parse =>
         {
             DataTable data = DataTable.Read(parse.GetValue(file), terminal.Notes).Select(parse.GetValue(shared.Columns));
@@ -427,13 +433,29 @@ internal static class Emk
             (baseline with { Components = ks[^1] }).Validate(data);
             var candidates = (from k in ks from type in types select baseline with { Components = k, Covariance = type.Type, Factors = type.Factors, Parameterization = type.Parameterization }).ToList();
 
+            // Small data: the candidates run side by side, one thread each (a fit's result does not depend on its threads).
             var outcomes = new List<FitOutcome>();
-            for (int i = 0; i < candidates.Count; i++)
+            bool parallel = candidates.Count > 1 && baseline.Threads is null && (long)data.Rows * data.Columns.Length <= 2_000_000 && Environment.ProcessorCount > 1;
+            if (parallel)
             {
-                FitSettings s = candidates[i];
-                outcomes.Add(terminal.WithProgress(
-                    $"[{i + 1}/{candidates.Count}] {Names.Describe(s.Model, s.Covariance, s.Components, s.Factors, s.Parameterization)}", s.Restarts, parse.GetValue(shared.Verbose),
-                    progress => Fitter.Fit(data, s, progress)));
+                var results = new FitOutcome[candidates.Count];
+                terminal.WithProgress($"fitting {candidates.Count} candidates on {Environment.ProcessorCount} cores", 1, verbose: false, _ =>
+                {
+                    Parallel.For(0, candidates.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+                        results[i] = Fitter.Fit(data, candidates[i] with { Threads = 1 }, null));
+                    return results[0];
+                });
+                outcomes.AddRange(results.Select((o, i) => o with { File = o.File with { Options = o.File.Options with { Threads = null } } }));
+            }
+            else
+            {
+                for (int i = 0; i < candidates.Count; i++)
+                {
+                    FitSettings s = candidates[i];
+                    outcomes.Add(terminal.WithProgress(
+                        $"[{i + 1}/{candidates.Count}] {Names.Describe(s.Model, s.Covariance, s.Components, s.Factors, s.Parameterization)}", s.Restarts, parse.GetValue(shared.Verbose),
+                        progress => Fitter.Fit(data, s, progress)));
+                }
             }
 
             string criterionName = parse.GetValue(criterion)!.ToUpperInvariant();
@@ -442,11 +464,6 @@ internal static class Emk
             // ICL = BIC − 2 Σ log max_k p_k: one more pass per model, for its classification's entropy.
             double[] icl = outcomes.Select(o =>
             {
-                if (!byIcl)
-                {
-                    return double.NaN;
-                }
-
                 double[] p = o.Mixture.Predict(data.Values, data.Rows, probabilities: true).Probabilities!;
                 int k = o.File.Components;
                 double sum = 0;
@@ -470,6 +487,29 @@ internal static class Emk
                 outcomes[best].File.Write(modelPath);
             }
 
+            if (parse.GetValue(saveAll) is { } folder)
+            {
+                try
+                {
+                    Directory.CreateDirectory(folder);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+                {
+                    throw new UsageException($"--save-all: cannot create the directory '{Quoted.Of(folder)}': {e.Message}");
+                }
+
+                foreach (FitOutcome o in outcomes)
+                {
+                    string name = baseline.Model == "gaussian" ? Names.Of(o.File.Covariance!.Value, o.File.Factors, o.File.Parameterization).Replace(':', '-') : baseline.Model;
+                    o.File.Write(Path.Combine(folder, $"{name}-k{o.File.Components.ToString(CultureInfo.InvariantCulture)}.json"));
+                }
+            }
+
+            if (parse.GetValue(table) is { } tablePath)
+            {
+                WriteSelectionTable(tablePath, outcomes, icl, baseline.Model);
+            }
+
             bool gaussian = baseline.Model == "gaussian";
             terminal.Heading($"Model selection on {data.Source} ({data.Rows} × {data.Columns.Length}) by {criterionName}, lower is better");
             var headers = new List<string> { "", "K" };
@@ -478,13 +518,7 @@ internal static class Emk
                 headers.Add("covariance");
             }
 
-            headers.AddRange(["parameters", "mean log-likelihood", "BIC", "AIC"]);
-            if (byIcl)
-            {
-                headers.Add("ICL");
-            }
-
-            headers.AddRange(["iterations", "converged", "time"]);
+            headers.AddRange(["parameters", "mean log-likelihood", "BIC", "AIC", "ICL", "iterations", "converged", "time"]);
             var rows = outcomes.Select((o, i) =>
             {
                 var row = new List<string> { i == best ? "*" : "", o.File.Components.ToString(CultureInfo.InvariantCulture) };
@@ -496,12 +530,8 @@ internal static class Emk
                 row.AddRange(
                 [
                     o.Mixture.ParameterCount.ToString(CultureInfo.InvariantCulture), Format.Number(o.File.Fit.MeanLogLikelihood),
-                    Format.Fixed(o.File.Fit.Bic, 2), Format.Fixed(o.File.Fit.Aic, 2),
+                    Format.Fixed(o.File.Fit.Bic, 2), Format.Fixed(o.File.Fit.Aic, 2), Format.Fixed(icl[i], 2),
                 ]);
-                if (byIcl)
-                {
-                    row.Add(Format.Fixed(icl[i], 2));
-                }
 
                 row.AddRange([o.File.Fit.Iterations.ToString(CultureInfo.InvariantCulture), o.File.Fit.Converged ? "yes" : "no", Format.Time(o.File.Fit.Time)]);
                 return row.ToArray();
@@ -512,6 +542,52 @@ internal static class Emk
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The selection table as CSV, or JSON (an array of rows) when the name ends in .json.</summary>
+    private static void WriteSelectionTable(string path, List<FitOutcome> outcomes, double[] icl, string model)
+    {
+        string Covariance(FitOutcome o) => model == "gaussian" ? Names.Of(o.File.Covariance!.Value, o.File.Factors, o.File.Parameterization) : model;
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            OutputFile.Write(path, stream =>
+            {
+                using var json = new System.Text.Json.Utf8JsonWriter(stream, new System.Text.Json.JsonWriterOptions { Indented = true });
+                json.WriteStartArray();
+                for (int i = 0; i < outcomes.Count; i++)
+                {
+                    FitOutcome o = outcomes[i];
+                    json.WriteStartObject();
+                    json.WriteString("covariance", Covariance(o));
+                    json.WriteNumber("k", o.File.Components);
+                    json.WriteNumber("parameters", o.Mixture.ParameterCount);
+                    json.WriteNumber("log_likelihood", o.File.Fit.MeanLogLikelihood * o.File.Fit.Points);
+                    json.WriteNumber("mean_log_likelihood", o.File.Fit.MeanLogLikelihood);
+                    json.WriteNumber("bic", o.File.Fit.Bic);
+                    json.WriteNumber("aic", o.File.Fit.Aic);
+                    json.WriteNumber("icl", icl[i]);
+                    json.WriteBoolean("converged", o.File.Fit.Converged);
+                    json.WriteNumber("iterations", o.File.Fit.Iterations);
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
+            });
+            return;
+        }
+
+        OutputFile.WriteText(path, TextWriter.Null, writer =>
+        {
+            writer.WriteLine("covariance,k,parameters,log_likelihood,mean_log_likelihood,bic,aic,icl,converged,iterations");
+            for (int i = 0; i < outcomes.Count; i++)
+            {
+                FitOutcome o = outcomes[i];
+                writer.WriteLine(string.Join(",",
+                    Covariance(o), o.File.Components.ToString(CultureInfo.InvariantCulture), o.Mixture.ParameterCount.ToString(CultureInfo.InvariantCulture),
+                    R(o.File.Fit.MeanLogLikelihood * o.File.Fit.Points), R(o.File.Fit.MeanLogLikelihood), R(o.File.Fit.Bic), R(o.File.Fit.Aic), R(icl[i]),
+                    o.File.Fit.Converged ? "true" : "false", o.File.Fit.Iterations.ToString(CultureInfo.InvariantCulture)));
+            }
+        });
     }
 
     /// <summary>The fit options fit and select share; each command gets its own instances.</summary>

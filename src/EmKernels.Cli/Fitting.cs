@@ -81,6 +81,9 @@ internal sealed record FitSettings
     /// <summary>Whether the data were streamed from the file every iteration rather than held in memory (the fit is the same).</summary>
     public bool OutOfCore { get; init; }
 
+    /// <summary>A model file whose parameters every run starts from (<c>--init-from</c>); with <see cref="MaxIterations"/> 0 they are only evaluated.</summary>
+    public ModelFile? StartFrom { get; init; }
+
     /// <summary>Stepwise (online) EM instead of batch EM.</summary>
     public bool Online { get; init; }
 
@@ -101,7 +104,7 @@ internal sealed record FitSettings
     public void ValidateOptions()
     {
         Require(Components >= 1, "--components must be at least 1.");
-        Require(MaxIterations >= 1, "--max-iter must be at least 1.");
+        Require(MaxIterations >= 1 || (MaxIterations == 0 && StartFrom is not null), "--max-iter must be at least 1 (0 evaluates the parameters of --init-from).");
         Require(Tolerance >= 0 && double.IsFinite(Tolerance), "--tol must be finite and non-negative.");
         Require(RegCovar >= 0 && double.IsFinite(RegCovar), "--reg-covar must be finite and non-negative.");
         Require(Restarts >= 1, "--n-init must be at least 1.");
@@ -127,6 +130,7 @@ internal sealed record FitSettings
         Require(StepOffset >= 0 && double.IsFinite(StepOffset), "--t0 must be finite and non-negative.");
         Require(Epochs >= 1, "--epochs must be at least 1.");
         Require(!Online || Restarts == 1, "--n-init is for batch EM; an online fit runs once.");
+        Require(StartFrom is null || (!Online && Bayesian is null), "--init-from starts batch EM of a mixture; not --online or --bayesian fits.");
     }
 
     /// <summary>Checks every option against in-memory data, naming the option; the library's own checks then cannot fire on options.</summary>
@@ -385,6 +389,38 @@ internal static class Fitter
         });
     }
 
+    /// <summary>Sets the mixture to a model file's parameters (same model, K, D and covariance), to start every run from them.</summary>
+    private static void StartFrom<T>(FiniteMixture<T> mixture, ModelFile start, FitSettings s, int features)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        string where = start.SourcePath ?? "--init-from";
+        if (start.Model != s.Model || start.Components != s.Components || start.Features != features || start.Variational is not null
+            || (s.Model == "gaussian" && (start.Covariance != s.Covariance || start.Factors != s.Factors || start.Parameterization != s.Parameterization)))
+        {
+            throw new UsageException(
+                $"{where} is {Names.Describe(start.Model, start.Covariance, start.Components, start.Factors, start.Parameterization)} of {start.Features} columns; this fit is {Names.Describe(s.Model, s.Covariance, s.Components, s.Factors, s.Parameterization)} of {features} (give the same --model, -k, --covariance and columns).");
+        }
+
+        if (s.Factors is not null)
+        {
+            throw new UsageException("--init-from does not start a mixture of factor analyzers yet.");
+        }
+
+        mixture.SetWeights(start.Weights);
+        if (mixture.Family is GaussianComponents<T> gaussian)
+        {
+            start.Means.CopyTo(gaussian.Means);
+            start.Parameters.CopyTo(gaussian.Covariances);
+            gaussian.CovarianceScaleExponent = start.CovarianceScaleExponent;
+        }
+        else
+        {
+            start.Parameters.CopyTo(mixture.Family.Parameters);
+        }
+
+        mixture.Initialization = MixtureInitialization.Current;
+    }
+
     private static ParsimoniousComponents<T> ParsimoniousFamily<T>(ParsimoniousModel model, int components, int features, double regularization)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
@@ -407,6 +443,11 @@ internal static class Fitter
         }
 
         FiniteMixture<T> model = Model<T>(s, d, categories);
+        if (s.StartFrom is { } start)
+        {
+            StartFrom(model, start, s, d);
+        }
+
         if (s.Prior && model.Family is GaussianComponents<T> withPrior)
         {
             withPrior.Prior = DefaultPrior(data, s.Covariance, s.Components);

@@ -249,6 +249,41 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void SelectWritesItsTableAndEveryModel_TheSameInParallelAsInTurn()
+    {
+        double[] data = Fixture.Load(FixturePath("iris-full-k3")).Data;
+        string csv = CsvOf(data, 4, ["a", "b", "c", "d"]);
+        CliRun parallel = Run("select", csv, "-k", "1..3", "--covariance", "diag,VEV", "--table", PathOf("t.csv"), "--save-all", PathOf("all"));
+        Assert.True(parallel.Exit == 0, parallel.Error);
+        CliRun inTurn = Run("select", csv, "-k", "1..3", "--covariance", "diag,VEV", "--threads", "1", "--table", PathOf("t.json"));
+        Assert.True(inTurn.Exit == 0, inTurn.Error);
+        string[] rows = Lines(File.ReadAllText(PathOf("t.csv")));
+        Assert.Equal("covariance,k,parameters,log_likelihood,mean_log_likelihood,bic,aic,icl,converged,iterations", rows[0]);
+        Assert.Equal(7, rows.Length);
+        JsonElement[] json = JsonDocument.Parse(File.ReadAllText(PathOf("t.json"))).RootElement.EnumerateArray().ToArray();
+        for (int i = 0; i < 6; i++)
+        {
+            string[] cells = rows[i + 1].Split(',');
+            Assert.Equal(json[i].GetProperty("covariance").GetString(), cells[0]);
+            Assert.Equal(json[i].GetProperty("bic").GetDouble(), double.Parse(cells[5], Invariant));
+            Assert.Equal(json[i].GetProperty("icl").GetDouble(), double.Parse(cells[7], Invariant));
+            Assert.True(double.Parse(cells[7], Invariant) >= double.Parse(cells[5], Invariant)); // ICL = BIC + an entropy ≥ 0
+
+            // Every model was saved, and reads back with the table's BIC.
+            string saved = Path.Combine(PathOf("all"), $"{cells[0]}-k{cells[1]}.json");
+            Assert.Equal(double.Parse(cells[5], Invariant), ReadModel(saved).GetProperty("bic").GetDouble());
+        }
+
+        // --init-from and --max-iter 0: the saved model evaluated as it is.
+        string start = Path.Combine(PathOf("all"), "VEV-k3.json");
+        CliRun evaluated = Run("fit", csv, "-k", "3", "--covariance", "VEV", "--init-from", start, "--max-iter", "0", "-o", PathOf("same.json"));
+        Assert.True(evaluated.Exit == 0, evaluated.Error);
+        Assert.Equal(Numbers(ReadModel(start), "covariances"), Numbers(ReadModel(PathOf("same.json")), "covariances"));
+        Assert.Equal(0, ReadModel(PathOf("same.json")).GetProperty("iterations").GetInt32());
+        AssertBadInput(Run("fit", csv, "-k", "2", "--init-from", start), "give the same --model, -k, --covariance and columns");
+    }
+
+    [Fact]
     public void BrokenVariationalModelFilesAreBadInput()
     {
         string model = PathOf("vb.json");
