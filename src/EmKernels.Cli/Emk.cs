@@ -400,11 +400,11 @@ internal static class Emk
 
     private static Command SelectCommand(Terminal terminal)
     {
-        var command = new Command("select", "Fit every K × covariance type and rank them by BIC or AIC (lower is better), like mclust's model selection; without FILE, the embedded Old Faithful data.");
+        var command = new Command("select", "Fit every K × covariance type and rank them by BIC, AIC or ICL (lower is better), as mclust's Mclust() does (its 14 parameterizations, hierarchical start and relative stopping rule by default for Gaussian mixtures); without FILE, the embedded Old Faithful data.");
         var file = DataArgument();
         var shared = new SharedFitOptions(command);
         var components = new Option<string>("--components", "-k") { Description = "The K to try: a range 1..9, a list 2,3,5, or one number.", DefaultValueFactory = _ => "1..9" };
-        var covariance = new Option<string>("--covariance") { Description = "Covariance types to try: all (full, tied, diag, spherical), mclust (its 14 parameterizations; E and V for one column), or a list such as full,diag,factor:4,VEV (Gaussian only).", DefaultValueFactory = _ => "all" };
+        var covariance = new Option<string>("--covariance") { Description = "Covariance types to try: mclust (its 14 parameterizations; E and V for one column; the default), all (full, tied, diag, spherical), or a list such as full,diag,factor:4,VEV (Gaussian only).", DefaultValueFactory = _ => "mclust" };
         var criterion = new Option<string>("--criterion") { Description = "What ranks the models: bic, aic, or icl (BIC − 2 Σ log max_k p_k).", DefaultValueFactory = _ => "bic" };
         criterion.AcceptOnlyFromAmong("bic", "aic", "icl");
         var outputPath = new Option<string?>("--output", "-o") { Description = "Write the best model (JSON) to this file." };
@@ -421,6 +421,17 @@ internal static class Emk
         {
             DataTable data = DataTable.Read(parse.GetValue(file), terminal.Notes).Select(parse.GetValue(shared.Columns));
             FitSettings baseline = shared.Settings(parse);
+            if (baseline.Model == "gaussian")
+            {
+                // mclust's procedure unless asked otherwise: its hierarchical start and its relative stopping rule at 1e-5.
+                baseline = baseline with
+                {
+                    Init = Given(parse, shared.Init) ? baseline.Init : "hierarchical",
+                    StoppingRule = Given(parse, shared.Stop) || Given(parse, shared.Tolerance) ? baseline.StoppingRule : EmKernels.Engine.StoppingRule.RelativeChange,
+                    Tolerance = Given(parse, shared.Stop) || Given(parse, shared.Tolerance) ? baseline.Tolerance : 1e-5,
+                };
+            }
+
             int[] ks = ComponentList(parse.GetValue(components)!, data.Rows);
             (CovarianceType Type, int? Factors, ParsimoniousModel? Parameterization)[] types = baseline.Model == "gaussian"
                 ? CovarianceList(parse.GetValue(covariance)!, data.Columns.Length)

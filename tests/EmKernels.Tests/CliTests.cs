@@ -338,7 +338,12 @@ public sealed class CliTests : IDisposable
         {
             foreach (CovarianceType type in new[] { CovarianceType.Full, CovarianceType.Diagonal })
             {
-                var model = new GaussianMixture<double>(new GaussianMixtureOptions { Components = k, CovarianceType = type, Seed = 0 }).Fit(data, 272, 2);
+                // select's defaults for Gaussian mixtures are mclust's: the hierarchical start and the relative rule at 1e-5.
+                var model = new GaussianMixture<double>(new GaussianMixtureOptions
+                {
+                    Components = k, CovarianceType = type, Seed = 0, Initialization = GaussianMixtureInitialization.Hierarchical,
+                    StoppingRule = EmKernels.Engine.StoppingRule.RelativeChange, Tolerance = 1e-5,
+                }).Fit(data, 272, 2);
                 bics.Add((k, type, model.Bic(data, 272)));
                 string row = Lines(run.Output).Single(l => l.TrimStart('*', ' ').StartsWith($"{k}  {Names.Of(type)} ", StringComparison.Ordinal));
                 Assert.Contains(Format.Fixed(model.Bic(data, 272), 2), row);
