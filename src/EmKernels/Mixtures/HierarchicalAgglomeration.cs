@@ -225,6 +225,7 @@ public sealed class HierarchicalAgglomeration
         private readonly double[] _v = new double[p];
         private readonly double[] _candidate = new double[p * p];
         private readonly double[] _lower = new double[p * p];
+        private readonly double[] _scaled = new double[p * p];
         private int _recent = -1;
 
         public (int[] Merges, double[] Costs) Run()
@@ -242,30 +243,31 @@ public sealed class HierarchicalAgglomeration
                 }
             }
 
+            // Each active row's cheapest partner to its right (ties to the lower index), so a merge costs O(N) rather than a scan
+            // of every pair: the pair chosen is the same, the cheapest in (row, column) order.
+            double[] rowMin = new double[n];
+            int[] rowArg = new int[n];
+            for (int i = 0; i < n; i++)
+            {
+                Rescan(i, rowMin, rowArg);
+            }
+
             int[] merges = new int[2 * (n - 1)];
             double[] costs = new double[n - 1];
             for (int t = 0; t < n - 1; t++)
             {
-                int bestA = -1, bestB = -1;
+                int bestA = -1;
                 double best = double.PositiveInfinity;
                 for (int i = 0; i < n; i++)
                 {
-                    if (_clusters[i] is null)
+                    if (_clusters[i] is not null && rowArg[i] >= 0 && rowMin[i] < best)
                     {
-                        continue;
-                    }
-
-                    for (int j = i + 1; j < n; j++)
-                    {
-                        if (_clusters[j] is not null && _costs[i * n + j] < best)
-                        {
-                            best = _costs[i * n + j];
-                            bestA = i;
-                            bestB = j;
-                        }
+                        best = rowMin[i];
+                        bestA = i;
                     }
                 }
 
+                int bestB = rowArg[bestA];
                 Cluster a = _clusters[bestA]!, b = _clusters[bestB]!;
                 Cluster merged = Merge(a, b, best, first: t == 0);
                 _clusters[bestA] = merged;
@@ -280,11 +282,52 @@ public sealed class HierarchicalAgglomeration
                     {
                         double cost = Cost(merged, other, first: false);
                         _costs[Math.Min(o, bestA) * n + Math.Max(o, bestA)] = cost;
+                        if (o < bestA)
+                        {
+                            if (cost < rowMin[o] || (cost == rowMin[o] && bestA < rowArg[o]))
+                            {
+                                rowMin[o] = cost;
+                                rowArg[o] = bestA;
+                            }
+                            else if (rowArg[o] == bestA)
+                            {
+                                Rescan(o, rowMin, rowArg);
+                            }
+                        }
+                    }
+                }
+
+                Rescan(bestA, rowMin, rowArg);
+                for (int i = 0; i < bestB; i++)
+                {
+                    if (_clusters[i] is not null && rowArg[i] == bestB)
+                    {
+                        Rescan(i, rowMin, rowArg);
                     }
                 }
             }
 
             return (merges, costs);
+        }
+
+        /// <summary>Row i's cheapest active partner j &gt; i (−1 when there is none).</summary>
+        private void Rescan(int i, double[] rowMin, int[] rowArg)
+        {
+            rowMin[i] = double.PositiveInfinity;
+            rowArg[i] = -1;
+            if (_clusters[i] is null)
+            {
+                return;
+            }
+
+            for (int j = i + 1; j < n; j++)
+            {
+                if (_clusters[j] is not null && _costs[i * n + j] < rowMin[i])
+                {
+                    rowMin[i] = _costs[i * n + j];
+                    rowArg[i] = j;
+                }
+            }
         }
 
         /// <summary>The cost of merging A (the most recent cluster, or a singleton at the start) with B.</summary>
@@ -380,11 +423,10 @@ public sealed class HierarchicalAgglomeration
             double determinant = 0;
             for (int i = 0; i < p * p; i++)
             {
-                _lower[i] = e[i] / count;
+                _scaled[i] = e[i] / count;
             }
 
-            double[] scaled = _lower.ToArray();
-            if (DenseMatrix.TryCholesky(scaled, p, _lower))
+            if (DenseMatrix.TryCholesky(_scaled, p, _lower))
             {
                 determinant = Math.Exp(2 * DenseMatrix.LogDiagonalSum(_lower, p));
             }
