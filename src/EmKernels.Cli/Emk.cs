@@ -442,6 +442,8 @@ internal static class Emk
             string? modelPath = parse.GetValue(outputPath);
             // Candidates differ only in K (already checked against the rows) and the covariance type: one check covers them all.
             (baseline with { Components = ks[^1] }).Validate(data);
+            // One agglomeration for every candidate, as mclust: made by the first fit, shared by the others.
+            baseline = baseline with { AgglomerationCache = new AgglomerationCache() };
             var candidates = (from k in ks from type in types select baseline with { Components = k, Covariance = type.Type, Factors = type.Factors, Parameterization = type.Parameterization }).ToList();
 
             // Small data: the candidates run side by side, one thread each (a fit's result does not depend on its threads).
@@ -452,7 +454,9 @@ internal static class Emk
                 var results = new FitOutcome[candidates.Count];
                 terminal.WithProgress($"fitting {candidates.Count} candidates on {Environment.ProcessorCount} cores", 1, verbose: false, _ =>
                 {
-                    Parallel.For(0, candidates.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+                    // The first fit fills the shared agglomeration; the others then run side by side.
+                    results[0] = Fitter.Fit(data, candidates[0], null);
+                    Parallel.For(1, candidates.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
                         results[i] = Fitter.Fit(data, candidates[i] with { Threads = 1 }, null));
                     return results[0];
                 });

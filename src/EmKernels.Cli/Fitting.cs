@@ -84,6 +84,9 @@ internal sealed record FitSettings
     /// <summary>A model file whose parameters every run starts from (<c>--init-from</c>); with <see cref="MaxIterations"/> 0 they are only evaluated.</summary>
     public ModelFile? StartFrom { get; init; }
 
+    /// <summary>The hierarchical start's agglomeration shared by the fits of one selection (not recorded).</summary>
+    public AgglomerationCache? AgglomerationCache { get; init; }
+
     /// <summary>Stepwise (online) EM instead of batch EM.</summary>
     public bool Online { get; init; }
 
@@ -386,7 +389,10 @@ internal static class Fitter
             "random-points" => MixtureInitialization.RandomPoints,
             "hierarchical" => MixtureInitialization.Hierarchical,
             _ => MixtureInitialization.KMeans,
-        });
+        })
+        {
+            AgglomerationCache = s.AgglomerationCache,
+        };
     }
 
     /// <summary>Sets the mixture to a model file's parameters (same model, K, D and covariance), to start every run from them.</summary>

@@ -274,6 +274,26 @@ public sealed class ParsimoniousTests
     }
 
     [Fact]
+    public void ASharedAgglomeration_GivesTheFitsTheirOwnWould_AndLargeDataAStartFromAFixedSubset()
+    {
+        const int d = 3;
+        foreach (int n in new[] { 600, 2400 })
+        {
+            double[] x = Clusters(n, 5);
+            var cache = new AgglomerationCache();
+            foreach ((ParsimoniousModel model, int k) in new[] { (ParsimoniousModel.VVV, 3), (ParsimoniousModel.EEE, 2), (ParsimoniousModel.VII, 4) })
+            {
+                var options = new GaussianMixtureOptions { Components = k, Parameterization = model, Initialization = GaussianMixtureInitialization.Hierarchical, MaxIterations = 5, Tolerance = 0 };
+                GaussianMixtureModel<double> own = new GaussianMixture<double>(options with { Seed = 3 }).Fit(x, n, d);
+                GaussianMixtureModel<double> shared = new GaussianMixture<double>(options with { Seed = 4, AgglomerationCache = cache }).Fit(x, n, d);
+                Assert.True(cache.IsFilled);
+                Assert.Equal(own.MeanLogLikelihoodHistory.ToArray(), shared.MeanLogLikelihoodHistory.ToArray());
+                Assert.Equal(own.Means.ToArray(), shared.Means.ToArray());
+            }
+        }
+    }
+
+    [Fact]
     public void OneDimensionalModels_AndMismatches_AreChecked()
     {
         Assert.Equal("options.Parameterization", Assert.Throws<ArgumentException>(() => new GaussianMixture<double>(new GaussianMixtureOptions { Components = 2, Parameterization = ParsimoniousModel.E }).Fit([1, 2, 3, 4, 5, 6], 3, 2)).ParamName);

@@ -24,8 +24,8 @@ public enum MixtureInitialization
     /// <summary>
     /// mclust's start: the partition into K clusters of the model-based hierarchical agglomeration of the data
     /// (<see cref="HierarchicalAgglomeration.Vvv"/>, mclust's stored factors), then an M-step. Deterministic, so a fit runs
-    /// once, for up to 2,000 points; beyond, the agglomeration runs on 2,000 random points (as mclust's <c>subset</c>) and the
-    /// M-step is of those points. Data with a constant column start from k-means instead.
+    /// once: beyond 2,000 points the agglomeration runs on 2,000 of them drawn with a fixed seed (as mclust's <c>subset</c>) and
+    /// the M-step is of those points. Data with a constant column start from k-means instead.
     /// </summary>
     Hierarchical,
 }
@@ -300,7 +300,7 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
                 case MixtureInitialization.Hierarchical:
                     if (HierarchicalStart(context))
                     {
-                        complete = context.Summary.Points <= Mixtures.HierarchicalStart.MaximumPoints;
+                        complete = true;
                         break;
                     }
 
@@ -337,10 +337,16 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
         return complete;
     }
 
+    /// <summary>
+    /// Shares the hierarchical start's agglomeration among fits of the same data (mclust runs one for all its models and K):
+    /// the first fit given it fills it, the others take their partitions from it. Null: each fit agglomerates its own.
+    /// </summary>
+    public AgglomerationCache? AgglomerationCache { get; set; }
+
     /// <summary>The M-step of the hierarchical agglomeration's partition (<see cref="HierarchicalStart"/>); false when it cannot run, for a k-means start instead.</summary>
     private bool HierarchicalStart(ModelInitialization<T> context)
     {
-        if (Mixtures.HierarchicalStart.Partition(context, Components) is not { } partition)
+        if (Mixtures.HierarchicalStart.Partition(context, Components, AgglomerationCache) is not { } partition)
         {
             return false;
         }
@@ -660,12 +666,23 @@ internal static class HierarchicalStart
     /// <summary>The most points agglomerated (mclust's <c>subset</c>): the agglomeration costs N² … N³.</summary>
     public const int MaximumPoints = 2000;
 
-    /// <summary>The partition, or null when the agglomeration cannot run (fewer points than K, or a constant column).</summary>
-    public static Partitioned<T>? Partition<T>(ModelInitialization<T> context, int components)
+    /// <summary>The seed of the subset of <see cref="MaximumPoints"/> rows agglomerated from more: fixed, so the start is deterministic.</summary>
+    private const int SubsetSeed = 20261201;
+
+    /// <summary>
+    /// The partition, or null when the agglomeration cannot run (fewer points than K, or a constant column). With a
+    /// <paramref name="cache"/> the agglomeration is made once and shared by every fit that is given the same cache.
+    /// </summary>
+    public static Partitioned<T>? Partition<T>(ModelInitialization<T> context, int components, AgglomerationCache? cache = null)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         int d = context.Summary.Features;
         long n = context.Summary.Points;
+        if (cache?.Result is { } shared && shared.Points == n && shared.Features == d)
+        {
+            return shared.Agglomeration is { } made && made.Points >= components ? new Partitioned<T>(shared.Rows, made.Partition(components)) : null;
+        }
+
         long[] rows;
         if (n <= MaximumPoints)
         {
@@ -677,44 +694,51 @@ internal static class HierarchicalStart
         }
         else
         {
+            var random = new Random(SubsetSeed);
             var chosen = new HashSet<long>();
             while (chosen.Count < MaximumPoints)
             {
-                chosen.Add(context.Random.NextInt64(n));
+                chosen.Add(random.NextInt64(n));
             }
 
             rows = [.. chosen.Order()];
         }
 
         int m = rows.Length;
-        if (m < components || m < 2)
+        HierarchicalAgglomeration? agglomeration = null;
+        if (m >= 2)
         {
-            return null;
-        }
-
-        double[] values = new double[m * d];
-        int next = 0;
-        context.ForEachTile((in DataTile<T> tile) =>
-        {
-            while (next < m && rows[next] < tile.Start + tile.Points)
+            double[] values = new double[m * d];
+            int next = 0;
+            context.ForEachTile((in DataTile<T> tile) =>
             {
-                int i = (int)(rows[next] - tile.Start);
-                for (int f = 0; f < d; f++)
+                while (next < m && rows[next] < tile.Start + tile.Points)
                 {
-                    values[next * d + f] = double.CreateTruncating(tile[i, f]);
-                }
+                    int i = (int)(rows[next] - tile.Start);
+                    for (int f = 0; f < d; f++)
+                    {
+                        values[next * d + f] = double.CreateTruncating(tile[i, f]);
+                    }
 
-                next++;
+                    next++;
+                }
+            });
+            try
+            {
+                agglomeration = HierarchicalAgglomeration.Vvv(values, m, d);
             }
-        });
-        try
-        {
-            return new Partitioned<T>(rows, HierarchicalAgglomeration.Vvv(values, m, d).Partition(components));
+            catch (ArgumentException)
+            {
+                agglomeration = null;
+            }
         }
-        catch (ArgumentException)
+
+        if (cache is not null)
         {
-            return null;
+            cache.Result = new AgglomerationCache.Entry(n, d, rows, agglomeration);
         }
+
+        return agglomeration is not null && m >= components ? new Partitioned<T>(rows, agglomeration.Partition(components)) : null;
     }
 
     /// <summary>The agglomerated rows (increasing) and their clusters; <see cref="Fill"/> writes them as one-hot responsibilities (other rows 0).</summary>
@@ -738,4 +762,21 @@ internal static class HierarchicalStart
             }
         }
     }
+}
+
+/// <summary>
+/// One hierarchical agglomeration shared by the fits of one data set (<see cref="FiniteMixture{T}.AgglomerationCache"/>,
+/// <see cref="GaussianMixtureOptions.AgglomerationCache"/>): mclust agglomerates once for all its models and K, and a
+/// model selection that agglomerated per candidate would spend most of its time there. Give one cache only to fits of the
+/// same data.
+/// </summary>
+public sealed class AgglomerationCache
+{
+    /// <summary>The agglomeration once made: of N points of D features, the rows agglomerated, and the result (null if it could not run).</summary>
+    internal Entry? Result { get; set; }
+
+    /// <summary>Whether a fit has filled the cache.</summary>
+    public bool IsFilled => Result is not null;
+
+    internal sealed record Entry(long Points, int Features, long[] Rows, HierarchicalAgglomeration? Agglomeration);
 }

@@ -158,6 +158,7 @@ public sealed class GaussianMixture<T>
         })
         {
             HoldWeights = o.Held?.Weights ?? false,
+            AgglomerationCache = o.AgglomerationCache,
         };
         if (o.Prior is { WeightConcentration: not 1 } weightPrior)
         {

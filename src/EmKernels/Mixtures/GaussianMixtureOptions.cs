@@ -63,6 +63,9 @@ public sealed record GaussianMixtureOptions
     /// </summary>
     public ParsimoniousModel? Parameterization { get; init; }
 
+    /// <summary>With <see cref="GaussianMixtureInitialization.Hierarchical"/>: one agglomeration shared by fits of the same data (a model selection's candidates), or null.</summary>
+    public AgglomerationCache? AgglomerationCache { get; init; }
+
     /// <summary>How starting parameters are chosen when not given.</summary>
     public GaussianMixtureInitialization Initialization { get; init; } = GaussianMixtureInitialization.KMeans;
 

@@ -702,6 +702,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     }
 
     /// <summary>mclust's <c>mseve</c> / <c>msvve</c> (FORMAT §6.2): the two MM steps of Browne and McNicholas (2014) for the common orientation D, then the shapes (and volumes).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void Eve(double[][] result, double[] n, double[][] w, int d, double total, bool variableVolume)
     {
         int g = n.Length;
@@ -714,7 +715,8 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         double[][] shape = Enumerable.Range(0, g).Select(_ => Enumerable.Repeat(1.0, d).ToArray()).ToArray();
         double[] lambda = Enumerable.Repeat(1.0, g).ToArray();
         double[] omega = w.Select(wk => EigenDescending(wk, d).Values[0]).ToArray();
-        double[] f = new double[d * d], product = new double[d * d];
+        double[] f = new double[d * d], product = new double[d * d], polar = new double[d * d], scratch = new double[(2 * d * d) + (2 * d)];
+        double[] diagonal = new double[d], m = new double[d];
         double previous = double.MaxValue / 2, delta, criterion;
         do
         {
@@ -732,7 +734,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                 }
             }
 
-            double[] polar = Polar(f, d);
+            DenseMatrix.PolarFactor(f, d, polar, scratch);
             for (int a = 0; a < d; a++)
             {
                 for (int b = 0; b < d; b++)
@@ -746,7 +748,12 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
             for (int k = 0; k < g; k++)
             {
                 Multiply(w[k], orientation, d, transposeLeft: false, product); // W_k D
-                double largest = shape[k].Max(v => 1 / v);
+                double largest = 0;
+                foreach (double v in shape[k])
+                {
+                    largest = Math.Max(largest, 1 / v);
+                }
+
                 for (int a = 0; a < d; a++)
                 {
                     for (int b = 0; b < d; b++)
@@ -756,13 +763,12 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                 }
             }
 
-            Polar(f, d).CopyTo(orientation, 0);
+            DenseMatrix.PolarFactor(f, d, orientation, scratch);
 
             // Shapes (and volumes) from M_k = Dᵀ W_k D.
             criterion = 0;
             for (int k = 0; k < g; k++)
             {
-                double[] b = new double[d];
                 for (int j = 0; j < d; j++)
                 {
                     double sum = 0;
@@ -774,29 +780,29 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                         }
                     }
 
-                    b[j] = sum;
+                    diagonal[j] = sum;
                 }
 
-                double[] m = (double[])b.Clone();
+                diagonal.CopyTo(m, 0);
                 if (variableVolume)
                 {
                     for (int j = 0; j < d; j++)
                     {
-                        b[j] /= n[k];
+                        diagonal[j] /= n[k];
                     }
 
-                    lambda[k] = GeometricMean(b);
+                    lambda[k] = GeometricMean(diagonal);
                     for (int j = 0; j < d; j++)
                     {
-                        shape[k][j] = b[j] / lambda[k];
+                        shape[k][j] = diagonal[j] / lambda[k];
                     }
                 }
                 else
                 {
-                    double scale = GeometricMean(b);
+                    double scale = GeometricMean(diagonal);
                     for (int j = 0; j < d; j++)
                     {
-                        shape[k][j] = b[j] / scale;
+                        shape[k][j] = diagonal[j] / scale;
                     }
                 }
 
@@ -854,7 +860,16 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         return result;
     }
 
-    private static double GeometricMean(double[] values) => Math.Exp(values.Average(Math.Log));
+    private static double GeometricMean(double[] values)
+    {
+        double sum = 0;
+        foreach (double v in values)
+        {
+            sum += Math.Log(v);
+        }
+
+        return Math.Exp(sum / values.Length);
+    }
 
     private static void SetDiagonal(double[] m, int d, Func<int, double> value)
     {
@@ -919,7 +934,4 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
             }
         }
     }
-
-    /// <summary>polar(F) = P Rᵀ of F = P S Rᵀ (<see cref="DenseMatrix.PolarFactor"/>; the identity for F = 0, which the second MM step of the first inner iteration gives, every A_k = 1 making its two terms equal).</summary>
-    private static double[] Polar(double[] f, int d) => DenseMatrix.PolarFactor(f, d);
 }

@@ -534,7 +534,7 @@ public sealed class VariationalGaussianMixture<T> : IMixtureModel<T>
             case MixtureInitialization.Hierarchical when HierarchicalStart.Partition(context, k) is { } partition:
                 StartNeutral(null);
                 MaximizeFrom(context, partition.Fill);
-                return context.Summary.Points <= HierarchicalStart.MaximumPoints;
+                return true;
 
             case MixtureInitialization.Hierarchical:
                 goto case MixtureInitialization.KMeans;

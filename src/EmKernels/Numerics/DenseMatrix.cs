@@ -257,8 +257,21 @@ internal static class DenseMatrix
     /// <returns>P Rᵀ, n × n.</returns>
     public static double[] PolarFactor(ReadOnlySpan<double> f, int n)
     {
-        double[] a = f[..(n * n)].ToArray();
-        double[] v = new double[n * n];
+        double[] result = new double[n * n];
+        PolarFactor(f, n, result, new double[(2 * n * n) + (2 * n)]);
+        return result;
+    }
+
+    /// <summary><see cref="PolarFactor(ReadOnlySpan{double}, int)"/> into <paramref name="result"/> (n × n), with <paramref name="scratch"/> of 2n² + 2n values: no allocation.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static void PolarFactor(ReadOnlySpan<double> f, int n, Span<double> result, Span<double> scratch)
+    {
+        Span<double> a = scratch[..(n * n)];
+        Span<double> v = scratch.Slice(n * n, n * n);
+        Span<double> norms = scratch.Slice(2 * n * n, n);
+        Span<double> candidate = scratch.Slice((2 * n * n) + n, n);
+        f[..(n * n)].CopyTo(a);
+        v.Clear();
         for (int i = 0; i < n; i++)
         {
             v[i * n + i] = 1;
@@ -306,9 +319,8 @@ internal static class DenseMatrix
             }
         }
 
-        // P: the normalized columns; a zero one is completed from the standard basis, orthogonal to the others.
+        // P: the normalized columns; a zero one (its norm marked −1) is completed from the standard basis, orthogonal to the others.
         double largest = 0;
-        double[] norms = new double[n];
         for (int j = 0; j < n; j++)
         {
             double sum = 0;
@@ -321,11 +333,15 @@ internal static class DenseMatrix
             largest = Math.Max(largest, norms[j]);
         }
 
-        bool[] zero = new bool[n];
         for (int j = 0; j < n; j++)
         {
-            zero[j] = !(norms[j] > 1e-300 && norms[j] > n * 2.220446049250313e-16 * largest);
-            for (int i = 0; i < n && !zero[j]; i++)
+            if (!(norms[j] > 1e-300 && norms[j] > n * 2.220446049250313e-16 * largest))
+            {
+                norms[j] = -1;
+                continue;
+            }
+
+            for (int i = 0; i < n; i++)
             {
                 a[i * n + j] /= norms[j];
             }
@@ -334,18 +350,18 @@ internal static class DenseMatrix
         int basis = 0;
         for (int j = 0; j < n; j++)
         {
-            if (!zero[j])
+            if (norms[j] >= 0)
             {
                 continue;
             }
 
             while (true)
             {
-                double[] candidate = new double[n];
+                candidate.Clear();
                 candidate[basis++ % n] = 1;
                 for (int c = 0; c < n; c++)
                 {
-                    if (c == j || (zero[c] && c > j))
+                    if (c == j || (norms[c] < 0 && c > j))
                     {
                         continue;
                     }
@@ -362,7 +378,13 @@ internal static class DenseMatrix
                     }
                 }
 
-                double norm = Math.Sqrt(candidate.Sum(x => x * x));
+                double norm = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    norm += candidate[i] * candidate[i];
+                }
+
+                norm = Math.Sqrt(norm);
                 if (norm > 1e-8)
                 {
                     for (int i = 0; i < n; i++)
@@ -370,12 +392,12 @@ internal static class DenseMatrix
                         a[i * n + j] = candidate[i] / norm;
                     }
 
+                    norms[j] = 1;
                     break;
                 }
             }
         }
 
-        double[] result = new double[n * n];
         for (int r = 0; r < n; r++)
         {
             for (int c = 0; c < n; c++)
@@ -389,8 +411,6 @@ internal static class DenseMatrix
                 result[r * n + c] = sum;
             }
         }
-
-        return result;
     }
 
     /// <summary>All eigenvalues and eigenvectors (columns of <paramref name="vectors"/>) of a small symmetric matrix by cyclic Jacobi rotations.</summary>
