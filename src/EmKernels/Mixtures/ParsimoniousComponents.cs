@@ -715,7 +715,11 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         double[][] shape = Enumerable.Range(0, g).Select(_ => Enumerable.Repeat(1.0, d).ToArray()).ToArray();
         double[] lambda = Enumerable.Repeat(1.0, g).ToArray();
         double[] omega = w.Select(wk => EigenDescending(wk, d).Values[0]).ToArray();
+
+        // W_k D for the current D (W_k symmetric, so Dᵀ W_k is its transpose): D = I to start.
+        double[][] wd = w.Select(wk => (double[])wk.Clone()).ToArray();
         double[] f = new double[d * d], product = new double[d * d], polar = new double[d * d], scratch = new double[(2 * d * d) + (2 * d)];
+        double[] rotation1 = Identity(d), rotation2 = Identity(d);
         double[] diagonal = new double[d], m = new double[d];
         double previous = double.MaxValue / 2, delta, criterion;
         do
@@ -724,17 +728,19 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
             Array.Clear(f);
             for (int k = 0; k < g; k++)
             {
-                Multiply(orientation, w[k], d, transposeLeft: true, product); // Dᵀ W_k
+                double[] wdk = wd[k], ak = shape[k];
+                double ok = omega[k];
                 for (int a = 0; a < d; a++)
                 {
+                    double inverse = 1 / ak[a];
                     for (int b = 0; b < d; b++)
                     {
-                        f[a * d + b] += (product[a * d + b] - (omega[k] * orientation[b * d + a])) / shape[k][a];
+                        f[a * d + b] += (wdk[b * d + a] - (ok * orientation[b * d + a])) * inverse;
                     }
                 }
             }
 
-            DenseMatrix.PolarFactor(f, d, polar, scratch);
+            DenseMatrix.PolarFactor(f, d, polar, scratch, rotation1);
             for (int a = 0; a < d; a++)
             {
                 for (int b = 0; b < d; b++)
@@ -747,9 +753,10 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
             Array.Clear(f);
             for (int k = 0; k < g; k++)
             {
-                Multiply(w[k], orientation, d, transposeLeft: false, product); // W_k D
+                MultiplyRows(w[k], orientation, d, product); // W_k D
+                double[] ak = shape[k];
                 double largest = 0;
-                foreach (double v in shape[k])
+                foreach (double v in ak)
                 {
                     largest = Math.Max(largest, 1 / v);
                 }
@@ -758,26 +765,25 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                 {
                     for (int b = 0; b < d; b++)
                     {
-                        f[a * d + b] += (product[a * d + b] / shape[k][b]) - (largest * product[a * d + b]);
+                        f[a * d + b] += (product[a * d + b] / ak[b]) - (largest * product[a * d + b]);
                     }
                 }
             }
 
-            DenseMatrix.PolarFactor(f, d, orientation, scratch);
+            DenseMatrix.PolarFactor(f, d, orientation, scratch, rotation2);
 
-            // Shapes (and volumes) from M_k = Dᵀ W_k D.
+            // Shapes (and volumes) from the diagonal of M_k = Dᵀ W_k D, through W_k D (kept for the next MM 1).
             criterion = 0;
             for (int k = 0; k < g; k++)
             {
+                double[] wdk = wd[k];
+                MultiplyRows(w[k], orientation, d, wdk);
                 for (int j = 0; j < d; j++)
                 {
                     double sum = 0;
                     for (int a = 0; a < d; a++)
                     {
-                        for (int c = 0; c < d; c++)
-                        {
-                            sum += orientation[a * d + j] * w[k][a * d + c] * orientation[c * d + j];
-                        }
+                        sum += orientation[a * d + j] * wdk[a * d + j];
                     }
 
                     diagonal[j] = sum;
@@ -915,6 +921,48 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         }
 
         return (sortedValues, sortedVectors);
+    }
+
+    private static double[] Identity(int d)
+    {
+        double[] identity = new double[d * d];
+        for (int j = 0; j < d; j++)
+        {
+            identity[j * d + j] = 1;
+        }
+
+        return identity;
+    }
+
+    /// <summary>product = L R (d × d), each row of the product the sum of R's rows scaled by the row of L (vectorized along the rows).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void MultiplyRows(double[] left, double[] right, int d, double[] product)
+    {
+        int width = System.Numerics.Vector<double>.Count;
+        for (int a = 0; a < d; a++)
+        {
+            Span<double> row = product.AsSpan(a * d, d);
+            row.Clear();
+            for (int c = 0; c < d; c++)
+            {
+                double scale = left[a * d + c];
+                ReadOnlySpan<double> source = right.AsSpan(c * d, d);
+                int b = 0;
+                if (System.Numerics.Vector.IsHardwareAccelerated)
+                {
+                    var factor = new System.Numerics.Vector<double>(scale);
+                    for (; b <= d - width; b += width)
+                    {
+                        (new System.Numerics.Vector<double>(row[b..]) + (factor * new System.Numerics.Vector<double>(source[b..]))).CopyTo(row[b..]);
+                    }
+                }
+
+                for (; b < d; b++)
+                {
+                    row[b] += scale * source[b];
+                }
+            }
+        }
     }
 
     /// <summary>product = Lᵀ R (with <paramref name="transposeLeft"/>) or L R, d × d.</summary>

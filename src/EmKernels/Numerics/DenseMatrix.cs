@@ -264,17 +264,46 @@ internal static class DenseMatrix
 
     /// <summary><see cref="PolarFactor(ReadOnlySpan{double}, int)"/> into <paramref name="result"/> (n × n), with <paramref name="scratch"/> of 2n² + 2n values: no allocation.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static void PolarFactor(ReadOnlySpan<double> f, int n, Span<double> result, Span<double> scratch)
+    public static void PolarFactor(ReadOnlySpan<double> f, int n, Span<double> result, Span<double> scratch) => PolarFactor(f, n, result, scratch, default);
+
+    /// <summary>
+    /// <see cref="PolarFactor(ReadOnlySpan{double}, int, Span{double}, Span{double})"/> started from the rotation of a previous,
+    /// nearby call (n × n, kept in this method's own layout; start from the identity; updated to this call's): the rotations
+    /// then start from F V, nearly orthogonal already when F changed little, so fewer sweeps run. The result is the polar factor
+    /// all the same.
+    /// </summary>
+    /// <remarks>
+    /// The columns of F V and of V are kept as rows (B = (F V)ᵀ, W = Vᵀ), so every rotation is two dot products and two updates
+    /// of contiguous rows (vectorized). At convergence row j of B is s_j u_jᵀ, and P Rᵀ = U Vᵀ = Σ_j (B[j, :] / s_j)ᵀ W[j, :].
+    /// </remarks>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static void PolarFactor(ReadOnlySpan<double> f, int n, Span<double> result, Span<double> scratch, Span<double> rotation)
     {
-        Span<double> a = scratch[..(n * n)];
-        Span<double> v = scratch.Slice(n * n, n * n);
+        Span<double> b = scratch[..(n * n)];
+        Span<double> w = scratch.Slice(n * n, n * n);
         Span<double> norms = scratch.Slice(2 * n * n, n);
         Span<double> candidate = scratch.Slice((2 * n * n) + n, n);
-        f[..(n * n)].CopyTo(a);
-        v.Clear();
-        for (int i = 0; i < n; i++)
+        if (rotation.IsEmpty)
         {
-            v[i * n + i] = 1;
+            w.Clear();
+            for (int i = 0; i < n; i++)
+            {
+                w[i * n + i] = 1;
+            }
+        }
+        else
+        {
+            rotation[..(n * n)].CopyTo(w);
+        }
+
+        // B[j, r] = (F V)[r, j] = F[r, :] · W[j, :].
+        for (int j = 0; j < n; j++)
+        {
+            ReadOnlySpan<double> wj = w.Slice(j * n, n);
+            for (int r = 0; r < n; r++)
+            {
+                b[j * n + r] = Dot(f.Slice(r * n, n), wj);
+            }
         }
 
         for (int sweep = 0; sweep < 100; sweep++)
@@ -282,16 +311,11 @@ internal static class DenseMatrix
             bool rotated = false;
             for (int p = 0; p < n - 1; p++)
             {
+                Span<double> bp = b.Slice(p * n, n), wp = w.Slice(p * n, n);
                 for (int q = p + 1; q < n; q++)
                 {
-                    double alpha = 0, beta = 0, gamma = 0;
-                    for (int i = 0; i < n; i++)
-                    {
-                        alpha += a[i * n + p] * a[i * n + p];
-                        beta += a[i * n + q] * a[i * n + q];
-                        gamma += a[i * n + p] * a[i * n + q];
-                    }
-
+                    Span<double> bq = b.Slice(q * n, n), wq = w.Slice(q * n, n);
+                    double alpha = Dot(bp, bp), beta = Dot(bq, bq), gamma = Dot(bp, bq);
                     if (gamma == 0 || Math.Abs(gamma) <= 1e-15 * Math.Sqrt(alpha * beta))
                     {
                         continue;
@@ -301,15 +325,8 @@ internal static class DenseMatrix
                     double zeta = (beta - alpha) / (2 * gamma);
                     double t = Math.Sign(zeta == 0 ? 1 : zeta) / (Math.Abs(zeta) + Math.Sqrt(1 + (zeta * zeta)));
                     double c = 1 / Math.Sqrt(1 + (t * t)), s = c * t;
-                    for (int i = 0; i < n; i++)
-                    {
-                        double ap = a[i * n + p], aq = a[i * n + q];
-                        a[i * n + p] = (c * ap) - (s * aq);
-                        a[i * n + q] = (s * ap) + (c * aq);
-                        double vp = v[i * n + p], vq = v[i * n + q];
-                        v[i * n + p] = (c * vp) - (s * vq);
-                        v[i * n + q] = (s * vp) + (c * vq);
-                    }
+                    Rotate(bp, bq, c, s);
+                    Rotate(wp, wq, c, s);
                 }
             }
 
@@ -319,17 +336,11 @@ internal static class DenseMatrix
             }
         }
 
-        // P: the normalized columns; a zero one (its norm marked −1) is completed from the standard basis, orthogonal to the others.
+        // U: the normalized rows of B; a zero one (its norm marked −1) is completed from the standard basis, orthogonal to the others.
         double largest = 0;
         for (int j = 0; j < n; j++)
         {
-            double sum = 0;
-            for (int i = 0; i < n; i++)
-            {
-                sum += a[i * n + j] * a[i * n + j];
-            }
-
-            norms[j] = Math.Sqrt(sum);
+            norms[j] = Math.Sqrt(Dot(b.Slice(j * n, n), b.Slice(j * n, n)));
             largest = Math.Max(largest, norms[j]);
         }
 
@@ -341,9 +352,11 @@ internal static class DenseMatrix
                 continue;
             }
 
+            Span<double> bj = b.Slice(j * n, n);
+            double inverse = 1 / norms[j];
             for (int i = 0; i < n; i++)
             {
-                a[i * n + j] /= norms[j];
+                bj[i] *= inverse;
             }
         }
 
@@ -359,37 +372,27 @@ internal static class DenseMatrix
             {
                 candidate.Clear();
                 candidate[basis++ % n] = 1;
-                for (int c = 0; c < n; c++)
+                for (int other = 0; other < n; other++)
                 {
-                    if (c == j || (norms[c] < 0 && c > j))
+                    if (other == j || (norms[other] < 0 && other > j))
                     {
                         continue;
                     }
 
-                    double dot = 0;
+                    ReadOnlySpan<double> row = b.Slice(other * n, n);
+                    double dot = Dot(row, candidate);
                     for (int i = 0; i < n; i++)
                     {
-                        dot += a[i * n + c] * candidate[i];
-                    }
-
-                    for (int i = 0; i < n; i++)
-                    {
-                        candidate[i] -= dot * a[i * n + c];
+                        candidate[i] -= dot * row[i];
                     }
                 }
 
-                double norm = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    norm += candidate[i] * candidate[i];
-                }
-
-                norm = Math.Sqrt(norm);
+                double norm = Math.Sqrt(Dot(candidate, candidate));
                 if (norm > 1e-8)
                 {
                     for (int i = 0; i < n; i++)
                     {
-                        a[i * n + j] = candidate[i] / norm;
+                        b[j * n + i] = candidate[i] / norm;
                     }
 
                     norms[j] = 1;
@@ -398,18 +401,51 @@ internal static class DenseMatrix
             }
         }
 
+        // P Rᵀ = U Vᵀ: row r is Σ_j U[r, j] V[:, j]ᵀ = Σ_j B[j, r] W[j, :].
+        result[..(n * n)].Clear();
         for (int r = 0; r < n; r++)
         {
-            for (int c = 0; c < n; c++)
+            Span<double> row = result.Slice(r * n, n);
+            for (int j = 0; j < n; j++)
             {
-                double sum = 0;
-                for (int j = 0; j < n; j++)
+                double scale = b[j * n + r];
+                ReadOnlySpan<double> wj = w.Slice(j * n, n);
+                for (int i = 0; i < n; i++)
                 {
-                    sum += a[r * n + j] * v[c * n + j];
+                    row[i] += scale * wj[i];
                 }
-
-                result[r * n + c] = sum;
             }
+        }
+
+        if (!rotation.IsEmpty)
+        {
+            w.CopyTo(rotation);
+        }
+    }
+
+    /// <summary>(x, y) ← (c x − s y, s x + c y), element by element.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Rotate(Span<double> x, Span<double> y, double c, double s)
+    {
+        int i = 0, width = System.Numerics.Vector<double>.Count;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            var vc = new System.Numerics.Vector<double>(c);
+            var vs = new System.Numerics.Vector<double>(s);
+            for (; i <= x.Length - width; i += width)
+            {
+                var xi = new System.Numerics.Vector<double>(x[i..]);
+                var yi = new System.Numerics.Vector<double>(y[i..]);
+                ((vc * xi) - (vs * yi)).CopyTo(x[i..]);
+                ((vs * xi) + (vc * yi)).CopyTo(y[i..]);
+            }
+        }
+
+        for (; i < x.Length; i++)
+        {
+            double xi = x[i], yi = y[i];
+            x[i] = (c * xi) - (s * yi);
+            y[i] = (s * xi) + (c * yi);
         }
     }
 
@@ -492,8 +528,20 @@ internal static class DenseMatrix
             return TensorPrimitives.Dot(x, y);
         }
 
+        int i = 0, width = System.Numerics.Vector<double>.Count;
         double sum = 0;
-        for (int i = 0; i < x.Length; i++)
+        if (System.Numerics.Vector.IsHardwareAccelerated && x.Length >= width)
+        {
+            var acc = System.Numerics.Vector<double>.Zero;
+            for (; i <= x.Length - width; i += width)
+            {
+                acc += new System.Numerics.Vector<double>(x[i..]) * new System.Numerics.Vector<double>(y[i..]);
+            }
+
+            sum = System.Numerics.Vector.Sum(acc);
+        }
+
+        for (; i < x.Length; i++)
         {
             sum += x[i] * y[i];
         }
