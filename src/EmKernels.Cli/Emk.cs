@@ -454,10 +454,19 @@ internal static class Emk
                 var results = new FitOutcome[candidates.Count];
                 terminal.WithProgress($"fitting {candidates.Count} candidates on {Environment.ProcessorCount} cores", 1, verbose: false, _ =>
                 {
-                    // The first fit fills the shared agglomeration; the others then run side by side.
+                    // The first fit fills the shared agglomeration; the others then run side by side. A failure is reported as
+                    // itself (the first in candidate order), not wrapped.
                     results[0] = Fitter.Fit(data, candidates[0], null);
-                    Parallel.For(1, candidates.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
-                        results[i] = Fitter.Fit(data, candidates[i] with { Threads = 1 }, null));
+                    try
+                    {
+                        Parallel.For(1, candidates.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+                            results[i] = Fitter.Fit(data, candidates[i] with { Threads = 1 }, null));
+                    }
+                    catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+                    {
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+                    }
+
                     return results[0];
                 });
                 outcomes.AddRange(results.Select((o, i) => o with { File = o.File with { Options = o.File.Options with { Threads = null } } }));

@@ -324,10 +324,17 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                 continue;
             }
 
+            // Exactly symmetric (V diag(a) Vᵀ and the like are so only to rounding), so the factor checked is the one used.
             double[] sigma = covariances[k];
             for (int a = 0; a < d; a++)
             {
                 sigma[a * d + a] += FrameRegularization;
+                for (int b = a + 1; b < d; b++)
+                {
+                    double mean = 0.5 * (sigma[a * d + b] + sigma[b * d + a]);
+                    sigma[a * d + b] = mean;
+                    sigma[b * d + a] = mean;
+                }
             }
 
             if (!sigma.All(double.IsFinite) || !DenseMatrix.TryCholesky(sigma, d, _lower))
