@@ -21,7 +21,7 @@ namespace EmKernels.Tests;
 public sealed class FixtureParityTests(ITestOutputHelper output)
 {
     /// <summary>Models of emk-fixture/2 that run; every other model of that format is skipped as not implemented yet.</summary>
-    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression", "hmm", "gaussian-mixture-map", "bayesian-gaussian-mixture", "mixture-of-regressions", "mixture-of-experts", "gaussian-mixture-parsimonious", "gaussian-mixture-noise", "mclust-hc"];
+    private static readonly string[] ImplementedVersion2 = ["online-gaussian-mixture", "factor-analysis", "ppca", "bayesian-linear-regression", "hmm", "gaussian-mixture-map", "bayesian-gaussian-mixture", "mixture-of-regressions", "mixture-of-experts", "gaussian-mixture-parsimonious", "gaussian-mixture-noise", "mclust-hc", "mclust-bic-table"];
 
     public static TheoryData<string> AllFixtures() => new(Fixture.All());
 
@@ -65,6 +65,9 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
                 break;
             case ("emk-fixture/2", "mclust-hc"):
                 RunHierarchical(fixture, comparison);
+                break;
+            case ("emk-fixture/2", "mclust-bic-table"):
+                RunBicTable(fixture, comparison);
                 break;
             case ("emk-fixture/2", var model):
                 Skip.IfNot(ImplementedVersion2.Contains(model), $"{name}: the model '{model}' is not implemented yet.");
@@ -466,7 +469,7 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
         bool noise = fixture.Model == "gaussian-mixture-noise";
         int n = fixture.Points, d = fixture.Features, g = fixture.Components;
         double? logNoise = noise ? Math.Log(fixture.Root.GetProperty("Vinv").GetDouble()) : null;
-        var family = new ParsimoniousComponents<double>(model, g, d, logNoise);
+        var family = new ParsimoniousComponents<double>(model, g, d, logNoise) { WarmStartInnerIterations = false }; // estep/mstep, not me()
         var mixture = new FiniteMixture<double>(family, MixtureInitialization.Current);
         mixture.SetWeights(fixture.Init("weights"));
         fixture.Init("means").CopyTo(family.Means);
@@ -566,6 +569,82 @@ public sealed class FixtureParityTests(ITestOutputHelper output)
         comparison.Labels(fixture.Expected("merges"), Enumerable.Range(0, n - 1).SelectMany(t => new[] { hc.Merge(t).A, hc.Merge(t).B }).ToArray());
         comparison.Values("merge_costs", fixture.Expected("merge_costs"), hc.MergeCosts.ToArray());
         comparison.Labels(fixture.Expected("partitions"), Enumerable.Range(1, 9).SelectMany(hc.Partition).ToArray());
+    }
+
+    /// <summary>
+    /// mclust/FORMAT.md §8: Mclust(x, G = 1:9): every (G, model) by me() — EM from the agglomeration's (D = 1: qclass's) partition,
+    /// the iterative M-steps warm-started, stopping on the relative change 1e-5, the loglik of the last E-step — a cell failing
+    /// mclust's tests null; the best by BIC, its ICL and classification.
+    /// </summary>
+    private static void RunBicTable(Fixture fixture, FixtureComparison comparison)
+    {
+        int n = fixture.Points, d = fixture.Features;
+        double[] x = fixture.Data;
+        string[] names = fixture.Root.GetProperty("settings").GetProperty("model_names").EnumerateArray().Select(e => e.GetString()!).ToArray();
+        int models = names.Length;
+        var data = new InMemoryDataSource<double>(x, n, d);
+        HierarchicalAgglomeration? hc = d > 1 ? HierarchicalAgglomeration.Vvv(x, n, d) : null;
+        int[][] partitions = Enumerable.Range(0, 10).Select(g => g < 2 ? new int[n] : hc?.Partition(g) ?? HierarchicalStart.QuantileClasses(x, g)).ToArray();
+        comparison.Labels(fixture.Expected("init_partitions"), partitions[2..].SelectMany(p => p).ToArray());
+
+        var cells = new (double? Loglik, int Parameters, int Iterations)[9 * models];
+        for (int g = 1; g <= 9; g++)
+        {
+            for (int m = 0; m < models; m++)
+            {
+                var model = Enum.Parse<ParsimoniousModel>(names[m]);
+                (FiniteMixture<double> mixture, ParsimoniousComponents<double> family, ExpectationMaximizationResult result) = Me(model, g, 2000); // mclust's longest here: 169
+                bool failed = family.MclustFailure is not null || result.Reseeds.Length > 0 || !result.Converged;
+                int parameters = ParsimoniousComponents<double>.CovarianceParameterCount(model, g, d) + (g * d) + g - 1;
+                cells[(g - 1) * models + m] = (failed ? null : result.ObjectiveHistory[^2] * n, parameters, result.Iterations);
+            }
+        }
+
+        (FiniteMixture<double>, ParsimoniousComponents<double>, ExpectationMaximizationResult) Me(ParsimoniousModel model, int g, int iterations)
+        {
+            var family = new ParsimoniousComponents<double>(model, g, d);
+            var mixture = new FiniteMixture<double>(family) { InitialPartition = partitions[g] };
+            ExpectationMaximizationResult result = ExpectationMaximization.Fit(mixture, data, new ExpectationMaximizationOptions
+            {
+                MaxIterations = iterations, Tolerance = 1e-5, StoppingRule = StoppingRule.RelativeChange,
+            });
+            return (mixture, family, result);
+        }
+
+        double Bic(int i) => (2 * cells[i].Loglik!.Value) - (cells[i].Parameters * Math.Log(n));
+        JsonElement expected = fixture.Root.GetProperty("expected");
+        double?[] expectedBic = expected.GetProperty("bic").EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Null ? (double?)null : e.GetDouble()).ToArray();
+        int[] nulls = Enumerable.Range(0, cells.Length).Where(i => expectedBic[i] is null).ToArray();
+        int[] ours = Enumerable.Range(0, cells.Length).Where(i => cells[i].Loglik is null).ToArray();
+        Assert.True(nulls.SequenceEqual(ours), $"null cells: expected {string.Join(", ", nulls)}, got {string.Join(", ", ours)}");
+        int[] live = Enumerable.Range(0, cells.Length).Where(i => expectedBic[i] is not null && cells[i].Loglik is not null).ToArray();
+        comparison.Values("bic", live.Select(i => expectedBic[i]!.Value).ToArray(), live.Select(Bic).ToArray());
+        double?[] expectedLoglik = expected.GetProperty("loglik").EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Null ? (double?)null : e.GetDouble()).ToArray();
+        comparison.Values("loglik", live.Select(i => expectedLoglik[i]!.Value).ToArray(), live.Select(i => cells[i].Loglik!.Value).ToArray());
+        comparison.Labels(fixture.Expected("n_params"), cells.Select(c => c.Parameters).ToArray());
+
+        // The best cell: the largest BIC, ties by G as a string, then the model's name (mclust's pickBIC).
+        int[] order = Enumerable.Range(0, cells.Length).Where(i => cells[i].Loglik is not null)
+            .OrderByDescending(Bic).ThenBy(i => ((i / models) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparer.Ordinal).ThenBy(i => names[i % models], StringComparer.Ordinal).ToArray();
+        int best = order[0];
+        Assert.Equal(expected.GetProperty("best_model").GetString(), names[best % models]);
+        Assert.Equal(expected.GetProperty("best_G").GetInt32(), (best / models) + 1);
+        Assert.Equal(expected.GetProperty("top3_models").EnumerateArray().Select(e => e.GetString()), order.Take(3).Select(i => names[i % models]));
+        comparison.Labels(fixture.Expected("top3_G"), order.Take(3).Select(i => (i / models) + 1).ToArray());
+        comparison.Values("top3_bic", fixture.Expected("top3_bic"), order.Take(3).Select(Bic).ToArray());
+        comparison.Values("best_bic", fixture.Expected("best_bic"), [Bic(best)]);
+        comparison.Values("best_loglik", fixture.Expected("best_loglik"), [cells[best].Loglik!.Value]);
+
+        // Its z: the E-step of the reported loglik, under the parameters one M-step before the run's last.
+        int bestG = (best / models) + 1;
+        (FiniteMixture<double> refit, _, _) = Me(Enum.Parse<ParsimoniousModel>(names[best % models]), bestG, cells[best].Iterations - 1);
+        double[] z = new double[n * bestG];
+        int[] labels = new int[n];
+        ExpectationMaximization.Evaluate(refit, data, null, z, labels);
+        double entropy = Enumerable.Range(0, n).Sum(i => Math.Log(Enumerable.Range(0, bestG).Max(k => z[i * bestG + k])));
+        comparison.Values("icl", fixture.Expected("icl"), [Bic(best) + (2 * entropy)]);
+        comparison.Labels(fixture.Expected("labels"), labels);
+        comparison.Values("responsibilities_head", fixture.Expected("responsibilities_head"), z.AsSpan(0, Math.Min(n, 10) * bestG));
     }
 
     private static double MeanLogLikelihood(FiniteMixture<double> mixture, InMemoryDataSource<double> data)

@@ -96,6 +96,27 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
     public bool HoldWeights { get; set; }
 
     /// <summary>
+    /// A partition of the N points to start every run from (a component index in 0 … K − 1 per point, as another clustering or
+    /// mclust's <c>hclass</c> gives it): the first M-step is of its one-hot responsibilities; null for <see cref="Initialization"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A label is out of range.</exception>
+    public int[]? InitialPartition
+    {
+        get => _initialPartition;
+        set
+        {
+            if (value is not null && value.Any(label => label < 0 || label >= Components))
+            {
+                throw new ArgumentException($"Every label must be in 0 … {Components - 1}.", nameof(value));
+            }
+
+            _initialPartition = value;
+        }
+    }
+
+    private int[]? _initialPartition;
+
+    /// <summary>
     /// α ≥ 1 of a symmetric Dirichlet prior Dir(α, …, α) on the weights for MAP estimation; 1, the default, is no prior
     /// (maximum likelihood). The M-step is then w_k = (N_k + α − 1) / (Σ N + K(α − 1)) and the objective gains the log
     /// density of the weights under the prior (every constant included), weighted as the points are.
@@ -234,6 +255,30 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
                 _givenValues = new double[ParameterLength];
                 WriteParameters(_givenValues);
             }
+        }
+
+        if (_initialPartition is { } partition)
+        {
+            if (partition.Length != context.Summary.Points)
+            {
+                throw new ArgumentException($"The initial partition has {partition.Length} labels; the data have {context.Summary.Points} points.", nameof(InitialPartition));
+            }
+
+            Array.Fill(_weights, 1.0 / k);
+            for (int j = 0; j < k; j++)
+            {
+                Family.ResetComponent(j, context.Summary);
+            }
+
+            MaximizeFrom(context, (in DataTile<T> tile, Span<T> r) =>
+            {
+                r.Clear();
+                for (int i = 0; i < tile.Points; i++)
+                {
+                    r[partition[tile.Start + i] * tile.Points + i] = T.One;
+                }
+            });
+            return true;
         }
 
         bool complete = Initialization == MixtureInitialization.Current || (_given is not null && !_given.Contains(false));
@@ -739,6 +784,58 @@ internal static class HierarchicalStart
         }
 
         return agglomeration is not null && m >= components ? new Partitioned<T>(rows, agglomeration.Partition(components)) : null;
+    }
+
+    /// <summary>
+    /// mclust's <c>qclass(x, G)</c>, its start for one feature: the classes between R's type-7 quantiles of x at m equally spaced
+    /// probabilities (m = G + 1, G + 2, … until G + 1 distinct values; beyond, the values starting the smallest gaps are dropped),
+    /// the outer bounds moved out by sd(x)·√ε.
+    /// </summary>
+    internal static int[] QuantileClasses(ReadOnlySpan<double> x, int groups)
+    {
+        int n = x.Length;
+        double[] sorted = x.ToArray();
+        Array.Sort(sorted);
+        double Quantile(double p)
+        {
+            double h = (n - 1) * p;
+            int lo = (int)Math.Floor(h);
+            return lo + 1 < n ? sorted[lo] + ((h - lo) * (sorted[lo + 1] - sorted[lo])) : sorted[lo];
+        }
+
+        List<double> q = [];
+        for (int m = groups + 1; ; m++)
+        {
+            q = Enumerable.Range(0, m).Select(i => Quantile(m == 1 ? 0 : (double)i / (m - 1))).Distinct().ToList();
+            if (q.Count >= groups + 1 || m > n + groups)
+            {
+                break;
+            }
+        }
+
+        if (q.Count > groups + 1)
+        {
+            int drop = q.Count - groups - 1;
+            int[] smallest = Enumerable.Range(0, q.Count - 1).OrderBy(i => q[i + 1] - q[i]).Take(drop).ToArray(); // OrderBy is stable, as R's order
+            q = q.Where((_, i) => !smallest.Contains(i)).ToList();
+        }
+
+        double mean = sorted.Average(), sd = Math.Sqrt(sorted.Sum(v => (v - mean) * (v - mean)) / (n - 1));
+        q[0] = sorted[0] - (sd * 1.4901161193847656e-08);
+        q[^1] = sorted[^1] + (sd * 1.4901161193847656e-08);
+        int[] labels = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            int g = 0;
+            while (g < groups - 1 && x[i] >= q[g + 1])
+            {
+                g++;
+            }
+
+            labels[i] = g;
+        }
+
+        return labels;
     }
 
     /// <summary>The agglomerated rows (increasing) and their clusters; <see cref="Fill"/> writes them as one-hot responsibilities (other rows 0).</summary>

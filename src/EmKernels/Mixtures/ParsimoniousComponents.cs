@@ -80,6 +80,12 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     private readonly double[] _counts;
     private double _logNoiseDensity;
 
+    // me()'s inner-iteration state, carried from one M-step to the next within a run (VEI, VEV: A and λ; EVE, VVE: D and A_k).
+    private double[]? _warmShape;
+    private double[]? _warmVolumes;
+    private double[]? _warmOrientation;
+    private double[][]? _warmShapes;
+
     /// <summary>G Gaussian components of a parameterization (with identity covariances), and with <paramref name="logNoiseDensity"/> a noise component after them.</summary>
     /// <param name="model">The parameterization (E and V need D = 1).</param>
     /// <param name="gaussians">G (≥ 1).</param>
@@ -115,6 +121,14 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
 
     /// <summary>The parameterization.</summary>
     public ParsimoniousModel Model { get; }
+
+    /// <summary>
+    /// Whether the iterative M-steps (VEI, VEV, EVE, VVE) start their inner iteration from where the previous M-step of the run
+    /// left it, as mclust's <c>me()</c> — what <c>Mclust()</c> runs — does (true, the default), or from mclust's fixed start at every
+    /// M-step, as its <c>estep</c>/<c>mstep</c> do (false). They stop at different points (FORMAT §6.3 of the mclust fixtures);
+    /// warm starts also take far fewer inner iterations. VEE starts from λ = 1 either way, as in mclust.
+    /// </summary>
+    public bool WarmStartInnerIterations { get; set; } = true;
 
     /// <summary>G, the Gaussian components (the noise component, when there is one, is component G).</summary>
     public int Gaussians { get; }
@@ -230,6 +244,37 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     }
 
     /// <inheritdoc/>
+    public override void BeginFit(ModelInitialization<T> context)
+    {
+        base.BeginFit(context);
+        ResetInnerIterations();
+    }
+
+    /// <inheritdoc/>
+    public override void ResetComponent(int component, DataSummary summary)
+    {
+        base.ResetComponent(component, summary);
+        ResetInnerIterations(); // every run starts its inner iterations afresh
+    }
+
+    /// <summary>
+    /// Why mclust would have failed this run (its NA cells: a component's mass at most √ε, or the model's singularity test of
+    /// mclust 6.0.0's Fortran, FORMAT §8.4 of the mclust fixtures), from the first M-step of the run where one held; null if none
+    /// did. The fit itself goes on (a degenerate component is re-seeded); a model selection as mclust's discards such a run.
+    /// </summary>
+    public string? MclustFailure { get; private set; }
+
+    /// <summary>Forgets the inner iterations' state (and <see cref="MclustFailure"/>), so the next M-step starts them as the first of a run does.</summary>
+    public void ResetInnerIterations()
+    {
+        MclustFailure = null;
+        _warmShape = null;
+        _warmVolumes = null;
+        _warmOrientation = null;
+        _warmShapes = null;
+    }
+
+    /// <inheritdoc/>
     public override void LogProbabilities(in DataTile<T> tile, Span<T> destination, Span<T> workspace)
     {
         GaussianKernels.FullLogDensity<T>(tile.Values, Features, tile.Points, tile.Stride, Components, KernelMeans, _factors, _offsets, destination);
@@ -317,6 +362,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         }
 
         double[][] covariances = CovariancesOf();
+        MclustFailure ??= SingularityOf(covariances, mass);
         for (int k = 0; k < g; k++)
         {
             if (held[k])
@@ -347,6 +393,152 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         }
     }
 
+    /// <summary>mclust's NA conditions for the new covariances (FORMAT §8.4 of the mclust fixtures), or null.</summary>
+    private string? SingularityOf(double[][] covariances, ReadOnlySpan<double> mass)
+    {
+        const double epsilon = 2.220446049250313e-16, root = 1.4901161193847656e-08;
+        int d = Features, g = Gaussians;
+        for (int k = 0; k < g; k++)
+        {
+            if (mass[k] <= root)
+            {
+                return $"the mixing proportion of component {k} fell below √ε";
+            }
+        }
+
+        double[][] w = _scatter;
+        for (int k = 0; k < g; k++)
+        {
+            double[] sigma = covariances[k];
+            switch (Model)
+            {
+                case ParsimoniousModel.E or ParsimoniousModel.V or ParsimoniousModel.EII or ParsimoniousModel.VII:
+                    if (sigma[0] <= epsilon)
+                    {
+                        return $"a variance of component {k} is at most ε";
+                    }
+
+                    break;
+                case ParsimoniousModel.EEI or ParsimoniousModel.VEI or ParsimoniousModel.EVI or ParsimoniousModel.VVI:
+                {
+                    double[] diagonal = Diagonal(sigma, d);
+                    double scale = GeometricMean(diagonal);
+                    if (scale <= epsilon || diagonal.Any(v => v / scale <= epsilon))
+                    {
+                        return $"a scale or shape entry of component {k} is at most ε";
+                    }
+
+                    break;
+                }
+
+                case ParsimoniousModel.EEE or ParsimoniousModel.VVV:
+                {
+                    if (!DenseMatrix.TryCholesky(sigma, d, _lower))
+                    {
+                        return $"the covariance of component {k} is singular";
+                    }
+
+                    double min = double.PositiveInfinity, max = 0;
+                    for (int j = 0; j < d; j++)
+                    {
+                        min = Math.Min(min, Math.Abs(_lower[j * d + j]));
+                        max = Math.Max(max, Math.Abs(_lower[j * d + j]));
+                    }
+
+                    if (min / (1 + max) <= root)
+                    {
+                        return $"the covariance of component {k} is nearly singular";
+                    }
+
+                    break;
+                }
+
+                case ParsimoniousModel.EEV:
+                    if (EigenDescending(sigma, d).Values[d - 1] <= epsilon)
+                    {
+                        return $"the smallest eigenvalue of component {k} is at most ε";
+                    }
+
+                    break;
+                case ParsimoniousModel.VEV:
+                {
+                    double[] values = EigenDescending(sigma, d).Values;
+                    double scale = GeometricMean(values);
+                    if (scale <= epsilon || values.Any(v => v / scale <= epsilon))
+                    {
+                        return $"a scale or shape entry of component {k} is at most ε";
+                    }
+
+                    break;
+                }
+
+                case ParsimoniousModel.VEE:
+                {
+                    if (!DenseMatrix.TryCholesky(w[k], d, _lower))
+                    {
+                        return $"the scatter matrix of component {k} is not positive definite";
+                    }
+
+                    double[] values = EigenDescending(sigma, d).Values;
+                    double scale = GeometricMean(values);
+                    if (scale <= root || values.Any(v => v / scale <= root))
+                    {
+                        return $"a shape entry or the volume of component {k} is at most √ε";
+                    }
+
+                    break;
+                }
+
+                case ParsimoniousModel.EVE or ParsimoniousModel.VVE:
+                {
+                    double[] values = EigenDescending(sigma, d).Values;
+                    double scale = GeometricMean(values);
+                    if (EigenDescending(w[k], d).Values[d - 1] < root || values.Any(v => v / scale < root))
+                    {
+                        return $"an eigenvalue of the scatter or a shape entry of component {k} is below √ε";
+                    }
+
+                    break;
+                }
+
+                case ParsimoniousModel.EVV:
+                {
+                    double[] values = EigenDescending(w[k], d).Values;
+                    double scale = GeometricMean(values);
+                    if (values.Any(v => v / scale <= root))
+                    {
+                        return $"a normalized eigenvalue of the scatter of component {k} is at most √ε";
+                    }
+
+                    break;
+                }
+            }
+        }
+
+        if (Model == ParsimoniousModel.EVV)
+        {
+            // min(λ, |W_2|^(1/d), …, |W_G|^(1/d)): mclust overwrites only the first component's |W_k|^(1/d) with λ before the test.
+            double lambda = 0, total = 0, smallest = double.PositiveInfinity;
+            for (int k = 0; k < g; k++)
+            {
+                double c = GeometricMean(EigenDescending(w[k], d).Values);
+                lambda += c;
+                total += _counts[k];
+                if (k > 0)
+                {
+                    smallest = Math.Min(smallest, c);
+                }
+            }
+
+            if (Math.Min(lambda / total, smallest) <= root)
+            {
+                return "the volume or a component's scatter determinant is at most √ε";
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The G covariance matrices of the model from n_k and W_k.</summary>
     private double[][] CovariancesOf()
     {
@@ -355,6 +547,25 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         double[][] w = _scatter;
         double total = n.Sum();
         double[][] result = Enumerable.Range(0, g).Select(_ => new double[d * d]).ToArray();
+        if (g == 1)
+        {
+            // One component: every model of a family is the same single Gaussian, fitted directly as mclust's mvn does — W/N, its
+            // diagonal, or tr(W)/(N d) — rather than by an iterative M-step's inner loop.
+            string family = Model.ToString();
+            bool spherical = Model is ParsimoniousModel.E or ParsimoniousModel.V or ParsimoniousModel.EII or ParsimoniousModel.VII;
+            bool diagonal = !spherical && family[2] == 'I';
+            double trace = Trace(w[0], d);
+            for (int a = 0; a < d; a++)
+            {
+                for (int b = 0; b < d; b++)
+                {
+                    result[0][a * d + b] = spherical ? (a == b ? trace / (d * n[0]) : 0) : diagonal ? (a == b ? w[0][a * d + a] / n[0] : 0) : w[0][a * d + b] / n[0];
+                }
+            }
+
+            return result;
+        }
+
         switch (Model)
         {
             case ParsimoniousModel.E:
@@ -524,10 +735,11 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     }
 
     /// <summary>mclust's <c>msvei</c> (FORMAT §6.2): λ_k and a common diagonal shape A by alternation from A = 1.</summary>
-    private static void Vei(double[][] result, double[] n, double[][] w, int d)
+    private void Vei(double[][] result, double[] n, double[][] w, int d)
     {
         int g = n.Length;
-        double[] a = Enumerable.Repeat(1.0, d).ToArray(), lambda = Enumerable.Repeat(1.0, g).ToArray();
+        bool warm = WarmStartInnerIterations && _warmShape is not null;
+        double[] a = warm ? _warmShape! : Enumerable.Repeat(1.0, d).ToArray(), lambda = warm ? _warmVolumes! : Enumerable.Repeat(1.0, g).ToArray();
         double[] oldA = new double[d], oldLambda = new double[g];
         double delta;
         do
@@ -575,6 +787,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         }
         while (delta > InnerTolerance);
 
+        (_warmShape, _warmVolumes) = (a, lambda);
         for (int k = 0; k < g; k++)
         {
             SetDiagonal(result[k], d, j => lambda[k] * a[j]);
@@ -597,8 +810,9 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         }
 
         double t = GeometricMean(b);
-        double[] a = b.Select(v => v / t).ToArray();
-        double[] lambda = n.Select(nk => t / (nk * TotalPoints)).ToArray();
+        bool warm = WarmStartInnerIterations && _warmShape is not null;
+        double[] a = warm ? _warmShape! : b.Select(v => v / t).ToArray();
+        double[] lambda = warm ? _warmVolumes! : WarmStartInnerIterations ? n.Select(_ => t / TotalPoints).ToArray() : n.Select(nk => t / (nk * TotalPoints)).ToArray();
         double[] oldA = new double[d], oldLambda = new double[g];
         double delta;
         do
@@ -646,6 +860,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         }
         while (delta >= InnerTolerance);
 
+        (_warmShape, _warmVolumes) = (a, lambda);
         for (int k = 0; k < g; k++)
         {
             double lk = lambda[k];
@@ -710,21 +925,25 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
 
     /// <summary>mclust's <c>mseve</c> / <c>msvve</c> (FORMAT §6.2): the two MM steps of Browne and McNicholas (2014) for the common orientation D, then the shapes (and volumes).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void Eve(double[][] result, double[] n, double[][] w, int d, double total, bool variableVolume)
+    private void Eve(double[][] result, double[] n, double[][] w, int d, double total, bool variableVolume)
     {
         int g = n.Length;
-        double[] orientation = new double[d * d];
-        for (int j = 0; j < d; j++)
-        {
-            orientation[j * d + j] = 1;
-        }
-
-        double[][] shape = Enumerable.Range(0, g).Select(_ => Enumerable.Repeat(1.0, d).ToArray()).ToArray();
+        bool warm = WarmStartInnerIterations && _warmOrientation is not null;
+        double[] orientation = warm ? _warmOrientation! : Identity(d);
+        double[][] shape = warm ? _warmShapes! : Enumerable.Range(0, g).Select(_ => Enumerable.Repeat(1.0, d).ToArray()).ToArray();
         double[] lambda = Enumerable.Repeat(1.0, g).ToArray();
         double[] omega = w.Select(wk => EigenDescending(wk, d).Values[0]).ToArray();
 
-        // W_k D for the current D (W_k symmetric, so Dᵀ W_k is its transpose): D = I to start.
+        // W_k D for the current D (W_k symmetric, so Dᵀ W_k is its transpose).
         double[][] wd = w.Select(wk => (double[])wk.Clone()).ToArray();
+        if (warm)
+        {
+            for (int k = 0; k < g; k++)
+            {
+                MultiplyRows(w[k], orientation, d, wd[k]);
+            }
+        }
+
         double[] f = new double[d * d], product = new double[d * d], polar = new double[d * d], scratch = new double[(2 * d * d) + (2 * d)];
         double[] rotation1 = Identity(d), rotation2 = Identity(d);
         double[] diagonal = new double[d], m = new double[d];
@@ -830,6 +1049,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         }
         while (delta > InnerTolerance);
 
+        (_warmOrientation, _warmShapes) = (orientation, shape);
         double common = criterion / (total * d);
         for (int k = 0; k < g; k++)
         {
