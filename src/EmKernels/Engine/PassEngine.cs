@@ -10,8 +10,10 @@ namespace EmKernels.Engine;
 /// Passes over the data for every driver, written once: points are split into a fixed set of segments
 /// that depends only on N (never on the thread count or the chunk size); each segment's statistics are
 /// accumulated tile by tile (tiles at fixed offsets from the segment's start) and the segments are reduced
-/// in index order, so results are bitwise identical for any degree of parallelism and for in-memory or
-/// streamed data. Everything a pass needs is allocated when the engine is created.
+/// along a tree fixed by their number (<see cref="SegmentTree"/>), so results are bitwise identical for any degree of
+/// parallelism, for in-memory or streamed data, and for any number of processes that each hold a contiguous range of
+/// segments (<see cref="IPassExchange"/>). Segments are processed in waves of 16, so memory does not grow with N;
+/// everything a pass needs is allocated by the first one.
 /// </summary>
 internal sealed class PassEngine<T> : IDisposable
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -19,18 +21,21 @@ internal sealed class PassEngine<T> : IDisposable
     /// <summary>Points per tile: K × Tile log-probabilities stay in L1/L2 between the E-step and the statistics.</summary>
     public const int Tile = 256;
 
-    private const int MaximumSegments = 16;
+    /// <summary>Segments processed at once (each with its own statistics), and most segments of a pass up to 2^20 points.</summary>
+    private const int Wave = 16;
     private const int MinimumSegmentPoints = 1024;
+    private const int LargeSegmentPoints = 1 << 16;
 
     private readonly IExpectationMaximizationModel<T> _model;
     private readonly FramedData<T> _data;
     private readonly int _workers;
     private readonly long[] _segmentStarts;
-    private readonly SufficientStatistics[] _segments;
-    private readonly double[] _segmentObjectives;
-    private readonly double[] _segmentWorst;
+    private readonly ReductionNode?[] _wave = new ReductionNode?[Wave];
+    private readonly ReductionStack _stack;
+    private readonly IPassExchange? _exchange;
     private readonly double[] _segmentWorstPoints;
-    private readonly int[] _candidateOrder;
+    private int _waveFirst;
+    private int _waveCount;
     private readonly Memory<T>[] _workspaces;
     private readonly Memory<T>[] _pointObjectives;
     private readonly WorkerTeam _team;
@@ -50,9 +55,14 @@ internal sealed class PassEngine<T> : IDisposable
     private Outputs _outputs;
     private CancellationToken _cancellationToken;
 
-    public PassEngine(IExpectationMaximizationModel<T> model, FramedData<T> data, int maxDegreeOfParallelism)
+    /// <param name="model">The model whose passes run.</param>
+    /// <param name="data">The data (for a process of a distributed fit, its shard: it reads only the points of its segments).</param>
+    /// <param name="maxDegreeOfParallelism">Most threads.</param>
+    /// <param name="exchange">For a distributed fit, how this process's segments meet the others'; null for one process.</param>
+    public PassEngine(IExpectationMaximizationModel<T> model, FramedData<T> data, int maxDegreeOfParallelism, IPassExchange? exchange = null)
     {
         _model = model;
+        _exchange = exchange;
         _data = data;
         long n = data.Points;
         if (model.UsesSequences)
@@ -84,19 +94,11 @@ internal sealed class PassEngine<T> : IDisposable
         int segments = SegmentCount(n);
         _segmentStarts = new long[segments + 1];
         SetPoints(n);
-        _segments = new SufficientStatistics[segments];
-        for (int s = 0; s < segments; s++)
-        {
-            _segments[s] = new SufficientStatistics(model.StatisticsLayout);
-        }
-
+        _stack = new ReductionStack(model.StatisticsLayout, data.Features);
         Total = new SufficientStatistics(model.StatisticsLayout);
-        _segmentObjectives = new double[segments * 8]; // a cache line per segment: written by different threads
-        _segmentWorst = new double[segments];
-        _segmentWorstPoints = new double[segments * data.Features];
-        _candidateOrder = new int[segments];
-        Context = new MaximizationContext(data.Features, segments) { Points = n, SampleWeighted = data.SampleWeighted };
-        _workers = Math.Clamp(maxDegreeOfParallelism, 1, segments);
+        _segmentWorstPoints = new double[Wave * data.Features];
+        Context = new MaximizationContext(data.Features, ReductionNode.MaximumCandidates) { Points = n, SampleWeighted = data.SampleWeighted };
+        _workers = Math.Clamp(maxDegreeOfParallelism, 1, Math.Min(segments, Wave));
         _workspaces = new Memory<T>[_workers];
         _pointObjectives = new Memory<T>[_workers];
         int workspace = model.WorkspaceLength(_longestTile);
@@ -123,8 +125,16 @@ internal sealed class PassEngine<T> : IDisposable
     /// <summary>Number of worker threads.</summary>
     public int Workers => _workers;
 
-    /// <summary>How many segments N points are split into: one per 4096 points, at most 16 (a function of N alone).</summary>
-    public static int SegmentCount(long points) => (int)Math.Clamp((points + MinimumSegmentPoints - 1) / MinimumSegmentPoints, 1, MaximumSegments);
+    /// <summary>
+    /// How many segments N points are split into, a function of N alone: one per 1024 points, at most 16, up to 2^20
+    /// points; beyond, one per 2^16 points (so that many processes can share the work).
+    /// </summary>
+    public static int SegmentCount(long points) => points <= (long)Wave * LargeSegmentPoints
+        ? (int)Math.Clamp((points + MinimumSegmentPoints - 1) / MinimumSegmentPoints, 1, Wave)
+        : checked((int)((points + LargeSegmentPoints - 1) / LargeSegmentPoints));
+
+    /// <summary>The first point of segment <paramref name="segment"/> (N for the segment count) of the current pass.</summary>
+    public long SegmentStart(int segment) => _segmentStarts[segment];
 
     /// <summary>
     /// Passes now cover points [0, <paramref name="points"/>) of the data (at most as many segments as at
@@ -249,31 +259,40 @@ internal sealed class PassEngine<T> : IDisposable
     /// </summary>
     public double Pass(bool accumulate, bool reshift, CancellationToken cancellationToken)
     {
-        _model.PrepareExpectation(reshift);
-        if (accumulate)
+        Exception? failure = null;
+        try
         {
-            _model.ResetStatistics(Total);
-        }
-
-        RunPass(accumulate, default, cancellationToken);
-        double objective = 0;
-        for (int s = 0; s < _segmentCount; s++)
-        {
-            objective += _segmentObjectives[8 * s];
-        }
-
-        if (accumulate)
-        {
-            Total.Clear();
-            for (int s = 0; s < _segmentCount; s++)
+            _model.PrepareExpectation(reshift);
+            if (accumulate)
             {
-                Total.Add(_segments[s]);
+                _model.ResetStatistics(Total);
             }
 
-            FillCandidates();
+            RunPass(accumulate, default, cancellationToken);
+        }
+        catch (Exception e) when (_exchange is not null && e is not OperationCanceledException)
+        {
+            failure = e; // the other processes learn of it in the exchange, and every one throws
         }
 
-        return objective + _model.ObjectiveCorrection();
+        _exchange?.Combine(_stack, failure);
+        if (_stack.Count != 1)
+        {
+            throw new InvalidOperationException($"A pass ended with {_stack.Count} partial sums instead of one.");
+        }
+
+        ReductionNode root = _stack[0];
+        if (accumulate)
+        {
+            Total.CopyFrom(root.Statistics);
+            Context.ClearCandidates();
+            for (int c = 0; c < root.CandidateCount; c++)
+            {
+                Context.AddCandidate(root.Candidate(c));
+            }
+        }
+
+        return root.Objective + _model.ObjectiveCorrection();
     }
 
     /// <summary>
@@ -287,24 +306,53 @@ internal sealed class PassEngine<T> : IDisposable
         RunPass(false, new Outputs(perPoint, responsibilities, labels), cancellationToken);
     }
 
+    /// <summary>
+    /// This process's segments (all of them, or its range in a distributed fit), wave by wave; each wave's segments
+    /// are pushed, in order, on the reduction stack, which then holds this process's maximal nodes of the tree.
+    /// </summary>
     private void RunPass(bool accumulate, Outputs outputs, CancellationToken cancellationToken)
     {
         _accumulate = accumulate;
         _outputs = outputs;
         _cancellationToken = cancellationToken;
-        _nextSegment = 0;
         Action<PassTimes>? listener = PassTimes.Listener;
         long started = listener is null ? 0 : Stopwatch.GetTimestamp();
         Array.Clear(_phaseTicks);
+        _stack.Clear();
+        _stack.Segments = _segmentCount;
+        _stack.Statistics = accumulate;
+        (int first, int end) = _exchange?.Segments(_segmentCount) ?? (0, _segmentCount);
         try
         {
-            if (_segmentCount == 1)
+            for (int lo = first; lo < end;)
             {
-                ProcessSegments(0); // one segment: no other thread has anything to do, so none is woken
-            }
-            else
-            {
-                _team.Run(_processSegments);
+                int hi = Math.Min(end, (lo / Wave + 1) * Wave);
+                _waveFirst = lo;
+                _waveCount = hi - lo;
+                _nextSegment = 0;
+                for (int slot = 0; slot < _waveCount; slot++)
+                {
+                    ReductionNode leaf = _stack.Rent();
+                    leaf.StartLeaf(lo + slot, Total.Shift, accumulate);
+                    _wave[slot] = leaf;
+                }
+
+                if (_waveCount == 1)
+                {
+                    ProcessSegments(0); // one segment: no other thread has anything to do, so none is woken
+                }
+                else
+                {
+                    _team.Run(_processSegments);
+                }
+
+                for (int slot = 0; slot < _waveCount; slot++)
+                {
+                    _stack.Push(_wave[slot]!);
+                    _wave[slot] = null;
+                }
+
+                lo = hi;
             }
         }
         catch (AggregateException e) when (e.InnerException is not null)
@@ -315,6 +363,14 @@ internal sealed class PassEngine<T> : IDisposable
         finally
         {
             _outputs = default;
+            for (int slot = 0; slot < Wave; slot++)
+            {
+                if (_wave[slot] is ReductionNode leaf)
+                {
+                    _stack.Return(leaf);
+                    _wave[slot] = null;
+                }
+            }
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -323,40 +379,6 @@ internal sealed class PassEngine<T> : IDisposable
         {
             double[] Phase(int phase) => Enumerable.Range(0, _workers).Select(w => PassTimes.Milliseconds(_phaseTicks[8 * w + phase])).ToArray();
             listener(new PassTimes(accumulate && _model is not MomentsModel<T>, PassTimes.Milliseconds(Stopwatch.GetTimestamp() - started), Phase(0), Phase(1)));
-        }
-    }
-
-    /// <summary>The segments' worst-explained points, worst first (ties by segment index): the re-seed candidates.</summary>
-    private void FillCandidates()
-    {
-        int count = 0;
-        for (int s = 0; s < _segmentCount; s++)
-        {
-            if (_segmentWorst[s] < double.PositiveInfinity)
-            {
-                _candidateOrder[count++] = s;
-            }
-        }
-
-        // Insertion sort: at most 16 segments, and no allocation.
-        for (int i = 1; i < count; i++)
-        {
-            int s = _candidateOrder[i];
-            int j = i - 1;
-            while (j >= 0 && _segmentWorst[_candidateOrder[j]] > _segmentWorst[s])
-            {
-                _candidateOrder[j + 1] = _candidateOrder[j];
-                j--;
-            }
-
-            _candidateOrder[j + 1] = s;
-        }
-
-        Context.ClearCandidates();
-        int d = _data.Features;
-        for (int i = 0; i < count; i++)
-        {
-            Context.AddCandidate(_segmentWorstPoints.AsSpan(_candidateOrder[i] * d, d));
         }
     }
 
@@ -370,13 +392,13 @@ internal sealed class PassEngine<T> : IDisposable
     /// </summary>
     private void ProcessSegments(int worker)
     {
-        int segments = _segmentCount;
+        int segments = _waveCount;
         if (!_dealtOnce && segments > 1)
         {
-            for (int segment = worker; segment < segments; segment += _workers)
+            for (int slot = worker; slot < segments; slot += _workers)
             {
                 _cancellationToken.ThrowIfCancellationRequested();
-                ProcessSegment(segment, worker);
+                ProcessSegment(slot, worker);
             }
 
             return;
@@ -392,16 +414,12 @@ internal sealed class PassEngine<T> : IDisposable
 
     // Runs every pass: compiled fully optimised at once rather than after tiering (a fit is often shorter than tier-up).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ProcessSegment(int segment, int worker)
+    private void ProcessSegment(int slot, int worker)
     {
         bool accumulate = _accumulate;
-        SufficientStatistics? statistics = null;
-        if (accumulate)
-        {
-            statistics = _segments[segment];
-            Total.Shift.CopyTo(statistics.Shift);
-            statistics.Clear();
-        }
+        int segment = _waveFirst + slot;
+        ReductionNode leaf = _wave[slot]!;
+        SufficientStatistics? statistics = accumulate ? leaf.Statistics : null;
 
         IMixtureModel<T>? mixture = _outputs.WantsPosterior ? (IMixtureModel<T>)_model : null;
         Span<T> workspace = _workspaces[worker].Span;
@@ -463,7 +481,7 @@ internal sealed class PassEngine<T> : IDisposable
 
                     if (worstIndex >= 0)
                     {
-                        Span<double> point = _segmentWorstPoints.AsSpan(segment * d, d);
+                        Span<double> point = _segmentWorstPoints.AsSpan(slot * d, d);
                         for (int f = 0; f < d; f++)
                         {
                             point[f] = double.CreateTruncating(tile[worstIndex, f]);
@@ -479,9 +497,11 @@ internal sealed class PassEngine<T> : IDisposable
             }
         }
 
-        // Written once per segment: segments that run at once would otherwise share cache lines.
-        _segmentObjectives[8 * segment] = objective;
-        _segmentWorst[segment] = worst;
+        leaf.Objective = objective;
+        if (accumulate)
+        {
+            leaf.SetLeafCandidate(worst, _segmentWorstPoints.AsSpan(slot * d, d));
+        }
     }
 
     /// <summary>
