@@ -145,3 +145,10 @@ public readonly ref struct DataTile<T>
 /// <param name="tile">The tile.</param>
 public delegate void TileAction<T>(in DataTile<T> tile)
     where T : unmanaged, IBinaryFloatingPointIeee754<T>;
+
+/// <summary>Adds a tile's contribution to a segment's statistics (<see cref="ModelInitialization{T}.Sum"/>).</summary>
+/// <typeparam name="T">float or double.</typeparam>
+/// <param name="tile">The tile.</param>
+/// <param name="statistics">The statistics of the tile's segment, to add to.</param>
+public delegate void TileStatistics<T>(in DataTile<T> tile, SufficientStatistics statistics)
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>;

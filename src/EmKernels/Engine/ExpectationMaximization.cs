@@ -156,6 +156,14 @@ public static class ExpectationMaximization
     /// <exception cref="ArgumentException">The data do not fit the model (the message says where), or an option is invalid.</exception>
     /// <exception cref="OperationCanceledException">The fit was cancelled.</exception>
     public static ExpectationMaximizationResult Fit<T>(IExpectationMaximizationModel<T> model, DataSource<T> data, ExpectationMaximizationOptions? options = null)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T> => DistributedFit(model, data, options, exchange: null);
+
+    /// <summary>
+    /// <see cref="Fit{T}(IExpectationMaximizationModel{T}, DataSource{T}, ExpectationMaximizationOptions?)"/>, on one process of a
+    /// distributed fit when <paramref name="exchange"/> is given: every pass covers this process's segments and meets the
+    /// others' in the exchange, so every process runs the same iterations to bitwise the same parameters.
+    /// </summary>
+    internal static ExpectationMaximizationResult DistributedFit<T>(IExpectationMaximizationModel<T> model, DataSource<T> data, ExpectationMaximizationOptions? options, IPassExchange? exchange)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -165,14 +173,14 @@ public static class ExpectationMaximization
         var clock = Stopwatch.StartNew();
         int workers = options.MaxDegreeOfParallelism ?? Environment.ProcessorCount;
         CancellationToken token = options.CancellationToken;
-        DataSummary summary = Summarize(model, data, workers, token);
+        DataSummary summary = Summarize(model, data, workers, token, exchange: exchange);
         summary = summary.InFrame(model.FrameScaleExponent(summary));
         var framed = new FramedData<T>(data, Frame.Of(summary, model.SupportsTranslation), workers, TilePoints);
         EnterFrame(model, framed.Frame);
         try
         {
-            using var engine = new PassEngine<T>(model, framed, workers);
-            return Run(model, engine, framed, summary, options, clock);
+            using var engine = new PassEngine<T>(model, framed, workers, exchange);
+            return Run(model, engine, framed, summary, options, clock, exchange);
         }
         finally
         {
@@ -301,7 +309,7 @@ public static class ExpectationMaximization
     /// weights of any finite magnitude; the variances are also kept as mantissa and power of two, for a frame
     /// the model may then choose (<see cref="DataSummary.InFrame"/>).
     /// </summary>
-    internal static DataSummary Summarize<T>(IExpectationMaximizationModel<T> model, DataSource<T> data, int workers, CancellationToken token, bool variances = true)
+    internal static DataSummary Summarize<T>(IExpectationMaximizationModel<T> model, DataSource<T> data, int workers, CancellationToken token, bool variances = true, IPassExchange? exchange = null)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         if (data.Features != model.Features)
@@ -320,7 +328,7 @@ public static class ExpectationMaximization
         int weightExponent = 0;
         double totalWeight;
         double[] mean = new double[d];
-        using (var engine = new PassEngine<T>(moments, raw, workers))
+        using (var engine = new PassEngine<T>(moments, raw, workers, exchange))
         {
             if (data.HasSampleWeights)
             {
@@ -366,7 +374,7 @@ public static class ExpectationMaximization
         double log2Spread = double.NegativeInfinity;
         moments.Validating = false;
         moments.Centre = centre;
-        using (var engine = new PassEngine<T>(moments, raw, workers))
+        using (var engine = new PassEngine<T>(moments, raw, workers, exchange))
         {
             engine.Pass(accumulate: true, reshift: true, token);
             ReadOnlySpan<double> second = engine.Total.Sums.Slice(3 + 2 * d, 3 * d);
@@ -387,7 +395,7 @@ public static class ExpectationMaximization
     }
 
     private static ExpectationMaximizationResult Run<T>(
-        IExpectationMaximizationModel<T> model, PassEngine<T> engine, FramedData<T> framed, DataSummary summary, ExpectationMaximizationOptions options, Stopwatch clock)
+        IExpectationMaximizationModel<T> model, PassEngine<T> engine, FramedData<T> framed, DataSummary summary, ExpectationMaximizationOptions options, Stopwatch clock, IPassExchange? exchange)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         CancellationToken token = options.CancellationToken;
@@ -401,7 +409,7 @@ public static class ExpectationMaximization
         {
             // A model whose statistics are the data's own has them before its start is chosen (the one pass of the fit).
             SufficientStatistics? dataStatistics = model.StatisticsIndependentOfParameters ? expectation.DataStatistics(token, ref pointsVisited) : null;
-            var initialization = new ModelInitialization<T>(framed, summary, restart, new Random(unchecked(seed * 31 + restart)), TilePoints, token, dataStatistics);
+            using var initialization = new ModelInitialization<T>(framed, summary, restart, new Random(unchecked(seed * 31 + restart)), TilePoints, token, dataStatistics, exchange);
             bool deterministic = model.Initialize(initialization);
             RunResult run = RunOnce(model, engine, expectation, summary, options, restart, clock, ref pointsVisited);
             reseeds.AddRange(run.Reseeds);

@@ -4,19 +4,22 @@ namespace EmKernels.Engine;
 
 /// <summary>
 /// What a model gets to choose its starting parameters for one run of EM: the data in the fit's frame
-/// (streamed tile by tile, in order), their summary, the restart's random source and the fit's
-/// cancellation token.
+/// (summed segment by segment as a pass of the engine, or streamed tile by tile in order), their summary, the
+/// restart's random source and the fit's cancellation token.
 /// </summary>
 /// <typeparam name="T">float or double.</typeparam>
-public sealed class ModelInitialization<T>
+public sealed class ModelInitialization<T> : IDisposable
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     private readonly FramedData<T> _data;
+    private readonly IPassExchange? _exchange;
+    private readonly Dictionary<StatisticsLayout, (TileSumModel<T> Model, PassEngine<T> Engine)> _sums = [];
 
     internal ModelInitialization(
-        FramedData<T> data, DataSummary summary, int restart, Random random, int tilePoints, CancellationToken cancellationToken, SufficientStatistics? dataStatistics = null)
+        FramedData<T> data, DataSummary summary, int restart, Random random, int tilePoints, CancellationToken cancellationToken, SufficientStatistics? dataStatistics = null, IPassExchange? exchange = null)
     {
         _data = data;
+        _exchange = exchange;
         DataStatistics = dataStatistics;
         Summary = summary;
         Restart = restart;
@@ -60,9 +63,121 @@ public sealed class ModelInitialization<T>
     /// so an initialization gives the same result for both.
     /// </summary>
     /// <param name="action">Called once per tile, on the calling thread.</param>
+    /// <exception cref="NotSupportedException">The fit is distributed: no process holds every point (use <see cref="Sum"/>).</exception>
     public void ForEachTile(TileAction<T> action)
     {
         ArgumentNullException.ThrowIfNull(action);
+        if (_exchange is not null)
+        {
+            throw new NotSupportedException("This initialization reads every point in order, which no process of a distributed fit can: it must sum over the data instead (ModelInitialization.Sum).");
+        }
+
         _data.ForEachTile(TilePoints, action, CancellationToken);
     }
+
+    /// <summary>
+    /// Sums over every point in the fit's frame as a pass of the engine: each segment's statistics start at zero
+    /// (about the shift of <paramref name="totals"/>), <paramref name="action"/> adds the segment's tiles to them in
+    /// order, and the segments are merged along the engine's fixed tree. So the totals are bitwise the same for in-memory
+    /// and streamed data and on any number of processes of a distributed fit; <paramref name="action"/> runs on one thread
+    /// at a time, and must add only what it computes from its tile (a value known to lie in exactly one tile may be
+    /// written: the other segments add zero to it, exactly).
+    /// </summary>
+    /// <param name="totals">Receives the sums; its shift is kept and given to every segment.</param>
+    /// <param name="action">Adds a tile's contribution to its segment's statistics.</param>
+    public void Sum(SufficientStatistics totals, TileStatistics<T> action)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        ArgumentNullException.ThrowIfNull(action);
+        if (!_sums.TryGetValue(totals.Layout, out var sum))
+        {
+            var model = new TileSumModel<T>(totals.Layout, _data.Features);
+            sum = (model, new PassEngine<T>(model, _data, 1, _exchange));
+            _sums.Add(totals.Layout, sum);
+        }
+
+        totals.Shift.CopyTo(sum.Engine.Total.Shift);
+        sum.Model.Action = action;
+        try
+        {
+            sum.Engine.Pass(accumulate: true, reshift: false, CancellationToken);
+        }
+        finally
+        {
+            sum.Model.Action = null;
+        }
+
+        totals.CopyFrom(sum.Engine.Total);
+    }
+
+    /// <summary><see cref="Sum"/> into plain values.</summary>
+    internal void SumValues(Span<double> totals, TileValues action)
+    {
+        var layout = new StatisticsLayout("initialization-sums", new StatisticsBlock("sums", totals.Length));
+        var statistics = new SufficientStatistics(layout);
+        Sum(statistics, (in DataTile<T> tile, SufficientStatistics s) => action(tile, s.Sums));
+        statistics.Sums.CopyTo(totals);
+    }
+
+    /// <summary>The points at the given rows (global indices), one after another in the fit's frame, by one <see cref="Sum"/>.</summary>
+    internal double[] Rows(ReadOnlySpan<long> rows)
+    {
+        int d = _data.Features;
+        long[] wanted = rows.ToArray();
+        double[] values = new double[wanted.Length * d];
+        SumValues(values, (in DataTile<T> tile, Span<double> sums) =>
+        {
+            for (int j = 0; j < wanted.Length; j++)
+            {
+                long i = wanted[j] - tile.Start;
+                if (i >= 0 && i < tile.Points)
+                {
+                    for (int f = 0; f < d; f++)
+                    {
+                        sums[j * d + f] = double.CreateTruncating(tile[(int)i, f]);
+                    }
+                }
+            }
+        });
+        return values;
+    }
+
+    /// <summary>How many segments the engine's passes have (a function of N).</summary>
+    internal int SegmentCount => PassEngine<T>.SegmentCount(Summary.Points);
+
+    /// <summary>The first point of segment <paramref name="segment"/> of the engine's passes.</summary>
+    internal long SegmentStart(int segment) => (long)((Int128)Summary.Points * segment / SegmentCount);
+
+    /// <summary>The segment of global point <paramref name="point"/>: the engine's segments split N evenly.</summary>
+    internal int SegmentOf(long point)
+    {
+        long n = Summary.Points;
+        int segments = SegmentCount;
+        int s = (int)Math.Min(segments - 1, (long)((Int128)point * segments / n));
+        while (s > 0 && (long)((Int128)n * s / segments) > point)
+        {
+            s--;
+        }
+
+        while (s + 1 < segments && (long)((Int128)n * (s + 1) / segments) <= point)
+        {
+            s++;
+        }
+
+        return s;
+    }
+
+    /// <summary>The engines of <see cref="Sum"/> (their threads) end with the initialization.</summary>
+    public void Dispose()
+    {
+        foreach ((_, PassEngine<T> engine) in _sums.Values)
+        {
+            engine.Dispose();
+        }
+
+        _sums.Clear();
+    }
+
+    /// <summary>Adds a tile's contribution to plain sums.</summary>
+    internal delegate void TileValues(in DataTile<T> tile, Span<double> sums);
 }

@@ -746,7 +746,11 @@ public sealed class StepwiseExpectationMaximization<T>
         ExpectationMaximization.EnterFrame(_model, Frame);
         var framedSample = new FramedData<T>(sample, null, workers, ExpectationMaximization.TilePoints);
         DataSummary summary = SampleSummary(sample, workers, token);
-        _model.Initialize(new ModelInitialization<T>(framedSample, summary, 0, new Random(_seed), ExpectationMaximization.TilePoints, token));
+        using (var initialization = new ModelInitialization<T>(framedSample, summary, 0, new Random(_seed), ExpectationMaximization.TilePoints, token))
+        {
+            _model.Initialize(initialization);
+        }
+
         _model.PrepareExpectation(reshift: true);
         _statistics = new SufficientStatistics(_model.StatisticsLayout);
         _implied = _model.TryWriteImpliedStatistics(_statistics);

@@ -128,7 +128,7 @@ public abstract class DiscreteComponents<T> : ComponentFamily<T>
         int categories = Categories;
         bool categorical = Distribution == DiscreteDistribution.Categorical;
         int perTrial = Math.Max(1, Trials);
-        context.ForEachTile((in DataTile<T> tile) =>
+        context.SumValues(result, (in DataTile<T> tile, Span<double> result) =>
         {
             for (int j = 0; j < Features; j++)
             {

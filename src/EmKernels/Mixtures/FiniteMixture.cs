@@ -318,27 +318,9 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
 
                 case MixtureInitialization.RandomResponsibilities:
                 {
-                    Random random = context.Random;
-                    if (Family.InitializationPasses == 1)
-                    {
-                        MaximizeFrom(context, (in DataTile<T> tile, Span<T> r) => MixtureSetup.RandomResponsibilities(random, k, tile.Points, r));
-                    }
-                    else
-                    {
-                        // Every pass draws the same responsibilities: a fresh source from one seed per pass.
-                        int seed = random.Next();
-                        var source = new Random(seed);
-                        MaximizeFrom(context, (in DataTile<T> tile, Span<T> r) =>
-                        {
-                            if (tile.Start == 0)
-                            {
-                                source = new Random(seed);
-                            }
-
-                            MixtureSetup.RandomResponsibilities(source, k, tile.Points, r);
-                        });
-                    }
-
+                    // A point's responsibilities are a function of the seed and its index: the same in every pass, on any process.
+                    long seed = context.Random.NextInt64();
+                    MaximizeFrom(context, (in DataTile<T> tile, Span<T> r) => MixtureSetup.RandomResponsibilities(seed, k, tile.Start, tile.Points, r));
                     break;
                 }
 
@@ -630,7 +612,7 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
             Points = n,
             SampleWeighted = context.SampleWeighted,
         };
-        context.ForEachTile((in DataTile<T> tile) =>
+        context.Sum(statistics, (in DataTile<T> tile, SufficientStatistics segment) =>
         {
             Span<T> block = r.AsSpan(0, k * tile.Points);
             fill(tile, block);
@@ -646,19 +628,15 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
                 }
             }
 
-            Accumulate(tile, block, statistics);
-            for (int j = 0; j < k; j++)
-            {
-                long row = (long)((Int128)j * n / k);
-                if (row >= tile.Start && row < tile.Start + tile.Points)
-                {
-                    for (int f = 0; f < d; f++)
-                    {
-                        rows[j * d + f] = double.CreateTruncating(tile[(int)(row - tile.Start), f]);
-                    }
-                }
-            }
+            Accumulate(tile, block, segment);
         });
+        long[] rowIndices = new long[k];
+        for (int j = 0; j < k; j++)
+        {
+            rowIndices[j] = (long)((Int128)j * n / k);
+        }
+
+        context.Rows(rowIndices).CopyTo(rows, 0);
         for (int j = 0; j < k; j++)
         {
             candidates.AddCandidate(rows.AsSpan(j * d, d));

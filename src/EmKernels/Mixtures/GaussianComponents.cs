@@ -888,11 +888,10 @@ public abstract class GaussianComponents<T> : ComponentFamily<T>
         T[] ones = new T[tile];
         ones.AsSpan().Fill(T.One);
         T[] zero = new T[d];
-        double[] mass = new double[1];
-        double[] first = new double[d];
-        double[] second = new double[d * d];
-        context.ForEachTile((in DataTile<T> t) =>
-            GaussianKernels.FullSufficientStatistics<T>(t.Values, d, t.Points, t.Stride, ones.AsSpan(0, t.Points), 1, t.SampleWeights, zero, mass, first, second));
+        double[] sums = new double[1 + d + d * d];
+        context.SumValues(sums, (in DataTile<T> t, Span<double> s) =>
+            GaussianKernels.FullSufficientStatistics<T>(t.Values, d, t.Points, t.Stride, ones.AsSpan(0, t.Points), 1, t.SampleWeights, zero, s[..1], s.Slice(1, d), s.Slice(1 + d, d * d)));
+        double[] mass = sums[..1], first = sums[1..(1 + d)], second = sums[(1 + d)..];
         for (int a = 0; a < d; a++)
         {
             double ma = first[a] / mass[0];

@@ -14,8 +14,9 @@ namespace EmKernels.Mixtures;
 /// unit precision and zero offset, which is −½‖x − μ‖².
 /// </summary>
 /// <remarks>
-/// Everything is a pass over <see cref="ModelInitialization{T}.ForEachTile"/>, so data streamed from a file
-/// give the same centres as data in memory for the same seed. In memory, the distance of each point to its
+/// Everything is a sum over the data (<see cref="ModelInitialization{T}.Sum"/>, a pass of the engine over its fixed
+/// segments), so data streamed from a file give the same centres as data in memory for the same seed, and so do the
+/// processes of a distributed fit, each holding some of the segments. In memory, the distance of each point to its
 /// nearest centre and its label are kept between passes (as fast as a classical implementation); streamed,
 /// they are recomputed from the centres (memory independent of N), which gives the same values: each
 /// distance is computed the same way, and a minimum does not depend on the order it is taken in.
@@ -53,14 +54,14 @@ internal static class KMeans
             if (c == 0)
             {
                 long seed = Draw(context, random, (in DataTile<T> _, Span<double> s) => s.Fill(1), 1)[0];
-                CopyPoints(context, [seed], d).CopyTo(centres, 0);
+                context.Rows([seed]).CopyTo(centres, 0);
             }
             else
             {
                 int placed = c;
                 Scores<T> nearestScores = (in DataTile<T> t, Span<double> s) => NearestDistances(t, placed, centresT, unit, zero, block, nearest, s);
                 long[] candidates = Draw(context, random, nearestScores, trials);
-                double[] points = CopyPoints(context, candidates, d);
+                double[] points = context.Rows(candidates);
                 for (int i = 0; i < points.Length; i++)
                 {
                     candidatesT[i] = T.CreateTruncating(points[i]);
@@ -68,7 +69,7 @@ internal static class KMeans
 
                 // The potential each candidate would leave, in one pass over the data.
                 double[] potential = new double[trials];
-                context.ForEachTile((in DataTile<T> t) =>
+                context.SumValues(potential, (in DataTile<T> t, Span<double> potential) =>
                 {
                     int count = t.Points;
                     Span<double> s = scores.AsSpan(0, count);
@@ -103,7 +104,7 @@ internal static class KMeans
             if (nearest is not null)
             {
                 int newest = c;
-                context.ForEachTile((in DataTile<T> t) =>
+                context.SumValues([], (in DataTile<T> t, Span<double> _) =>
                 {
                     GaussianKernels.SphericalLogDensity<T>(t.Values, d, t.Points, t.Stride, 1, centresT.AsSpan(newest * d, d), unit.AsSpan(0, 1), zero.AsSpan(0, 1), block.AsSpan(0, t.Points));
                     for (int i = 0; i < t.Points; i++)
@@ -124,8 +125,7 @@ internal static class KMeans
         T[] previousT = new T[components * d];
         T[] previousBlock = new T[components * tile];
         bool first = true;
-        double[] sums = new double[components * d];
-        double[] mass = new double[components];
+        double[] lloyd = new double[components + components * d + 1]; // masses, sums, and how many labels changed
         T[] oneHot = new T[components * tile];
         double[] labelled = new double[components * d];
         for (int iteration = 0; iteration < maxIterations; iteration++)
@@ -136,11 +136,8 @@ internal static class KMeans
             }
 
             centres.CopyTo(labelled, 0);
-            Array.Clear(sums);
-            Array.Clear(mass);
-            bool changed = false;
             bool firstPass = first;
-            context.ForEachTile((in DataTile<T> t) =>
+            context.SumValues(lloyd, (in DataTile<T> t, Span<double> sums) =>
             {
                 int count = t.Points;
                 Span<T> r = oneHot.AsSpan(0, components * count);
@@ -156,7 +153,7 @@ internal static class KMeans
                 {
                     int best = Nearest(distances, components, count, i);
                     int before = labels is not null ? labels[t.Start + i] : firstPass ? -1 : Nearest(previousBlock, components, count, i);
-                    changed |= before != best;
+                    sums[^1] += before != best ? 1 : 0;
                     if (labels is not null)
                     {
                         labels[t.Start + i] = best;
@@ -165,8 +162,10 @@ internal static class KMeans
                     r[best * count + i] = T.One;
                 }
 
-                DiscreteKernels.CountSufficientStatistics<T>(t.Values, d, count, t.Stride, r, components, t.SampleWeights, mass, sums);
+                DiscreteKernels.CountSufficientStatistics<T>(t.Values, d, count, t.Stride, r, components, t.SampleWeights, sums[..components], sums.Slice(components, components * d));
             });
+            ReadOnlySpan<double> mass = lloyd.AsSpan(0, components), sums = lloyd.AsSpan(components, components * d);
+            bool changed = lloyd[^1] > 0;
             first = false;
             centresT.CopyTo(previousT, 0);
             if (!changed || lastPass)
@@ -201,20 +200,23 @@ internal static class KMeans
     public static double[] RandomPoints<T>(ModelInitialization<T> context, int components)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        long positive = 0;
-        if (context.SampleWeighted)
+        // The points of positive weight per segment; their ordinals run through the segments in order.
+        int segments = context.SegmentCount;
+        double[] perSegment = new double[segments];
+        context.SumValues(perSegment, (in DataTile<T> t, Span<double> counts) =>
         {
-            context.ForEachTile((in DataTile<T> t) =>
+            int segment = context.SegmentOf(t.Start);
+            for (int i = 0; i < t.Points; i++)
             {
-                for (int i = 0; i < t.Points; i++)
-                {
-                    positive += t.SampleWeights[i] > T.Zero ? 1 : 0;
-                }
-            });
-        }
-        else
+                counts[segment] += !context.SampleWeighted || t.SampleWeights[i] > T.Zero ? 1 : 0;
+            }
+        });
+        long positive = 0;
+        long[] firstOrdinal = new long[segments];
+        for (int g = 0; g < segments; g++)
         {
-            positive = context.Summary.Points;
+            firstOrdinal[g] = positive;
+            positive += (long)perSegment[g];
         }
 
         long[] ordinals = new long[components];
@@ -241,8 +243,14 @@ internal static class KMeans
         int d = context.Summary.Features;
         double[] points = new double[components * d];
         long ordinal = 0;
-        context.ForEachTile((in DataTile<T> t) =>
+        context.SumValues(points, (in DataTile<T> t, Span<double> points) =>
         {
+            int segment = context.SegmentOf(t.Start);
+            if (t.Start == context.SegmentStart(segment))
+            {
+                ordinal = firstOrdinal[segment]; // each segment counts from its own first ordinal
+            }
+
             for (int i = 0; i < t.Points; i++)
             {
                 if (context.SampleWeighted && !(t.SampleWeights[i] > T.Zero))
@@ -309,59 +317,19 @@ internal static class KMeans
         where T : unmanaged, IBinaryFloatingPointIeee754<T>;
 
     /// <summary>
-    /// <paramref name="count"/> points drawn independently with probability ∝ w_n · score_n, by two passes (the total, then
-    /// one scan to all the drawn cumulative values, taken in increasing order and returned in the order drawn); uniform
-    /// among positive weights if every product is 0.
+    /// <paramref name="count"/> points drawn independently with probability ∝ w_n · score_n (uniform among positive weights
+    /// if every product is 0), by two sums over the data: each segment's total, then, in the segment each drawn value falls
+    /// in (by the totals' running sum, in segment order), the point where the segment's own running sum passes it.
     /// </summary>
     private static long[] Draw<T>(ModelInitialization<T> context, Random random, Scores<T> scores, int count)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         double[] buffer = new double[context.TilePoints];
-        double total = 0;
-        context.ForEachTile((in DataTile<T> t) =>
-        {
-            Span<double> s = buffer.AsSpan(0, t.Points);
-            scores(t, s);
-            for (int i = 0; i < t.Points; i++)
-            {
-                total += Weight(t, i) * s[i];
-            }
-        });
+        int segments = context.SegmentCount;
         bool plain = false;
-        if (!(total > 0) || double.IsInfinity(total))
+        double[] totals = new double[segments];
+        void Score(in DataTile<T> t, Span<double> s)
         {
-            // Every remaining point coincides with a centre: any positive-weight point will do.
-            plain = true;
-            total = 0;
-            context.ForEachTile((in DataTile<T> t) =>
-            {
-                for (int i = 0; i < t.Points; i++)
-                {
-                    total += Weight(t, i);
-                }
-            });
-        }
-
-        double[] targets = new double[count];
-        for (int j = 0; j < count; j++)
-        {
-            targets[j] = random.NextDouble() * total;
-        }
-
-        int[] order = Enumerable.Range(0, count).OrderBy(j => targets[j]).ToArray();
-        long[] found = new long[count];
-        found.AsSpan().Fill(-1);
-        double running = 0;
-        long last = 0;
-        int next = 0;
-        context.ForEachTile((in DataTile<T> t) =>
-        {
-            if (next == count)
-            {
-                return;
-            }
-
-            Span<double> s = buffer.AsSpan(0, t.Points);
             if (plain)
             {
                 s.Fill(1);
@@ -371,50 +339,112 @@ internal static class KMeans
                 scores(t, s);
             }
 
-            for (int i = 0; i < t.Points && next < count; i++)
+            for (int i = 0; i < t.Points; i++)
             {
-                double score = Weight(t, i) * s[i];
-                if (score > 0)
+                s[i] *= Weight(t, i);
+            }
+        }
+
+        double total = 0;
+        for (int attempt = 0; attempt < 2 && !(total > 0 && double.IsFinite(total)); attempt++)
+        {
+            // Every remaining point coincides with a centre (or the products overflow): any positive-weight point will do.
+            plain = attempt == 1;
+            Array.Clear(totals);
+            context.SumValues(totals, (in DataTile<T> t, Span<double> sums) =>
+            {
+                Span<double> s = buffer.AsSpan(0, t.Points);
+                Score(t, s);
+                int segment = context.SegmentOf(t.Start);
+                for (int i = 0; i < t.Points; i++)
                 {
-                    last = t.Start + i;
-                    running += score;
-                    while (next < count && running > targets[order[next]])
+                    sums[segment] += s[i];
+                }
+            });
+            total = 0;
+            foreach (double value in totals)
+            {
+                total += value;
+            }
+        }
+
+        // Each drawn value's segment and its remainder there.
+        int[] segmentOf = new int[count];
+        double[] remainder = new double[count];
+        for (int j = 0; j < count; j++)
+        {
+            double target = random.NextDouble() * total;
+            int g = 0;
+            double before = 0;
+            int lastPositive = -1;
+            for (; g < segments; g++)
+            {
+                if (totals[g] > 0)
+                {
+                    lastPositive = g;
+                    if (before + totals[g] > target)
                     {
-                        found[order[next++]] = t.Start + i;
+                        break;
+                    }
+                }
+
+                before += totals[g];
+            }
+
+            segmentOf[j] = g < segments ? g : Math.Max(lastPositive, 0);
+            remainder[j] = g < segments ? target - before : double.PositiveInfinity; // rounding: the segment's last positive point
+        }
+
+        // Per drawn value: 1 + the point found, and 1 + the last positive point of its segment (written, not summed).
+        double[] found = new double[2 * count];
+        double running = 0;
+        bool[] done = new bool[count];
+        context.SumValues(found, (in DataTile<T> t, Span<double> found) =>
+        {
+            int segment = context.SegmentOf(t.Start);
+            if (Array.IndexOf(segmentOf, segment) < 0)
+            {
+                return;
+            }
+
+            if (t.Start == context.SegmentStart(segment))
+            {
+                running = 0;
+            }
+
+            Span<double> s = buffer.AsSpan(0, t.Points);
+            Score(t, s);
+            for (int i = 0; i < t.Points; i++)
+            {
+                if (s[i] > 0)
+                {
+                    running += s[i];
+                    for (int j = 0; j < count; j++)
+                    {
+                        if (segmentOf[j] == segment)
+                        {
+                            found[2 * j + 1] = t.Start + i + 1;
+                            if (!done[j] && running > remainder[j])
+                            {
+                                done[j] = true;
+                                found[2 * j] = t.Start + i + 1;
+                            }
+                        }
                     }
                 }
             }
         });
+        long[] points = new long[count];
         for (int j = 0; j < count; j++)
         {
-            found[j] = found[j] >= 0 ? found[j] : last;
+            points[j] = (long)(found[2 * j] > 0 ? found[2 * j] : found[2 * j + 1]) - 1;
+            points[j] = Math.Max(points[j], 0);
         }
 
-        return found;
+        return points;
     }
 
     private static double Weight<T>(in DataTile<T> tile, int i)
         where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
         tile.SampleWeights.IsEmpty ? 1 : double.CreateTruncating(tile.SampleWeights[i]);
-
-    /// <summary>The given points, one after another (count × D), in one pass.</summary>
-    private static double[] CopyPoints<T>(ModelInitialization<T> context, long[] points, int features)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        double[] values = new double[points.Length * features];
-        context.ForEachTile((in DataTile<T> t) =>
-        {
-            for (int j = 0; j < points.Length; j++)
-            {
-                if (points[j] >= t.Start && points[j] < t.Start + t.Points)
-                {
-                    for (int f = 0; f < features; f++)
-                    {
-                        values[j * features + f] = double.CreateTruncating(t[(int)(points[j] - t.Start), f]);
-                    }
-                }
-            }
-        });
-        return values;
-    }
 }

@@ -70,6 +70,41 @@ internal static class MixtureSetup
         }
     }
 
+    /// <summary>
+    /// Uniform random responsibilities of points [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>)
+    /// (K × count), each row normalized: point n's values are a function of <paramref name="seed"/> and n alone (SplitMix64 of
+    /// the seed and n K + k), so they do not depend on how the points are split into tiles, passes or processes.
+    /// </summary>
+    public static void RandomResponsibilities<T>(long seed, int components, long first, int count, Span<T> responsibilities)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        Span<double> row = components <= 256 ? stackalloc double[components] : new double[components];
+        for (int i = 0; i < count; i++)
+        {
+            double sum = 0;
+            for (int k = 0; k < components; k++)
+            {
+                row[k] = Uniform(unchecked((ulong)seed + (((ulong)(first + i) * (ulong)components) + (ulong)k) * 0x9E3779B97F4A7C15UL));
+                sum += row[k];
+            }
+
+            for (int k = 0; k < components; k++)
+            {
+                responsibilities[k * count + i] = T.CreateTruncating(row[k] / sum);
+            }
+        }
+    }
+
+    /// <summary>A uniform value in [2^−53, 1] from a key, by SplitMix64's finalizer (never 0, so a row never sums to 0).</summary>
+    private static double Uniform(ulong key)
+    {
+        ulong z = unchecked(key + 0x9E3779B97F4A7C15UL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        z ^= z >> 31;
+        return ((z >> 11) + 1) * (1.0 / (1UL << 53));
+    }
+
     /// <summary>An index drawn with the given probabilities (the last one takes any rounding remainder).</summary>
     public static int Draw(Random random, ReadOnlySpan<double> probabilities)
     {
