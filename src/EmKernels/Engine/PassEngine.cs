@@ -259,6 +259,9 @@ internal sealed class PassEngine<T> : IDisposable
     /// </summary>
     public double Pass(bool accumulate, bool reshift, CancellationToken cancellationToken)
     {
+        // Set before anything can fail: the exchange's message sizes follow from them on every process.
+        _stack.Segments = _segmentCount;
+        _stack.Statistics = accumulate;
         Exception? failure = null;
         try
         {
