@@ -14,6 +14,16 @@ internal static class Emk
 {
     public static int Run(string[] args, TextWriter output, TextWriter error, bool interactive)
     {
+        if (args.Contains("--distributed"))
+        {
+            return Cluster.Run(args, output, error, (a, o, e) => RunCommand(a, o, e, interactive: false));
+        }
+
+        return RunCommand(args, output, error, interactive);
+    }
+
+    private static int RunCommand(string[] args, TextWriter output, TextWriter error, bool interactive)
+    {
         var terminal = new Terminal(output, error, interactive);
         RootCommand root = Commands(terminal);
         ParseResult parse = root.Parse(args.Length == 0 ? ["--help"] : args);
@@ -36,7 +46,7 @@ internal static class Emk
         try
         {
             int exit = parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
-            if (exit == 0)
+            if (exit == 0 && Cluster.IsLeader)
             {
                 error.Write(terminal.Notes.ToString()); // notes only for a command that succeeded: bad input stays one line
             }
@@ -46,6 +56,17 @@ internal static class Emk
         catch (UsageException e)
         {
             error.WriteLine($"emk: {OneLine(e.Message)}");
+            return 2;
+        }
+        catch (EmKernels.Distributed.DistributedFitException e)
+        {
+            // Every process has it (it names the process that failed): rank 0 says it, and all end normally.
+            Cluster.FailedTogether = true;
+            if (Cluster.IsLeader)
+            {
+                error.WriteLine($"emk: {OneLine(e.Message)}");
+            }
+
             return 2;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -97,6 +118,10 @@ internal static class Emk
         var stepOffset = new Option<double>("--t0") { Description = "Online: t0 of the step sizes (≥ 0).", DefaultValueFactory = _ => 1 };
         var epochs = new Option<int>("--epochs") { Description = "Online: passes over the data, in all (with --resume: the new total).", DefaultValueFactory = _ => 1 };
         var resume = new Option<string?>("--resume") { Description = "Online: continue the fit saved in this model file (its options; --epochs sets the new total), bitwise as if it had not stopped." };
+        var distributed = new Option<bool>("--distributed")
+        {
+            Description = "Run as one process of a distributed fit under MPICH (mpiexec.mpich -n P emk fit FILE --distributed …): each process reads only its rows of FILE, the fit is bitwise the one-process fit; rank 0 prints and writes the model.",
+        };
         var initFrom = new Option<string?>("--init-from") { Description = "Start every run from the parameters of this model file (the same --model, -k, --covariance and columns); --max-iter 0 evaluates them." };
         var bayesian = new Option<string?>("--bayesian")
         {
@@ -106,7 +131,7 @@ internal static class Emk
         var weightConcentration = new Option<double?>("--weight-concentration") { Description = "Bayesian: γ of the weight prior (default 1/K)." };
         var meanPrecision = new Option<double?>("--mean-precision") { Description = "Bayesian: β₀, how many points the prior mean counts as (default 1)." };
         var degreesOfFreedom = new Option<double?>("--dof") { Description = "Bayesian: ν₀ of the Wishart prior, > D − 1 (default D)." };
-        foreach (Option option in (Option[])[components, covariance, outputPath, plot, plotColumns, outOfCore, memoryBudget, online, batchSize, kappa, stepOffset, epochs, resume, bayesian, weightConcentration, meanPrecision, degreesOfFreedom, initFrom])
+        foreach (Option option in (Option[])[components, covariance, outputPath, plot, plotColumns, outOfCore, memoryBudget, online, batchSize, kappa, stepOffset, epochs, resume, bayesian, weightConcentration, meanPrecision, degreesOfFreedom, initFrom, distributed])
         {
             command.Add(option);
         }
@@ -173,6 +198,16 @@ internal static class Emk
             }
 
             settings.ValidateOptions();
+            if (parse.GetValue(distributed))
+            {
+                string? unsupported = settings.Online ? "--online" : settings.Bayesian is not null ? "--bayesian" : settings.Prior ? "--prior" : plotPath is not null ? "--plot"
+                    : settings.InitName == "hierarchical" ? "--init hierarchical" : settings.Model == "categorical" && settings.Categories is null ? "a categorical model without --categories" : null;
+                if (unsupported is not null)
+                {
+                    throw new UsageException($"--distributed runs batch EM with k-means, random or random-points starts (or --init-from); {unsupported} is not distributed yet.");
+                }
+            }
+
             string label = settings.Online
                 ? $"fitting {Names.Describe(settings.Model, settings.Covariance, settings.Components, settings.Factors, settings.Parameterization)} online"
                 : $"fitting {Names.Describe(settings.Model, settings.Covariance, settings.Components, settings.Factors, settings.Parameterization)}";
@@ -191,7 +226,7 @@ internal static class Emk
                 Plot.Write(plotPath, data, plotted.X, plotted.Y, labels, outcome.File);
             }
 
-            if (modelPath is not null)
+            if (modelPath is not null && Cluster.IsLeader)
             {
                 outcome.File.Write(modelPath);
             }

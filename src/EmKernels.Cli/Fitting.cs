@@ -295,8 +295,12 @@ internal static class Fitter
         {
             int categories = Categories(settings, settings.Model == "categorical" && settings.Categories is null ? LargestValue(file) : 0, file.Name);
             CheckSize(settings, file.Features, categories, file.Name);
-            CheckValues(file, columns, settings, categories);
-            DataSource<T> data = hold ? InMemoryDataSource<T>.Load(file) : file;
+            // Distributed, this process checks, reads and holds only its own rows.
+            (long first, long rows) = Cluster.Shard(file.Points);
+            CheckValues(file, columns, settings, categories, first, rows);
+            DataSource<T> data = !hold ? file
+                : Cluster.Communicator is null ? InMemoryDataSource<T>.Load(file)
+                : new Cluster.HeldShard<T>(InMemoryDataSource<T>.Load(new Cluster.RowRange<T>(file, first, rows)), file.Points);
             return Fit(data, file.Name, columns, settings, categories, progress, resume);
         }
         catch (ArgumentException e)
@@ -486,7 +490,7 @@ internal static class Fitter
         }
         else
         {
-            ExpectationMaximizationResult result = ExpectationMaximization.Fit(model, data, new ExpectationMaximizationOptions
+            ExpectationMaximizationResult result = Cluster.Fit(model, data, new ExpectationMaximizationOptions
             {
                 MaxIterations = s.MaxIterations,
                 Tolerance = s.Tolerance,
@@ -594,7 +598,7 @@ internal static class Fitter
     {
         try
         {
-            CheckValues(file, columns, new FitSettings(), categories: 0);
+            CheckValues(file, columns, new FitSettings(), categories: 0, 0, file.Points);
         }
         catch (DataFormatException e)
         {
@@ -606,7 +610,7 @@ internal static class Fitter
     /// One pass over the file before a fit: every value finite, and for a discrete model an outcome of its family,
     /// the first offender named by its line (CSV) or row and its column, as in-memory fits name it.
     /// </summary>
-    private static void CheckValues<T>(FileDataSource<T> file, string[] columns, FitSettings s, int categories)
+    private static void CheckValues<T>(FileDataSource<T> file, string[] columns, FitSettings s, int categories, long first, long rows)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         bool discrete = s.Model != "gaussian";
@@ -615,9 +619,9 @@ internal static class Fitter
         int d = file.Features;
         int chunk = Math.Max(1, (1 << 20) / d);
         T[] buffer = new T[(long)chunk * d];
-        for (long start = 0; start < file.Points; start += chunk)
+        for (long start = first; start < first + rows; start += chunk)
         {
-            int count = (int)Math.Min(chunk, file.Points - start);
+            int count = (int)Math.Min(chunk, first + rows - start);
             file.Read(start, count, buffer, count, default, default);
             for (int i = 0; i < count; i++)
             {

@@ -1,0 +1,118 @@
+using System.Numerics;
+using EmKernels.Distributed;
+using EmKernels.Engine;
+
+namespace EmKernels.Cli;
+
+/// <summary>
+/// <c>emk fit --distributed</c> under <c>mpiexec.mpich -n P</c>: every process reads only its shard of the file (whole
+/// segments of the engine), the fit exchanges partial sums once per pass and is bitwise the one-process fit; rank 0
+/// prints and writes the model, the others print nothing but their own errors. An error only one process saw ends every
+/// process (MPI_Abort) after that process printed it, naming its rank; a failure found in a pass (bad data in one shard)
+/// reaches every process, and rank 0 prints it.
+/// </summary>
+internal static class Cluster
+{
+    /// <summary>The communicator of a distributed run; null otherwise.</summary>
+    public static ICommunicator? Communicator { get; private set; }
+
+    /// <summary>Whether this process prints and writes: the only one, or rank 0.</summary>
+    public static bool IsLeader => Communicator is null || Communicator.Rank == 0;
+
+    /// <summary>Set when every process learnt of the same failure, so that they end normally instead of aborting.</summary>
+    public static bool FailedTogether { get; set; }
+
+    public static int Run(string[] args, TextWriter output, TextWriter error, Func<string[], TextWriter, TextWriter, int> run)
+    {
+        MpiCommunicator communicator;
+        try
+        {
+            communicator = MpiCommunicator.Initialize();
+        }
+        catch (DllNotFoundException)
+        {
+            error.WriteLine("emk: --distributed runs under MPICH (libmpich.so.12 was not found): apt-get install mpich, then mpiexec.mpich -n P emk fit FILE --distributed …");
+            return 2;
+        }
+
+        Communicator = communicator;
+        string prefix = communicator.Size > 1 ? $"rank {communicator.Rank}: " : "";
+        int exit = run(args, communicator.Rank == 0 ? output : TextWriter.Null, new PrefixedWriter(error, prefix));
+        if (exit == 0 || FailedTogether)
+        {
+            communicator.Dispose();
+            return exit;
+        }
+
+        // Only this process may have failed: the others could wait for it forever.
+        error.Flush();
+        communicator.Abort(exit);
+        return exit;
+    }
+
+    /// <summary>Batch EM on this process alone, or on its shard of a distributed run.</summary>
+    public static ExpectationMaximizationResult Fit<T>(IExpectationMaximizationModel<T> model, DataSource<T> data, ExpectationMaximizationOptions options)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (Communicator is null)
+        {
+            return ExpectationMaximization.Fit(model, data, options);
+        }
+
+        return data is HeldShard<T> shard
+            ? DistributedExpectationMaximization.FitShard(model, shard.Rows, shard.Points, Communicator, options)
+            : DistributedExpectationMaximization.Fit(model, data, Communicator, options);
+    }
+
+    /// <summary>This process's rows of <paramref name="points"/> (all of them when not distributed).</summary>
+    public static (long First, long Rows) Shard(long points) =>
+        Communicator is null || points < 1 ? (0, points) : DistributedExpectationMaximization.Shard(points, Communicator.Size, Communicator.Rank);
+
+    /// <summary>Rows [first, first + count) of a source, as a source.</summary>
+    public sealed class RowRange<T>(DataSource<T> source, long first, long count) : DataSource<T>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        public override long Points => count;
+
+        public override int Features => source.Features;
+
+        public override bool HasSampleWeights => source.HasSampleWeights;
+
+        public override string Name => source.Name;
+
+        public override int? PreferredChunkPoints => source.PreferredChunkPoints;
+
+        public override void Read(long start, int rows, Span<T> values, int stride, Span<T> sampleWeights, Span<int> labels) =>
+            source.Read(first + start, rows, values, stride, sampleWeights, labels);
+    }
+
+    /// <summary>A process's shard held in memory, standing for all <see cref="Points"/> points of the fit.</summary>
+    public sealed class HeldShard<T>(InMemoryDataSource<T> rows, long points) : DataSource<T>
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        public InMemoryDataSource<T> Rows => rows;
+
+        public override long Points => points;
+
+        public override int Features => rows.Features;
+
+        public override string Name => rows.Name;
+
+        public override void Read(long start, int count, Span<T> values, int stride, Span<T> sampleWeights, Span<int> labels) =>
+            throw new InvalidOperationException("A held shard is fitted through DistributedExpectationMaximization.FitShard.");
+    }
+
+    /// <summary>Prefixes every line written with the rank.</summary>
+    private sealed class PrefixedWriter(TextWriter inner, string prefix) : TextWriter
+    {
+        public override System.Text.Encoding Encoding => inner.Encoding;
+
+        public override void Write(char value) => inner.Write(value);
+
+        public override void Write(string? value) => inner.Write(value);
+
+        public override void WriteLine(string? value) => inner.WriteLine(value is not null && value.StartsWith("emk: ", StringComparison.Ordinal) && !value.StartsWith("emk: Rank ", StringComparison.Ordinal) ? $"emk: {prefix}{value[5..]}" : value);
+
+        public override void Flush() => inner.Flush();
+    }
+}
