@@ -62,6 +62,11 @@ public static class Program
             return FactorAnalysisCommand.Run(args);
         }
 
+        if (args.Length > 0 && args[0] is "distributed" or "exchange")
+        {
+            return DistributedCommand.Run(args);
+        }
+
         if (args.Length > 0 && args[0] == "probe")
         {
             return ProbeCommand.Run(args);

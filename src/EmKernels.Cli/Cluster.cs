@@ -64,6 +64,24 @@ internal static class Cluster
             : DistributedExpectationMaximization.Fit(model, data, Communicator, options);
     }
 
+    /// <summary>Stepwise EM on this process alone, or on its shard of a distributed run.</summary>
+    public static void FitStepwise<T>(StepwiseExpectationMaximization<T> driver, DataSource<T> data)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (Communicator is null)
+        {
+            driver.Fit(data);
+        }
+        else if (data is HeldShard<T> shard)
+        {
+            DistributedExpectationMaximization.FitStepwiseShard(driver, shard.Rows, shard.Points, Communicator);
+        }
+        else
+        {
+            DistributedExpectationMaximization.FitStepwise(driver, data, Communicator);
+        }
+    }
+
     /// <summary>This process's rows of <paramref name="points"/> (all of them when not distributed).</summary>
     public static (long First, long Rows) Shard(long points) =>
         Communicator is null || points < 1 ? (0, points) : DistributedExpectationMaximization.Shard(points, Communicator.Size, Communicator.Rank);

@@ -120,7 +120,7 @@ internal static class Emk
         var resume = new Option<string?>("--resume") { Description = "Online: continue the fit saved in this model file (its options; --epochs sets the new total), bitwise as if it had not stopped." };
         var distributed = new Option<bool>("--distributed")
         {
-            Description = "Run as one process of a distributed fit under MPICH (mpiexec.mpich -n P emk fit FILE --distributed …): each process reads only its rows of FILE, the fit is bitwise the one-process fit; rank 0 prints and writes the model.",
+            Description = "Run as one process of a distributed fit under MPICH (mpiexec.mpich -n P emk fit FILE --distributed …): each process reads only its rows of FILE, the fit (batch or --online) is bitwise the one-process fit; rank 0 prints and writes the model.",
         };
         var initFrom = new Option<string?>("--init-from") { Description = "Start every run from the parameters of this model file (the same --model, -k, --covariance and columns); --max-iter 0 evaluates them." };
         var bayesian = new Option<string?>("--bayesian")
@@ -200,11 +200,11 @@ internal static class Emk
             settings.ValidateOptions();
             if (parse.GetValue(distributed))
             {
-                string? unsupported = settings.Online ? "--online" : settings.Bayesian is not null ? "--bayesian" : settings.Prior ? "--prior" : plotPath is not null ? "--plot"
+                string? unsupported = settings.Bayesian is not null ? "--bayesian" : settings.Prior ? "--prior" : plotPath is not null ? "--plot"
                     : settings.InitName == "hierarchical" ? "--init hierarchical" : settings.Model == "categorical" && settings.Categories is null ? "a categorical model without --categories" : null;
                 if (unsupported is not null)
                 {
-                    throw new UsageException($"--distributed runs batch EM with k-means, random or random-points starts (or --init-from); {unsupported} is not distributed yet.");
+                    throw new UsageException($"--distributed runs batch or online EM with k-means, random or random-points starts (or --init-from); {unsupported} is not distributed yet.");
                 }
             }
 

@@ -482,7 +482,7 @@ internal static class Fitter
             StepwiseExpectationMaximization<T> driver = resume?.Online is { } state
                 ? StepwiseExpectationMaximization<T>.Resume(model, state.Checkpoint, options)
                 : new StepwiseExpectationMaximization<T>(model, options);
-            driver.Fit(data);
+            Cluster.FitStepwise(driver, data);
             meanLogLikelihood = driver.EpochObjectives[^1];
             converged = false; // stepwise EM has no convergence test: it runs its epochs
             iterations = driver.Steps;

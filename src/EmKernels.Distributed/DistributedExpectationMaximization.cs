@@ -28,10 +28,8 @@ public static class DistributedExpectationMaximization
         ArgumentOutOfRangeException.ThrowIfLessThan(processes, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(rank);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(rank, processes);
-        int segments = PassEngine<double>.SegmentCount(points);
-        (int first, int end) = TreeExchange.Range(segments, processes, rank);
-        long start = SegmentStart(points, segments, first);
-        return (start, SegmentStart(points, segments, end) - start);
+        long[] starts = SegmentTree.ShardStarts(points, processes);
+        return (starts[rank], starts[rank + 1] - starts[rank]);
     }
 
     /// <summary>
@@ -73,9 +71,59 @@ public static class DistributedExpectationMaximization
         ArgumentNullException.ThrowIfNull(shard);
         ArgumentNullException.ThrowIfNull(communicator);
         (long first, long rows) = points >= 1 ? Shard(points, communicator.Size, communicator.Rank) : (0, 0);
-        Exception? mismatch = shard.Points == rows ? null
-            : new ArgumentException($"The shard has {shard.Points} rows; rank {communicator.Rank} of {communicator.Size} holds {rows} of the {points} points (rows {first} … {first + rows - 1}).", nameof(shard));
+        Exception? mismatch = shard.Points == rows ? null : WrongShard(shard.Points, rows, first, points, communicator);
         return Run(model, new ShardDataSource<T>(shard, first, points, communicator.Rank), points, communicator, options, mismatch);
+    }
+
+    /// <summary>
+    /// Stepwise (online) EM on many processes: <paramref name="driver"/>'s <see cref="StepwiseExpectationMaximization{T}.Fit"/>
+    /// on this process's part of <paramref name="data"/> (all N points, of which it reads only its shard). The passes over the
+    /// data are split as in batch EM; each window of the shuffle is assembled on every process from the rows each holds, and
+    /// each step's pass over its minibatch is split over the processes by the minibatch's segments. Every process ends with
+    /// bitwise the one-process driver's state (statistics, parameters, epoch objectives).
+    /// </summary>
+    /// <typeparam name="T">float or double.</typeparam>
+    /// <param name="driver">The driver, made with the same model and options on every process (without a seed, rank 0's is used).</param>
+    /// <param name="data">All the points (only this process's rows are read).</param>
+    /// <param name="communicator">The processes of the fit.</param>
+    /// <exception cref="DistributedFitException">A process failed: every process throws it, naming that rank.</exception>
+    public static void FitStepwise<T>(StepwiseExpectationMaximization<T> driver, DataSource<T> data, ICommunicator communicator)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(driver);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(communicator);
+        RunStepwise(driver, data, data.Points, communicator, null);
+    }
+
+    /// <summary>
+    /// <see cref="FitStepwise"/> when this process holds only its shard: rows <see cref="Shard"/>(<paramref name="points"/>, size,
+    /// rank) of the whole data set, in order.
+    /// </summary>
+    /// <typeparam name="T">float or double.</typeparam>
+    /// <param name="driver">The driver, made with the same model and options on every process.</param>
+    /// <param name="shard">This process's rows.</param>
+    /// <param name="points">N, the points of the whole data set.</param>
+    /// <param name="communicator">The processes of the fit.</param>
+    /// <exception cref="DistributedFitException">A process failed, or a shard is not the rows <see cref="Shard"/> gives it.</exception>
+    public static void FitStepwiseShard<T>(StepwiseExpectationMaximization<T> driver, DataSource<T> shard, long points, ICommunicator communicator)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(driver);
+        ArgumentNullException.ThrowIfNull(shard);
+        ArgumentNullException.ThrowIfNull(communicator);
+        (long first, long rows) = points >= 1 ? Shard(points, communicator.Size, communicator.Rank) : (0, 0);
+        Exception? mismatch = shard.Points == rows ? null : WrongShard(shard.Points, rows, first, points, communicator);
+        RunStepwise(driver, new ShardDataSource<T>(shard, first, points, communicator.Rank), points, communicator, mismatch);
+    }
+
+    private static void RunStepwise<T>(StepwiseExpectationMaximization<T> driver, DataSource<T> data, long points, ICommunicator communicator, Exception? failure)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        StepwiseOptions o = driver.Options;
+        int seed = Agree(communicator, failure, points, data, driver.Model, driver.Seed, [o.BatchSize, o.Epochs, o.Kappa, o.StepOffset, o.Shuffle ? 1 : 0]);
+        driver.Seed = seed;
+        driver.DistributedFit(data, new TreeExchange(communicator));
     }
 
     private static ExpectationMaximizationResult Run<T>(
@@ -83,10 +131,19 @@ public static class DistributedExpectationMaximization
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         options ??= new ExpectationMaximizationOptions();
+        int seed = Agree(communicator, failure, points, data, model, options.Seed ?? Random.Shared.Next(), [options.MaxIterations, options.Tolerance, options.Restarts, (int)options.StoppingRule]);
+        return ExpectationMaximization.DistributedFit(model, data, options with { Seed = seed }, new TreeExchange(communicator));
+    }
 
-        // Every process states what it fits; a process that disagrees, or failed before the fit, stops every one.
+    /// <summary>
+    /// Every process states what it fits; a process that failed before the fit, or fits other data, another model or other
+    /// options than rank 0, stops every one (naming it). Returns rank 0's seed.
+    /// </summary>
+    private static int Agree<T>(ICommunicator communicator, Exception? failure, long points, DataSource<T> data, IExpectationMaximizationModel<T> model, int seed, double[] options)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
         int rank = communicator.Rank, size = communicator.Size;
-        double[] mine = [failure is null ? 0 : 1, points, data.Features, model.Features, model.ParameterLength, data.HasSampleWeights ? 1 : 0, options.Seed ?? Random.Shared.Next()];
+        double[] mine = [failure is null ? 0 : 1, seed, points, data.Features, model.Features, model.ParameterLength, data.HasSampleWeights ? 1 : 0, .. options];
         double[] all = new double[mine.Length * size];
         communicator.AllGather(mine, all);
         for (int r = 0; r < size; r++)
@@ -97,15 +154,15 @@ public static class DistributedExpectationMaximization
                 throw new DistributedFitException(r, r == rank ? failure!.Message : "failed before the fit.", r == rank ? failure : null);
             }
 
-            if (!theirs[1..6].SequenceEqual(all.AsSpan(1, 5)))
+            if (!theirs[2..].SequenceEqual(all.AsSpan(2, mine.Length - 2)))
             {
-                throw new DistributedFitException(r, $"fits N = {theirs[1]}, D = {theirs[2]} (model D = {theirs[3]}, {theirs[4]} parameters, sample weights {theirs[5] != 0}); rank 0 fits N = {all[1]}, D = {all[2]} (model D = {all[3]}, {all[4]} parameters, sample weights {all[5] != 0}).");
+                throw new DistributedFitException(r, $"fits [N, D, model D, parameters, sample weights, options…] = [{string.Join(", ", theirs[2..].ToArray())}]; rank 0 fits [{string.Join(", ", all[2..mine.Length])}].");
             }
         }
 
-        options = options with { Seed = (int)all[6] };
-        return ExpectationMaximization.DistributedFit(model, data, options, new TreeExchange(communicator));
+        return (int)all[1];
     }
 
-    private static long SegmentStart(long points, int segments, int segment) => (long)((Int128)points * segment / segments);
+    private static ArgumentException WrongShard(long has, long rows, long first, long points, ICommunicator communicator) =>
+        new($"The shard has {has} rows; rank {communicator.Rank} of {communicator.Size} holds {rows} of the {points} points (rows {first} … {first + rows - 1}).", "shard");
 }

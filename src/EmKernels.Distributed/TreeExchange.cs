@@ -16,11 +16,13 @@ internal sealed class TreeExchange(ICommunicator communicator) : IPassExchange
     private const int FailureHeader = 2 + MessageCharacters;
     private double[] _buffer = [];
 
-    public (int First, int End) Segments(int segments) => Range(segments, communicator.Size, communicator.Rank);
+    public int Rank => communicator.Rank;
 
-    /// <summary>The segments of <paramref name="rank"/> of <paramref name="size"/>.</summary>
-    public static (int First, int End) Range(int segments, int size, int rank) =>
-        ((int)((long)segments * rank / size), (int)((long)segments * (rank + 1) / size));
+    public int Size => communicator.Size;
+
+    public (int First, int End) Segments(int segments) => SegmentTree.RangeOf(segments, communicator.Size, communicator.Rank);
+
+    public void Broadcast(Span<double> values, int root) => communicator.Broadcast(values, root);
 
     public void Combine(ReductionStack stack, Exception? failure)
     {

@@ -135,6 +135,56 @@ public sealed class DistributedTests
         AssertSameFitAsOneProcess(() => new FiniteMixture<double>(new BernoulliComponents<double>(2, d, 1e-9)), x, n, d);
     }
 
+    [Theory]
+    [InlineData(CovarianceType.Diagonal, 400_000, 3, 4_000)]
+    [InlineData(CovarianceType.Full, 30_000, 2, 1_000)]
+    public void StepwiseEm_OnAnyNumberOfRanks_IsBitwiseTheSingleProcessFit(CovarianceType type, int n, int d, int batch)
+    {
+        // 400,000 × 3 points fill two shuffle windows, and minibatches of 4,000 points have 4 segments to split.
+        double[] x = GaussianData(n, d, 12);
+        var options = new StepwiseOptions { BatchSize = batch, Epochs = 2, Seed = 4, MaxDegreeOfParallelism = 1 };
+        var single = new StepwiseExpectationMaximization<double>(new FiniteMixture<double>(GaussianComponents<double>.Create(type, 3, d, 1e-6)), options);
+        single.Fit(new InMemoryDataSource<double>(x, n, d));
+        double[] expected = single.Statistics!.Values.ToArray();
+        Assert.True(single.Steps > 10);
+        foreach (int ranks in new[] { 1, 2, 3 })
+        {
+            InProcessCommunicator[] group = InProcessCommunicator.CreateGroup(ranks, TimeSpan.FromSeconds(60));
+            var drivers = new StepwiseExpectationMaximization<double>[ranks];
+            var errors = new Exception?[ranks];
+            var threads = Enumerable.Range(0, ranks).Select(rank => new Thread(() =>
+            {
+                try
+                {
+                    (long first, long rows) = DistributedExpectationMaximization.Shard(n, ranks, rank);
+                    drivers[rank] = new StepwiseExpectationMaximization<double>(new FiniteMixture<double>(GaussianComponents<double>.Create(type, 3, d, 1e-6)), options);
+                    DistributedExpectationMaximization.FitStepwiseShard(drivers[rank], new InMemoryDataSource<double>(x.AsSpan((int)first * d, (int)rows * d), (int)rows, d), n, group[rank]);
+                }
+                catch (Exception e)
+                {
+                    errors[rank] = e;
+                }
+            })).ToArray();
+            foreach (Thread thread in threads)
+            {
+                thread.Start();
+            }
+
+            foreach (Thread thread in threads)
+            {
+                Assert.True(thread.Join(TimeSpan.FromSeconds(120)), "a rank hung");
+            }
+
+            Assert.All(errors, e => Assert.Null(e));
+            foreach (StepwiseExpectationMaximization<double> driver in drivers)
+            {
+                Assert.Equal(single.Steps, driver.Steps);
+                Assert.Equal(expected, driver.Statistics!.Values.ToArray());
+                Assert.Equal(single.EpochObjectives, driver.EpochObjectives);
+            }
+        }
+    }
+
     [Fact]
     public void Shards_AreContiguousWholeSegments_CoveringEveryRow()
     {

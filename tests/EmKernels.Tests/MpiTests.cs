@@ -9,7 +9,7 @@ namespace EmKernels.Tests;
 /// <summary>
 /// <c>emk fit --distributed</c> under MPICH's <c>mpiexec.mpich</c> with 1, 2 and 3 processes (3 oversubscribe the 2
 /// cores), through the MPI binding itself: the model file is bitwise the one-process fit's for a full and a diagonal
-/// Gaussian mixture and a Bernoulli mixture; bad data in one process's rows and a missing file end every process
+/// Gaussian mixture, a Bernoulli mixture and stepwise (online) EM; bad data in one process's rows and a missing file end every process
 /// promptly with exit code 2, a message naming the rank (and the row and column), and no model file. CI installs
 /// MPICH; on a machine without <c>mpiexec.mpich</c> these tests report skipped.
 /// </summary>
@@ -106,11 +106,16 @@ public sealed class MpiTests : IDisposable
     [InlineData("gaussian", "full")]
     [InlineData("gaussian", "diag")]
     [InlineData("bernoulli", null)]
+    [InlineData("online", "diag")]
     public void DistributedFits_OnOneTwoAndThreeProcesses_AreBitwiseTheOneProcessFit(string model, string? covariance)
     {
         Skip.If(Launcher() is null, "mpiexec.mpich is not installed (CI installs MPICH)");
+        bool online = model == "online";
+        model = online ? "gaussian" : model;
         string data = Data($"{model}.npy", binary: model != "gaussian");
-        string[] options = ["fit", data, "--model", model, "-k", "3", "--seed", "5", "--tol", "1e-6", .. covariance is null ? Array.Empty<string>() : ["--covariance", covariance]];
+        string[] options = ["fit", data, "--model", model, "-k", "3", "--seed", "5",
+            .. online ? ["--online", "--batch-size", "3000", "--epochs", "2"] : (string[])["--tol", "1e-6"],
+            .. covariance is null ? Array.Empty<string>() : ["--covariance", covariance]];
         string single = Path.Combine(_directory, "single.json");
         var one = Run(null, [.. options, "-o", single]);
         Assert.True(one.Exit == 0, one.Error);

@@ -46,6 +46,27 @@ internal static class SegmentTree
         }
     }
 
+    /// <summary>The segments [First, End) of process <paramref name="rank"/> of <paramref name="size"/> in a distributed fit: contiguous, in rank order.</summary>
+    public static (int First, int End) RangeOf(int segments, int size, int rank) =>
+        ((int)((long)segments * rank / size), (int)((long)segments * (rank + 1) / size));
+
+    /// <summary>The first point of segment <paramref name="segment"/> of <paramref name="segments"/> over <paramref name="points"/> points (independent points).</summary>
+    public static long SegmentStart(long points, int segments, int segment) => (long)((Int128)points * segment / segments);
+
+    /// <summary>The first row of each process's shard (P + 1 values, the last N) in a distributed fit of <paramref name="points"/> independent points.</summary>
+    public static long[] ShardStarts(long points, int size)
+    {
+        int segments = PassEngine<double>.SegmentCount(points);
+        long[] starts = new long[size + 1];
+        for (int r = 0; r < size; r++)
+        {
+            starts[r] = SegmentStart(points, segments, RangeOf(segments, size, r).First);
+        }
+
+        starts[size] = points;
+        return starts;
+    }
+
     /// <summary>Whether the adjacent nodes [lo, mid) and [mid, hi) are the two children of one node.</summary>
     public static bool AreSiblings(int lo, int mid, int hi, int segments) => hi - lo >= 2 && Split(lo, hi) == mid && IsNode(lo, hi, segments);
 }
@@ -309,6 +330,15 @@ internal sealed class ReductionStack(StatisticsLayout layout, int features)
 /// </summary>
 internal interface IPassExchange
 {
+    /// <summary>This process's rank.</summary>
+    int Rank { get; }
+
+    /// <summary>The number of processes.</summary>
+    int Size { get; }
+
+    /// <summary>Every process gets <paramref name="values"/> as process <paramref name="root"/> holds them.</summary>
+    void Broadcast(Span<double> values, int root);
+
     /// <summary>This process's segments [First, End) of <paramref name="segments"/>.</summary>
     (int First, int End) Segments(int segments);
 

@@ -108,6 +108,7 @@ public sealed class StepwiseExpectationMaximization<T>
     private long _pointsVisited;
     private double _lastObjective = double.NegativeInfinity;
     private Minibatch? _minibatch;
+    private IPassExchange? _exchange;
 
     /// <summary>A driver for <paramref name="model"/>, which holds the starting parameters (or is initialized on first use).</summary>
     /// <param name="model">The model; fitted in place.</param>
@@ -159,14 +160,51 @@ public sealed class StepwiseExpectationMaximization<T>
     /// <param name="data">The points (the same data for every call of a fit).</param>
     /// <exception cref="ArgumentException">The data do not fit the model.</exception>
     /// <exception cref="OperationCanceledException">The fit was cancelled (the driver stays at its last completed step).</exception>
-    public void Fit(DataSource<T> data)
+    public void Fit(DataSource<T> data) => DistributedFit(data, null);
+
+    /// <summary>The model (for a distributed fit's agreement on what is fitted).</summary>
+    internal IExpectationMaximizationModel<T> Model => _model;
+
+    /// <summary>The seed of the shuffles and the initialization (a distributed fit gives every process rank 0's).</summary>
+    internal int Seed
+    {
+        get => _seed;
+        set => _seed = value;
+    }
+
+    /// <summary>
+    /// <see cref="Fit(DataSource{T})"/>, on one process of a distributed fit when <paramref name="exchange"/> is given: the
+    /// passes over the data (summary, epoch objectives) cover this process's segments; each window of the shuffle is
+    /// assembled on every process from the rows each holds (so every process has every minibatch), and each step's pass
+    /// over the minibatch is split over the processes by its segments. Every process runs bitwise the one-process fit.
+    /// </summary>
+    internal void DistributedFit(DataSource<T> data, IPassExchange? exchange)
     {
         ArgumentNullException.ThrowIfNull(data);
         if (_model.UsesSequences)
         {
+            if (exchange is not null)
+            {
+                throw new NotSupportedException("Stepwise EM over sequences is not distributed yet.");
+            }
+
             FitSequences(data);
             return;
         }
+
+        _exchange = exchange;
+        try
+        {
+            FitPoints(data);
+        }
+        finally
+        {
+            _exchange = null;
+        }
+    }
+
+    private void FitPoints(DataSource<T> data)
+    {
 
         StepwiseOptions o = Options;
         CancellationToken token = o.CancellationToken;
@@ -177,7 +215,7 @@ public sealed class StepwiseExpectationMaximization<T>
         var framed = new FramedData<T>(data, Frame, 1, ExpectationMaximization.TilePoints);
         int windowPoints = Math.Max(ShufflePlan.BlockPoints, WindowBytes / (data.Features * System.Runtime.CompilerServices.Unsafe.SizeOf<T>()));
         var plan = new ShufflePlan(data.Points, windowPoints, (ulong)(uint)_seed, o.Shuffle);
-        var window = new Window(plan.WindowPoints, data.Features, data.HasSampleWeights, data.HasLabels);
+        var window = new Window(plan.WindowPoints, data.Features, data.HasSampleWeights, data.HasLabels, _exchange, data.Points);
         if (_statistics is null)
         {
             // Initialize on the first window of the first epoch: a uniform sample of up to a window of points.
@@ -193,7 +231,7 @@ public sealed class StepwiseExpectationMaximization<T>
         try
         {
             PrepareMinibatch(data, workers);
-            using var full = new PassEngine<T>(_model, new FramedData<T>(data, Frame, workers, ExpectationMaximization.TilePoints), workers);
+            using var full = new PassEngine<T>(_model, new FramedData<T>(data, Frame, workers, ExpectationMaximization.TilePoints), workers, _exchange);
             double totalWeight = summary?.TotalWeight ?? 0;
             double jacobian = Frame.LogJacobian(_model.Features);
             if (o.EvaluateEpochs && Steps == 0 && _epochObjectives.Count == 0)
@@ -482,7 +520,7 @@ public sealed class StepwiseExpectationMaximization<T>
     /// <summary>The first data of a fit fix its frame (see <see cref="ExpectationMaximization.Fit"/>); returns their summary in it.</summary>
     private DataSummary FitFrame(DataSource<T> data, int workers, CancellationToken token)
     {
-        DataSummary summary = ExpectationMaximization.Summarize(_model, data, workers, token);
+        DataSummary summary = ExpectationMaximization.Summarize(_model, data, workers, token, exchange: _exchange);
         summary = summary.InFrame(_model.FrameScaleExponent(summary));
         _centre = summary.Centre;
         _scaleExponent = summary.ScaleExponent;
@@ -493,7 +531,7 @@ public sealed class StepwiseExpectationMaximization<T>
     /// <summary>Σ w of <paramref name="data"/> in the fit's frame (its weights divided by 2^k of the frame).</summary>
     private double FrameWeight(DataSource<T> data, int workers, CancellationToken token)
     {
-        DataSummary summary = ExpectationMaximization.Summarize(_model, data, workers, token, variances: false);
+        DataSummary summary = ExpectationMaximization.Summarize(_model, data, workers, token, variances: false, exchange: _exchange);
         return Frames.ScaleByPowerOfTwo(summary.TotalWeight, summary.WeightScaleExponent - _weightScaleExponent);
     }
 
@@ -546,10 +584,10 @@ public sealed class StepwiseExpectationMaximization<T>
 
         try
         {
-            if (_minibatch is null || _minibatch.Capacity < rows.Length || _minibatch.Features != d)
+            if (_minibatch is null || _minibatch.Capacity < rows.Length || _minibatch.Features != d || _minibatch.Exchange is not null)
             {
                 _minibatch?.Dispose();
-                _minibatch = new Minibatch(_model, Math.Max(rows.Length, Options.BatchSize), d, data.HasSampleWeights, data.HasLabels, workers);
+                _minibatch = new Minibatch(_model, Math.Max(rows.Length, Options.BatchSize), d, data.HasSampleWeights, data.HasLabels, workers, exchange: null);
             }
 
             for (int i = 0; i < rows.Length; i++)
@@ -638,13 +676,13 @@ public sealed class StepwiseExpectationMaximization<T>
 
         try
         {
-            if (_minibatch is null || _minibatch.Capacity < o.BatchSize + longest || _minibatch.Features != data.Features)
+            if (_minibatch is null || _minibatch.Capacity < o.BatchSize + longest || _minibatch.Features != data.Features || _minibatch.Exchange is not null)
             {
                 _minibatch?.Dispose();
-                _minibatch = new Minibatch(_model, o.BatchSize + longest, data.Features, weighted: false, labelled: false, workers);
+                _minibatch = new Minibatch(_model, o.BatchSize + longest, data.Features, weighted: false, labelled: false, workers, exchange: null);
             }
 
-            using var full = new PassEngine<T>(_model, new FramedData<T>(data, Frame, workers, ExpectationMaximization.TilePoints), workers);
+            using var full = new PassEngine<T>(_model, new FramedData<T>(data, Frame, workers, ExpectationMaximization.TilePoints), workers, _exchange);
             double totalWeight = summary?.TotalWeight ?? 0;
             double jacobian = Frame.LogJacobian(_model.Features);
             if (o.EvaluateEpochs && Steps == 0 && _epochObjectives.Count == 0)
@@ -730,10 +768,10 @@ public sealed class StepwiseExpectationMaximization<T>
     private void PrepareMinibatch(DataSource<T> data, int workers)
     {
         if (_minibatch is null || _minibatch.Capacity < Options.BatchSize || _minibatch.Features != data.Features
-            || _minibatch.Weighted != data.HasSampleWeights || _minibatch.Labelled != data.HasLabels)
+            || _minibatch.Weighted != data.HasSampleWeights || _minibatch.Labelled != data.HasLabels || _minibatch.Exchange != _exchange)
         {
             _minibatch?.Dispose();
-            _minibatch = new Minibatch(_model, Options.BatchSize, data.Features, data.HasSampleWeights, data.HasLabels, workers);
+            _minibatch = new Minibatch(_model, Options.BatchSize, data.Features, data.HasSampleWeights, data.HasLabels, workers, _exchange);
         }
     }
 
@@ -849,8 +887,11 @@ public sealed class StepwiseExpectationMaximization<T>
     }
 
     /// <summary>One window of points loaded in the fit's frame, with the order they are visited in.</summary>
-    private sealed class Window(int capacity, int features, bool weighted, bool labelled)
+    private sealed class Window(int capacity, int features, bool weighted, bool labelled, IPassExchange? exchange, long points)
     {
+        private readonly long[]? _shards = exchange is null ? null : SegmentTree.ShardStarts(points, exchange.Size);
+        private readonly double[] _shared = exchange is null ? [] : new double[ShufflePlan.BlockPoints * (features + 2)];
+
         /// <summary>The window's points row-major (a point's features together), so a random gather touches one or two cache lines per point.</summary>
         public T[] Rows { get; } = new T[(long)capacity * features];
 
@@ -871,8 +912,28 @@ public sealed class StepwiseExpectationMaximization<T>
                 int length = plan.BlockLength(block);
                 for (int done = 0; done < length;)
                 {
-                    // A block in pieces of at most one chunk: what a streamed source reads at once.
+                    // A block in pieces of at most one chunk: what a streamed source reads at once; distributed, pieces of one shard.
                     int piece = Math.Min(length - done, data.ChunkPoints);
+                    if (_shards is not null)
+                    {
+                        long start = block * ShufflePlan.BlockPoints + done;
+                        int owner = Array.BinarySearch(_shards, start);
+                        owner = owner >= 0 ? owner : ~owner - 1;
+                        while (_shards[owner + 1] == _shards[owner])
+                        {
+                            owner++; // a process without rows
+                        }
+
+                        piece = (int)Math.Min(piece, _shards[owner + 1] - start);
+                        if (owner != exchange!.Rank)
+                        {
+                            Share(owner, at, piece);
+                            at += piece;
+                            done += piece;
+                            continue;
+                        }
+                    }
+
                     FramedData<T>.Chunk chunk = data.Load(0, block * ShufflePlan.BlockPoints + done, piece);
                     for (int f = 0; f < features; f++)
                     {
@@ -894,6 +955,11 @@ public sealed class StepwiseExpectationMaximization<T>
                         chunk.Labels.CopyTo(Labels.AsSpan(at));
                     }
 
+                    if (_shards is not null)
+                    {
+                        Share(exchange!.Rank, at, piece);
+                    }
+
                     at += piece;
                     done += piece;
                 }
@@ -901,6 +967,50 @@ public sealed class StepwiseExpectationMaximization<T>
 
             Count = count;
             plan.WindowOrder(epoch, window, Order.AsSpan(0, count));
+        }
+
+        /// <summary>Rows [at, at + count) of the window as process <paramref name="owner"/> loaded them, on every process.</summary>
+        private void Share(int owner, int at, int count)
+        {
+            Span<double> values = _shared.AsSpan(0, count * (features + 2));
+            bool mine = owner == exchange!.Rank;
+            if (mine)
+            {
+                for (int i = 0; i < count * features; i++)
+                {
+                    values[i] = double.CreateTruncating(Rows[at * features + i]);
+                }
+
+                for (int i = 0; i < count; i++)
+                {
+                    values[count * features + i] = Weights is null ? 0 : double.CreateTruncating(Weights[at + i]);
+                    values[count * (features + 1) + i] = Labels is null ? 0 : Labels[at + i];
+                }
+            }
+
+            exchange.Broadcast(values, owner);
+            if (mine)
+            {
+                return;
+            }
+
+            for (int i = 0; i < count * features; i++)
+            {
+                Rows[at * features + i] = T.CreateTruncating(values[i]); // exact: T's values travel as doubles
+            }
+
+            for (int i = 0; i < count; i++)
+            {
+                if (Weights is not null)
+                {
+                    Weights[at + i] = T.CreateTruncating(values[count * features + i]);
+                }
+
+                if (Labels is not null)
+                {
+                    Labels[at + i] = (int)values[count * (features + 1) + i];
+                }
+            }
         }
 
         /// <summary>The loaded points as a source (for initialization on the first window).</summary>
@@ -920,16 +1030,20 @@ public sealed class StepwiseExpectationMaximization<T>
         private readonly FramedData<T> _framed;
         private readonly PassEngine<T> _engine;
 
-        public Minibatch(IExpectationMaximizationModel<T> model, int capacity, int features, bool weighted, bool labelled, int workers)
+        public Minibatch(IExpectationMaximizationModel<T> model, int capacity, int features, bool weighted, bool labelled, int workers, IPassExchange? exchange)
         {
+            Exchange = exchange;
             Capacity = capacity;
             Features = features;
             _values = new FeatureMajorMatrix<T>(capacity, features);
             _weights = weighted ? new T[capacity] : null;
             _labels = labelled ? new int[capacity] : null;
             _framed = new FramedData<T>(InMemoryDataSource<T>.Buffer(_values, _weights, _labels), null, workers, ExpectationMaximization.TilePoints);
-            _engine = new PassEngine<T>(model, _framed, workers);
+            _engine = new PassEngine<T>(model, _framed, workers, exchange);
         }
+
+        /// <summary>The exchange that splits each step's pass over processes (null: one process).</summary>
+        public IPassExchange? Exchange { get; }
 
         public int Capacity { get; }
 
