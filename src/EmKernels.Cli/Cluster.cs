@@ -31,7 +31,7 @@ internal static class Cluster
         }
         catch (DllNotFoundException)
         {
-            error.WriteLine("emk: --distributed runs under MPICH (libmpich.so.12 was not found): apt-get install mpich, then mpiexec.mpich -n P emk fit FILE --distributed …");
+            error.WriteLine("emk: --distributed runs under MPI, and the launcher's library was not found: apt-get install mpich (then mpiexec.mpich -n P emk fit FILE --distributed …) or openmpi-bin (mpirun -n P …).");
             return 2;
         }
 

@@ -1,20 +1,22 @@
 namespace EmKernels.Distributed;
 
 /// <summary>
-/// <see cref="ICommunicator"/> over MPI's <c>MPI_COMM_WORLD</c>, through a binding of the ten MPI calls EM needs to the
-/// MPICH ABI (<c>libmpich.so.12</c>: MPICH, and the MPIs that keep its ABI — Intel MPI, Cray MPICH, MVAPICH). Start the
-/// processes with MPICH's launcher (<c>mpiexec.mpich -n P …</c>). Open MPI has another ABI (its handles are pointers
-/// to exported objects) and is not supported. One instance per process: <see cref="Initialize"/> calls
+/// <see cref="ICommunicator"/> over MPI's <c>MPI_COMM_WORLD</c>, through a binding of the eleven MPI calls EM needs to either
+/// MPI ABI in use (<see cref="MpiAbi"/>): MPICH's (<c>libmpich.so.12</c>: MPICH, and the MPIs that keep its ABI — Intel
+/// MPI, Cray MPICH, MVAPICH), when started by MPICH's launcher (<c>mpiexec.mpich -n P …</c>), or Open MPI's
+/// (<c>libmpi.so.40</c>) when started by Open MPI's <c>mpirun</c>. One instance per process: <see cref="Initialize"/> calls
 /// <c>MPI_Init_thread</c> (funneled: only the thread that initialized MPI calls it) and <see cref="Dispose"/>
 /// <c>MPI_Finalize</c>. MPI's default error handler ends every process on a communication error.
 /// </summary>
 public sealed class MpiCommunicator : ICommunicator, IDisposable
 {
     private static MpiCommunicator? s_instance;
+    private readonly MpiAbi _mpi;
     private bool _finalized;
 
-    private MpiCommunicator(int rank, int size)
+    private MpiCommunicator(MpiAbi mpi, int rank, int size)
     {
+        _mpi = mpi;
         Rank = rank;
         Size = size;
     }
@@ -30,7 +32,7 @@ public sealed class MpiCommunicator : ICommunicator, IDisposable
     /// every process the launcher started.
     /// </summary>
     /// <returns>This process's communicator.</returns>
-    /// <exception cref="DllNotFoundException">MPICH's library (<c>libmpich.so.12</c>) is not installed (Debian: <c>apt-get install mpich</c>).</exception>
+    /// <exception cref="DllNotFoundException">The launcher's MPI library is not installed (Debian: <c>apt-get install mpich</c>, or <c>openmpi-bin</c>).</exception>
     /// <exception cref="InvalidOperationException">An MPI call failed, or MPI was finalized already.</exception>
     public static MpiCommunicator Initialize()
     {
@@ -39,15 +41,16 @@ public sealed class MpiCommunicator : ICommunicator, IDisposable
             return s_instance._finalized ? throw new InvalidOperationException("MPI was finalized; it cannot be initialized again in this process.") : s_instance;
         }
 
-        Check(Mpich.MPI_Initialized(out int initialized), "MPI_Initialized");
+        MpiAbi mpi = MpiAbi.Load();
+        Check(mpi.Initialized(out int initialized), "MPI_Initialized");
         if (initialized == 0)
         {
-            Check(Mpich.MPI_Init_thread(0, 0, Mpich.ThreadFunneled, out _), "MPI_Init_thread");
+            Check(mpi.InitThread(MpiAbi.ThreadFunneled, out _), "MPI_Init_thread");
         }
 
-        Check(Mpich.MPI_Comm_rank(Mpich.CommWorld, out int rank), "MPI_Comm_rank");
-        Check(Mpich.MPI_Comm_size(Mpich.CommWorld, out int size), "MPI_Comm_size");
-        s_instance = new MpiCommunicator(rank, size);
+        Check(mpi.CommRank(out int rank), "MPI_Comm_rank");
+        Check(mpi.CommSize(out int size), "MPI_Comm_size");
+        s_instance = new MpiCommunicator(mpi, rank, size);
         return s_instance;
     }
 
@@ -57,7 +60,7 @@ public sealed class MpiCommunicator : ICommunicator, IDisposable
         CheckPeer(destination, nameof(destination));
         fixed (double* p = values)
         {
-            Check(Mpich.MPI_Send(p, values.Length, Mpich.Double, destination, 0, Mpich.CommWorld), "MPI_Send");
+            Check(_mpi.Send(p, values.Length, destination), "MPI_Send");
         }
     }
 
@@ -65,14 +68,11 @@ public sealed class MpiCommunicator : ICommunicator, IDisposable
     public unsafe int Receive(Span<double> buffer, int source)
     {
         CheckPeer(source, nameof(source));
-        Mpich.Status status;
         fixed (double* p = buffer)
         {
-            Check(Mpich.MPI_Recv(p, buffer.Length, Mpich.Double, source, 0, Mpich.CommWorld, &status), "MPI_Recv");
+            Check(_mpi.Receive(p, buffer.Length, source, out int count), "MPI_Recv");
+            return count;
         }
-
-        Check(Mpich.MPI_Get_count(&status, Mpich.Double, out int count), "MPI_Get_count");
-        return count;
     }
 
     /// <inheritdoc/>
@@ -82,7 +82,7 @@ public sealed class MpiCommunicator : ICommunicator, IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(root, Size);
         fixed (double* p = values)
         {
-            Check(Mpich.MPI_Bcast(p, values.Length, Mpich.Double, root, Mpich.CommWorld), "MPI_Bcast");
+            Check(_mpi.Broadcast(p, values.Length, root), "MPI_Bcast");
         }
     }
 
@@ -97,12 +97,12 @@ public sealed class MpiCommunicator : ICommunicator, IDisposable
         fixed (double* send = mine)
         fixed (double* receive = all)
         {
-            Check(Mpich.MPI_Allgather(send, mine.Length, Mpich.Double, receive, mine.Length, Mpich.Double, Mpich.CommWorld), "MPI_Allgather");
+            Check(_mpi.AllGather(send, mine.Length, receive), "MPI_Allgather");
         }
     }
 
     /// <inheritdoc/>
-    public void Abort(int exitCode) => Mpich.MPI_Abort(Mpich.CommWorld, exitCode);
+    public void Abort(int exitCode) => _mpi.Abort(exitCode);
 
     /// <summary>Finalizes MPI (every process must, after its last communication).</summary>
     public void Dispose()
@@ -110,7 +110,7 @@ public sealed class MpiCommunicator : ICommunicator, IDisposable
         if (!_finalized)
         {
             _finalized = true;
-            Check(Mpich.MPI_Finalize(), "MPI_Finalize");
+            Check(_mpi.Finalize(), "MPI_Finalize");
         }
     }
 

@@ -19,13 +19,17 @@ public sealed class MpiTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static string? Launcher() =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(p => Path.Combine(p, "mpiexec.mpich")).FirstOrDefault(File.Exists);
+    private const string Mpich = "mpiexec.mpich", OpenMpi = "mpirun.openmpi";
 
-    private static (int Exit, string Output, string Error, TimeSpan Time) Run(int? processes, params string[] arguments)
+    private static string? Launcher(string name = Mpich) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(p => Path.Combine(p, name)).FirstOrDefault(File.Exists);
+
+    private static (int Exit, string Output, string Error, TimeSpan Time) Run(int? processes, params string[] arguments) => Run(Mpich, processes, arguments);
+
+    private static (int Exit, string Output, string Error, TimeSpan Time) Run(string launcher, int? processes, params string[] arguments)
     {
         string emk = Path.Combine(AppContext.BaseDirectory, "emk.dll");
-        var start = new ProcessStartInfo(processes is null ? "dotnet" : Launcher()!)
+        var start = new ProcessStartInfo(processes is null ? "dotnet" : Launcher(launcher)!)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -33,6 +37,13 @@ public sealed class MpiTests : IDisposable
         };
         if (processes is { } p)
         {
+            if (launcher == OpenMpi)
+            {
+                start.ArgumentList.Add("--oversubscribe"); // 3 processes on 2 cores
+                start.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; // CI runs as root
+                start.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
+            }
+
             foreach (string argument in (string[])["-n", p.ToString(CultureInfo.InvariantCulture), "dotnet"])
             {
                 start.ArgumentList.Add(argument);
@@ -151,6 +162,36 @@ public sealed class MpiTests : IDisposable
         Assert.Contains("column 'x3'", run.Error);
         Assert.False(File.Exists(model));
         Assert.True(run.Time < TimeSpan.FromSeconds(60));
+    }
+
+    [SkippableFact]
+    public void UnderOpenMpi_TheFitIsBitwiseTheOneProcessFit_AndBadDataEndsEveryProcess()
+    {
+        Skip.If(Launcher(OpenMpi) is null, "Open MPI's mpirun.openmpi is not installed (CI installs openmpi-bin)");
+        int n = 12_000, d = 4;
+        string data = Data("open.npy", binary: false, n, d);
+        string single = Path.Combine(_directory, "single.json");
+        string[] options = ["fit", data, "-k", "3", "--seed", "2", "--tol", "1e-6"];
+        var one = Run(null, [.. options, "-o", single]);
+        Assert.True(one.Exit == 0, one.Error);
+        foreach (int processes in new[] { 2, 3 })
+        {
+            string path = Path.Combine(_directory, $"open{processes}.json");
+            var run = Run(OpenMpi, processes, [.. options, "--distributed", "-o", path]);
+            Assert.True(run.Exit == 0, run.Error);
+            Assert.Equal(Parameters(single), Parameters(path));
+        }
+
+        byte[] bytes = File.ReadAllBytes(data);
+        (long first, _) = EmKernels.Distributed.DistributedExpectationMaximization.Shard(n, 3, 1);
+        BitConverter.GetBytes(double.PositiveInfinity).CopyTo(bytes, bytes.Length - n * d * 8 + (int)(first * d) * 8);
+        string bad = Path.Combine(_directory, "open-bad.npy");
+        File.WriteAllBytes(bad, bytes);
+        string model = Path.Combine(_directory, "open-bad.json");
+        var failed = Run(OpenMpi, 3, "fit", bad, "--distributed", "-o", model);
+        Assert.Equal(2, failed.Exit);
+        Assert.Contains($"emk: rank 1: {bad}, row {first + 1}, column 'x1'", failed.Error);
+        Assert.False(File.Exists(model));
     }
 
     [SkippableFact]
