@@ -44,10 +44,113 @@ internal static class Cluster
             return exit;
         }
 
-        // Only this process may have failed: the others could wait for it forever.
+        // Only this process may have failed: the others could wait for it forever. The launcher forwards what this
+        // process wrote before it ends every process; give it a moment to, or the message can be lost.
         error.Flush();
+        Thread.Sleep(300);
         communicator.Abort(exit);
         return exit;
+    }
+
+    /// <summary>Whether each process reads its own file (FILE names one per rank with <c>{rank}</c>).</summary>
+    public static bool FilePerRank { get; private set; }
+
+    /// <summary>FILE for this process: with <c>{rank}</c> in it, distributed, its own file.</summary>
+    public static string FileOf(string path)
+    {
+        if (!path.Contains("{rank}", StringComparison.Ordinal))
+        {
+            return path;
+        }
+
+        if (Communicator is null)
+        {
+            throw new UsageException($"{path}: a FILE with {{rank}} names one file per process of a --distributed fit.");
+        }
+
+        FilePerRank = true;
+        return path.Replace("{rank}", Communicator.Rank.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// One file per process: the files, in rank order, are the data set; every process reads its own, and the rows move
+    /// (point to point, in P phases: in phase q every other process sends rank q the rows of its file that fall in q's shard)
+    /// so that each process ends holding exactly its shard, in memory.
+    /// </summary>
+    public static DataSource<T> Redistribute<T>(DataSource<T> file)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        ICommunicator c = Communicator!;
+        int size = c.Size, rank = c.Rank, d = file.Features;
+        double[] counts = new double[size];
+        c.AllGather([file.Points], counts);
+        long[] starts = new long[size + 1];
+        for (int r = 0; r < size; r++)
+        {
+            starts[r + 1] = starts[r] + (long)counts[r];
+        }
+
+        long points = starts[size];
+        if (points < 1)
+        {
+            throw new UsageException("The files of the processes hold no rows.");
+        }
+
+        // This process's file, row-major in doubles (exact for float and double).
+        double[] mine = new double[checked((int)(file.Points * d))];
+        int chunk = Math.Max(1, (1 << 20) / d);
+        T[] buffer = new T[(long)Math.Min(chunk, Math.Max(file.Points, 1)) * d];
+        for (long at = 0; at < file.Points; at += chunk)
+        {
+            int count = (int)Math.Min(chunk, file.Points - at);
+            file.Read(at, count, buffer, count, default, default);
+            for (int i = 0; i < count; i++)
+            {
+                for (int f = 0; f < d; f++)
+                {
+                    mine[(at + i) * d + f] = double.CreateTruncating(buffer[f * count + i]);
+                }
+            }
+        }
+
+        (long first, long rows) = Shard(points);
+        double[] shard = new double[checked((int)(rows * d))];
+        for (int q = 0; q < size; q++)
+        {
+            (long targetFirst, long targetRows) = DistributedExpectationMaximization.Shard(points, size, q);
+            for (int p = 0; p < size; p++)
+            {
+                // The rows of p's file in q's shard.
+                long lo = Math.Max(starts[p], targetFirst), hi = Math.Min(starts[p + 1], targetFirst + targetRows);
+                if (lo >= hi || (p != rank && q != rank))
+                {
+                    continue;
+                }
+
+                Span<double> source = p == rank ? mine.AsSpan((int)((lo - starts[p]) * d), (int)((hi - lo) * d)) : default;
+                Span<double> target = q == rank ? shard.AsSpan((int)((lo - first) * d), (int)((hi - lo) * d)) : default;
+                if (p == q)
+                {
+                    source.CopyTo(target);
+                }
+                else if (p == rank)
+                {
+                    c.Send(source, q);
+                }
+                else
+                {
+                    c.Receive(target, p);
+                }
+            }
+        }
+
+        T[] values = new T[shard.Length];
+        for (int i = 0; i < shard.Length; i++)
+        {
+            values[i] = T.CreateTruncating(shard[i]);
+        }
+
+        return new HeldShard<T>(new InMemoryDataSource<T>(values, (int)rows, d), points);
     }
 
     /// <summary>Batch EM on this process alone, or on its shard of a distributed run.</summary>

@@ -267,6 +267,12 @@ internal static class Emk
             return (withProgress(progress => Fitter.Fit(embedded, settings, progress, resumed)), embedded);
         }
 
+        path = Cluster.FileOf(path);
+        if (Cluster.FilePerRank && settings.OutOfCore)
+        {
+            throw new UsageException("--out-of-core streams one shared FILE; with one file per process ({rank}) each process holds its shard in memory.");
+        }
+
         using FileDataSource<T> file = DataFiles.Open<T>(path, notes);
         using FileDataSource<T> chosen = settings.Columns is null
             ? file.WithColumns(file.Columns)
@@ -282,7 +288,7 @@ internal static class Emk
         long available = budget ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4;
         int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         long inMemory = chosen.Points * chosen.Features * (plot ? 8 + 2 * size : size);
-        if (settings.OutOfCore || inMemory > available)
+        if ((settings.OutOfCore || inMemory > available) && !Cluster.FilePerRank)
         {
             if (plot)
             {

@@ -286,7 +286,7 @@ internal static class Fitter
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         settings.ValidateOptions();
-        if (settings.Components > file.Points)
+        if (settings.Components > file.Points && !Cluster.FilePerRank)
         {
             throw new UsageException($"{file.Name} has {file.Points} rows but --components is {settings.Components}; a mixture needs at least as many points as components.");
         }
@@ -295,6 +295,13 @@ internal static class Fitter
         {
             int categories = Categories(settings, settings.Model == "categorical" && settings.Categories is null ? LargestValue(file) : 0, file.Name);
             CheckSize(settings, file.Features, categories, file.Name);
+            if (Cluster.FilePerRank)
+            {
+                // One file per process: each checks its own, then the rows move to the processes whose shards they fall in.
+                CheckValues(file, columns, settings, categories, 0, file.Points);
+                return Fit(Cluster.Redistribute(file), file.Name, columns, settings, categories, progress, resume);
+            }
+
             // Distributed, this process checks, reads and holds only its own rows.
             (long first, long rows) = Cluster.Shard(file.Points);
             CheckValues(file, columns, settings, categories, first, rows);

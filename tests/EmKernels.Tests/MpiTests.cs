@@ -195,6 +195,37 @@ public sealed class MpiTests : IDisposable
     }
 
     [SkippableFact]
+    public void OneFilePerProcess_OfAnySizes_GivesTheOneProcessFit_AndAMissingOneEndsEveryProcess()
+    {
+        Skip.If(Launcher() is null, "mpiexec.mpich is not installed (CI installs MPICH)");
+        int n = 12_000, d = 4;
+        string whole = Data("whole.npy", binary: false, n, d);
+        byte[] bytes = File.ReadAllBytes(whole);
+        int header = bytes.Length - n * d * 8;
+        double[] values = new double[n * d];
+        Buffer.BlockCopy(bytes, header, values, 0, n * d * 8);
+        int[] cuts = [0, 1_500, 9_100, n]; // not the shards' sizes: rows must move
+        for (int r = 0; r < 3; r++)
+        {
+            WriteNpy(Path.Combine(_directory, $"part-{r}.npy"), values[(cuts[r] * d)..(cuts[r + 1] * d)], cuts[r + 1] - cuts[r], d);
+        }
+
+        string single = Path.Combine(_directory, "single.json");
+        Assert.Equal(0, Run(null, "fit", whole, "-k", "3", "--seed", "3", "-o", single).Exit);
+        string parts = Path.Combine(_directory, "parts.json");
+        var run = Run(3, "fit", Path.Combine(_directory, "part-{rank}.npy"), "-k", "3", "--seed", "3", "--distributed", "-o", parts);
+        Assert.True(run.Exit == 0, run.Error);
+        Assert.Equal(Parameters(single), Parameters(parts));
+
+        string missing = Path.Combine(_directory, "missing.json");
+        var failed = Run(4, "fit", Path.Combine(_directory, "part-{rank}.npy"), "--distributed", "-o", missing);
+        Assert.Equal(2, failed.Exit);
+        Assert.Contains("emk: rank 3: cannot read", failed.Error);
+        Assert.Contains("part-3.npy", failed.Error);
+        Assert.False(File.Exists(missing));
+    }
+
+    [SkippableFact]
     public void AMissingFile_EndsEveryProcess_WithOneLinePerProcessAndNoModel()
     {
         Skip.If(Launcher() is null, "mpiexec.mpich is not installed (CI installs MPICH)");
