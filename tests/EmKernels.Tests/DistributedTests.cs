@@ -8,7 +8,8 @@ namespace EmKernels.Tests;
 /// <summary>
 /// Distributed EM on 1, 2 and 3 ranks (threads with an in-process communicator, each holding only its shard) gives
 /// bitwise the parameters and objective history of one process fitting all the data — the whole fit, k-means++ and
-/// Lloyd's start included — for a full and a diagonal Gaussian mixture and a Bernoulli mixture; a failure on one
+/// Lloyd's start included — for full, diagonal, tied and spherical Gaussian mixtures, mclust's VEV, a mixture of factor
+/// analyzers, Bernoulli and Poisson mixtures, and stepwise EM; a failure on one
 /// rank stops every rank with an exception naming it, and no rank hangs.
 /// </summary>
 public sealed class DistributedTests
@@ -117,6 +118,35 @@ public sealed class DistributedTests
         int n = 20_000, d = 3;
         double[] x = GaussianData(n, d, 4);
         AssertSameFitAsOneProcess(() => new FiniteMixture<double>(GaussianComponents<double>.Create(type, 3, d, 1e-6)), x, n, d);
+    }
+
+    [Theory]
+    [InlineData("tied")]
+    [InlineData("spherical")]
+    [InlineData("VEV")]
+    [InlineData("factor")]
+    [InlineData("poisson")]
+    public void OtherFamilies_OnAnyNumberOfRanks_AreBitwiseTheSingleProcessFit(string family)
+    {
+        int n = 6_000, d = 3;
+        double[] x = GaussianData(n, d, 13);
+        if (family == "poisson")
+        {
+            for (int i = 0; i < x.Length; i++)
+            {
+                x[i] = Math.Floor(Math.Abs(x[i]));
+            }
+        }
+
+        Func<IExpectationMaximizationModel<double>> create = family switch
+        {
+            "tied" => () => new FiniteMixture<double>(GaussianComponents<double>.Create(CovarianceType.Tied, 3, d, 1e-6)),
+            "spherical" => () => new FiniteMixture<double>(GaussianComponents<double>.Create(CovarianceType.Spherical, 3, d, 1e-6)),
+            "VEV" => () => new FiniteMixture<double>(new ParsimoniousComponents<double>(ParsimoniousModel.VEV, 3, d)),
+            "factor" => () => new FiniteMixture<double>(new EmKernels.Latent.FactorAnalyzerComponents<double>(2, d, 1)),
+            _ => () => new FiniteMixture<double>(new PoissonComponents<double>(2, d, 1e-9)),
+        };
+        AssertSameFitAsOneProcess(create, x, n, d);
     }
 
     [Fact]
