@@ -121,6 +121,12 @@ public abstract class ComponentFamily<T>
     public virtual bool AccumulatesMass => false;
 
     /// <summary>
+    /// True while the mixture takes an M-step from an initialization's responsibilities rather than from an E-step (a family
+    /// with latent variables of its own, such as the t's scales, then takes them at their prior values).
+    /// </summary>
+    internal bool FromInitialResponsibilities { get; set; }
+
+    /// <summary>
     /// How many passes over the initial responsibilities (k-means labels, random responsibilities) an initialization
     /// makes, each an accumulation of <see cref="Accumulate"/> under the parameters the previous one left and an M-step:
     /// 1 for families whose M-step from one pass is their start; more for a family whose start is itself iterative

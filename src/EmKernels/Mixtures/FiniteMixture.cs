@@ -592,11 +592,19 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
         var statistics = new SufficientStatistics(StatisticsLayout);
         double[] rows = new double[k * d];
         T[] r = new T[k * context.TilePoints];
-        for (int pass = 0; pass < Family.InitializationPasses; pass++)
+        Family.FromInitialResponsibilities = true;
+        try
         {
-            PrepareExpectation(reshift: true);
-            ResetStatistics(statistics);
-            MaximizeFromPass(context, fill, statistics, rows, r);
+            for (int pass = 0; pass < Family.InitializationPasses; pass++)
+            {
+                PrepareExpectation(reshift: true);
+                ResetStatistics(statistics);
+                MaximizeFromPass(context, fill, statistics, rows, r);
+            }
+        }
+        finally
+        {
+            Family.FromInitialResponsibilities = false;
         }
     }
 

@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace EmKernels.Numerics;
 
 /// <summary>Special functions the priors' densities need (not in the BCL).</summary>
@@ -34,6 +36,39 @@ internal static class SpecialFunctions
 
         double t = x + 7.5;
         return (0.5 * Math.Log(2 * Math.PI)) + ((x + 0.5) * Math.Log(t)) - t + Math.Log(sum);
+    }
+
+    /// <summary>
+    /// ln Γ(a + h) − ln Γ(a) for a &gt; 0, h ≥ 0, accurate to rounding of the result even for large a (where the two ln Γ
+    /// are large and nearly cancel): from Stirling's series, (a − ½) ln(1 + h/a) + h ln(a + h) − h + Σ B_{2j}/(2j(2j − 1))
+    /// (1/(a + h)^{2j−1} − 1/a^{2j−1}), for a ≥ 10; directly below.
+    /// </summary>
+    public static double LogGammaRatio(double a, double h)
+    {
+        if (a < 10)
+        {
+            return LogGamma(a + h) - LogGamma(a);
+        }
+
+        double b = a + h;
+        static double Tail(double z)
+        {
+            double z2 = z * z;
+            return (1 / (12 * z)) - (1 / (360 * z * z2)) + (1 / (1260 * z * z2 * z2)) - (1 / (1680 * z * z2 * z2 * z2));
+        }
+
+        return ((a - 0.5) * LogOnePlus(h / a)) + (h * Math.Log(b)) - h + (Tail(b) - Tail(a));
+    }
+
+    /// <summary>
+    /// ln(1 + x) accurate for small |x| (the BCL's LogP1 is ln(x + 1), whose rounding of 1 + x costs the relative precision
+    /// of a small x): Goldberg's ln(u) · x / (u − 1) with u = 1 + x rounded, or x when u rounds to 1.
+    /// </summary>
+    public static T LogOnePlus<T>(T x)
+        where T : IBinaryFloatingPointIeee754<T>
+    {
+        T u = T.One + x;
+        return u == T.One ? x : T.Log(u) * x / (u - T.One);
     }
 
     /// <summary>ln Γ_D(a) = D(D − 1)/4 · ln π + Σ_{j=1…D} ln Γ(a + (1 − j)/2), the multivariate gamma of the Wishart densities.</summary>
