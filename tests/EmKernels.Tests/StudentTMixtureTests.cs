@@ -144,6 +144,49 @@ public sealed class StudentTMixtureTests
     }
 
     [Fact]
+    public void TheEstimator_RecoversAModelFromItsOwnSamples_AndScoresWithTheTDensity()
+    {
+        double[] weights = [0.3, 0.7], means = [0, 0, 5, 1], scales = [1, 0.3, 0.3, 0.5, 2, -0.5, -0.5, 1], nus = [4, 12];
+        var truth = StudentTMixtureModel<double>.FromParameters(CovarianceType.Full, 2, weights, means, scales, nus);
+        (double[] x, _) = truth.Sample(60_000, seed: 9);
+        StudentTMixtureModel<double> fitted = new StudentTMixture<double>(new StudentTMixtureOptions { Components = 2, Seed = 1, Tolerance = 1e-8, MaxIterations = 1000 }).Fit(x, 60_000, 2);
+        Assert.True(fitted.Converged);
+        int first = fitted.Means[0] < fitted.Means[2] ? 0 : 1;
+        for (int j = 0; j < 2; j++)
+        {
+            int k = j == 0 ? first : 1 - first;
+            Assert.Equal(weights[j], fitted.Weights[k], 0.01);
+            Assert.Equal(means[2 * j], fitted.Means[2 * k], 0.04);
+            Assert.Equal(means[(2 * j) + 1], fitted.Means[(2 * k) + 1], 0.04);
+            for (int e = 0; e < 4; e++)
+            {
+                Assert.Equal(scales[(4 * j) + e], fitted.Scales[(4 * k) + e], 0.08 * Math.Max(1, Math.Abs(scales[(4 * j) + e])));
+            }
+
+            Assert.Equal(nus[j], fitted.DegreesOfFreedom[k], 0.25 * nus[j]);
+        }
+
+        Assert.Equal(2 * 5 + 1 + 2, fitted.ParameterCount);
+
+        // In two dimensions Γ((ν + 2)/2) / Γ(ν/2) = ν/2, so the density is (1 + Q/ν)^(−ν/2 − 1) / (2π |Σ|^½): no ln Γ needed.
+        double[] probe = [0.3, -0.2, 4.0, 2.5, 30, -40];
+        double[] scores = truth.ScoreSamples(probe, 3);
+        for (int i = 0; i < 3; i++)
+        {
+            double density = 0;
+            for (int k = 0; k < 2; k++)
+            {
+                double a = scales[4 * k], b = scales[(4 * k) + 1], c = scales[(4 * k) + 3], det = (a * c) - (b * b);
+                double dx = probe[2 * i] - means[2 * k], dy = probe[(2 * i) + 1] - means[(2 * k) + 1];
+                double q = ((c * dx * dx) - (2 * b * dx * dy) + (a * dy * dy)) / det;
+                density += weights[k] * Math.Pow(1 + (q / nus[k]), (-nus[k] / 2) - 1) / (2 * Math.PI * Math.Sqrt(det));
+            }
+
+            Assert.Equal(Math.Log(density), scores[i], 1e-12 * Math.Max(1, Math.Abs(scores[i])));
+        }
+    }
+
+    [Fact]
     public void TheDegreesOfFreedomEquation_IsSolvedToItsRoot()
     {
         foreach (double nu in new[] { 0.5, 2.0, 7.5, 40.0, 900.0 })
