@@ -476,6 +476,8 @@ internal static class Emk
             int[] ks = ComponentList(parse.GetValue(components)!, data.Rows);
             (CovarianceType Type, int? Factors, ParsimoniousModel? Parameterization)[] types = baseline.Model == "gaussian"
                 ? CovarianceList(parse.GetValue(covariance)!, data.Columns.Length)
+                : baseline.Model == "t"
+                ? CovarianceList(parse.GetResult(covariance) is { Implicit: false } ? parse.GetValue(covariance)! : "full,tied,diag,spherical", data.Columns.Length)
                 : parse.GetResult(covariance) is { Implicit: false }
                     ? throw new UsageException($"--covariance is for Gaussian mixtures, not --model {baseline.Model}.")
                     : [(CovarianceType.Full, null, null)];
@@ -565,7 +567,7 @@ internal static class Emk
 
                 foreach (FitOutcome o in outcomes)
                 {
-                    string name = baseline.Model == "gaussian" ? Names.Of(o.File.Covariance!.Value, o.File.Factors, o.File.Parameterization).Replace(':', '-') : baseline.Model;
+                    string name = Names.IsContinuous(baseline.Model) ? (baseline.Model == "t" ? "t-" : "") + Names.Of(o.File.Covariance!.Value, o.File.Factors, o.File.Parameterization).Replace(':', '-') : baseline.Model;
                     o.File.Write(Path.Combine(folder, $"{name}-k{o.File.Components.ToString(CultureInfo.InvariantCulture)}.json"));
                 }
             }
@@ -575,7 +577,7 @@ internal static class Emk
                 WriteSelectionTable(tablePath, outcomes, icl, baseline.Model);
             }
 
-            bool gaussian = baseline.Model == "gaussian";
+            bool gaussian = Names.IsContinuous(baseline.Model);
             terminal.Heading($"Model selection on {data.Source} ({data.Rows} × {data.Columns.Length}) by {criterionName}, lower is better");
             var headers = new List<string> { "", "K" };
             if (gaussian)
@@ -612,7 +614,7 @@ internal static class Emk
     /// <summary>The selection table as CSV, or JSON (an array of rows) when the name ends in .json.</summary>
     private static void WriteSelectionTable(string path, List<FitOutcome> outcomes, double[] icl, string model)
     {
-        string Covariance(FitOutcome o) => model == "gaussian" ? Names.Of(o.File.Covariance!.Value, o.File.Factors, o.File.Parameterization) : model;
+        string Covariance(FitOutcome o) => Names.IsContinuous(model) ? Names.Of(o.File.Covariance!.Value, o.File.Factors, o.File.Parameterization) : model;
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
         {
             OutputFile.Write(path, stream =>
@@ -663,13 +665,18 @@ internal static class Emk
             Model.AcceptOnlyFromAmong(Names.Models);
             Init.AcceptOnlyFromAmong(FitSettings.InitNames);
             Stop.AcceptOnlyFromAmong(FitSettings.StoppingRuleNames);
-            foreach (Option option in (Option[])[Model, Columns, MaxIterations, Tolerance, Stop, RegCovar, Prior, Init, Restarts, Seed, Float32, Threads, Smoothing, Trials, Categories, Verbose])
+            NuEstimate.AcceptOnlyFromAmong(Names.NuEstimates);
+            foreach (Option option in (Option[])[Model, Columns, MaxIterations, Tolerance, Stop, RegCovar, Prior, Init, Restarts, Seed, Float32, Threads, Smoothing, Trials, Categories, Nu, NuEstimate, Verbose])
             {
                 command.Add(option);
             }
         }
 
-        public Option<string> Model { get; } = new("--model") { Description = "Component family.", DefaultValueFactory = _ => "gaussian" };
+        public Option<string> Model { get; } = new("--model") { Description = "Component family (t: multivariate Student t, robust to outliers, fitted by ECM).", DefaultValueFactory = _ => "gaussian" };
+
+        public Option<double> Nu { get; } = new("--nu") { Description = "t: the starting degrees of freedom ν of every component.", DefaultValueFactory = _ => 10 };
+
+        public Option<string> NuEstimate { get; } = new("--nu-estimate") { Description = "t: how ν is estimated: per-component, shared, or fixed (at --nu).", DefaultValueFactory = _ => "per-component" };
 
         public Option<string?> Columns { get; } = ColumnsOption("Columns to fit, by name or 1-based number, comma-separated (default: all).");
 
@@ -722,6 +729,8 @@ internal static class Emk
             Smoothing = parse.GetValue(Smoothing),
             Trials = parse.GetValue(Trials),
             Categories = parse.GetValue(Categories),
+            Nu = parse.GetValue(Nu),
+            NuEstimate = parse.GetValue(NuEstimate)!,
         };
     }
 

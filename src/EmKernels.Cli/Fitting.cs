@@ -22,6 +22,15 @@ internal sealed record FitSettings
 
     public int Components { get; init; } = 2;
 
+    /// <summary>t: the starting ν of every component (--nu).</summary>
+    public double Nu { get; init; } = 10;
+
+    /// <summary>t: how ν is estimated (--nu-estimate).</summary>
+    public string NuEstimate { get; init; } = "per-component";
+
+    /// <summary>A continuous model (Gaussian or t): covariance types, k-means starts, means.</summary>
+    public bool Continuous => Names.IsContinuous(Model);
+
     public string? Columns { get; init; }
 
     public int MaxIterations { get; init; } = 100;
@@ -101,7 +110,7 @@ internal sealed record FitSettings
     public static readonly string[] InitNames = ["kmeans", "random", "random-points", "hierarchical"];
 
     /// <summary>The initialization actually used.</summary>
-    public string InitName => Init ?? (Model == "gaussian" ? "kmeans" : "random");
+    public string InitName => Init ?? (Continuous ? "kmeans" : "random");
 
     /// <summary>Checks the options that do not depend on the data, naming the option.</summary>
     public void ValidateOptions()
@@ -123,7 +132,10 @@ internal sealed record FitSettings
         Require(Threads is null or >= 1, "--threads must be at least 1.");
         Require(Smoothing >= 0 && double.IsFinite(Smoothing), "--smoothing must be finite and non-negative.");
         Require(Init is null || InitNames.Contains(Init), $"--init must be one of {string.Join(", ", InitNames)}.");
-        Require(Model == "gaussian" || Init is not ("kmeans" or "hierarchical"), $"--init {Init} is for Gaussian mixtures; discrete mixtures start from random or random-points.");
+        Require(Continuous || Init is not ("kmeans" or "hierarchical"), $"--init {Init} is for Gaussian and t mixtures; discrete mixtures start from random or random-points.");
+        Require(Model != "t" || (Factors is null && Parameterization is null), "--model t takes --covariance full, tied, diag or spherical (the structure of its scale matrices).");
+        Require(Model != "t" || (Nu > 0 && double.IsFinite(Nu)), "--nu must be positive and finite.");
+        Require(Names.NuEstimates.Contains(NuEstimate), $"--nu-estimate must be one of {string.Join(", ", Names.NuEstimates)}.");
         Require(Model == "binomial" || Trials is null, "--trials is for --model binomial.");
         Require(Model == "categorical" || Categories is null, "--categories is for --model categorical.");
         Require(Model != "binomial" || Trials is >= 1, "--model binomial needs --trials (the number of trials behind every count, at least 1).");
@@ -144,7 +156,7 @@ internal sealed record FitSettings
         Require(Parameterization is null || ((Parameterization is ParsimoniousModel.E or ParsimoniousModel.V) == (data.Columns.Length == 1)),
             $"--covariance {Parameterization}: E and V are mclust's models of one column, the other 14 of two or more; the data have {data.Columns.Length}.");
         Require(DegreesOfFreedom is null || DegreesOfFreedom > data.Columns.Length - 1, $"--dof must be greater than D − 1 = {data.Columns.Length - 1}.");
-        if (Model != "gaussian")
+        if (!Continuous)
         {
             CheckOutcomes(data);
         }
@@ -181,9 +193,11 @@ internal sealed record FitSettings
     public OptionsDocument ToDocument() => new()
     {
         Model = Model,
-        Covariance = Model == "gaussian" ? Names.Of(Covariance, Factors, Parameterization) : null,
-        RegCovar = Model == "gaussian" ? RegCovar : null,
-        Smoothing = Model == "gaussian" ? null : Smoothing,
+        Covariance = Continuous ? Names.Of(Covariance, Factors, Parameterization) : null,
+        RegCovar = Continuous ? RegCovar : null,
+        Smoothing = Continuous ? null : Smoothing,
+        Nu = Model == "t" ? Nu : null,
+        NuEstimate = Model == "t" ? NuEstimate : null,
         Components = Components,
         Columns = Columns,
         MaxIterations = MaxIterations,
@@ -213,7 +227,7 @@ internal sealed record FitSettings
         T Value<T>(T? value, string name)
             where T : struct => value ?? throw new UsageException($"{path}: the field 'options.{name}' is missing.");
         string model = o.Model ?? throw new UsageException($"{path}: the field 'options.model' is missing.");
-        (CovarianceType Type, int? Factors, ParsimoniousModel? Parameterization) choice = model == "gaussian"
+        (CovarianceType Type, int? Factors, ParsimoniousModel? Parameterization) choice = Names.IsContinuous(model)
             ? Names.CovarianceChoice(o.Covariance ?? throw new UsageException($"{path}: the field 'options.covariance' is missing."), "options")
             : (CovarianceType.Full, null, null);
         return new FitSettings
@@ -222,8 +236,10 @@ internal sealed record FitSettings
             Covariance = choice.Type,
             Factors = choice.Factors,
             Parameterization = choice.Parameterization,
-            RegCovar = model == "gaussian" ? Value(o.RegCovar, "reg_covar") : 0,
-            Smoothing = model == "gaussian" ? 0 : Value(o.Smoothing, "smoothing"),
+            RegCovar = Names.IsContinuous(model) ? Value(o.RegCovar, "reg_covar") : 0,
+            Smoothing = Names.IsContinuous(model) ? 0 : Value(o.Smoothing, "smoothing"),
+            Nu = model == "t" ? Value(o.Nu, "nu") : 10,
+            NuEstimate = model == "t" ? o.NuEstimate ?? "per-component" : "per-component",
             Components = Value(o.Components, "components"),
             Columns = o.Columns,
             MaxIterations = Value(o.MaxIterations, "max_iter"),
@@ -360,7 +376,7 @@ internal static class Fitter
         double parameters = s.Model switch
         {
             "gaussian" when s.Factors is { } q => k * d * (2.0 + q) + k * (double)d * d, // the loadings and noise, and the per-component scatter its M-step takes
-            "gaussian" => k * d + s.Covariance switch { CovarianceType.Full => k * d * d, CovarianceType.Tied => (double)d * d, CovarianceType.Diagonal => k * d, _ => k },
+            "gaussian" or "t" => k * d + s.Covariance switch { CovarianceType.Full => k * d * d, CovarianceType.Tied => (double)d * d, CovarianceType.Diagonal => k * d, _ => k },
             "categorical" => k * d * categories,
             _ => k * d,
         };
@@ -373,7 +389,7 @@ internal static class Fitter
 
         string gigabytes = (bytes / (1 << 30)).ToString("0.#", CultureInfo.InvariantCulture);
         string have = (available / (1 << 30)).ToString("0.#", CultureInfo.InvariantCulture);
-        throw new UsageException(s.Model == "gaussian"
+        throw new UsageException(s.Continuous
             ? $"{source}: {Names.Of(s.Covariance, s.Factors, s.Parameterization)} covariance of {d} features and {s.Components} components has {parameters:N0} parameters, about {gigabytes} GB with the copies a fit keeps; this machine has {have} GB: use --covariance diag or spherical, or fewer features (--columns)."
             : $"{source}: {s.Components} components × {d} features × {categories} categories are {parameters:N0} parameters, about {gigabytes} GB with the copies a fit keeps; this machine has {have} GB: use fewer categories or features.");
     }
@@ -387,7 +403,9 @@ internal static class Fitter
             throw new UsageException($"--covariance factor:{q} has more factors than the {features} columns.");
         }
 
-        ComponentFamily<T> family = s.Model != "gaussian"
+        ComponentFamily<T> family = s.Model == "t"
+            ? new StudentTComponents<T>(s.Covariance, s.Components, features, s.Nu, Names.NuEstimate(s.NuEstimate), s.RegCovar)
+            : s.Model != "gaussian"
             ? DiscreteComponents<T>.Create(Names.Distribution(s.Model), s.Components, features, categories, s.Trials ?? 1, s.Smoothing)
             : s.Factors is { } factors
                 ? new Latent.FactorAnalyzerComponents<T>(s.Components, features, factors, Latent.FactorNoise.Diagonal, s.RegCovar)
@@ -412,7 +430,7 @@ internal static class Fitter
     {
         string where = start.SourcePath ?? "--init-from";
         if (start.Model != s.Model || start.Components != s.Components || start.Features != features || start.Variational is not null
-            || (s.Model == "gaussian" && (start.Covariance != s.Covariance || start.Factors != s.Factors || start.Parameterization != s.Parameterization)))
+            || (s.Continuous && (start.Covariance != s.Covariance || start.Factors != s.Factors || start.Parameterization != s.Parameterization)))
         {
             throw new UsageException(
                 $"{where} is {Names.Describe(start.Model, start.Covariance, start.Components, start.Factors, start.Parameterization)} of {start.Features} columns; this fit is {Names.Describe(s.Model, s.Covariance, s.Components, s.Factors, s.Parameterization)} of {features} (give the same --model, -k, --covariance and columns).");
@@ -424,7 +442,13 @@ internal static class Fitter
         }
 
         mixture.SetWeights(start.Weights);
-        if (mixture.Family is GaussianComponents<T> gaussian)
+        if (mixture.Family is StudentTComponents<T> t)
+        {
+            start.Means.CopyTo(t.Means);
+            start.Parameters.CopyTo(t.Scales);
+            (start.DegreesOfFreedom ?? []).CopyTo(t.DegreesOfFreedom);
+        }
+        else if (mixture.Family is GaussianComponents<T> gaussian)
         {
             start.Means.CopyTo(gaussian.Means);
             start.Parameters.CopyTo(gaussian.Covariances);
@@ -519,22 +543,23 @@ internal static class Fitter
         var summary = new FitSummary(
             meanLogLikelihood, -2.0 * n * meanLogLikelihood + p * Math.Log(n), -2.0 * n * meanLogLikelihood + 2.0 * p,
             converged, iterations, n, source, clock.Elapsed);
-        bool gaussian = s.Model == "gaussian";
         var family = model.Family;
         var factor = family as Latent.FactorAnalyzerComponents<T>;
         var classic = family as GaussianComponents<T>;
+        var t = family as StudentTComponents<T>;
         var file = new ModelFile
         {
             Model = s.Model,
-            Covariance = gaussian ? s.Covariance : null,
+            Covariance = s.Continuous ? s.Covariance : null,
             Factors = factor?.LatentDimensions,
             Parameterization = s.Parameterization,
             Columns = columns,
             Categories = categories,
             Trials = s.Trials ?? 1,
             Weights = model.Weights.ToArray(),
-            Means = factor is not null ? factor.Means.ToArray() : classic is not null ? classic.Means.ToArray() : [],
-            Parameters = factor is not null ? [.. factor.Loadings, .. factor.NoiseVariances] : classic is not null ? classic.Covariances.ToArray() : family.Parameters.ToArray(),
+            Means = factor is not null ? factor.Means.ToArray() : classic is not null ? classic.Means.ToArray() : t is not null ? t.Means.ToArray() : [],
+            Parameters = factor is not null ? [.. factor.Loadings, .. factor.NoiseVariances] : classic is not null ? classic.Covariances.ToArray() : t is not null ? t.Scales.ToArray() : family.Parameters.ToArray(),
+            DegreesOfFreedom = t?.DegreesOfFreedom.ToArray(),
             CovarianceScaleExponent = classic?.CovarianceScaleExponent ?? 0,
             Float32 = s.Float32,
             Fit = summary,
@@ -620,7 +645,7 @@ internal static class Fitter
     private static void CheckValues<T>(FileDataSource<T> file, string[] columns, FitSettings s, int categories, long first, long rows)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        bool discrete = s.Model != "gaussian";
+        bool discrete = !s.Continuous;
         DiscreteDistribution distribution = discrete ? Names.Distribution(s.Model) : default;
         int trials = s.Trials ?? 1;
         int d = file.Features;

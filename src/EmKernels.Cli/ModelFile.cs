@@ -55,6 +55,9 @@ internal sealed record ModelFile
     /// <summary>Gaussian: covariances in the type's layout; discrete: probabilities or rates.</summary>
     public required double[] Parameters { get; init; }
 
+    /// <summary>t: the degrees of freedom ν_k (K); otherwise null.</summary>
+    public double[]? DegreesOfFreedom { get; init; }
+
     /// <summary>Gaussian: q, the covariances being Σ·2^−2q (0 unless Σ is beyond double's range).</summary>
     public int CovarianceScaleExponent { get; init; }
 
@@ -222,7 +225,9 @@ internal sealed record ModelFile
             return new VariationalMixture<T>(variational);
         }
 
-        MixtureModel<T> model = Model != "gaussian"
+        MixtureModel<T> model = Model == "t"
+            ? StudentTMixtureModel<T>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, DegreesOfFreedom ?? [])
+            : Model != "gaussian"
             ? DiscreteMixtureModel<T>.FromParameters(Names.Distribution(Model), Features, Weights, Parameters, Categories, Trials)
             : Factors is not null
                 ? Factor<T>()
@@ -247,8 +252,9 @@ internal sealed record ModelFile
         Trials = Model == "binomial" ? Trials : null,
         Float32 = Float32,
         Weights = Weights,
-        Means = Model == "gaussian" ? Means : null,
-        Covariances = Model == "gaussian" && Factors is null ? Parameters : null,
+        Means = Names.IsContinuous(Model) ? Means : null,
+        Covariances = Names.IsContinuous(Model) && Factors is null ? Parameters : null,
+        DegreesOfFreedom = DegreesOfFreedom,
         Rates = Model == "poisson" ? Parameters : null,
         Probs = Model is "bernoulli" or "categorical" or "binomial" ? Parameters : null,
         MeanLogLikelihood = Fit.MeanLogLikelihood,
@@ -311,7 +317,7 @@ internal sealed record ModelFile
         ParsimoniousModel? parameterization = model == "gaussian" && !factor && d.CovarianceType is { } typeName && Names.Parameterizations.Contains(typeName)
             ? Enum.Parse<ParsimoniousModel>(typeName)
             : null;
-        CovarianceType? covariance = model != "gaussian" ? null : factor || parameterization is not null ? CovarianceType.Full : Names.Covariance(Required(d.CovarianceType, "covariance_type"), path);
+        CovarianceType? covariance = !Names.IsContinuous(model) ? null : factor || parameterization is not null ? CovarianceType.Full : Names.Covariance(Required(d.CovarianceType, "covariance_type"), path);
         int? factors = factor ? Value(d.Factors, "factors") : null;
         if (factors is < 0 || factors > d.Features)
         {
@@ -325,7 +331,7 @@ internal sealed record ModelFile
             throw new UsageException($"{path}: components ({components}) and features ({features}) do not match the {weights.Length} weights and {columns.Length} columns.");
         }
 
-        string key = model switch { "gaussian" => "covariances", "poisson" => "rates", _ => "probs" };
+        string key = model switch { "gaussian" or "t" => "covariances", "poisson" => "rates", _ => "probs" };
         OnlineState? online = null;
         if (d.Online is { } o)
         {
@@ -379,11 +385,12 @@ internal sealed record ModelFile
             Categories = model == "categorical" ? Value(d.Categories, "categories") : 1,
             Trials = model == "binomial" ? Value(d.Trials, "trials") : 1,
             Weights = weights,
-            Means = model == "gaussian" ? Required(d.Means, "means") : [],
+            Means = Names.IsContinuous(model) ? Required(d.Means, "means") : [],
             CovarianceScaleExponent = model == "gaussian" ? d.CovarianceScaleExponent ?? 0 : 0,
             Parameters = factor
                 ? [.. Required(d.Loadings, "loadings"), .. Required(d.NoiseVariances, "noise_variances")]
-                : Required(model switch { "gaussian" => d.Covariances, "poisson" => d.Rates, _ => d.Probs }, key),
+                : Required(model switch { "gaussian" or "t" => d.Covariances, "poisson" => d.Rates, _ => d.Probs }, key),
+            DegreesOfFreedom = model == "t" ? Required(d.DegreesOfFreedom, "degrees_of_freedom") : null,
             Float32 = Value(d.Float32, "float32"),
             Fit = new FitSummary(
                 Value(d.MeanLogLikelihood, "mean_log_likelihood"), Value(d.Bic, "bic"), Value(d.Aic, "aic"), Value(d.Converged, "converged"),
@@ -446,6 +453,10 @@ internal sealed class ModelDocument
 
     [JsonPropertyName("covariances")]
     public double[]? Covariances { get; set; }
+
+    [JsonPropertyName("degrees_of_freedom")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double[]? DegreesOfFreedom { get; set; }
 
     [JsonPropertyName("factors")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -514,6 +525,14 @@ internal sealed class OptionsDocument
 
     [JsonPropertyName("smoothing")]
     public double? Smoothing { get; set; }
+
+    [JsonPropertyName("nu")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? Nu { get; set; }
+
+    [JsonPropertyName("nu_estimate")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? NuEstimate { get; set; }
 
     [JsonPropertyName("components")]
     public int? Components { get; set; }

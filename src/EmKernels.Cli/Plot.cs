@@ -32,7 +32,7 @@ internal static class Plot
         for (int c = 0; c < k; c++)
         {
             means[c] = Mean(model, c, x, y);
-            if (model.Model == "gaussian")
+            if (Names.IsContinuous(model.Model))
             {
                 double[] full = Summary.Covariance(model, c);
                 int d = model.Features;
@@ -48,7 +48,7 @@ internal static class Plot
             (yMin, yMax) = (Math.Min(yMin, data[i, y]), Math.Max(yMax, data[i, y]));
         }
 
-        if (model.Model == "gaussian")
+        if (Names.IsContinuous(model.Model))
         {
             for (int c = 0; c < k; c++)
             {
@@ -119,7 +119,7 @@ internal static class Plot
         for (int c = 0; c < k; c++)
         {
             double cx = Px(means[c].X), cy = Py(means[c].Y);
-            if (model.Model == "gaussian")
+            if (Names.IsContinuous(model.Model))
             {
                 // The covariance in pixel space (the y axis flips): S Σ S with S = diag(scaleX, −scaleY).
                 double a = scaleX * scaleX * covariances[c].Xx, b = -scaleX * scaleY * covariances[c].Xy, d = scaleY * scaleY * covariances[c].Yy;
@@ -181,7 +181,7 @@ internal static class Plot
     private static (double X, double Y) Mean(ModelFile model, int c, int x, int y)
     {
         int d = model.Features;
-        if (model.Model == "gaussian")
+        if (Names.IsContinuous(model.Model))
         {
             return (model.Means[c * d + x], model.Means[c * d + y]);
         }
@@ -213,7 +213,7 @@ internal static class Plot
             legend.Add(Text(Right + 48, rowY + 1, $"component {c} (weight {Format.Fixed(model.Weights[c], 3)})", "legend-entry", "start"));
         }
 
-        if (model.Model == "gaussian")
+        if (Names.IsContinuous(model.Model))
         {
             double rowY = top + model.Components * 20 + 10;
             legend.Add(Line(Right + 30, rowY, Right + 44, rowY, "#333", null), Text(Right + 48, rowY + 4, "1σ", "legend-entry", "start"));

@@ -47,7 +47,7 @@ internal static class Summary
                 ("time", Format.Time(fit.Time)),
             ]);
         terminal.Line();
-        (List<string> headers, List<string[]> rows) = model.Model == "gaussian" ? Gaussian(model) : Discrete(model);
+        (List<string> headers, List<string[]> rows) = Names.IsContinuous(model.Model) ? Gaussian(model) : Discrete(model);
         terminal.Table(headers, rows);
         if (model.Variational is { } hidden && hidden.EffectiveComponents < model.Components)
         {
@@ -65,7 +65,13 @@ internal static class Summary
         int d = model.Features;
         bool factor = model.Factors is not null;
         bool correlated = factor || model.Covariance is CovarianceType.Full or CovarianceType.Tied;
+        bool t = model.Model == "t";
         var headers = new List<string> { "component", "weight" };
+        if (t)
+        {
+            headers.Add("ν");
+        }
+
         if (model.Variational is not null)
         {
             headers.Add("expected count");
@@ -73,8 +79,8 @@ internal static class Summary
 
         if (d <= WideFeatures)
         {
-            headers.AddRange(model.Columns.Select(c => $"mean {c}"));
-            headers.AddRange(model.Columns.Select(c => $"sd {c}"));
+            headers.AddRange(model.Columns.Select(c => t ? $"location {c}" : $"mean {c}"));
+            headers.AddRange(model.Columns.Select(c => t ? $"scale {c}" : $"sd {c}"));
             if (correlated && d >= 2)
             {
                 headers.Add(d == 2 ? "correlation" : "max |correlation|");
@@ -111,6 +117,11 @@ internal static class Summary
             if (model.Variational is { } state)
             {
                 row.Add(Format.Fixed(state.ExpectedCounts[k], 1));
+            }
+
+            if (t)
+            {
+                row.Add(Format.Number(model.DegreesOfFreedom![k]));
             }
 
             ReadOnlySpan<double> mean = model.Means.AsSpan(k * d, d);

@@ -10,7 +10,20 @@ internal sealed class UsageException(string message) : Exception(message);
 /// <summary>The names the command line and the model file use for models and covariance types.</summary>
 internal static class Names
 {
-    public static readonly string[] Models = ["gaussian", "bernoulli", "categorical", "binomial", "poisson"];
+    public static readonly string[] Models = ["gaussian", "t", "bernoulli", "categorical", "binomial", "poisson"];
+
+    /// <summary>Whether a model is of continuous data with a location and a covariance (or scale) matrix: Gaussian or t.</summary>
+    public static bool IsContinuous(string model) => model is "gaussian" or "t";
+
+    /// <summary>How a t mixture's ν is estimated (--nu-estimate).</summary>
+    public static readonly string[] NuEstimates = ["per-component", "shared", "fixed"];
+
+    public static DegreesOfFreedomEstimate NuEstimate(string name) => name switch
+    {
+        "shared" => DegreesOfFreedomEstimate.Shared,
+        "fixed" => DegreesOfFreedomEstimate.Fixed,
+        _ => DegreesOfFreedomEstimate.PerComponent,
+    };
 
     public static readonly string[] CovarianceTypes = ["full", "tied", "diag", "spherical"];
 
@@ -77,6 +90,7 @@ internal static class Names
         "gaussian" when factors is { } q => $"Mixture of factor analyzers, K = {components}, q = {q}",
         "gaussian" when parameterization is { } p => $"Gaussian mixture, K = {components}, mclust's {p}",
         "gaussian" => $"Gaussian mixture, K = {components}, {Of(covariance!.Value)} covariance",
+        "t" => $"t mixture, K = {components}, {Of(covariance!.Value)} scale",
         _ => $"{char.ToUpperInvariant(model[0])}{model[1..]} mixture, K = {components}",
     };
 }

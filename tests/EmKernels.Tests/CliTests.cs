@@ -50,6 +50,53 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
+    [InlineData("full", "per-component")]
+    [InlineData("diag", "shared")]
+    [InlineData("spherical", "fixed")]
+    public void TMixtureFitMatchesTheLibrary_AndItsModelFilePredictsAndScores(string covariance, string estimate)
+    {
+        double[] data = Fixture.Load(FixturePath("iris-full-k3")).Data;
+        string csv = CsvOf(data, 4, ["sepal length", "sepal width", "petal length", "petal width"]);
+        CliRun run = Run("fit", csv, "--model", "t", "-k", "3", "--covariance", covariance, "--nu", "6", "--nu-estimate", estimate, "--seed", "4", "-o", PathOf("t.json"));
+        Assert.True(run.Exit == 0, run.Error);
+        var expected = new StudentTMixture<double>(new StudentTMixtureOptions
+        {
+            Components = 3, CovarianceType = Names.Covariance(covariance, "test"), DegreesOfFreedom = 6, DegreesOfFreedomEstimate = Names.NuEstimate(estimate), Seed = 4,
+        }).Fit(data, 150, 4);
+        JsonElement model = ReadModel(PathOf("t.json"));
+        Assert.Equal("t", model.GetProperty("model").GetString());
+        double[] Numbers(string name) => model.GetProperty(name).EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.Equal(expected.Weights.ToArray(), Numbers("weights"));
+        Assert.Equal(expected.Means.ToArray(), Numbers("means"));
+        Assert.Equal(expected.Scales.ToArray(), Numbers("covariances"));
+        Assert.Equal(expected.DegreesOfFreedom.ToArray(), Numbers("degrees_of_freedom"));
+        if (estimate == "fixed")
+        {
+            Assert.All(Numbers("degrees_of_freedom"), nu => Assert.Equal(6, nu));
+        }
+
+        Assert.Equal(expected.MeanLogLikelihood, model.GetProperty("mean_log_likelihood").GetDouble(), 1e-12);
+        Assert.Contains("t mixture, K = 3", run.Output);
+
+        // The model file evaluates as the library's model: labels and per-point log-densities.
+        CliRun predicted = Run("predict", PathOf("t.json"), csv, "-o", PathOf("labels.csv"));
+        Assert.True(predicted.Exit == 0, predicted.Error);
+        int[] labels = Lines(File.ReadAllText(PathOf("labels.csv"))).Skip(1).Select(l => int.Parse(l.Split(',')[0], Invariant)).ToArray();
+        Assert.Equal(expected.Predict(data, 150), labels);
+        CliRun scored = Run("score", PathOf("t.json"), csv);
+        Assert.True(scored.Exit == 0, scored.Error);
+        Assert.Equal(expected.ScoreSamples(data, 150).Average(), double.Parse(Lines(scored.Output)[^1], Invariant), 1e-12);
+    }
+
+    [Fact]
+    public void TMixtureOptions_AreCheckedWithTheirNames()
+    {
+        Assert.Contains("--covariance full, tied, diag or spherical", Run("fit", "--model", "t", "--covariance", "VEV").Error);
+        Assert.Contains("--nu must be positive", Run("fit", "--model", "t", "--nu", "0").Error);
+        Assert.Equal(2, Run("fit", "--model", "t", "--nu-estimate", "sometimes").Exit);
+    }
+
+    [Theory]
     [InlineData("full", false)]
     [InlineData("tied", false)]
     [InlineData("diag", false)]
