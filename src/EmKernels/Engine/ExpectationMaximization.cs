@@ -53,10 +53,19 @@ public sealed record ExpectationMaximizationOptions
     /// <summary>Cancels the fit: it then throws <see cref="OperationCanceledException"/> within one segment of a pass, with the model back in the user's coordinates.</summary>
     public CancellationToken CancellationToken { get; init; }
 
+    /// <summary>
+    /// Monte-Carlo EM: the E-step's expectations are estimated from draws of the latent variables, as many per point as the
+    /// schedule gives each iteration (the model must be an <see cref="IMonteCarloModel{T}"/>); null for exact EM. The objective
+    /// history is still the exact log-likelihood, which Monte-Carlo noise may lower: no decrease is reported then, and
+    /// <see cref="ExpectationMaximizationResult.MonteCarloErrors"/> gives each iteration's standard error instead.
+    /// </summary>
+    public MonteCarloSchedule? MonteCarlo { get; init; }
+
     /// <summary>Checks every option, naming it as <c>options.Name</c>.</summary>
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfNegative(MaxIterations, "options.MaxIterations");
+        MonteCarlo?.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(Restarts, 1, "options.Restarts");
         if (!(Tolerance >= 0) || double.IsInfinity(Tolerance))
         {
@@ -125,6 +134,15 @@ public sealed record ExpectationMaximizationOptions
 public sealed record ExpectationMaximizationResult(
     double[] ObjectiveHistory, bool Converged, int Iterations, LikelihoodDecrease[] Decreases, ComponentReseed[] Reseeds, DataSummary Summary)
 {
+    /// <summary>
+    /// Monte-Carlo EM: per iteration of the kept run, the standard error of its estimate of the expected complete-data
+    /// log-likelihood, per unit weight (the noise of the E-step); empty for exact EM.
+    /// </summary>
+    public double[] MonteCarloErrors { get; init; } = [];
+
+    /// <summary>Monte-Carlo EM: the draws per point of each iteration of the kept run; empty for exact EM.</summary>
+    public int[] MonteCarloSamples { get; init; } = [];
+
     /// <summary>The mean objective under the returned parameters.</summary>
     public double Objective => ObjectiveHistory[^1];
 }
@@ -176,6 +194,14 @@ public static class ExpectationMaximization
         DataSummary summary = Summarize(model, data, workers, token, exchange: exchange);
         summary = summary.InFrame(model.FrameScaleExponent(summary));
         var framed = new FramedData<T>(data, Frame.Of(summary, model.SupportsTranslation), workers, TilePoints);
+        IMonteCarloModel<T>? monteCarlo = null;
+        if (options.MonteCarlo is { } schedule)
+        {
+            // Drawing changes the statistics' layout (they carry the estimate's variance): before the engine makes them.
+            monteCarlo = model as IMonteCarloModel<T> ?? throw new ArgumentException($"{model.GetType().Name} has no Monte-Carlo E-step (IMonteCarloModel).", "options");
+            monteCarlo.SetMonteCarlo(schedule.SamplesAt(1), 0);
+        }
+
         EnterFrame(model, framed.Frame);
         try
         {
@@ -184,6 +210,7 @@ public static class ExpectationMaximization
         }
         finally
         {
+            monteCarlo?.SetMonteCarlo(0, 0);
             LeaveFrame(model, framed.Frame);
         }
     }
@@ -411,7 +438,7 @@ public static class ExpectationMaximization
             SufficientStatistics? dataStatistics = model.StatisticsIndependentOfParameters ? expectation.DataStatistics(token, ref pointsVisited) : null;
             using var initialization = new ModelInitialization<T>(framed, summary, restart, new Random(unchecked(seed * 31 + restart)), TilePoints, token, dataStatistics, exchange);
             bool deterministic = model.Initialize(initialization);
-            RunResult run = RunOnce(model, engine, expectation, summary, options, restart, clock, ref pointsVisited);
+            RunResult run = RunOnce(model, engine, expectation, summary, options, restart, seed, clock, ref pointsVisited);
             reseeds.AddRange(run.Reseeds);
             if (kept is null || run.History[^1] > kept.History[^1] || double.IsNaN(kept.History[^1]))
             {
@@ -426,7 +453,11 @@ public static class ExpectationMaximization
         }
 
         model.ReadParameters(best);
-        return new ExpectationMaximizationResult(kept!.History, kept.Converged, kept.Iterations, kept.Decreases, [.. reseeds], summary);
+        return new ExpectationMaximizationResult(kept!.History, kept.Converged, kept.Iterations, kept.Decreases, [.. reseeds], summary)
+        {
+            MonteCarloErrors = kept.MonteCarloErrors,
+            MonteCarloSamples = kept.MonteCarloSamples,
+        };
     }
 
     /// <summary>
@@ -436,7 +467,7 @@ public static class ExpectationMaximization
     /// compares two different models.
     /// </summary>
     private static RunResult RunOnce<T>(
-        IExpectationMaximizationModel<T> model, PassEngine<T> engine, Expectations<T> expectation, DataSummary summary, ExpectationMaximizationOptions options, int restart, Stopwatch clock, ref long pointsVisited)
+        IExpectationMaximizationModel<T> model, PassEngine<T> engine, Expectations<T> expectation, DataSummary summary, ExpectationMaximizationOptions options, int restart, int seed, Stopwatch clock, ref long pointsVisited)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         CancellationToken token = options.CancellationToken;
@@ -453,13 +484,29 @@ public static class ExpectationMaximization
         bool converged = false;
         bool reseededBefore = false;
         int iteration = 0;
+        MonteCarloSchedule? schedule = options.MonteCarlo;
+        var monteCarlo = schedule is null ? null : (IMonteCarloModel<T>)model;
+        var errors = new List<double>();
+        var samples = new List<int>();
         while (iteration < maxIterations)
         {
             iteration++;
+            if (monteCarlo is not null)
+            {
+                // The draws of this run and iteration: a key of (seed, restart, iteration), the same on every thread and process.
+                int draws = schedule!.SamplesAt(iteration);
+                monteCarlo.SetMonteCarlo(draws, MonteCarloKey(seed, restart, iteration));
+                samples.Add(draws);
+            }
+
             double current = expectation.Run(accumulate: true, token, ref pointsVisited) / summary.TotalWeight + jacobian;
             double rounding = model.ObjectiveRoundingError();
             history.Add(current);
-            if (history.Count > 1 && !reseededBefore)
+            if (monteCarlo is not null)
+            {
+                errors.Add(Math.Sqrt(monteCarlo.MonteCarloVariance(engine.Total)) / summary.TotalWeight);
+            }
+            else if (history.Count > 1 && !reseededBefore)
             {
                 CheckMonotone<T>(history, decreases, Math.Max(rounding, previousRounding));
             }
@@ -488,12 +535,12 @@ public static class ExpectationMaximization
 
         double final = expectation.Run(accumulate: false, token, ref pointsVisited) / summary.TotalWeight + jacobian;
         history.Add(final);
-        if (!reseededBefore && history.Count > 1)
+        if (!reseededBefore && history.Count > 1 && monteCarlo is null)
         {
             CheckMonotone<T>(history, decreases, Math.Max(model.ObjectiveRoundingError(), previousRounding));
         }
 
-        return new RunResult([.. history], converged, iteration, [.. decreases], [.. reseeds]);
+        return new RunResult([.. history], converged, iteration, [.. decreases], [.. reseeds], [.. errors], [.. samples]);
     }
 
     /// <summary>
@@ -612,5 +659,8 @@ public static class ExpectationMaximization
         }
     }
 
-    private sealed record RunResult(double[] History, bool Converged, int Iterations, LikelihoodDecrease[] Decreases, ComponentReseed[] Reseeds);
+    private sealed record RunResult(double[] History, bool Converged, int Iterations, LikelihoodDecrease[] Decreases, ComponentReseed[] Reseeds, double[] MonteCarloErrors, int[] MonteCarloSamples);
+
+    private static ulong MonteCarloKey(int seed, int restart, int iteration) =>
+        unchecked(((ulong)(uint)seed << 32) ^ ((ulong)(uint)restart * 0x9E3779B97F4A7C15UL) ^ ((ulong)(uint)iteration * 0xC2B2AE3D27D4EB4FUL));
 }

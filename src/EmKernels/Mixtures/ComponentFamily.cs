@@ -377,3 +377,10 @@ public abstract class ComponentFamily<T>
         return components;
     }
 }
+
+/// <summary>A family with latent variables of its own that a Monte-Carlo E-step draws (the t's scales u).</summary>
+internal interface IMonteCarloFamily
+{
+    /// <summary>S draws per point and component from the next pass on, keyed by <paramref name="seed"/>; 0 for exact expectations.</summary>
+    void SetMonteCarlo(int samples, ulong seed);
+}

@@ -46,10 +46,13 @@ public enum MixtureInitialization
 /// The flat parameter vector (<see cref="IExpectationMaximizationModel{T}.WriteParameters"/>) is the K
 /// weights followed by the family's <see cref="ComponentFamily{T}.Parameters"/>.
 /// </remarks>
-public sealed class FiniteMixture<T> : IMixtureModel<T>
+public sealed class FiniteMixture<T> : IMixtureModel<T>, IMonteCarloModel<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     private readonly double[] _weights;
+    private int _monteCarloSamples;
+    private ulong _monteCarloSeed;
+    private StatisticsLayout? _monteCarloLayout;
     private readonly double[] _logWeights;
     private readonly bool[] _held;
     private readonly bool[] _degenerate;
@@ -143,7 +146,34 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
     public int FreeParameterCount => Family.FreeParameterCount + Components - 1;
 
     /// <inheritdoc/>
-    public StatisticsLayout StatisticsLayout => Family.StatisticsLayout;
+    public StatisticsLayout StatisticsLayout => _monteCarloSamples == 0
+        ? Family.StatisticsLayout
+        : _monteCarloLayout ??= new StatisticsLayout(Family.StatisticsLayout.Kind + "+monte-carlo", [.. Family.StatisticsLayout.Blocks, new StatisticsBlock("monte-carlo-variance", 1)]);
+
+    /// <summary>
+    /// Monte-Carlo E-steps: the responsibilities a pass accumulates are the frequencies of S components drawn from each point's
+    /// posterior (keyed by <paramref name="seed"/> and the point's index), and a family with latent variables of its own
+    /// (the t's scales) draws them too; the objective stays the exact log-likelihood. S = 0 returns to exact E-steps.
+    /// </summary>
+    /// <param name="samples">S (≥ 0).</param>
+    /// <param name="seed">The key of the draws.</param>
+    public void SetMonteCarlo(int samples, ulong seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(samples);
+        _monteCarloSamples = samples;
+        _monteCarloSeed = seed;
+        if (Family is IMonteCarloFamily family)
+        {
+            family.SetMonteCarlo(samples, seed);
+        }
+    }
+
+    /// <inheritdoc/>
+    public double MonteCarloVariance(SufficientStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        return _monteCarloSamples == 0 ? 0 : statistics.Block(statistics.Layout.Blocks.Count - 1)[0];
+    }
 
     /// <inheritdoc/>
     public int ParameterLength => Components + Family.Parameters.Length;
@@ -446,10 +476,70 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>
         double objective = Posterior(tile, r, pointObjectives, workspace);
         if (statistics is not null)
         {
+            if (_monteCarloSamples > 0)
+            {
+                statistics.Block(statistics.Layout.Blocks.Count - 1)[0] += DrawComponents(tile, r, pointObjectives);
+            }
+
             Accumulate(tile, r, statistics);
         }
 
         return objective;
+    }
+
+    /// <summary>
+    /// Replaces each point's responsibilities by the frequencies of S components drawn from them (inverse CDF, a stream keyed
+    /// by the seed and the point's index); returns Σ w² Var_s[log p(x, z_s)] / S, with log p(x, z = k) = ℓ + log r_k.
+    /// </summary>
+    private double DrawComponents(in DataTile<T> tile, Span<T> r, ReadOnlySpan<T> logLikelihoods)
+    {
+        int k = Components, points = tile.Points, samples = _monteCarloSamples;
+        Span<int> counts = k <= 256 ? stackalloc int[k] : new int[k];
+        double variance = 0;
+        for (int i = 0; i < points; i++)
+        {
+            var random = new CounterRandom(_monteCarloSeed, tile.Start + i, 0);
+            counts.Clear();
+            for (int s = 0; s < samples; s++)
+            {
+                double u = random.NextDouble(), cumulative = 0;
+                int j = 0;
+                for (; j < k - 1; j++)
+                {
+                    cumulative += double.CreateTruncating(r[(j * points) + i]);
+                    if (u < cumulative)
+                    {
+                        break;
+                    }
+                }
+
+                while (j > 0 && r[(j * points) + i] == T.Zero)
+                {
+                    j--; // rounding left u past the last component of positive responsibility
+                }
+
+                counts[j]++;
+            }
+
+            double ell = double.CreateTruncating(logLikelihoods[i]), mean = 0, square = 0;
+            for (int j = 0; j < k; j++)
+            {
+                if (counts[j] > 0)
+                {
+                    double logJoint = ell + Math.Log(double.CreateTruncating(r[(j * points) + i]));
+                    double share = (double)counts[j] / samples;
+                    mean += share * logJoint;
+                    square += share * logJoint * logJoint;
+                }
+
+                r[(j * points) + i] = T.CreateTruncating((double)counts[j] / samples);
+            }
+
+            double w = double.CreateTruncating(tile.Weight(i));
+            variance += w * w * Math.Max(square - (mean * mean), 0) / samples;
+        }
+
+        return variance;
     }
 
     /// <inheritdoc/>

@@ -33,9 +33,12 @@ public enum DegreesOfFreedomEstimate
 /// covariance type's layout) followed by the K degrees of freedom. The initialization's M-step (from k-means labels or
 /// other responsibilities) takes u = 1, the Gaussian estimate, and starts ν over; a warm start keeps the ν given.
 /// </remarks>
-public sealed class StudentTComponents<T> : ComponentFamily<T>
+public sealed class StudentTComponents<T> : ComponentFamily<T>, IMonteCarloFamily
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
+    private int _monteCarloSamples;
+    private ulong _monteCarloSeed;
+
     private readonly GaussianComponents<T> _gaussian;
     private readonly int _gaussianLength;
     private readonly double[] _zeros;
@@ -220,6 +223,13 @@ public sealed class StudentTComponents<T> : ComponentFamily<T>
     }
 
     /// <inheritdoc/>
+    void IMonteCarloFamily.SetMonteCarlo(int samples, ulong seed)
+    {
+        _monteCarloSamples = samples;
+        _monteCarloSeed = seed;
+    }
+
+    /// <inheritdoc/>
     public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
@@ -241,16 +251,33 @@ public sealed class StudentTComponents<T> : ComponentFamily<T>
             {
                 T r = responsibilities[j * points + i];
                 double w = double.CreateTruncating(tile.Weight(i) * r);
-                double u = 1;
+                double u = 1, logMinusU = -1;
                 if (!FromInitialResponsibilities)
                 {
                     double mahalanobis = Math.Max(double.CreateTruncating(two * (offset - q[j * points + i])), 0);
                     u = (nu + d) / (nu + mahalanobis);
+                    logMinusU = Math.Log(u) - u;
+                    int draws = _monteCarloSamples > 0 && r > T.Zero ? Math.Max(1, (int)Math.Round(double.CreateTruncating(r) * _monteCarloSamples)) : 0;
+                    if (draws > 0)
+                    {
+                        // u | z = k ~ Gamma((ν + D)/2, rate (ν + Q)/2), drawn as many times as z = k was.
+                        var random = new CounterRandom(_monteCarloSeed, tile.Start + i, 1 + (ulong)j);
+                        double shape = 0.5 * (nu + d), rate = 0.5 * (nu + mahalanobis), total = 0, logTotal = 0;
+                        for (int s = 0; s < draws; s++)
+                        {
+                            double draw = random.NextGamma(shape) / rate;
+                            total += draw;
+                            logTotal += Math.Log(draw) - draw;
+                        }
+
+                        u = total / draws;
+                        logMinusU = logTotal / draws;
+                    }
                 }
 
                 weighted[j * points + i] = r * T.CreateTruncating(u);
                 sum += w;
-                logSum += w * (Math.Log(u) - u);
+                logSum += w * logMinusU;
             }
 
             mass[j] += sum;
@@ -341,7 +368,7 @@ public sealed class StudentTComponents<T> : ComponentFamily<T>
             {
                 n += mass[k];
                 s += logScale[k];
-                old += mass[k] * (SpecialFunctions.Digamma(0.5 * (nus[k] + d)) - Math.Log(0.5 * (nus[k] + d)));
+                old += _monteCarloSamples > 0 ? 0 : mass[k] * (SpecialFunctions.Digamma(0.5 * (nus[k] + d)) - Math.Log(0.5 * (nus[k] + d)));
             }
 
             if (n > 0)
@@ -360,7 +387,8 @@ public sealed class StudentTComponents<T> : ComponentFamily<T>
                 continue;
             }
 
-            double constant = 1 + (logScale[k] / mass[k]) + SpecialFunctions.Digamma(0.5 * (nus[k] + d)) - Math.Log(0.5 * (nus[k] + d));
+            // Exact: Σ r (ln ū − ū) / Σ r plus ψ((ν_old + D)/2) − ln((ν_old + D)/2) makes E[ln u − u]; Monte Carlo draws it directly.
+            double constant = 1 + (logScale[k] / mass[k]) + (_monteCarloSamples > 0 ? 0 : SpecialFunctions.Digamma(0.5 * (nus[k] + d)) - Math.Log(0.5 * (nus[k] + d)));
             nus[k] = SolveDegreesOfFreedom(constant);
         }
     }
