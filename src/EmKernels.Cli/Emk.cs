@@ -118,6 +118,10 @@ internal static class Emk
         var stepOffset = new Option<double>("--t0") { Description = "Online: t0 of the step sizes (≥ 0).", DefaultValueFactory = _ => 1 };
         var epochs = new Option<int>("--epochs") { Description = "Online: passes over the data, in all (with --resume: the new total).", DefaultValueFactory = _ => 1 };
         var resume = new Option<string?>("--resume") { Description = "Online: continue the fit saved in this model file (its options; --epochs sets the new total), bitwise as if it had not stopped." };
+        var monteCarlo = new Option<string?>("--monte-carlo")
+        {
+            Description = "Monte-Carlo EM: estimate each E-step from S draws per point, S growing from S1 by GROWTH per iteration up to MAX (S1[:GROWTH[:MAX]], default growth 1.25, max 10000).",
+        };
         var distributed = new Option<bool>("--distributed")
         {
             Description = "Run as one process of a distributed fit under MPICH (mpiexec.mpich -n P emk fit FILE --distributed …): each process reads only its rows of FILE, the fit (batch or --online) is bitwise the one-process fit; rank 0 prints and writes the model.",
@@ -131,7 +135,7 @@ internal static class Emk
         var weightConcentration = new Option<double?>("--weight-concentration") { Description = "Bayesian: γ of the weight prior (default 1/K)." };
         var meanPrecision = new Option<double?>("--mean-precision") { Description = "Bayesian: β₀, how many points the prior mean counts as (default 1)." };
         var degreesOfFreedom = new Option<double?>("--dof") { Description = "Bayesian: ν₀ of the Wishart prior, > D − 1 (default D)." };
-        foreach (Option option in (Option[])[components, covariance, outputPath, plot, plotColumns, outOfCore, memoryBudget, online, batchSize, kappa, stepOffset, epochs, resume, bayesian, weightConcentration, meanPrecision, degreesOfFreedom, initFrom, distributed])
+        foreach (Option option in (Option[])[components, covariance, outputPath, plot, plotColumns, outOfCore, memoryBudget, online, batchSize, kappa, stepOffset, epochs, resume, bayesian, weightConcentration, meanPrecision, degreesOfFreedom, initFrom, distributed, monteCarlo])
         {
             command.Add(option);
         }
@@ -159,6 +163,7 @@ internal static class Emk
                 WeightConcentration = parse.GetValue(weightConcentration),
                 MeanPrecision = parse.GetValue(meanPrecision),
                 DegreesOfFreedom = parse.GetValue(degreesOfFreedom),
+                MonteCarlo = parse.GetValue(monteCarlo),
             };
             if (!settings.Online && (Given(parse, batchSize) || Given(parse, kappa) || Given(parse, stepOffset) || Given(parse, epochs)))
             {

@@ -22,6 +22,50 @@ internal sealed record FitSettings
 
     public int Components { get; init; } = 2;
 
+    /// <summary>Monte-Carlo EM's schedule S₁[:g[:max]] (--monte-carlo), or null for exact EM.</summary>
+    public string? MonteCarlo { get; init; }
+
+    /// <summary>The schedule of <see cref="MonteCarlo"/>, checked.</summary>
+    public MonteCarloSchedule? MonteCarloSchedule()
+    {
+        if (MonteCarlo is null)
+        {
+            return null;
+        }
+
+        string[] parts = MonteCarlo.Split(':');
+        var schedule = new MonteCarloSchedule();
+        try
+        {
+            schedule = schedule with { InitialSamples = int.Parse(parts[0], CultureInfo.InvariantCulture) };
+            if (parts.Length > 1)
+            {
+                schedule = schedule with { Growth = double.Parse(parts[1], CultureInfo.InvariantCulture) };
+            }
+
+            if (parts.Length > 2)
+            {
+                schedule = schedule with { MaxSamples = int.Parse(parts[2], CultureInfo.InvariantCulture) };
+            }
+            else
+            {
+                schedule = schedule with { MaxSamples = Math.Max(schedule.MaxSamples, schedule.InitialSamples) };
+            }
+        }
+        catch (FormatException)
+        {
+            throw new UsageException($"--monte-carlo '{Quoted.Of(MonteCarlo)}': expected S1[:GROWTH[:MAX]], for example 10:1.25:10000.");
+        }
+        catch (OverflowException)
+        {
+            throw new UsageException($"--monte-carlo '{Quoted.Of(MonteCarlo)}': a number is out of range.");
+        }
+
+        Require(parts.Length <= 3 && schedule.InitialSamples >= 1 && schedule.Growth >= 1 && double.IsFinite(schedule.Growth) && schedule.MaxSamples >= schedule.InitialSamples,
+            "--monte-carlo S1[:GROWTH[:MAX]] needs S1 ≥ 1, a finite GROWTH ≥ 1 and MAX ≥ S1.");
+        return schedule;
+    }
+
     /// <summary>t: the starting ν of every component (--nu).</summary>
     public double Nu { get; init; } = 10;
 
@@ -146,6 +190,8 @@ internal sealed record FitSettings
         Require(Epochs >= 1, "--epochs must be at least 1.");
         Require(!Online || Restarts == 1, "--n-init is for batch EM; an online fit runs once.");
         Require(StartFrom is null || (!Online && Bayesian is null), "--init-from starts batch EM of a mixture; not --online or --bayesian fits.");
+        Require(MonteCarlo is null || (!Online && Bayesian is null), "--monte-carlo estimates batch EM's E-step by sampling; not --online or --bayesian fits.");
+        MonteCarloSchedule();
     }
 
     /// <summary>Checks every option against in-memory data, naming the option; the library's own checks then cannot fire on options.</summary>
@@ -198,6 +244,7 @@ internal sealed record FitSettings
         Smoothing = Continuous ? null : Smoothing,
         Nu = Model == "t" ? Nu : null,
         NuEstimate = Model == "t" ? NuEstimate : null,
+        MonteCarlo = MonteCarlo,
         Components = Components,
         Columns = Columns,
         MaxIterations = MaxIterations,
@@ -240,6 +287,7 @@ internal sealed record FitSettings
             Smoothing = Names.IsContinuous(model) ? 0 : Value(o.Smoothing, "smoothing"),
             Nu = model == "t" ? Value(o.Nu, "nu") : 10,
             NuEstimate = model == "t" ? o.NuEstimate ?? "per-component" : "per-component",
+            MonteCarlo = o.MonteCarlo,
             Components = Value(o.Components, "components"),
             Columns = o.Columns,
             MaxIterations = Value(o.MaxIterations, "max_iter"),
@@ -497,6 +545,7 @@ internal static class Fitter
         double meanLogLikelihood;
         bool converged;
         long iterations;
+        string? monteCarlo = null;
         OnlineState? online = null;
         if (s.Online)
         {
@@ -523,6 +572,7 @@ internal static class Fitter
         {
             ExpectationMaximizationResult result = Cluster.Fit(model, data, new ExpectationMaximizationOptions
             {
+                MonteCarlo = s.MonteCarloSchedule(),
                 MaxIterations = s.MaxIterations,
                 Tolerance = s.Tolerance,
                 StoppingRule = s.StoppingRule,
@@ -535,6 +585,8 @@ internal static class Fitter
             meanLogLikelihood = result.Objective - (model.Family is GaussianComponents<T> { Prior: not null } ? model.ObjectiveCorrection() / data.Points : 0);
             converged = result.Converged;
             iterations = result.Iterations;
+            monteCarlo = result.MonteCarloSamples.Length == 0 ? null : string.Create(
+                CultureInfo.InvariantCulture, $"{result.MonteCarloSamples[0]} → {result.MonteCarloSamples[^1]} draws per point; last standard error {result.MonteCarloErrors[^1]:G3}");
         }
 
         clock.Stop();
@@ -542,7 +594,7 @@ internal static class Fitter
         int p = model.FreeParameterCount;
         var summary = new FitSummary(
             meanLogLikelihood, -2.0 * n * meanLogLikelihood + p * Math.Log(n), -2.0 * n * meanLogLikelihood + 2.0 * p,
-            converged, iterations, n, source, clock.Elapsed);
+            converged, iterations, n, source, clock.Elapsed) { MonteCarlo = monteCarlo };
         var family = model.Family;
         var factor = family as Latent.FactorAnalyzerComponents<T>;
         var classic = family as GaussianComponents<T>;

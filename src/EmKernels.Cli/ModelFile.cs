@@ -403,7 +403,11 @@ internal sealed record ModelFile
 }
 
 /// <summary>How a fit went: what the summary prints and the model file records.</summary>
-internal sealed record FitSummary(double MeanLogLikelihood, double Bic, double Aic, bool Converged, long Iterations, long Points, string Data, TimeSpan Time);
+internal sealed record FitSummary(double MeanLogLikelihood, double Bic, double Aic, bool Converged, long Iterations, long Points, string Data, TimeSpan Time)
+{
+    /// <summary>Monte-Carlo EM: the draws per point and the last standard error, for the summary; null for exact EM.</summary>
+    public string? MonteCarlo { get; init; }
+}
 
 /// <summary>A variational Bayesian fit: its weight prior, prior and reg_covar, q's expected counts, the ELBO per point, scikit-learn's bound, and the effective components.</summary>
 internal sealed record VariationalState(
@@ -525,6 +529,10 @@ internal sealed class OptionsDocument
 
     [JsonPropertyName("smoothing")]
     public double? Smoothing { get; set; }
+
+    [JsonPropertyName("monte_carlo")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? MonteCarlo { get; set; }
 
     [JsonPropertyName("nu")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

@@ -44,6 +44,7 @@ internal static class Summary
                 ("AIC", Format.Fixed(fit.Aic, 2)),
                 ("iterations", fit.Iterations.ToString(invariant)),
                 ("converged", fit.Converged ? "yes" : $"no (stopped at --max-iter {model.Options.MaxIterations})"),
+                .. fit.MonteCarlo is { } note ? [("Monte Carlo", note)] : Array.Empty<(string, string)>(),
                 ("time", Format.Time(fit.Time)),
             ]);
         terminal.Line();

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Xml.Linq;
 using EmKernels.Cli;
+using EmKernels.Engine;
 using EmKernels.Mixtures;
 using EmKernels.Tests.Infrastructure;
 using Xunit;
@@ -86,6 +87,25 @@ public sealed class CliTests : IDisposable
         CliRun scored = Run("score", PathOf("t.json"), csv);
         Assert.True(scored.Exit == 0, scored.Error);
         Assert.Equal(expected.ScoreSamples(data, 150).Average(), double.Parse(Lines(scored.Output)[^1], Invariant), 1e-12);
+    }
+
+    [Fact]
+    public void MonteCarloFitMatchesTheLibrary()
+    {
+        double[] data = Fixture.Load(FixturePath("faithful-full-k2")).Data;
+        CliRun run = Run("fit", "--monte-carlo", "8:1.5:500", "--max-iter", "20", "--tol", "0", "-o", PathOf("mc.json"));
+        Assert.True(run.Exit == 0, run.Error);
+        var mixture = new FiniteMixture<double>(GaussianComponents<double>.Create(CovarianceType.Full, 2, 2));
+        ExpectationMaximizationResult result = ExpectationMaximization.Fit(mixture, new InMemoryDataSource<double>(data, 272, 2), new ExpectationMaximizationOptions
+        {
+            MaxIterations = 20, Tolerance = 0, Seed = 0, MonteCarlo = new MonteCarloSchedule { InitialSamples = 8, Growth = 1.5, MaxSamples = 500 },
+        });
+        JsonElement model = ReadModel(PathOf("mc.json"));
+        Assert.Equal(((GaussianComponents<double>)mixture.Family).Means.ToArray(), model.GetProperty("means").EnumerateArray().Select(e => e.GetDouble()).ToArray());
+        Assert.Equal(result.Objective, model.GetProperty("mean_log_likelihood").GetDouble());
+        Assert.Contains("8 → 500 draws per point", run.Output);
+        Assert.Equal("8:1.5:500", model.GetProperty("options").GetProperty("monte_carlo").GetString());
+        Assert.Contains("--monte-carlo", Run("fit", "--monte-carlo", "0").Error);
     }
 
     [Fact]
