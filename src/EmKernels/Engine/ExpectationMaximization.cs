@@ -378,8 +378,10 @@ public static class ExpectationMaximization
             totalWeight = data.HasSampleWeights ? sums[1] : data.Points;
             for (int f = 0; f < d; f++)
             {
+                // With missing values, each feature's mean is over its observed entries.
                 (double value, int exponent) = MomentsModel<T>.Best(sums[3 + f], sums[3 + d + f], MomentsModel<T>.FirstDown);
-                mean[f] = Frames.ScaleByPowerOfTwo(value / totalWeight, exponent);
+                double weight = moments.Missing ? sums[3 + (5 * d) + f] : totalWeight;
+                mean[f] = weight > 0 ? Frames.ScaleByPowerOfTwo(value / weight, exponent) : 0;
             }
         }
 
@@ -408,7 +410,8 @@ public static class ExpectationMaximization
             for (int f = 0; f < d; f++)
             {
                 (double value, int exponent) = MomentsModel<T>.Best(second[f], second[d + f], 2 * MomentsModel<T>.SecondDown, second[2 * d + f], 2 * MomentsModel<T>.SecondUp);
-                mantissa[f] = Math.Max(0, value / totalWeight);
+                double weight = moments.Missing ? engine.Total.Sums[3 + (5 * d) + f] : totalWeight;
+                mantissa[f] = weight > 0 ? Math.Max(0, value / weight) : 0;
                 varianceExponent[f] = exponent / 2;
                 variance[f] = Frames.ScaleByPowerOfTwo(mantissa[f], exponent);
                 if (mantissa[f] > 0)
@@ -436,7 +439,8 @@ public static class ExpectationMaximization
         {
             // A model whose statistics are the data's own has them before its start is chosen (the one pass of the fit).
             SufficientStatistics? dataStatistics = model.StatisticsIndependentOfParameters ? expectation.DataStatistics(token, ref pointsVisited) : null;
-            using var initialization = new ModelInitialization<T>(framed, summary, restart, new Random(unchecked(seed * 31 + restart)), TilePoints, token, dataStatistics, exchange);
+            using var initialization = new ModelInitialization<T>(
+                framed, summary, restart, new Random(unchecked(seed * 31 + restart)), TilePoints, token, dataStatistics, exchange, model.AllowsMissingValues);
             bool deterministic = model.Initialize(initialization);
             RunResult run = RunOnce(model, engine, expectation, summary, options, restart, seed, clock, ref pointsVisited);
             reseeds.AddRange(run.Reseeds);

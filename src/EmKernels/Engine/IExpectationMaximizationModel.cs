@@ -204,6 +204,14 @@ public interface IExpectationMaximizationModel<T>
     bool UsesSequences => false;
 
     /// <summary>
+    /// Whether the model takes missing values — NaN entries of a point, the other entries observed — and marginalises them
+    /// (<see cref="Mixtures.MissingValues.Marginalize"/>). The drivers then summarise each feature over its observed entries,
+    /// and initializations see the missing entries replaced by their feature's observed mean (the EM iterations marginalise
+    /// them). False by default: a NaN is invalid data.
+    /// </summary>
+    bool AllowsMissingValues => false;
+
+    /// <summary>
     /// Whether the statistics <see cref="Expectation"/> adds are the data's own — they do not depend on the
     /// parameters (the count, Σ x and Σ x xᵀ of factor analysis, Φᵀ Φ and Φᵀ y of a regression) — so that the
     /// E-step of every iteration is a function of them: <see cref="Maximize"/> takes its expectations from the

@@ -13,13 +13,26 @@ public sealed class ModelInitialization<T> : IDisposable
 {
     private readonly FramedData<T> _data;
     private readonly IPassExchange? _exchange;
+    private readonly T[]? _imputed;
+    private T[] _imputedBuffer = [];
     private readonly Dictionary<StatisticsLayout, (TileSumModel<T> Model, PassEngine<T> Engine)> _sums = [];
 
     internal ModelInitialization(
-        FramedData<T> data, DataSummary summary, int restart, Random random, int tilePoints, CancellationToken cancellationToken, SufficientStatistics? dataStatistics = null, IPassExchange? exchange = null)
+        FramedData<T> data, DataSummary summary, int restart, Random random, int tilePoints, CancellationToken cancellationToken, SufficientStatistics? dataStatistics = null, IPassExchange? exchange = null, bool imputeMissing = false)
     {
         _data = data;
         _exchange = exchange;
+        if (imputeMissing)
+        {
+            // Each feature's observed mean, in the frame: what an initialization sees for a missing entry.
+            _imputed = new T[data.Features];
+            (T scale1, T scale2) = Frames.Factors<T>(-data.Frame.ScaleExponent);
+            for (int f = 0; f < data.Features; f++)
+            {
+                _imputed[f] = T.CreateTruncating(summary.Mean[f] - data.Centre[f]) * scale1 * scale2;
+            }
+        }
+
         DataStatistics = dataStatistics;
         Summary = summary;
         Restart = restart;
@@ -72,7 +85,23 @@ public sealed class ModelInitialization<T> : IDisposable
             throw new NotSupportedException("This initialization reads every point in order, which no process of a distributed fit can: it must sum over the data instead (ModelInitialization.Sum).");
         }
 
-        _data.ForEachTile(TilePoints, action, CancellationToken);
+        if (_imputed is null)
+        {
+            _data.ForEachTile(TilePoints, action, CancellationToken);
+            return;
+        }
+
+        _data.ForEachTile(TilePoints, (in DataTile<T> tile) =>
+        {
+            if (TileSumModel<T>.ImputedTile(tile, _imputed, ref _imputedBuffer) is { } complete)
+            {
+                action(complete.Tile);
+            }
+            else
+            {
+                action(tile);
+            }
+        }, CancellationToken);
     }
 
     /// <summary>
@@ -91,7 +120,7 @@ public sealed class ModelInitialization<T> : IDisposable
         ArgumentNullException.ThrowIfNull(action);
         if (!_sums.TryGetValue(totals.Layout, out var sum))
         {
-            var model = new TileSumModel<T>(totals.Layout, _data.Features);
+            var model = new TileSumModel<T>(totals.Layout, _data.Features) { Imputed = _imputed };
             sum = (model, new PassEngine<T>(model, _data, 1, _exchange));
             _sums.Add(totals.Layout, sum);
         }

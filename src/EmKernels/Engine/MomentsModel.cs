@@ -32,8 +32,12 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
 
     public int FreeParameterCount => 0;
 
-    public StatisticsLayout StatisticsLayout { get; } = new(
-        "data-moments/2", new StatisticsBlock("weight", 3), new StatisticsBlock("first-moments", 2 * features), new StatisticsBlock("second-moments", 3 * features));
+    public StatisticsLayout StatisticsLayout { get; } = validator.AllowsMissingValues
+        ? new("data-moments-missing/1", new StatisticsBlock("weight", 3), new StatisticsBlock("first-moments", 2 * features), new StatisticsBlock("second-moments", 3 * features), new StatisticsBlock("observed-weight", features))
+        : new("data-moments/2", new StatisticsBlock("weight", 3), new StatisticsBlock("first-moments", 2 * features), new StatisticsBlock("second-moments", 3 * features));
+
+    /// <summary>Whether NaN entries are missing values (the model marginalises them): each feature's sums and weight then cover its observed entries.</summary>
+    public bool Missing { get; } = validator.AllowsMissingValues;
 
     public int ParameterLength => 0;
 
@@ -121,9 +125,42 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
         int d = Features;
         Span<double> first = sums.Slice(3, 2 * d);
         Span<double> second = sums.Slice(3 + 2 * d, 3 * d);
+        Span<double> observed = Missing ? sums.Slice(3 + 5 * d, d) : default;
         for (int f = 0; f < d; f++)
         {
             ReadOnlySpan<T> feature = tile.Feature(f);
+            if (Missing && HasMissing(feature))
+            {
+                // The feature's observed entries only, value by value (a tile with missing entries is the exception).
+                double weight = 0;
+                for (int i = 0; i < feature.Length; i++)
+                {
+                    weight += T.IsNaN(feature[i]) ? 0 : double.CreateTruncating(tile.Weight(i)) * WeightFactor.First * WeightFactor.Second;
+                }
+
+                observed[f] += weight;
+                if (Centre is null)
+                {
+                    FirstMomentsScalar(tile, feature, out double exactPlain, out double down);
+                    first[f] += exactPlain;
+                    first[d + f] += down;
+                }
+                else
+                {
+                    SecondMomentsScalar(tile, feature, Centre[f], out double exactPlain, out double down, out double up);
+                    second[f] += exactPlain;
+                    second[d + f] += down;
+                    second[2 * d + f] += up;
+                }
+
+                continue;
+            }
+
+            if (Missing)
+            {
+                observed[f] += total;
+            }
+
             if (Centre is null)
             {
                 double plain = Reductions.WeightedSum(feature, weights);
@@ -174,6 +211,11 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
         down = 0;
         for (int i = 0; i < feature.Length; i++)
         {
+            if (T.IsNaN(feature[i]))
+            {
+                continue; // a missing value (only where the model marginalises them: it validated the tile)
+            }
+
             double w = double.CreateTruncating(tile.Weight(i)) * WeightFactor.First * WeightFactor.Second;
             double x = double.CreateTruncating(feature[i]);
             plain += w * x;
@@ -191,6 +233,11 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
         up = 0;
         for (int i = 0; i < feature.Length; i++)
         {
+            if (T.IsNaN(feature[i]))
+            {
+                continue;
+            }
+
             double w = double.CreateTruncating(tile.Weight(i)) * WeightFactor.First * WeightFactor.Second;
             double x = double.CreateTruncating(feature[i]);
             double centred = double.CreateTruncating(feature[i] - centreT); // as the frame forms it
@@ -200,6 +247,19 @@ internal sealed class MomentsModel<T>(int features, IExpectationMaximizationMode
             down += w * xDown * xDown;
             up += w * xUp * xUp;
         }
+    }
+
+    private static bool HasMissing(ReadOnlySpan<T> feature)
+    {
+        foreach (T value in feature)
+        {
+            if (T.IsNaN(value))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     public bool Maximize(SufficientStatistics statistics, MaximizationContext context) => false;

@@ -12,6 +12,11 @@ internal sealed class TileSumModel<T>(StatisticsLayout layout, int features) : I
 {
     public TileStatistics<T>? Action { get; set; }
 
+    /// <summary>Per feature, the value a missing (NaN) entry is replaced by before the action sees its tile; null: none.</summary>
+    public T[]? Imputed { get; set; }
+
+    private T[] _buffer = [];
+
     public int Features { get; } = features;
 
     public int FreeParameterCount => 0;
@@ -59,7 +64,14 @@ internal sealed class TileSumModel<T>(StatisticsLayout layout, int features) : I
         pointObjectives.Clear();
         if (statistics is not null)
         {
-            Action!(tile, statistics);
+            if (Imputed is { } imputed && ImputedTile(tile, imputed, ref _buffer) is { } complete)
+            {
+                Action!(complete.Tile, statistics);
+            }
+            else
+            {
+                Action!(tile, statistics);
+            }
         }
 
         return 0;
@@ -68,4 +80,50 @@ internal sealed class TileSumModel<T>(StatisticsLayout layout, int features) : I
     public bool Maximize(SufficientStatistics statistics, MaximizationContext context) => false;
 
     public double ObjectiveCorrection() => 0;
+
+    /// <summary>The tile with its NaN entries replaced by <paramref name="imputed"/> (in <paramref name="buffer"/>), or null when it has none.</summary>
+    internal static CompleteTile? ImputedTile(in DataTile<T> tile, T[] imputed, ref T[] buffer)
+    {
+        int d = tile.Features, n = tile.Points;
+        bool any = false;
+        for (int f = 0; f < d && !any; f++)
+        {
+            foreach (T value in tile.Feature(f))
+            {
+                if (T.IsNaN(value))
+                {
+                    any = true;
+                    break;
+                }
+            }
+        }
+
+        if (!any)
+        {
+            return null;
+        }
+
+        if (buffer.Length < d * n)
+        {
+            buffer = new T[Math.Max(d * n, 4096)];
+        }
+
+        for (int f = 0; f < d; f++)
+        {
+            ReadOnlySpan<T> feature = tile.Feature(f);
+            Span<T> target = buffer.AsSpan(f * n, n);
+            for (int i = 0; i < n; i++)
+            {
+                target[i] = T.IsNaN(feature[i]) ? imputed[f] : feature[i];
+            }
+        }
+
+        return new CompleteTile(buffer, d, n, tile.Start, tile.SampleWeights.ToArray(), tile.Labels.ToArray());
+    }
+
+    /// <summary>A copy of a tile without missing values.</summary>
+    internal sealed class CompleteTile(T[] values, int features, int points, long start, T[] weights, int[] labels)
+    {
+        public DataTile<T> Tile => new(values.AsSpan(0, features * points), features, points, points, start, weights, labels);
+    }
 }

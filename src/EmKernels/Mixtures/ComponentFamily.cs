@@ -126,6 +126,9 @@ public abstract class ComponentFamily<T>
     /// </summary>
     internal bool FromInitialResponsibilities { get; set; }
 
+    /// <summary>Whether the family marginalises missing values (NaN entries); false by default (<see cref="IExpectationMaximizationModel{T}.AllowsMissingValues"/>).</summary>
+    public virtual bool AllowsMissingValues => false;
+
     /// <summary>
     /// How many passes over the initial responsibilities (k-means labels, random responsibilities) an initialization
     /// makes, each an accumulation of <see cref="Accumulate"/> under the parameters the previous one left and an M-step:

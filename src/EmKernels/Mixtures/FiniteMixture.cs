@@ -146,6 +146,9 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>, IMonteCarloModel<T>
     public int FreeParameterCount => Family.FreeParameterCount + Components - 1;
 
     /// <inheritdoc/>
+    public bool AllowsMissingValues => Family.AllowsMissingValues;
+
+    /// <inheritdoc/>
     public StatisticsLayout StatisticsLayout => _monteCarloSamples == 0
         ? Family.StatisticsLayout
         : _monteCarloLayout ??= new StatisticsLayout(Family.StatisticsLayout.Kind + "+monte-carlo", [.. Family.StatisticsLayout.Blocks, new StatisticsBlock("monte-carlo-variance", 1)]);

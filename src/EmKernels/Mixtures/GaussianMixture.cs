@@ -149,7 +149,19 @@ public sealed class GaussianMixture<T>
             throw new ArgumentException(e.Message, "options.Prior", e);
         }
 
-        var mixture = new FiniteMixture<T>(family, o.Initialization switch
+        if (!Enum.IsDefined(o.MissingValues))
+        {
+            throw new ArgumentException($"Unknown missing-value handling {o.MissingValues}.", "options.MissingValues");
+        }
+
+        bool marginalize = o.MissingValues == MissingValues.Marginalize;
+        if (marginalize && (o.Prior is not null || o.Parameterization is not null))
+        {
+            throw new ArgumentException("Missing values are marginalised for the four covariance types without a prior or a parameterization.", "options.MissingValues");
+        }
+
+        ComponentFamily<T> used = marginalize ? new MarginalGaussianComponents<T>(family) : family;
+        var mixture = new FiniteMixture<T>(used, o.Initialization switch
         {
             GaussianMixtureInitialization.RandomResponsibilities => MixtureInitialization.RandomResponsibilities,
             GaussianMixtureInitialization.RandomPoints => MixtureInitialization.RandomPoints,
@@ -175,11 +187,13 @@ public sealed class GaussianMixture<T>
             mixture.HoldComponent(j, held[j]);
         }
 
+        // The means and covariances as the mixture's family holds them (the Gaussian family, or the one that wraps it).
+        Span<double> means = used.Parameters[..(k * d)], covariances = used.Parameters[(k * d)..];
         if (warmStart is not null)
         {
             mixture.SetWeights(warmStart.Weights);
-            warmStart.Means.CopyTo(family.Means);
-            warmStart.Covariances.CopyTo(family.Covariances);
+            warmStart.Means.CopyTo(means);
+            warmStart.Covariances.CopyTo(covariances);
             family.CovarianceScaleExponent = warmStart.CovarianceScaleExponent;
             mixture.Initialization = MixtureInitialization.Current;
         }
@@ -195,13 +209,13 @@ public sealed class GaussianMixture<T>
 
             if (given.Means is not null)
             {
-                given.Means.CopyTo(family.Means);
+                given.Means.CopyTo(means);
                 mask.AsSpan(k, k * d).Fill(true);
             }
 
             if (given.Covariances is not null)
             {
-                given.Covariances.CopyTo(family.Covariances);
+                given.Covariances.CopyTo(covariances);
                 mask.AsSpan(k + k * d).Fill(true);
             }
 

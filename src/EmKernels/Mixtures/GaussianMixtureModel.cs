@@ -39,10 +39,101 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     /// <summary>The fitted model of a Gaussian mixture the engine fitted.</summary>
     internal static GaussianMixtureModel<T> Fitted(FiniteMixture<T> mixture, ExpectationMaximizationResult result)
     {
-        var family = (GaussianComponents<T>)mixture.Family;
+        var marginal = mixture.Family as MarginalGaussianComponents<T>;
+        GaussianComponents<T> family = marginal?.Gaussian ?? (GaussianComponents<T>)mixture.Family;
         return new GaussianMixtureModel<T>(
             family.CovarianceType, mixture.Components, mixture.Features, mixture.Weights.ToArray(), family.Means.ToArray(), family.Covariances.ToArray(), FitRecord.Of(result, family.Prior is null ? 0 : mixture.ObjectiveCorrection()), family.CovarianceScaleExponent,
-            (family as ParsimoniousComponents<T>)?.Model);
+            (family as ParsimoniousComponents<T>)?.Model)
+        {
+            MissingValues = marginal is null ? MissingValues.Reject : MissingValues.Marginalize,
+        };
+    }
+
+    /// <summary>Whether the model evaluates data with missing values (NaN entries) by marginalising them (as it was fitted).</summary>
+    public MissingValues MissingValues { get; init; }
+
+    /// <summary>
+    /// The data with their missing values (NaN entries) replaced by their conditional means given each row's observed entries,
+    /// E[x_h | x_o] = Σ_k p(k | x_o) (μ_k,h + Σ_k,ho Σ_k,oo⁻¹ (x_o − μ_k,o)), and the conditional variances of those entries
+    /// (0 for observed ones): the completed table of a model fitted with <see cref="MissingValues.Marginalize"/>.
+    /// </summary>
+    /// <param name="data">N × D values, row-major, NaN where missing (every row with an observed value).</param>
+    /// <param name="points">N.</param>
+    /// <returns>N × D conditional means and N × D conditional variances, row-major.</returns>
+    /// <exception cref="ArgumentException">The data do not fit the model, or a row has no observed value.</exception>
+    public (double[] Values, double[] Variances) Impute(ReadOnlySpan<T> data, int points)
+    {
+        int d = Features, k = Components;
+        if ((long)points * d != data.Length)
+        {
+            throw new ArgumentException($"The data hold {data.Length} values; {points} points of {d} features are {(long)points * d}.", nameof(data));
+        }
+
+        var marginal = new MarginalGaussianComponents<T>(CreateFamily(this));
+        double[] logWeights = Weights.ToArray().Select(w => Math.Log(w)).ToArray();
+        marginal.PrepareExpectation(logWeights, reshift: true);
+        double[] values = new double[points * d], variances = new double[points * d];
+        double[] x = new double[d], mean = new double[k * d], covariance = new double[d * d], second = new double[d], log = new double[k];
+        for (int n = 0; n < points; n++)
+        {
+            int observed = 0;
+            for (int f = 0; f < d; f++)
+            {
+                x[f] = double.CreateTruncating(data[(n * d) + f]);
+                observed += double.IsNaN(x[f]) ? 0 : 1;
+                if (double.IsInfinity(x[f]))
+                {
+                    throw new ArgumentException($"The data contain {x[f]} at row {n}, column {f}; every value must be finite or missing (NaN).", nameof(data));
+                }
+            }
+
+            if (observed == 0)
+            {
+                throw new ArgumentException($"Row {n} has no observed value; a row needs at least one.", nameof(data));
+            }
+
+            Array.Clear(second);
+            double max = double.NegativeInfinity;
+            for (int j = 0; j < k; j++)
+            {
+                log[j] = logWeights[j] + marginal.ConditionalMoments(x, j, mean.AsSpan(j * d, d), covariance);
+                max = Math.Max(max, log[j]);
+            }
+
+            double total = 0;
+            for (int j = 0; j < k; j++)
+            {
+                log[j] = Math.Exp(log[j] - max);
+                total += log[j];
+            }
+
+            for (int j = 0; j < k; j++)
+            {
+                double r = log[j] / total;
+                marginal.ConditionalMoments(x, j, mean.AsSpan(j * d, d), covariance);
+                for (int f = 0; f < d; f++)
+                {
+                    double m = mean[(j * d) + f];
+                    values[(n * d) + f] += r * m;
+                    second[f] += r * (covariance[(f * d) + f] + (m * m));
+                }
+            }
+
+            for (int f = 0; f < d; f++)
+            {
+                if (!double.IsNaN(x[f]))
+                {
+                    values[(n * d) + f] = x[f];
+                    variances[(n * d) + f] = 0;
+                }
+                else
+                {
+                    variances[(n * d) + f] = Math.Max(second[f] - (values[(n * d) + f] * values[(n * d) + f]), 0);
+                }
+            }
+        }
+
+        return (values, variances);
     }
 
     /// <summary>
@@ -245,7 +336,8 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     /// <inheritdoc/>
     public override FiniteMixture<T> ToFiniteMixture()
     {
-        GaussianComponents<T> family = CreateFamily(this);
+        GaussianComponents<T> gaussian = CreateFamily(this);
+        ComponentFamily<T> family = MissingValues == MissingValues.Marginalize ? new MarginalGaussianComponents<T>(gaussian) : gaussian;
         var mixture = new FiniteMixture<T>(family, MixtureInitialization.Current);
         mixture.SetWeights(Weights);
         return mixture;

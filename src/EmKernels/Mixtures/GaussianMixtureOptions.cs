@@ -2,6 +2,19 @@ using EmKernels.Engine;
 
 namespace EmKernels.Mixtures;
 
+/// <summary>What a fit does with NaN entries of the data.</summary>
+public enum MissingValues
+{
+    /// <summary>A NaN is invalid data: the fit stops with an error naming its row and column (the default).</summary>
+    Reject,
+
+    /// <summary>
+    /// NaN entries are missing values, marginalised: each point's E-step uses its observed entries, and the M-step the
+    /// conditional expectations of the missing ones given the observed (Ghahramani and Jordan 1994).
+    /// </summary>
+    Marginalize,
+}
+
 /// <summary>How a Gaussian mixture fit chooses its starting parameters.</summary>
 public enum GaussianMixtureInitialization
 {
@@ -54,6 +67,12 @@ public sealed record GaussianMixtureOptions
     /// and the BIC/AIC stay the log-likelihood's. <see cref="RegCovar"/> is still added (set it to 0 for mclust's estimates).
     /// </summary>
     public GaussianPrior? Prior { get; init; }
+
+    /// <summary>
+    /// What the fit does with NaN entries: refuse them (the default), or marginalise them as missing values (every covariance
+    /// type; no prior or parameterization). The fitted model then evaluates and imputes data with missing values too.
+    /// </summary>
+    public MissingValues MissingValues { get; init; } = MissingValues.Reject;
 
     /// <summary>
     /// One of mclust's covariance parameterizations Σ_k = λ_k D_k A_k D_kᵀ (<see cref="ParsimoniousModel"/>: EII … VVV, and E, V

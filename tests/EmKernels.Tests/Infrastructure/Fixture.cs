@@ -89,7 +89,8 @@ public sealed class Fixture
     /// <summary>An integer array at the top level.</summary>
     public int[] Integers(string key) => Root.GetProperty(key).EnumerateArray().Select(e => e.GetInt32()).ToArray();
 
-    private static double[] Numbers(JsonElement array) => array.EnumerateArray().Select(e => e.GetDouble()).ToArray();
+    /// <summary>The numbers of an array; a null element (a missing value of gaussian-mixture-missing) is NaN.</summary>
+    private static double[] Numbers(JsonElement array) => array.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Null ? double.NaN : e.GetDouble()).ToArray();
 }
 
 /// <summary>Compares arrays as FORMAT.md §7 says and remembers the worst |diff| / allowed.</summary>
