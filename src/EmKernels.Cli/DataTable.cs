@@ -41,10 +41,10 @@ internal sealed class DataTable
     public string Locate(int row) => _locate(row);
 
     /// <summary>Reads FILE (by content: .npy, Parquet, else CSV with the separator detected); null means the embedded Old Faithful data.</summary>
-    public static DataTable Read(string? path, TextWriter? notes = null)
+    public static DataTable Read(string? path, TextWriter? notes = null, bool missing = false)
     {
-        using FileDataSource<double> source = path is null ? Embedded() : DataFiles.Open(path, notes);
-        return Materialize(source, path ?? EmbeddedName);
+        using FileDataSource<double> source = path is null ? Embedded() : DataFiles.Open(path, notes, missing);
+        return Materialize(source, path ?? EmbeddedName, missing);
     }
 
     /// <summary>The embedded data set as a CSV source.</summary>
@@ -111,7 +111,7 @@ internal sealed class DataTable
     }
 
     /// <summary>Every row of the source in memory, row-major, checked finite.</summary>
-    public static DataTable Materialize<T>(FileDataSource<T> source, string name)
+    public static DataTable Materialize<T>(FileDataSource<T> source, string name, bool missing = false)
         where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {
         int d = source.Features;
@@ -159,7 +159,7 @@ internal sealed class DataTable
         string[] columns = source.Columns.Select(j => source.ColumnNames[j]).ToArray();
         for (int i = 0; i < values.Length; i++)
         {
-            if (!double.IsFinite(values[i]))
+            if (!double.IsFinite(values[i]) && !(missing && double.IsNaN(values[i])))
             {
                 throw new UsageException($"{name}, {locate(i / d)}, column '{Quoted.Of(columns[i % d])}': {values[i].ToString(CultureInfo.InvariantCulture)} is not a finite number; missing values are not supported.");
             }

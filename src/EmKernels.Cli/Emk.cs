@@ -90,6 +90,7 @@ internal static class Emk
         root.Add(PredictCommand(terminal));
         root.Add(ScoreCommand(terminal));
         root.Add(SampleCommand(terminal));
+        root.Add(ImputeCommand(terminal));
         root.Add(SelectCommand(terminal));
         root.Add(LatentCommands.FactorAnalysis(terminal));
         root.Add(LatentCommands.Regression(terminal));
@@ -118,6 +119,12 @@ internal static class Emk
         var stepOffset = new Option<double>("--t0") { Description = "Online: t0 of the step sizes (≥ 0).", DefaultValueFactory = _ => 1 };
         var epochs = new Option<int>("--epochs") { Description = "Online: passes over the data, in all (with --resume: the new total).", DefaultValueFactory = _ => 1 };
         var resume = new Option<string?>("--resume") { Description = "Online: continue the fit saved in this model file (its options; --epochs sets the new total), bitwise as if it had not stopped." };
+        var missing = new Option<string>("--missing")
+        {
+            Description = "What NaN (and a CSV's empty, NA and NaN cells) are: reject (an error, the default), or marginalize (missing values: EM on each row's observed entries; Gaussian).",
+            DefaultValueFactory = _ => "reject",
+        };
+        missing.AcceptOnlyFromAmong("reject", "marginalize");
         var monteCarlo = new Option<string?>("--monte-carlo")
         {
             Description = "Monte-Carlo EM: estimate each E-step from S draws per point, S growing from S1 by GROWTH per iteration up to MAX (S1[:GROWTH[:MAX]], default growth 1.25, max 10000).",
@@ -135,7 +142,7 @@ internal static class Emk
         var weightConcentration = new Option<double?>("--weight-concentration") { Description = "Bayesian: γ of the weight prior (default 1/K)." };
         var meanPrecision = new Option<double?>("--mean-precision") { Description = "Bayesian: β₀, how many points the prior mean counts as (default 1)." };
         var degreesOfFreedom = new Option<double?>("--dof") { Description = "Bayesian: ν₀ of the Wishart prior, > D − 1 (default D)." };
-        foreach (Option option in (Option[])[components, covariance, outputPath, plot, plotColumns, outOfCore, memoryBudget, online, batchSize, kappa, stepOffset, epochs, resume, bayesian, weightConcentration, meanPrecision, degreesOfFreedom, initFrom, distributed, monteCarlo])
+        foreach (Option option in (Option[])[components, covariance, outputPath, plot, plotColumns, outOfCore, memoryBudget, online, batchSize, kappa, stepOffset, epochs, resume, bayesian, weightConcentration, meanPrecision, degreesOfFreedom, initFrom, distributed, monteCarlo, missing])
         {
             command.Add(option);
         }
@@ -164,6 +171,7 @@ internal static class Emk
                 MeanPrecision = parse.GetValue(meanPrecision),
                 DegreesOfFreedom = parse.GetValue(degreesOfFreedom),
                 MonteCarlo = parse.GetValue(monteCarlo),
+                Missing = parse.GetValue(missing) == "marginalize",
             };
             if (!settings.Online && (Given(parse, batchSize) || Given(parse, kappa) || Given(parse, stepOffset) || Given(parse, epochs)))
             {
@@ -195,6 +203,11 @@ internal static class Emk
             if (plotPath is null && parse.GetValue(plotColumns) is not null)
             {
                 throw new UsageException("--plot-columns needs --plot FILE.svg.");
+            }
+
+            if (plotPath is not null && settings.Missing)
+            {
+                throw new UsageException("--plot draws complete points; a fit with --missing marginalize has incomplete ones.");
             }
 
             if (parse.GetValue(memoryBudget) is < 1)
@@ -278,7 +291,7 @@ internal static class Emk
             throw new UsageException("--out-of-core streams one shared FILE; with one file per process ({rank}) each process holds its shard in memory.");
         }
 
-        using FileDataSource<T> file = DataFiles.Open<T>(path, notes);
+        using FileDataSource<T> file = DataFiles.Open<T>(path, notes, settings.Missing);
         using FileDataSource<T> chosen = settings.Columns is null
             ? file.WithColumns(file.Columns)
             : file.WithColumns(settings.Columns.Split(',').Select(c => DataTable.ColumnIndex(file.ColumnNames, c.Trim(), path)).ToArray());
@@ -386,6 +399,39 @@ internal static class Emk
                 foreach (double score in scores)
                 {
                     writer.WriteLine(R(score));
+                }
+            });
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command ImputeCommand(Terminal terminal)
+    {
+        var command = new Command("impute", "Complete FILE's missing values (empty, NA or NaN cells) with their conditional means under a Gaussian model fitted with --missing marginalize (CSV: the model's columns; with --variances, their conditional variances after them).");
+        var inputs = new ModelInputs(command);
+        var variances = new Option<bool>("--variances") { Description = "Also write each value's conditional variance (0 where observed)." };
+        command.Add(variances);
+        command.SetAction(parse =>
+        {
+            string modelPath = parse.GetValue(inputs.Model)!;
+            ModelFile stored = ModelFile.Read(modelPath);
+            if (stored.Model != "gaussian" || stored.Factors is not null || stored.Variational is not null)
+            {
+                throw new UsageException($"{modelPath}: emk impute takes a Gaussian mixture (of the full, tied, diag or spherical type, or one of mclust's).");
+            }
+
+            DataTable data = ModelColumns(DataTable.Read(parse.GetValue(inputs.File), terminal.Notes, missing: true), stored, parse.GetValue(inputs.Columns));
+            (double[] values, double[] variance) = UsageErrors.Of(data.Source, () => stored.GaussianInDouble().Impute(data.Values, data.Rows));
+            bool withVariances = parse.GetValue(variances);
+            int d = data.Columns.Length;
+            OutputFile.WriteText(parse.GetValue(inputs.Output), terminal.Out, writer =>
+            {
+                writer.WriteLine(string.Join(",", withVariances ? [.. stored.Columns, .. stored.Columns.Select(c => $"var {c}")] : stored.Columns));
+                for (int n = 0; n < data.Rows; n++)
+                {
+                    IEnumerable<string> row = values.Skip(n * d).Take(d).Select(R);
+                    writer.WriteLine(string.Join(",", withVariances ? row.Concat(variance.Skip(n * d).Take(d).Select(R)) : row));
                 }
             });
             return 0;
@@ -762,7 +808,7 @@ internal static class Emk
         public (ModelFile Model, DataTable Data) Read(ParseResult parse, TextWriter notes)
         {
             ModelFile model = ModelFile.Read(parse.GetValue(Model)!);
-            return (model, ModelColumns(DataTable.Read(parse.GetValue(File), notes), model, parse.GetValue(Columns)));
+            return (model, ModelColumns(DataTable.Read(parse.GetValue(File), notes, model.Options.Missing), model, parse.GetValue(Columns)));
         }
     }
 

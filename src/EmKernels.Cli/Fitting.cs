@@ -22,6 +22,9 @@ internal sealed record FitSettings
 
     public int Components { get; init; } = 2;
 
+    /// <summary>Whether NaN (and a CSV's empty, NA and NaN cells) are missing values, marginalised (--missing marginalize).</summary>
+    public bool Missing { get; init; }
+
     /// <summary>Monte-Carlo EM's schedule S₁[:g[:max]] (--monte-carlo), or null for exact EM.</summary>
     public string? MonteCarlo { get; init; }
 
@@ -191,6 +194,8 @@ internal sealed record FitSettings
         Require(!Online || Restarts == 1, "--n-init is for batch EM; an online fit runs once.");
         Require(StartFrom is null || (!Online && Bayesian is null), "--init-from starts batch EM of a mixture; not --online or --bayesian fits.");
         Require(MonteCarlo is null || (!Online && Bayesian is null), "--monte-carlo estimates batch EM's E-step by sampling; not --online or --bayesian fits.");
+        Require(!Missing || (Model == "gaussian" && Factors is null && Parameterization is null && !Prior && Bayesian is null && !Online),
+            "--missing marginalize is for batch EM of Gaussian mixtures of the full, tied, diag and spherical types (no --prior, --bayesian or --online).");
         MonteCarloSchedule();
     }
 
@@ -245,6 +250,7 @@ internal sealed record FitSettings
         Nu = Model == "t" ? Nu : null,
         NuEstimate = Model == "t" ? NuEstimate : null,
         MonteCarlo = MonteCarlo,
+        Missing = Missing ? "marginalize" : null,
         Components = Components,
         Columns = Columns,
         MaxIterations = MaxIterations,
@@ -288,6 +294,7 @@ internal sealed record FitSettings
             Nu = model == "t" ? Value(o.Nu, "nu") : 10,
             NuEstimate = model == "t" ? o.NuEstimate ?? "per-component" : "per-component",
             MonteCarlo = o.MonteCarlo,
+            Missing = o.Missing == "marginalize",
             Components = Value(o.Components, "components"),
             Columns = o.Columns,
             MaxIterations = Value(o.MaxIterations, "max_iter"),
@@ -459,6 +466,8 @@ internal static class Fitter
                 ? new Latent.FactorAnalyzerComponents<T>(s.Components, features, factors, Latent.FactorNoise.Diagonal, s.RegCovar)
                 : s.Parameterization is { } parameterization
                     ? ParsimoniousFamily<T>(parameterization, s.Components, features, s.RegCovar)
+                    : s.Missing
+                    ? new MarginalGaussianComponents<T>(GaussianComponents<T>.Create(s.Covariance, s.Components, features, s.RegCovar))
                     : GaussianComponents<T>.Create(s.Covariance, s.Components, features, s.RegCovar);
         return new FiniteMixture<T>(family, s.InitName switch
         {
@@ -495,6 +504,11 @@ internal static class Fitter
             start.Means.CopyTo(t.Means);
             start.Parameters.CopyTo(t.Scales);
             (start.DegreesOfFreedom ?? []).CopyTo(t.DegreesOfFreedom);
+        }
+        else if (mixture.Family is MarginalGaussianComponents<T> marginal)
+        {
+            start.Means.CopyTo(marginal.Means);
+            start.Parameters.CopyTo(marginal.Covariances);
         }
         else if (mixture.Family is GaussianComponents<T> gaussian)
         {
@@ -597,7 +611,7 @@ internal static class Fitter
             converged, iterations, n, source, clock.Elapsed) { MonteCarlo = monteCarlo };
         var family = model.Family;
         var factor = family as Latent.FactorAnalyzerComponents<T>;
-        var classic = family as GaussianComponents<T>;
+        var classic = family as GaussianComponents<T> ?? (family as MarginalGaussianComponents<T>)?.Gaussian;
         var t = family as StudentTComponents<T>;
         var file = new ModelFile
         {
@@ -698,6 +712,7 @@ internal static class Fitter
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         bool discrete = !s.Continuous;
+        bool missing = s.Missing;
         DiscreteDistribution distribution = discrete ? Names.Distribution(s.Model) : default;
         int trials = s.Trials ?? 1;
         int d = file.Features;
@@ -713,9 +728,14 @@ internal static class Fitter
                 {
                     double v = double.CreateTruncating(buffer[j * count + i]);
                     string where = "";
+                    if (missing && double.IsNaN(v))
+                    {
+                        continue; // a missing value, marginalised
+                    }
+
                     if (!double.IsFinite(v))
                     {
-                        where = "is not a finite number; missing values are not supported.";
+                        where = missing ? "is not a finite number." : "is not a finite number; missing values are not supported (--missing marginalize marginalises them).";
                     }
                     else if (discrete && !DiscreteOutcomes.IsValid(v, distribution, categories, trials))
                     {

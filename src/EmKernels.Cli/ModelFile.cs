@@ -231,6 +231,8 @@ internal sealed record ModelFile
             ? DiscreteMixtureModel<T>.FromParameters(Names.Distribution(Model), Features, Weights, Parameters, Categories, Trials)
             : Factors is not null
                 ? Factor<T>()
+                : Options.Missing
+                ? GaussianMixtureModel<T>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent, Parameterization).WithMissingValues(MissingValues.Marginalize)
                 : GaussianMixtureModel<T>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent, Parameterization);
         return new Mixture<T>(model);
     }
@@ -529,6 +531,10 @@ internal sealed class OptionsDocument
 
     [JsonPropertyName("smoothing")]
     public double? Smoothing { get; set; }
+
+    [JsonPropertyName("missing")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Missing { get; set; }
 
     [JsonPropertyName("monte_carlo")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

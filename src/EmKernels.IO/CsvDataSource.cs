@@ -103,14 +103,27 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
     /// <returns>The source; dispose it to close the file.</returns>
     /// <exception cref="DataFormatException">The file is not a table of finite numbers (the message names the line and column).</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static CsvDataSource<T> Open(string path, char? separator = null, IReadOnlyList<int>? columns = null)
+    public static CsvDataSource<T> Open(string path, char? separator = null, IReadOnlyList<int>? columns = null) => Open(path, separator, columns, missingValues: false);
+
+    /// <summary>
+    /// Opens and indexes a CSV file; with <paramref name="missingValues"/>, an empty cell, <c>NA</c> or <c>NaN</c> (any case) is a
+    /// missing value, read as NaN (for models that marginalise them); infinities stay refused.
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="separator">The separator, or null to detect it.</param>
+    /// <param name="columns">0-based columns to deliver, in that order, or null for all.</param>
+    /// <param name="missingValues">Whether missing cells are read as NaN rather than refused.</param>
+    /// <returns>The source; dispose it to close the file.</returns>
+    /// <exception cref="DataFormatException">The file is not a table of finite numbers or missing values (the message names the line and column).</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static CsvDataSource<T> Open(string path, char? separator, IReadOnlyList<int>? columns, bool missingValues)
     {
         ArgumentNullException.ThrowIfNull(path);
         SafeFileHandle file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         try
         {
             separator ??= path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase) ? '\t' : null;
-            return Index(new Bytes(file, null), path, separator, columns);
+            return Index(new Bytes(file, null), path, separator, columns, missingValues);
         }
         catch
         {
@@ -130,12 +143,17 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
     {
         ArgumentNullException.ThrowIfNull(content);
         ArgumentNullException.ThrowIfNull(name);
-        return Index(new Bytes(null, content), name, separator, columns);
+        return Index(new Bytes(null, content), name, separator, columns, missing: false);
     }
 
     /// <inheritdoc/>
     public override FileDataSource<T> WithColumns(IReadOnlyList<int> columns) =>
-        new CsvDataSource<T>(_bytes, Name, _separator, _names, _skipped, CheckColumns(columns, _names.Length, Name), _offsets, _lines, _firstRows, _rows, _end, owner: false);
+        new CsvDataSource<T>(_bytes, Name, _separator, _names, _skipped, CheckColumns(columns, _names.Length, Name), _offsets, _lines, _firstRows, _rows, _end, owner: false) { _missing = _missing };
+
+    /// <summary>Whether missing cells (empty, NA, NaN) are read as NaN.</summary>
+    public bool MissingValues => _missing;
+
+    private bool _missing;
 
     /// <inheritdoc/>
     public override string Locate(long row) => $"line {LineOf(row)}";
@@ -287,7 +305,7 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
             int j = column - _skipped;
             if (j >= 0 && j < row.Length)
             {
-                row[j] = Number(cell, Name, line, _names[j]);
+                row[j] = Number(cell, Name, line, _names[j], _missing);
             }
 
             column++;
@@ -303,7 +321,7 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         }
     }
 
-    private static CsvDataSource<T> Index(Bytes bytes, string name, char? givenSeparator, IReadOnlyList<int>? columns)
+    private static CsvDataSource<T> Index(Bytes bytes, string name, char? givenSeparator, IReadOnlyList<int>? columns, bool missing)
     {
         long length = bytes.Length;
         var offsets = new List<long>();
@@ -415,7 +433,7 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
                 ReadOnlySpan<byte> cell = NextCell(content, ref cellPosition, separator, name, lineNumber, out bool more);
                 if (count >= skipped && count - skipped < names.Length)
                 {
-                    Number(cell, name, lineNumber, names[count - skipped]);
+                    Number(cell, name, lineNumber, names[count - skipped], missing);
                 }
 
                 count++;
@@ -439,7 +457,7 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         }
 
         int[] selected = columns is null ? Enumerable.Range(0, names.Length).ToArray() : CheckColumns(columns, names.Length, name);
-        return new CsvDataSource<T>(bytes, name, separator, names, skipped, selected, [.. offsets], [.. lines], [.. firstRows], rows, length);
+        return new CsvDataSource<T>(bytes, name, separator, names, skipped, selected, [.. offsets], [.. lines], [.. firstRows], rows, length) { _missing = missing };
     }
 
     private static bool IsSkipped(ReadOnlySpan<byte> content)
@@ -562,8 +580,13 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         }
     }
 
-    private static double Number(ReadOnlySpan<byte> cell, string name, long line, string column)
+    private static double Number(ReadOnlySpan<byte> cell, string name, long line, string column, bool missing)
     {
+        if (missing && (cell.IsEmpty || Ascii.EqualsIgnoreCase(cell, "NA"u8) || Ascii.EqualsIgnoreCase(cell, "NaN"u8)))
+        {
+            return double.NaN;
+        }
+
         if (cell.IsEmpty)
         {
             throw new DataFormatException($"{name}, line {line}, column '{Excerpt.Of(column)}': the cell is empty; missing values are not supported.");

@@ -5,7 +5,7 @@ namespace EmKernels.IO;
 
 /// <summary>
 /// A data source backed by a file: its columns have names, its rows have places in the file that messages
-/// can name, and it holds the file open until disposed. <see cref="Open"/> chooses the format by content.
+/// can name, and it holds the file open until disposed. <see cref="Open(string)"/> chooses the format by content.
 /// </summary>
 /// <typeparam name="T">float or double.</typeparam>
 public abstract class FileDataSource<T> : DataSource<T>, IDisposable
@@ -42,7 +42,18 @@ public abstract class FileDataSource<T> : DataSource<T>, IDisposable
     /// <returns>The source; dispose it to close the file.</returns>
     /// <exception cref="DataFormatException">The file cannot be read as a table of numbers (the message says where and why).</exception>
     /// <exception cref="IOException">The file cannot be opened.</exception>
-    public static FileDataSource<T> Open(string path)
+    public static FileDataSource<T> Open(string path) => Open(path, missingValues: false);
+
+    /// <summary>
+    /// Opens FILE by its content (.npy, Parquet, else CSV); with <paramref name="missingValues"/>, a CSV's empty, NA and NaN cells
+    /// are read as NaN (missing values; .npy and Parquet hold NaN as themselves).
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="missingValues">Whether missing CSV cells are read as NaN rather than refused.</param>
+    /// <returns>The source; dispose it to close the file.</returns>
+    /// <exception cref="DataFormatException">The file cannot be read as a table of numbers (the message says where and why).</exception>
+    /// <exception cref="IOException">The file cannot be opened.</exception>
+    public static FileDataSource<T> Open(string path, bool missingValues)
     {
         ArgumentNullException.ThrowIfNull(path);
         Span<byte> magic = stackalloc byte[6];
@@ -62,7 +73,7 @@ public abstract class FileDataSource<T> : DataSource<T>, IDisposable
             return ParquetDataSource<T>.Open(path);
         }
 
-        return CsvDataSource<T>.Open(path);
+        return CsvDataSource<T>.Open(path, null, null, missingValues);
     }
 
     /// <summary>Closes the file (a column view closes nothing).</summary>

@@ -90,6 +90,53 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void MissingValues_AreMarginalisedAndImputed_AsTheLibraryDoes()
+    {
+        // iris with a missing-value pattern: empty cells, NA and NaN all read as missing.
+        double[] data = Fixture.Load(FixturePath("iris-full-k3")).Data;
+        double[] withMissing = (double[])data.Clone();
+        var text = new StringBuilder("sl,sw,pl,pw\n");
+        var random = new Random(8);
+        string[] spellings = ["", "NA", "NaN"];
+        for (int i = 0; i < 150; i++)
+        {
+            int hidden = i % 4 == 0 ? random.Next(4) : -1;
+            if (hidden >= 0)
+            {
+                withMissing[(i * 4) + hidden] = double.NaN;
+            }
+
+            text.AppendLine(string.Join(",", Enumerable.Range(0, 4).Select(j => j == hidden ? spellings[i % 3] : data[(i * 4) + j].ToString("R", Invariant))));
+        }
+
+        string csv = PathOf("missing.csv");
+        File.WriteAllText(csv, text.ToString());
+        Assert.Contains("missing values are not supported", Run("fit", csv, "-k", "3").Error);
+
+        CliRun run = Run("fit", csv, "-k", "3", "--missing", "marginalize", "--seed", "2", "-o", PathOf("m.json"));
+        Assert.True(run.Exit == 0, run.Error);
+        var expected = new GaussianMixture<double>(new GaussianMixtureOptions { Components = 3, Seed = 2, MissingValues = MissingValues.Marginalize }).Fit(withMissing, 150, 4);
+        AssertModelEquals(expected, ReadModel(PathOf("m.json")));
+
+        CliRun imputed = Run("impute", PathOf("m.json"), csv, "--variances", "-o", PathOf("completed.csv"));
+        Assert.True(imputed.Exit == 0, imputed.Error);
+        string[] lines = Lines(File.ReadAllText(PathOf("completed.csv")));
+        Assert.Equal("sl,sw,pl,pw,var sl,var sw,var pl,var pw", lines[0]);
+        (double[] values, double[] variances) = expected.Impute(withMissing, 150);
+        for (int i = 0; i < 150; i++)
+        {
+            double[] row = lines[i + 1].Split(',').Select(c => double.Parse(c, Invariant)).ToArray();
+            Assert.Equal(values.AsSpan(i * 4, 4).ToArray(), row[..4]);
+            Assert.Equal(variances.AsSpan(i * 4, 4).ToArray(), row[4..]);
+        }
+
+        CliRun predicted = Run("predict", PathOf("m.json"), csv, "-o", PathOf("labels.csv"));
+        Assert.True(predicted.Exit == 0, predicted.Error);
+        Assert.Equal(expected.Predict(withMissing, 150), Lines(File.ReadAllText(PathOf("labels.csv"))).Skip(1).Select(l => int.Parse(l.Split(',')[0], Invariant)).ToArray());
+        Assert.Contains("--plot", Run("fit", csv, "--missing", "marginalize", "--plot", PathOf("p.svg")).Error);
+    }
+
+    [Fact]
     public void MonteCarloFitMatchesTheLibrary()
     {
         double[] data = Fixture.Load(FixturePath("faithful-full-k2")).Data;

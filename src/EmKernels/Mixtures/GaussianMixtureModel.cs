@@ -50,7 +50,27 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     }
 
     /// <summary>Whether the model evaluates data with missing values (NaN entries) by marginalising them (as it was fitted).</summary>
-    public MissingValues MissingValues { get; init; }
+    public MissingValues MissingValues { get; private init; }
+
+    /// <summary>
+    /// This model's parameters with another handling of missing values (for a model rebuilt from stored parameters by
+    /// <see cref="FromParameters"/>): the copy has no fit history.
+    /// </summary>
+    /// <param name="missingValues">How the copy evaluates NaN entries.</param>
+    /// <returns>A new model.</returns>
+    /// <exception cref="ArgumentException"><paramref name="missingValues"/> is unknown, or marginalisation is asked of a parameterization.</exception>
+    public GaussianMixtureModel<T> WithMissingValues(MissingValues missingValues)
+    {
+        if (!Enum.IsDefined(missingValues) || (missingValues == MissingValues.Marginalize && Parameterization is not null))
+        {
+            throw new ArgumentException($"{missingValues} is not a handling of missing values for this model.", nameof(missingValues));
+        }
+
+        return new GaussianMixtureModel<T>(CovarianceType, Components, Features, Weights.ToArray(), _means, _covariances, null, CovarianceScaleExponent, Parameterization)
+        {
+            MissingValues = missingValues,
+        };
+    }
 
     /// <summary>
     /// The data with their missing values (NaN entries) replaced by their conditional means given each row's observed entries,
