@@ -11,7 +11,7 @@ namespace EmKernels.Bench;
 /// the time being the median over iterations 2..M (from the fit's own per-iteration progress reports).
 /// <code>
 /// iterate --data FILE --n N --d D --k K --init INIT.json --iterations M
-///         [--model gaussian|bernoulli] [--covariance full|tied|diag|spherical] [--reg-covar R] [--float32] [--threads T] [--phases]
+///         [--model gaussian|bernoulli] [--covariance full|tied|diag|spherical] [--reg-covar R] [--float32] [--threads T] [--phases] [--missing]
 /// </code>
 /// <c>--phases</c> adds "phases_ms": per worker, the median milliseconds per training pass (iterations 2..M) spent
 /// loading chunks and in the model's E-step, and the pass's wall time.
@@ -25,7 +25,7 @@ internal static class IterateCommand
         var flags = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 1; i < args.Length; i++)
         {
-            if (args[i] is "--float32" or "--phases")
+            if (args[i] is "--float32" or "--phases" or "--missing")
             {
                 flags.Add(args[i]);
             }
@@ -90,6 +90,7 @@ internal static class IterateCommand
                 RegCovar = options.TryGetValue("--reg-covar", out string? r) ? double.Parse(r, CultureInfo.InvariantCulture) : 1e-6,
                 InitialWeights = Numbers("weights"), InitialMeans = Numbers("means"), InitialCovariances = Numbers("covariances"),
                 MaxDegreeOfParallelism = threads, Progress = progress,
+                MissingValues = flags.Contains("--missing") ? MissingValues.Marginalize : MissingValues.Reject,
             };
             meanLogLikelihood = flags.Contains("--float32")
                 ? new GaussianMixture<float>(o).Fit(data.Select(v => (float)v).ToArray(), n, d).MeanLogLikelihood

@@ -116,7 +116,7 @@ internal static class LatentCommands
         var threads = new Option<int?>("--threads") { Description = "Threads at most (default: every core; results do not depend on it)." };
         var output = new Option<string?>("--output", "-o") { Description = "Write the fitted model (JSON) to this file." };
         var components = new Option<int?>("--components", "-k") { Description = "A mixture of K linear regressions (ML by EM, constant weights) instead of one Bayesian regression." };
-        var experts = new Option<bool>("--experts") { Description = "With -k: a mixture of experts, the weights a softmax gate on the same inputs (one Newton step per iteration)." };
+        var experts = new Option<bool>("--gating", "--experts") { Description = "With -k: a mixture of experts (--experts is the same), the weights a softmax gate on the same inputs (one Newton step per iteration)." };
         var restarts = new Option<int>("--n-init") { Description = "With -k: runs from different starts; the best is kept.", DefaultValueFactory = _ => 1 };
         var seed = new Option<int>("--seed") { Description = "With -k: random seed of the start (each expert by least squares on P + 2 random rows).", DefaultValueFactory = _ => 0 };
         foreach (Option option in (Option[])[target, columns, noIntercept, maxIterations, tolerance, threads, output, components, experts, restarts, seed])

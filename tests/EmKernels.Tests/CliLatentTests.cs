@@ -110,7 +110,7 @@ public sealed class CliLatentTests : IDisposable
 
         string csv = CsvOf(table, p, [.. Enumerable.Range(1, p - 1).Select(c => $"x{c}"), "y"]);
         string[] args = ["regress", csv, "--target", "y", "-k", k.ToString(CultureInfo.InvariantCulture), "--seed", "3", "--n-init", "2", "-o", PathOf("mix.json")];
-        CliRun run = Run(experts ? [.. args, "--experts"] : args);
+        CliRun run = Run(experts ? [.. args, "--gating"] : args);
         Assert.True(run.Exit == 0, run.Error);
         var options = new RegressionMixtureOptions { Components = k, Seed = 3, Restarts = 2 };
         RegressionMixtureModel<double> expected = experts
