@@ -176,7 +176,7 @@ public sealed class MarginalGaussianComponents<T> : ComponentFamily<T>
         Scratch scratch = Scratch.For(ref t_scratch, d, points, Components);
         if (!FindMissing(tile, scratch))
         {
-            return;
+            return; // a complete tile: the Gaussian kernel's values are the log-densities
         }
 
         Span<double> x = scratch.Row;
@@ -319,9 +319,20 @@ public sealed class MarginalGaussianComponents<T> : ComponentFamily<T>
         return gaussian;
     }
 
-    /// <summary>Marks the tile's rows with a missing value; false if there is none.</summary>
+    /// <summary>Marks the tile's rows with a missing value; false if there is none (a vectorized test per feature first).</summary>
     private bool FindMissing(in DataTile<T> tile, Scratch scratch)
     {
+        bool complete = true;
+        for (int f = 0; f < Features && complete; f++)
+        {
+            complete = Kernels.Common.Reductions.AllFinite(tile.Feature(f)); // validated: not finite means NaN
+        }
+
+        if (complete)
+        {
+            return false;
+        }
+
         int points = tile.Points;
         bool any = false;
         Array.Clear(scratch.Incomplete, 0, points);
