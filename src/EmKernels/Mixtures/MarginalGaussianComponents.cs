@@ -28,6 +28,7 @@ public sealed class MarginalGaussianComponents<T> : ComponentFamily<T>
     private readonly double[] _means;
     private readonly double[] _shift;
     private readonly ConcurrentDictionary<string, Pattern> _patterns = new(StringComparer.Ordinal);
+    private int _generation;
 
     [ThreadStatic]
     private static Scratch? t_scratch;
@@ -166,6 +167,7 @@ public sealed class MarginalGaussianComponents<T> : ComponentFamily<T>
         Means.CopyTo(_means);
         _gaussian.WriteShift(_shift);
         _patterns.Clear(); // the factors of every pattern follow the new covariances
+        _generation++; // what a thread remembers of a tile holds within one pass
     }
 
     /// <inheritdoc/>
@@ -174,7 +176,9 @@ public sealed class MarginalGaussianComponents<T> : ComponentFamily<T>
         _gaussian.LogProbabilities(tile, destination, workspace);
         int points = tile.Points, d = Features;
         Scratch scratch = Scratch.For(ref t_scratch, d, points, Components);
-        if (!FindMissing(tile, scratch))
+        bool missing = FindMissing(tile, scratch);
+        scratch.Remember(_generation, tile.Start, points, missing);
+        if (!missing)
         {
             return; // a complete tile: the Gaussian kernel's values are the log-densities
         }
@@ -201,7 +205,10 @@ public sealed class MarginalGaussianComponents<T> : ComponentFamily<T>
         ArgumentNullException.ThrowIfNull(statistics);
         int points = tile.Points, d = Features, k = Components;
         Scratch scratch = Scratch.For(ref t_scratch, d, points, Components);
-        if (!FindMissing(tile, scratch))
+
+        // The E-step's log-densities of this tile, on this thread and in this pass, found its rows already.
+        bool missing = scratch.Recalls(_generation, tile.Start, points, out bool remembered) ? remembered : FindMissing(tile, scratch);
+        if (!missing)
         {
             _gaussian.Accumulate(tile, responsibilities, statistics);
             return;
@@ -541,6 +548,21 @@ public sealed class MarginalGaussianComponents<T> : ComponentFamily<T>
         public double[] Solve { get; } = new double[features];
 
         public int Features => features;
+
+        private int _generation = -1;
+        private long _start = -1;
+        private int _points = -1;
+        private bool _missing;
+
+        /// <summary>Notes that the tile at <paramref name="start"/> of this pass has missing values or not (rows in <see cref="Incomplete"/>).</summary>
+        public void Remember(int generation, long start, int points, bool missing) => (_generation, _start, _points, _missing) = (generation, start, points, missing);
+
+        /// <summary>Whether the last tile noted is this one, of this pass; then <paramref name="missing"/> says if it has missing values.</summary>
+        public bool Recalls(int generation, long start, int points, out bool missing)
+        {
+            missing = _missing;
+            return generation == _generation && start == _start && points == _points;
+        }
 
         public static Scratch For(ref Scratch? cached, int features, int points, int components) =>
             cached is { } c && c.Features == features && c.Incomplete.Length >= points && c.Responsibilities.Length >= points * components
