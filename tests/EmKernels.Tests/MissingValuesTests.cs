@@ -81,6 +81,39 @@ public sealed class MissingValuesTests
         Assert.Equal([0.0, 4.0, 8.0], firsts, (a, b) => Math.Abs(a - b) < 0.3);
     }
 
+    [Theory]
+    [InlineData(CovarianceType.Full)]
+    [InlineData(CovarianceType.Tied)]
+    [InlineData(CovarianceType.Diagonal)]
+    [InlineData(CovarianceType.Spherical)]
+    public void TheGaussianKernels_PropagateAMissingValueOfAnyFeature(CovarianceType type)
+    {
+        // The marginalising family clears a tile when its first component's Gaussian log-densities are finite: every kernel
+        // must turn a NaN of any feature, at any position of a tile, into a NaN log-density (on every instruction set).
+        const int d = 5, points = 37;
+        var family = GaussianComponents<double>.Create(type, 3, d);
+        family.PrepareExpectation([-1.1, -1.1, -1.1], reshift: true);
+        double[] values = new double[d * points];
+        var random = new Random(6);
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = Normal(random);
+        }
+
+        double[] logDensities = new double[3 * points];
+        for (int f = 0; f < d; f++)
+        {
+            foreach (int row in new[] { 0, 7, 16, 36 })
+            {
+                double[] tile = (double[])values.Clone();
+                tile[(f * points) + row] = double.NaN;
+                family.LogProbabilities(new EmKernels.Engine.DataTile<double>(tile, d, points, points, 0), logDensities, new double[Math.Max(family.WorkspaceLength(points), 1)]);
+                Assert.True(double.IsNaN(logDensities[row]), $"feature {f}, row {row}");
+                Assert.True(double.IsFinite(logDensities[row == 0 ? 1 : 0]));
+            }
+        }
+    }
+
     [Fact]
     public void Impute_GivesTheBivariateConditionalMeanAndVariance()
     {

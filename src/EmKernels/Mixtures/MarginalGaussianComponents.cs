@@ -176,7 +176,10 @@ public sealed class MarginalGaussianComponents<T> : ComponentFamily<T>
         _gaussian.LogProbabilities(tile, destination, workspace);
         int points = tile.Points, d = Features;
         Scratch scratch = Scratch.For(ref t_scratch, d, points, Components);
-        bool missing = FindMissing(tile, scratch);
+
+        // A missing value makes its row's Gaussian log-densities NaN (the kernels propagate NaN, as their property tests
+        // against the scalar references check): finite log-densities of the first component clear the tile at B checks.
+        bool missing = !Kernels.Common.Reductions.AllFinite<T>(destination[..points]) && FindMissing(tile, scratch);
         scratch.Remember(_generation, tile.Start, points, missing);
         if (!missing)
         {
