@@ -599,7 +599,13 @@ internal static class Emk
                 return o.File.Fit.Bic - (2 * sum);
             }).ToArray();
             double Criterion(FitOutcome o) => byIcl ? icl[outcomes.IndexOf(o)] : byBic ? o.File.Fit.Bic : o.File.Fit.Aic;
-            int best = Enumerable.Range(0, outcomes.Count).MinBy(i => Criterion(outcomes[i]));
+            int[] usable = [.. Enumerable.Range(0, outcomes.Count).Where(i => outcomes[i].Failure is null)];
+            if (usable.Length == 0)
+            {
+                throw new UsageException($"every candidate failed as mclust's would (the first: {Names.Describe(outcomes[0].File.Model, outcomes[0].File.Covariance, outcomes[0].File.Components, outcomes[0].File.Factors, outcomes[0].File.Parameterization)}: {outcomes[0].Failure}).");
+            }
+
+            int best = usable.MinBy(i => Criterion(outcomes[i]));
             if (modelPath is not null)
             {
                 outcomes[best].File.Write(modelPath);
@@ -645,16 +651,21 @@ internal static class Emk
                     row.Add(Names.Of(o.File.Covariance!.Value, o.File.Factors, o.File.Parameterization));
                 }
 
+                bool na = o.Failure is not null;
                 row.AddRange(
                 [
                     o.Mixture.ParameterCount.ToString(CultureInfo.InvariantCulture), Format.Number(o.File.Fit.MeanLogLikelihood),
-                    Format.Fixed(o.File.Fit.Bic, 2), Format.Fixed(o.File.Fit.Aic, 2), Format.Fixed(icl[i], 2),
+                    na ? "NA" : Format.Fixed(o.File.Fit.Bic, 2), na ? "NA" : Format.Fixed(o.File.Fit.Aic, 2), na ? "NA" : Format.Fixed(icl[i], 2),
                 ]);
 
                 row.AddRange([o.File.Fit.Iterations.ToString(CultureInfo.InvariantCulture), o.File.Fit.Converged ? "yes" : "no", Format.Time(o.File.Fit.Time)]);
                 return row.ToArray();
             }).ToList();
             terminal.Table(headers, rows, textColumns: gaussian ? 3 : 1, highlightRow: best);
+            if (outcomes.Any(o => o.Failure is not null))
+            {
+                terminal.Line("NA: a fit mclust reports as NA (a singular covariance, an emptied component, or no convergence) is not selected; --table gives the reason.");
+            }
             FitOutcome chosen = outcomes[best];
             terminal.Line($"best: {Names.Describe(chosen.File.Model, chosen.File.Covariance, chosen.File.Components, chosen.File.Factors, chosen.File.Parameterization)} ({criterionName} {Format.Fixed(Criterion(chosen), 2)})" + (modelPath is null ? "" : $", written to {modelPath}"));
             return 0;
@@ -686,6 +697,15 @@ internal static class Emk
                     json.WriteNumber("icl", icl[i]);
                     json.WriteBoolean("converged", o.File.Fit.Converged);
                     json.WriteNumber("iterations", o.File.Fit.Iterations);
+                    if (o.Failure is { } failure)
+                    {
+                        json.WriteString("mclust_na", failure);
+                    }
+                    else
+                    {
+                        json.WriteNull("mclust_na");
+                    }
+
                     json.WriteEndObject();
                 }
 
@@ -696,14 +716,14 @@ internal static class Emk
 
         OutputFile.WriteText(path, TextWriter.Null, writer =>
         {
-            writer.WriteLine("covariance,k,parameters,log_likelihood,mean_log_likelihood,bic,aic,icl,converged,iterations");
+            writer.WriteLine("covariance,k,parameters,log_likelihood,mean_log_likelihood,bic,aic,icl,converged,iterations,mclust_na");
             for (int i = 0; i < outcomes.Count; i++)
             {
                 FitOutcome o = outcomes[i];
                 writer.WriteLine(string.Join(",",
                     Covariance(o), o.File.Components.ToString(CultureInfo.InvariantCulture), o.Mixture.ParameterCount.ToString(CultureInfo.InvariantCulture),
                     R(o.File.Fit.MeanLogLikelihood * o.File.Fit.Points), R(o.File.Fit.MeanLogLikelihood), R(o.File.Fit.Bic), R(o.File.Fit.Aic), R(icl[i]),
-                    o.File.Fit.Converged ? "true" : "false", o.File.Fit.Iterations.ToString(CultureInfo.InvariantCulture)));
+                    o.File.Fit.Converged ? "true" : "false", o.File.Fit.Iterations.ToString(CultureInfo.InvariantCulture), o.Failure is { } reason ? $"\"{reason}\"" : ""));
             }
         });
     }

@@ -322,7 +322,11 @@ internal sealed record FitSettings
 }
 
 /// <summary>A fit's results: the model file's content and the model.</summary>
-internal sealed record FitOutcome(ModelFile File, IMixture Mixture);
+internal sealed record FitOutcome(ModelFile File, IMixture Mixture)
+{
+    /// <summary>For one of mclust's parameterizations: why mclust would report this fit as NA (its selection skips it); null otherwise.</summary>
+    public string? Failure { get; init; }
+}
 
 /// <summary>
 /// Fits for the command line through the library's public engine: the model is a <see cref="FiniteMixture{T}"/> of
@@ -560,6 +564,7 @@ internal static class Fitter
         bool converged;
         long iterations;
         string? monteCarlo = null;
+        int reseeds = 0;
         OnlineState? online = null;
         if (s.Online)
         {
@@ -599,6 +604,7 @@ internal static class Fitter
             meanLogLikelihood = result.Objective - (model.Family is GaussianComponents<T> { Prior: not null } ? model.ObjectiveCorrection() / data.Points : 0);
             converged = result.Converged;
             iterations = result.Iterations;
+            reseeds = result.Reseeds.Length;
             monteCarlo = result.MonteCarloSamples.Length == 0 ? null : string.Create(
                 CultureInfo.InvariantCulture, $"{result.MonteCarloSamples[0]} → {result.MonteCarloSamples[^1]} draws per point; last standard error {result.MonteCarloErrors[^1]:G3}");
         }
@@ -632,7 +638,12 @@ internal static class Fitter
             Options = s with { Categories = s.Model == "categorical" ? categories : null },
             Online = online,
         };
-        return new FitOutcome(file, file.Mixture());
+        // mclust's NA cells (FORMAT §8.4 of the mclust fixtures): a singular covariance or an emptied component, which the
+        // fit survives by re-seeding, or no convergence: mclust's selection never picks them, nor does emk's.
+        string? failure = family is ParsimoniousComponents<T> parsimonious && !s.Online
+            ? parsimonious.MclustFailure ?? (reseeds > 0 ? "a component was re-seeded" : !converged ? "EM did not converge" : null)
+            : null;
+        return new FitOutcome(file, file.Mixture()) { Failure = failure };
     }
 
     /// <summary>

@@ -137,6 +137,23 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Select_LeavesOutTheCellsMclustReportsAsNA_AndPicksMclustsModel()
+    {
+        // mclust/iris-bic-table: Mclust(iris, G = 1:9) has NA for VEE (G 5, 7, 9) and EVV (G 5, 6), and picks VEV, G = 2.
+        var fixture = Fixture.Load(FixturePath("mclust/iris-bic-table"));
+        string csv = CsvOf(fixture.Data, 4, ["a", "b", "c", "d"]);
+        CliRun run = Run("select", csv, "-k", "1..9", "--table", PathOf("table.csv"));
+        Assert.True(run.Exit == 0, run.Error);
+        Assert.Contains("best: Gaussian mixture, K = 2, mclust's VEV", run.Output);
+        string[] names = fixture.Root.GetProperty("settings").GetProperty("model_names").EnumerateArray().Select(e => e.GetString()!).ToArray();
+        JsonElement bic = fixture.Root.GetProperty("expected").GetProperty("bic");
+        var expected = Enumerable.Range(0, bic.GetArrayLength()).Where(i => bic[i].ValueKind == JsonValueKind.Null).Select(i => $"{names[i % names.Length]},{(i / names.Length) + 1}").Order().ToArray();
+        var na = Lines(File.ReadAllText(PathOf("table.csv"))).Skip(1).Where(l => l.EndsWith('"')).Select(l => string.Join(",", l.Split(',').Take(2))).Order().ToArray();
+        Assert.Equal(expected, na);
+        Assert.Contains("NA: a fit mclust reports as NA", run.Output);
+    }
+
+    [Fact]
     public void MonteCarloFitMatchesTheLibrary()
     {
         double[] data = Fixture.Load(FixturePath("faithful-full-k2")).Data;
