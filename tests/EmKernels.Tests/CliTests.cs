@@ -389,7 +389,7 @@ public sealed class CliTests : IDisposable
         CliRun inTurn = Run("select", csv, "-k", "1..3", "--covariance", "diag,VEV", "--threads", "1", "--table", PathOf("t.json"));
         Assert.True(inTurn.Exit == 0, inTurn.Error);
         string[] rows = Lines(File.ReadAllText(PathOf("t.csv")));
-        Assert.Equal("covariance,k,parameters,log_likelihood,mean_log_likelihood,bic,aic,icl,converged,iterations", rows[0]);
+        Assert.Equal("covariance,k,parameters,log_likelihood,mean_log_likelihood,bic,aic,icl,converged,iterations,mclust_na", rows[0]);
         Assert.Equal(7, rows.Length);
         JsonElement[] json = JsonDocument.Parse(File.ReadAllText(PathOf("t.json"))).RootElement.EnumerateArray().ToArray();
         for (int i = 0; i < 6; i++)
