@@ -115,6 +115,27 @@ public sealed class MissingValuesTests
     }
 
     [Fact]
+    public void WhatAFamilyRemembersOfATile_IsNotTakenForAnotherFamilysTile()
+    {
+        // Two families on one thread, each in its first pass (the same generation), at the same tile start: the first's
+        // complete tile must not make the second treat its incomplete one as complete (NaN in its statistics).
+        const int d = 2, points = 8;
+        var first = new MarginalGaussianComponents<double>(GaussianComponents<double>.Create(CovarianceType.Full, 2, d));
+        var second = new MarginalGaussianComponents<double>(GaussianComponents<double>.Create(CovarianceType.Full, 2, d));
+        first.PrepareExpectation([-0.7, -0.7], reshift: true);
+        second.PrepareExpectation([-0.7, -0.7], reshift: true);
+        double[] complete = [.. Enumerable.Range(0, d * points).Select(i => 0.1 * i)];
+        double[] incomplete = (double[])complete.Clone();
+        incomplete[3] = double.NaN;
+        double[] workspace = new double[Math.Max(first.WorkspaceLength(points), 1)];
+        first.LogProbabilities(new EmKernels.Engine.DataTile<double>(complete, d, points, points, 0), new double[2 * points], workspace);
+        var statistics = new EmKernels.Engine.SufficientStatistics(second.StatisticsLayout);
+        double[] r = [.. Enumerable.Repeat(0.5, 2 * points)];
+        second.Accumulate(new EmKernels.Engine.DataTile<double>(incomplete, d, points, points, 0), r, statistics);
+        Assert.All(statistics.Sums.ToArray(), v => Assert.True(double.IsFinite(v)));
+    }
+
+    [Fact]
     public void Impute_GivesTheBivariateConditionalMeanAndVariance()
     {
         // One component: E[x₂ | x₁] = μ₂ + (σ₁₂ / σ₁₁)(x₁ − μ₁), Var = σ₂₂ − σ₁₂² / σ₁₁.

@@ -28,6 +28,8 @@ public sealed class MarginalGaussianComponents<T> : ComponentFamily<T>
     private readonly double[] _means;
     private readonly double[] _shift;
     private readonly ConcurrentDictionary<string, Pattern> _patterns = new(StringComparer.Ordinal);
+    private static long s_instances;
+    private readonly long _instance = Interlocked.Increment(ref s_instances);
     private int _generation;
 
     [ThreadStatic]
@@ -180,7 +182,7 @@ public sealed class MarginalGaussianComponents<T> : ComponentFamily<T>
         // A missing value makes its row's Gaussian log-densities NaN (the kernels propagate NaN, as their property tests
         // against the scalar references check): finite log-densities of the first component clear the tile at B checks.
         bool missing = !Kernels.Common.Reductions.AllFinite<T>(destination[..points]) && FindMissing(tile, scratch);
-        scratch.Remember(_generation, tile.Start, points, missing);
+        scratch.Remember(_instance, _generation, tile.Start, points, missing);
         if (!missing)
         {
             return; // a complete tile: the Gaussian kernel's values are the log-densities
@@ -210,7 +212,7 @@ public sealed class MarginalGaussianComponents<T> : ComponentFamily<T>
         Scratch scratch = Scratch.For(ref t_scratch, d, points, Components);
 
         // The E-step's log-densities of this tile, on this thread and in this pass, found its rows already.
-        bool missing = scratch.Recalls(_generation, tile.Start, points, out bool remembered) ? remembered : FindMissing(tile, scratch);
+        bool missing = scratch.Recalls(_instance, _generation, tile.Start, points, out bool remembered) ? remembered : FindMissing(tile, scratch);
         if (!missing)
         {
             _gaussian.Accumulate(tile, responsibilities, statistics);
@@ -552,19 +554,24 @@ public sealed class MarginalGaussianComponents<T> : ComponentFamily<T>
 
         public int Features => features;
 
+        private long _owner;
         private int _generation = -1;
         private long _start = -1;
         private int _points = -1;
         private bool _missing;
 
-        /// <summary>Notes that the tile at <paramref name="start"/> of this pass has missing values or not (rows in <see cref="Incomplete"/>).</summary>
-        public void Remember(int generation, long start, int points, bool missing) => (_generation, _start, _points, _missing) = (generation, start, points, missing);
+        /// <summary>
+        /// Notes that the tile at <paramref name="start"/> of this family's pass has missing values or not (rows in <see cref="Incomplete"/>).
+        /// The scratch is the thread's, shared by every family on it: the owner is part of what is noted.
+        /// </summary>
+        public void Remember(long owner, int generation, long start, int points, bool missing) =>
+            (_owner, _generation, _start, _points, _missing) = (owner, generation, start, points, missing);
 
-        /// <summary>Whether the last tile noted is this one, of this pass; then <paramref name="missing"/> says if it has missing values.</summary>
-        public bool Recalls(int generation, long start, int points, out bool missing)
+        /// <summary>Whether the last tile noted is this one, of this family's pass; then <paramref name="missing"/> says if it has missing values.</summary>
+        public bool Recalls(long owner, int generation, long start, int points, out bool missing)
         {
             missing = _missing;
-            return generation == _generation && start == _start && points == _points;
+            return owner == _owner && generation == _generation && start == _start && points == _points;
         }
 
         public static Scratch For(ref Scratch? cached, int features, int points, int components) =>
