@@ -194,8 +194,8 @@ internal sealed record FitSettings
         Require(!Online || Restarts == 1, "--n-init is for batch EM; an online fit runs once.");
         Require(StartFrom is null || (!Online && Bayesian is null), "--init-from starts batch EM of a mixture; not --online or --bayesian fits.");
         Require(MonteCarlo is null || (!Online && Bayesian is null), "--monte-carlo estimates batch EM's E-step by sampling; not --online or --bayesian fits.");
-        Require(!Missing || (Model == "gaussian" && Factors is null && Parameterization is null && !Prior && Bayesian is null && !Online),
-            "--missing marginalize is for batch EM of Gaussian mixtures of the full, tied, diag and spherical types (no --prior, --bayesian or --online).");
+        Require(!Missing || (Model == "gaussian" && Factors is null && Parameterization is null && !Prior && Bayesian is null),
+            "--missing marginalize is for Gaussian mixtures of the full, tied, diag and spherical types (no --prior or --bayesian).");
         MonteCarloSchedule();
     }
 

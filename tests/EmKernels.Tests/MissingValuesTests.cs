@@ -136,6 +136,22 @@ public sealed class MissingValuesTests
     }
 
     [Fact]
+    public void StepwiseEm_WithMissingValues_ComesNearTheBatchFit()
+    {
+        int n = 60_000;
+        double[] x = Clusters(n, 9, 0.3);
+        var batch = new GaussianMixture<double>(new GaussianMixtureOptions
+        {
+            Components = 3, Seed = 1, MissingValues = MissingValues.Marginalize, Tolerance = 1e-8, MaxIterations = 500,
+        }).Fit(x, n, 3);
+        var family = new MarginalGaussianComponents<double>(GaussianComponents<double>.Create(CovarianceType.Full, 3, 3));
+        var driver = new EmKernels.Engine.StepwiseExpectationMaximization<double>(new FiniteMixture<double>(family), new EmKernels.Engine.StepwiseOptions { BatchSize = 1000, Epochs = 4, Seed = 3 });
+        driver.Fit(new EmKernels.Engine.InMemoryDataSource<double>(x, n, 3));
+        Assert.All(family.Means.ToArray(), m => Assert.True(double.IsFinite(m)));
+        Assert.Equal(batch.MeanLogLikelihood, driver.EpochObjectives[^1], 2e-3);
+    }
+
+    [Fact]
     public void Impute_GivesTheBivariateConditionalMeanAndVariance()
     {
         // One component: E[x₂ | x₁] = μ₂ + (σ₁₂ / σ₁₁)(x₁ − μ₁), Var = σ₂₂ − σ₁₂² / σ₁₁.

@@ -784,7 +784,7 @@ public sealed class StepwiseExpectationMaximization<T>
         ExpectationMaximization.EnterFrame(_model, Frame);
         var framedSample = new FramedData<T>(sample, null, workers, ExpectationMaximization.TilePoints);
         DataSummary summary = SampleSummary(sample, workers, token);
-        using (var initialization = new ModelInitialization<T>(framedSample, summary, 0, new Random(_seed), ExpectationMaximization.TilePoints, token))
+        using (var initialization = new ModelInitialization<T>(framedSample, summary, 0, new Random(_seed), ExpectationMaximization.TilePoints, token, imputeMissing: _model.AllowsMissingValues))
         {
             _model.Initialize(initialization);
         }
@@ -814,7 +814,7 @@ public sealed class StepwiseExpectationMaximization<T>
         double[] variance = new double[d];
         for (int f = 0; f < d; f++)
         {
-            mean[f] = firsts[3 + f] / weight;
+            mean[f] = firsts[3 + f] / (moments.Missing ? firsts[3 + (5 * d) + f] : weight); // with missing values, over the observed entries
         }
 
         moments.Centre = mean;
@@ -822,7 +822,7 @@ public sealed class StepwiseExpectationMaximization<T>
         ReadOnlySpan<double> seconds = engine.Total.Sums;
         for (int f = 0; f < d; f++)
         {
-            variance[f] = Math.Max(0, seconds[3 + 2 * d + f] / weight); // the sample is in the frame: the plain sums are safe
+            variance[f] = Math.Max(0, seconds[3 + 2 * d + f] / (moments.Missing ? seconds[3 + (5 * d) + f] : weight)); // the sample is in the frame: the plain sums are safe
         }
 
         return new DataSummary(sample.Points, weight, mean, variance, new double[d]) { ScaleExponent = _scaleExponent, WeightScaleExponent = _weightScaleExponent };
