@@ -333,9 +333,24 @@ public sealed class HierarchicalAgglomeration
         /// <summary>The cost of merging A (the most recent cluster, or a singleton at the start) with B.</summary>
         private double Cost(Cluster a, Cluster b, bool first)
         {
+            // Up to p' points the criterion is n log(β(t + α)/n): it needs the trace, not the combined scatter (every
+            // singleton pair of the first N²/2 costs, and the small clusters of the early merges). The same arithmetic.
+            int count = a.Count + b.Count;
+            if (count <= p)
+            {
+                double f = Math.Sqrt((double)a.Count * b.Count / count);
+                for (int j = 0; j < p; j++)
+                {
+                    _v[j] = f * (a.Mean[j] - b.Mean[j]);
+                }
+
+                double trace = a.Trace + b.Trace + Dot(_v);
+                return (count * Math.Log((trace + alpha) / count)) - a.Criterion - b.Criterion;
+            }
+
             double[] e = Combined(a, b, useE: true, first);
             double t = a.Trace + b.Trace + Dot(_v);
-            return Criterion(a.Count + b.Count, e, t) - a.Criterion - b.Criterion;
+            return Criterion(count, e, t) - a.Criterion - b.Criterion;
         }
 
         /// <summary>E_A + S_B + v vᵀ (mclust's stored factors; with the exact criterion W_A + W_B + v vᵀ), v = √(n_A n_B / (n_A + n_B)) (m_A − m_B).</summary>
