@@ -187,6 +187,16 @@ public sealed class StudentTMixtureTests
     }
 
     [Fact]
+    public void InvalidArguments_AreNamed()
+    {
+        Assert.Equal("degreesOfFreedom", Assert.Throws<ArgumentOutOfRangeException>(() => new StudentTComponents<double>(CovarianceType.Full, 2, 2, degreesOfFreedom: 0)).ParamName);
+        Assert.Equal("degreesOfFreedom", Assert.Throws<ArgumentOutOfRangeException>(() => new StudentTComponents<double>(CovarianceType.Full, 2, 2, double.PositiveInfinity)).ParamName);
+        Assert.Equal("estimate", Assert.Throws<ArgumentOutOfRangeException>(() => new StudentTComponents<double>(CovarianceType.Full, 2, 2, 5, (DegreesOfFreedomEstimate)7)).ParamName);
+        Assert.Equal("options.DegreesOfFreedom", Assert.Throws<ArgumentException>(() => new StudentTMixture<double>(new StudentTMixtureOptions { DegreesOfFreedom = -1 }).Fit(new double[20], 10, 2)).ParamName);
+        Assert.Throws<ArgumentException>(() => StudentTMixtureModel<double>.FromParameters(CovarianceType.Diagonal, 1, [1.0], [0.0], [1.0], [0.0]));
+    }
+
+    [Fact]
     public void TheDegreesOfFreedomEquation_IsSolvedToItsRoot()
     {
         foreach (double nu in new[] { 0.5, 2.0, 7.5, 40.0, 900.0 })

@@ -61,7 +61,7 @@ public sealed class StudentTComponents<T> : ComponentFamily<T>, IMonteCarloFamil
     /// <param name="regularization">Added to the diagonal of the scale matrices (reg_covar, ≥ 0).</param>
     /// <exception cref="ArgumentOutOfRangeException">A count or ν is out of range.</exception>
     public StudentTComponents(CovarianceType type, int components, int features, double degreesOfFreedom = 10, DegreesOfFreedomEstimate estimate = DegreesOfFreedomEstimate.PerComponent, double regularization = 1e-6)
-        : this(GaussianComponents<T>.Create(type, components, features, regularization), Enumerable.Repeat(CheckedDegreesOfFreedom(degreesOfFreedom), components).ToArray(), estimate)
+        : this(GaussianComponents<T>.Create(type, components, features, regularization), Enumerable.Repeat(CheckedDegreesOfFreedom(degreesOfFreedom), components).ToArray(), CheckedEstimate(estimate))
     {
     }
 
@@ -443,8 +443,13 @@ public sealed class StudentTComponents<T> : ComponentFamily<T>, IMonteCarloFamil
         }
     }
 
-    private static double CheckedDegreesOfFreedom(double nu) =>
-        nu > 0 && double.IsFinite(nu) ? nu : throw new ArgumentOutOfRangeException(nameof(nu), nu, "The degrees of freedom must be positive and finite.");
+    private static DegreesOfFreedomEstimate CheckedEstimate(DegreesOfFreedomEstimate estimate) =>
+        Enum.IsDefined(estimate) ? estimate : throw new ArgumentOutOfRangeException(nameof(estimate), estimate, "Unknown estimate of the degrees of freedom.");
+
+    private static double CheckedDegreesOfFreedom(double degreesOfFreedom) =>
+        degreesOfFreedom > 0 && double.IsFinite(degreesOfFreedom)
+            ? degreesOfFreedom
+            : throw new ArgumentOutOfRangeException(nameof(degreesOfFreedom), degreesOfFreedom, "The degrees of freedom must be positive and finite.");
 
     /// <summary>The Gaussian family's shift, Σ r, Σ r u, its first and second moments of the u-weighted responsibilities, Σ r (ln u − u).</summary>
     private static StatisticsLayout Layout(GaussianComponents<T> gaussian)
