@@ -58,8 +58,14 @@ public sealed class ModelInitialization<T> : IDisposable
     /// </summary>
     public SufficientStatistics? DataStatistics { get; }
 
-    /// <summary>Whether the points carry sample weights.</summary>
-    public bool SampleWeighted => _data.SampleWeighted;
+    /// <summary>Whether the points carry sample weights (or some are excluded, <see cref="ExcludedPoints"/>).</summary>
+    public bool SampleWeighted => _data.SampleWeighted || ExcludedPoints is not null;
+
+    /// <summary>
+    /// Per global point, whether <see cref="Sum"/> gives it weight 0 (set by a model around a part of its initialization that
+    /// leaves those points out, as a mixture's clustering leaves out the points that start in its noise component); null: none.
+    /// </summary>
+    internal bool[]? ExcludedPoints { get; set; }
 
     /// <summary>Whether the data are held in memory (so a model may keep per-point values without making a fit's memory grow with N beyond what the data already take).</summary>
     public bool InMemory => _data.InMemory;
@@ -127,6 +133,7 @@ public sealed class ModelInitialization<T> : IDisposable
 
         totals.Shift.CopyTo(sum.Engine.Total.Shift);
         sum.Model.Action = action;
+        sum.Model.Excluded = ExcludedPoints;
         try
         {
             sum.Engine.Pass(accumulate: true, reshift: false, CancellationToken);

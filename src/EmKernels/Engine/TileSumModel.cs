@@ -15,7 +15,11 @@ internal sealed class TileSumModel<T>(StatisticsLayout layout, int features) : I
     /// <summary>Per feature, the value a missing (NaN) entry is replaced by before the action sees its tile; null: none.</summary>
     public T[]? Imputed { get; set; }
 
+    /// <summary>Per global point, whether the action sees it with weight 0 (an initialization that leaves those points out); null: none.</summary>
+    public bool[]? Excluded { get; set; }
+
     private T[] _buffer = [];
+    private T[] _weights = [];
 
     public int Features { get; } = features;
 
@@ -66,15 +70,38 @@ internal sealed class TileSumModel<T>(StatisticsLayout layout, int features) : I
         {
             if (Imputed is { } imputed && ImputedTile(tile, imputed, ref _buffer) is { } complete)
             {
-                Action!(complete.Tile, statistics);
+                Run(complete.Tile, statistics);
             }
             else
             {
-                Action!(tile, statistics);
+                Run(tile, statistics);
             }
         }
 
         return 0;
+    }
+
+    /// <summary>The action on the tile, with the excluded points' weights set to 0 (every tile then has weights).</summary>
+    private void Run(in DataTile<T> tile, SufficientStatistics statistics)
+    {
+        if (Excluded is not { } excluded)
+        {
+            Action!(tile, statistics);
+            return;
+        }
+
+        if (_weights.Length < tile.Points)
+        {
+            _weights = new T[Math.Max(tile.Points, 4096)];
+        }
+
+        Span<T> weights = _weights.AsSpan(0, tile.Points);
+        for (int i = 0; i < tile.Points; i++)
+        {
+            weights[i] = excluded[tile.Start + i] ? T.Zero : tile.Weight(i);
+        }
+
+        Action!(new DataTile<T>(tile.Values, tile.Features, tile.Points, tile.Stride, tile.Start, weights, tile.Labels), statistics);
     }
 
     public bool Maximize(SufficientStatistics statistics, MaximizationContext context) => false;

@@ -126,6 +126,13 @@ public abstract class ComponentFamily<T>
     /// </summary>
     internal bool FromInitialResponsibilities { get; set; }
 
+    /// <summary>
+    /// Whether the family's last component is a noise component (mclust's: a constant density over the data's region, no
+    /// parameters of its own): a mixture's initialization then clusters the other points into the other components and starts
+    /// the noise component from its initial noise points (<see cref="FiniteMixture{T}.InitialNoise"/>). False by default.
+    /// </summary>
+    public virtual bool HasNoiseComponent => false;
+
     /// <summary>Whether the family marginalises missing values (NaN entries); false by default (<see cref="IExpectationMaximizationModel{T}.AllowsMissingValues"/>).</summary>
     public virtual bool AllowsMissingValues => false;
 

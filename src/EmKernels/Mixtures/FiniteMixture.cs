@@ -120,6 +120,18 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>, IMonteCarloModel<T>
     private int[]? _initialPartition;
 
     /// <summary>
+    /// With a family that has a noise component (<see cref="ComponentFamily{T}.HasNoiseComponent"/>): N flags, the points that
+    /// start in it (mclust's <c>initialization$noise</c>). The initialization clusters the other points into the other K − 1
+    /// components (k-means, the hierarchical agglomeration, random responsibilities or random points: of those points only),
+    /// and the first M-step takes the flagged points' responsibilities as 1 for the noise component. Null: the flags of
+    /// <see cref="NoiseDetection.NearestNeighborClutter"/> (k = 5) of the data, computed once per fit. Ignored without a noise
+    /// component.
+    /// </summary>
+    public bool[]? InitialNoise { get; set; }
+
+    private bool[]? _detectedNoise;
+
+    /// <summary>
     /// α ≥ 1 of a symmetric Dirichlet prior Dir(α, …, α) on the weights for MAP estimation; 1, the default, is no prior
     /// (maximum likelihood). The M-step is then w_k = (N_k + α − 1) / (Σ N + K(α − 1)) and the objective gains the log
     /// density of the weights under the prior (every constant included), weighted as the points are.
@@ -329,23 +341,36 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>, IMonteCarloModel<T>
 
         if (!complete)
         {
+            // With a noise component, the clustering is of the other points into the other components.
+            bool[]? noise = Family.HasNoiseComponent ? NoiseFlags(context) : null;
+            int clusters = noise is null ? k : k - 1;
             switch (Initialization)
             {
                 case MixtureInitialization.KMeans:
                 {
-                    double[] centres = KMeans.Centres(context, k);
+                    double[] centres;
+                    context.ExcludedPoints = noise;
+                    try
+                    {
+                        centres = KMeans.Centres(context, clusters);
+                    }
+                    finally
+                    {
+                        context.ExcludedPoints = null;
+                    }
+
                     if (Family.SupportsTranslation)
                     {
                         // The M-step's statistics are taken about the current means: about the centres, a point
                         // that is its cluster's only member adds exactly nothing to the covariance, rather than the
                         // rounding of a difference of two squares taken about the data's mean.
-                        for (int j = 0; j < k; j++)
+                        for (int j = 0; j < clusters; j++)
                         {
                             Family.Reseed(j, centres.AsSpan(j * Features, Features));
                         }
                     }
 
-                    MaximizeFrom(context, new KMeansLabels<T>(centres, k, Features).Fill);
+                    MaximizeFrom(context, WithNoise(new KMeansLabels<T>(centres, clusters, Features).Fill, noise));
                     break;
                 }
 
@@ -353,13 +378,18 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>, IMonteCarloModel<T>
                 {
                     // A point's responsibilities are a function of the seed and its index: the same in every pass, on any process.
                     long seed = context.Random.NextInt64();
-                    MaximizeFrom(context, (in DataTile<T> tile, Span<T> r) => MixtureSetup.RandomResponsibilities(seed, k, tile.Start, tile.Points, r));
+                    MaximizeFrom(context, WithNoise((in DataTile<T> tile, Span<T> r) =>
+                    {
+                        r.Clear();
+                        MixtureSetup.RandomResponsibilities(seed, clusters, tile.Start, tile.Points, r);
+                    }, noise));
                     break;
                 }
 
                 case MixtureInitialization.Hierarchical:
-                    if (HierarchicalStart(context))
+                    if (Mixtures.HierarchicalStart.Partition(context, clusters, AgglomerationCache, noise) is { } agglomerated)
                     {
+                        MaximizeFrom(context, WithNoise(agglomerated.Fill, noise));
                         complete = true;
                         break;
                     }
@@ -368,10 +398,28 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>, IMonteCarloModel<T>
 
                 default:
                 {
-                    double[] points = KMeans.RandomPoints(context, k);
-                    for (int j = 0; j < k; j++)
+                    double[] points;
+                    context.ExcludedPoints = noise;
+                    try
+                    {
+                        points = KMeans.RandomPoints(context, clusters);
+                    }
+                    finally
+                    {
+                        context.ExcludedPoints = null;
+                    }
+
+                    for (int j = 0; j < clusters; j++)
                     {
                         Family.Reseed(j, points.AsSpan(j * Features, Features));
+                    }
+
+                    if (noise is not null)
+                    {
+                        // The noise component's share is its starting points'; the clusters share the rest equally.
+                        double share = (double)noise.Count(flag => flag) / noise.Length;
+                        Array.Fill(_weights, (1 - share) / clusters);
+                        _weights[k - 1] = share;
                     }
 
                     break;
@@ -403,16 +451,80 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>, IMonteCarloModel<T>
     /// </summary>
     public AgglomerationCache? AgglomerationCache { get; set; }
 
-    /// <summary>The M-step of the hierarchical agglomeration's partition (<see cref="HierarchicalStart"/>); false when it cannot run, for a k-means start instead.</summary>
-    private bool HierarchicalStart(ModelInitialization<T> context)
+    /// <summary>The initial noise flags: the user's (checked), or those detected in the data once per fit.</summary>
+    private bool[] NoiseFlags(ModelInitialization<T> context)
     {
-        if (Mixtures.HierarchicalStart.Partition(context, Components, AgglomerationCache) is not { } partition)
+        long n = context.Summary.Points;
+        bool[] flags;
+        if (InitialNoise is { } given)
         {
-            return false;
+            if (given.Length != n)
+            {
+                throw new ArgumentException($"The initial noise flags are {given.Length}; the data have {n} points.", nameof(InitialNoise));
+            }
+
+            flags = given;
+        }
+        else
+        {
+            if (_detectedNoise is null || _detectedNoise.Length != n || context.Restart == 0)
+            {
+                int d = Features;
+                if (n < 7 || n * (long)d > Array.MaxLength)
+                {
+                    throw new ArgumentException("Detecting the initial noise needs 7 or more points held in one array; give InitialNoise.", nameof(InitialNoise));
+                }
+
+                double[] values = new double[n * d];
+                context.ForEachTile((in DataTile<T> tile) =>
+                {
+                    for (int i = 0; i < tile.Points; i++)
+                    {
+                        for (int f = 0; f < d; f++)
+                        {
+                            values[((tile.Start + i) * d) + f] = double.CreateTruncating(tile[i, f]);
+                        }
+                    }
+                });
+                _detectedNoise = NoiseDetection.NearestNeighborClutter(values, (int)n, d, (int)Math.Min(5, n - 2));
+            }
+
+            flags = _detectedNoise;
         }
 
-        MaximizeFrom(context, partition.Fill);
-        return true;
+        long clustered = flags.LongLength - flags.Count(flag => flag);
+        if (clustered < Components - 1)
+        {
+            throw new ArgumentException($"{clustered} points start outside the noise component; the other {Components - 1} components need at least as many.", nameof(InitialNoise));
+        }
+
+        return flags;
+    }
+
+    /// <summary>The fill, then, for the points flagged as noise, responsibility 1 for the noise component (the last) and 0 elsewhere.</summary>
+    private ResponsibilityFill WithNoise(ResponsibilityFill fill, bool[]? noise)
+    {
+        if (noise is null)
+        {
+            return fill;
+        }
+
+        int k = Components;
+        return (in DataTile<T> tile, Span<T> r) =>
+        {
+            fill(tile, r);
+            int points = tile.Points;
+            for (int i = 0; i < points; i++)
+            {
+                if (noise[tile.Start + i])
+                {
+                    for (int j = 0; j < k; j++)
+                    {
+                        r[(j * points) + i] = j == k - 1 ? T.One : T.Zero;
+                    }
+                }
+            }
+        };
     }
 
     /// <inheritdoc/>
@@ -797,23 +909,29 @@ internal static class HierarchicalStart
     /// The partition, or null when the agglomeration cannot run (fewer points than K, or a constant column). With a
     /// <paramref name="cache"/> the agglomeration is made once and shared by every fit that is given the same cache.
     /// </summary>
-    public static Partitioned<T>? Partition<T>(ModelInitialization<T> context, int components, AgglomerationCache? cache = null)
+    public static Partitioned<T>? Partition<T>(ModelInitialization<T> context, int components, AgglomerationCache? cache = null, bool[]? excluded = null)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         int d = context.Summary.Features;
         long n = context.Summary.Points;
-        if (cache?.Result is { } shared && shared.Points == n && shared.Features == d)
+        if (cache?.Result is { } shared && shared.Points == n && shared.Features == d && ReferenceEquals(shared.Excluded, excluded))
         {
             return shared.Agglomeration is { } made && made.Points >= components ? new Partitioned<T>(shared.Rows, made.Partition(components)) : null;
         }
 
+        // The rows agglomerated: every one not excluded (mclust agglomerates data[-noise, ]), or a fixed random subset of them.
+        long eligible = excluded is null ? n : excluded.LongLength - excluded.Count(flag => flag);
         long[] rows;
-        if (n <= MaximumPoints)
+        if (eligible <= MaximumPoints)
         {
-            rows = new long[n];
-            for (int i = 0; i < n; i++)
+            rows = new long[eligible];
+            long next = 0;
+            for (long i = 0; i < n; i++)
             {
-                rows[i] = i;
+                if (excluded is null || !excluded[i])
+                {
+                    rows[next++] = i;
+                }
             }
         }
         else
@@ -822,10 +940,10 @@ internal static class HierarchicalStart
             var chosen = new HashSet<long>();
             while (chosen.Count < MaximumPoints)
             {
-                chosen.Add(random.NextInt64(n));
+                chosen.Add(random.NextInt64(eligible));
             }
 
-            rows = [.. chosen.Order()];
+            rows = excluded is null ? [.. chosen.Order()] : OrdinalRows(excluded, [.. chosen.Order()]);
         }
 
         int m = rows.Length;
@@ -859,10 +977,27 @@ internal static class HierarchicalStart
 
         if (cache is not null)
         {
-            cache.Result = new AgglomerationCache.Entry(n, d, rows, agglomeration);
+            cache.Result = new AgglomerationCache.Entry(n, d, rows, agglomeration, excluded);
         }
 
         return agglomeration is not null && m >= components ? new Partitioned<T>(rows, agglomeration.Partition(components)) : null;
+    }
+
+    /// <summary>The rows of the given ordinals (increasing) among the rows not excluded.</summary>
+    private static long[] OrdinalRows(bool[] excluded, long[] ordinals)
+    {
+        long[] rows = new long[ordinals.Length];
+        long seen = -1;
+        int next = 0;
+        for (long i = 0; i < excluded.LongLength && next < ordinals.Length; i++)
+        {
+            if (!excluded[i] && ++seen == ordinals[next])
+            {
+                rows[next++] = i;
+            }
+        }
+
+        return rows;
     }
 
     /// <summary>
@@ -954,5 +1089,5 @@ public sealed class AgglomerationCache
     /// <summary>Whether a fit has filled the cache.</summary>
     public bool IsFilled => Result is not null;
 
-    internal sealed record Entry(long Points, int Features, long[] Rows, HierarchicalAgglomeration? Agglomeration);
+    internal sealed record Entry(long Points, int Features, long[] Rows, HierarchicalAgglomeration? Agglomeration, bool[]? Excluded);
 }

@@ -104,14 +104,36 @@ public sealed class GaussianMixture<T>
             throw new ArgumentException($"There are {n} points but {k} components; a mixture needs at least as many points as components.", "data");
         }
 
-        var source = InMemoryDataSource<T>.Own(data, sampleWeights, knownComponents);
-        if (warmStart is not null && (warmStart.Components != k || warmStart.Features != d || warmStart.CovarianceType != o.CovarianceType))
+        NoiseComponentOptions? noise = o.Noise;
+        if (noise is not null)
         {
-            throw new ArgumentException($"The warm-start model has K = {warmStart.Components}, D = {warmStart.Features}, {warmStart.CovarianceType}; this fit has K = {k}, D = {d}, {o.CovarianceType}.", nameof(warmStart));
+            // The noise component needs a parameterization: the covariance type's own unless one is given.
+            if (o.Prior is not null || o.MissingValues != MissingValues.Reject || !(noise.Neighbors >= 1) || (noise.LogDensity is { } v && !double.IsFinite(v)))
+            {
+                throw new ArgumentException("A noise component takes no prior and no missing values, k ≥ 1 neighbours and a finite log-density.", "options.Noise");
+            }
+
+            if (o.Parameterization is null)
+            {
+                if (o.CovarianceType != CovarianceType.Full && (o.InitialCovariances is not null || o.InitialPrecisions is not null))
+                {
+                    throw new ArgumentException("With a noise component, starting covariances are full D × D matrices (the parameterization's layout): give CovarianceType.Full or a Parameterization.", "options.Noise");
+                }
+
+                o = o with { Parameterization = ParsimoniousComponents<T>.OfCovarianceType(o.CovarianceType, d), CovarianceType = CovarianceType.Full };
+            }
         }
 
-        // Validate the user's starting parameters before any work.
-        var given = GivenParameters.From(o, k, d);
+        int kk = k + (noise is null ? 0 : 1); // the mixture's components: the Gaussians, then the noise
+        var source = InMemoryDataSource<T>.Own(data, sampleWeights, knownComponents);
+        if (warmStart is not null && (warmStart.Components != kk || warmStart.Features != d || warmStart.CovarianceType != o.CovarianceType || warmStart.HasNoise != noise is not null))
+        {
+            throw new ArgumentException($"The warm-start model has K = {warmStart.Components}, D = {warmStart.Features}, {warmStart.CovarianceType}{(warmStart.HasNoise ? " with noise" : "")}; this fit has K = {kk}, D = {d}, {o.CovarianceType}{(noise is null ? "" : " with noise")}.", nameof(warmStart));
+        }
+
+        // Validate the user's starting parameters before any work (with noise, the weights are K + 1, the noise's last).
+        var given = GivenParameters.From(noise is null ? o : o with { InitialWeights = null }, k, d);
+        double[]? givenWeights = noise is null ? given.Weights : o.InitialWeights is { } w ? MixtureSetup.StartWeights(w, kk, "options.InitialWeights") : null;
         if (warmStart is not null && warmStart.Parameterization != o.Parameterization)
         {
             throw new ArgumentException($"The warm-start model's parameterization is {warmStart.Parameterization?.ToString() ?? "none"}; this fit's is {o.Parameterization?.ToString() ?? "none"}.", nameof(warmStart));
@@ -125,9 +147,10 @@ public sealed class GaussianMixture<T>
                 throw new ArgumentException("A parameterization holds full D × D covariances (CovarianceType.Full) and takes no prior.", "options.Parameterization");
             }
 
+            double? logNoiseDensity = noise is null ? null : noise.LogDensity ?? -LogHypervolume(data);
             try
             {
-                family = new ParsimoniousComponents<T>(parameterization, k, d, null, o.RegCovar);
+                family = new ParsimoniousComponents<T>(parameterization, k, d, logNoiseDensity, o.RegCovar);
             }
             catch (ArgumentOutOfRangeException e)
             {
@@ -172,6 +195,16 @@ public sealed class GaussianMixture<T>
             HoldWeights = o.Held?.Weights ?? false,
             AgglomerationCache = o.AgglomerationCache,
         };
+        if (noise is not null)
+        {
+            if (noise.InitialNoise is { } flags && flags.Length != n)
+            {
+                throw new ArgumentException($"The initial noise flags are {flags.Length}; the data have {n} points.", "options.Noise");
+            }
+
+            mixture.InitialNoise = noise.InitialNoise ?? (warmStart is null && givenWeights is null ? DetectNoise(data, noise.Neighbors) : null);
+        }
+
         if (o.Prior is { WeightConcentration: not 1 } weightPrior)
         {
             if (!(weightPrior.WeightConcentration >= 1) || double.IsInfinity(weightPrior.WeightConcentration))
@@ -187,8 +220,9 @@ public sealed class GaussianMixture<T>
             mixture.HoldComponent(j, held[j]);
         }
 
-        // The means and covariances as the mixture's family holds them (the Gaussian family, or the one that wraps it).
-        Span<double> means = used.Parameters[..(k * d)], covariances = used.Parameters[(k * d)..];
+        // The means and covariances as the mixture's family holds them (the Gaussian family, or the one that wraps it);
+        // with noise the family holds K + 1 of each, the last unused.
+        Span<double> means = used.Parameters[..(k * d)], covariances = used.Parameters[(kk * d)..][..(family.Covariances.Length * k / kk)];
         if (warmStart is not null)
         {
             mixture.SetWeights(warmStart.Weights);
@@ -197,26 +231,26 @@ public sealed class GaussianMixture<T>
             family.CovarianceScaleExponent = warmStart.CovarianceScaleExponent;
             mixture.Initialization = MixtureInitialization.Current;
         }
-        else if (given.Weights is not null || given.Means is not null || given.Covariances is not null)
+        else if (givenWeights is not null || given.Means is not null || given.Covariances is not null)
         {
             // Given parameters override what the initialization chooses, in every run.
             bool[] mask = new bool[mixture.ParameterLength];
-            if (given.Weights is not null)
+            if (givenWeights is not null)
             {
-                mixture.SetWeights(given.Weights);
-                mask.AsSpan(0, k).Fill(true);
+                mixture.SetWeights(givenWeights);
+                mask.AsSpan(0, kk).Fill(true);
             }
 
             if (given.Means is not null)
             {
                 given.Means.CopyTo(means);
-                mask.AsSpan(k, k * d).Fill(true);
+                mask.AsSpan(kk, k * d).Fill(true);
             }
 
             if (given.Covariances is not null)
             {
                 given.Covariances.CopyTo(covariances);
-                mask.AsSpan(k + k * d).Fill(true);
+                mask.AsSpan(kk + (kk * d), covariances.Length).Fill(true);
             }
 
             mixture.SetGivenParameters(mask);
@@ -234,5 +268,57 @@ public sealed class GaussianMixture<T>
             CancellationToken = o.CancellationToken,
         });
         return GaussianMixtureModel<T>.Fitted(mixture, result);
+    }
+
+    /// <summary>−log V of mclust's <c>hypvol</c> of the data.</summary>
+    private static double LogHypervolume(FeatureMajorMatrix<T> data)
+    {
+        if (data.Points < 2)
+        {
+            throw new ArgumentException("A noise component's hypervolume needs at least 2 points.", nameof(data));
+        }
+
+        double[] values = RowMajor(data);
+        int at = Array.FindIndex(values, v => !double.IsFinite(v));
+        if (at >= 0)
+        {
+            throw new ArgumentException($"Row {at / data.Features}, column {at % data.Features} is {values[at]}: not a value.", nameof(data));
+        }
+
+        (double box, double principal) = ParsimoniousComponents<T>.LogHypervolume(values, data.Points, data.Features);
+        double logVolume = Math.Min(box, principal);
+        if (!double.IsFinite(logVolume))
+        {
+            throw new ArgumentException("The data span no volume (a constant feature, or all points on a hyperplane): give the noise component's LogDensity.", nameof(data));
+        }
+
+        return logVolume;
+    }
+
+    /// <summary>The default initial noise: nearest-neighbour clutter of the data.</summary>
+    private static bool[] DetectNoise(FeatureMajorMatrix<T> data, int neighbors)
+    {
+        if (data.Points <= neighbors + 1)
+        {
+            throw new ArgumentException($"Detecting the initial noise with k = {neighbors} needs more than {neighbors + 1} points; give InitialNoise.", "options.Noise");
+        }
+
+        return NoiseDetection.NearestNeighborClutter(RowMajor(data), data.Points, data.Features, neighbors);
+    }
+
+    private static double[] RowMajor(FeatureMajorMatrix<T> data)
+    {
+        int n = data.Points, d = data.Features;
+        double[] values = new double[(long)n * d];
+        for (int f = 0; f < d; f++)
+        {
+            ReadOnlySpan<T> column = data.Feature(f);
+            for (int i = 0; i < n; i++)
+            {
+                values[((long)i * d) + f] = double.CreateTruncating(column[i]);
+            }
+        }
+
+        return values;
     }
 }

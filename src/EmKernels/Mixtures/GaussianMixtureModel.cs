@@ -24,16 +24,19 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     private readonly double[] _precisionsCholesky;
 
     internal GaussianMixtureModel(
-        CovarianceType covarianceType, int components, int features, double[] weights, double[] means, double[] covariances, FitRecord? fit, int covarianceScaleExponent = 0, ParsimoniousModel? parameterization = null)
+        CovarianceType covarianceType, int components, int features, double[] weights, double[] means, double[] covariances, FitRecord? fit, int covarianceScaleExponent = 0, ParsimoniousModel? parameterization = null, double? logNoiseDensity = null)
         : base(components, features, weights, fit)
     {
         CovarianceType = covarianceType;
         Parameterization = parameterization;
+        LogNoiseDensity = logNoiseDensity;
         _means = means;
         _covariances = covariances;
         CovarianceScaleExponent = covarianceScaleExponent;
-        _precisionsCholesky = new double[covariances.Length];
-        CreateFamily(this).WritePrecisionsCholesky(_precisionsCholesky);
+        GaussianComponents<T> family = CreateFamily(this);
+        double[] precisions = new double[family.Covariances.Length];
+        family.WritePrecisionsCholesky(precisions);
+        _precisionsCholesky = precisions.AsSpan(0, covariances.Length).ToArray(); // without the noise component's placeholder
     }
 
     /// <summary>The fitted model of a Gaussian mixture the engine fitted.</summary>
@@ -41,9 +44,12 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     {
         var marginal = mixture.Family as MarginalGaussianComponents<T>;
         GaussianComponents<T> family = marginal?.Gaussian ?? (GaussianComponents<T>)mixture.Family;
+        var parsimonious = family as ParsimoniousComponents<T>;
+        int gaussians = parsimonious?.Gaussians ?? mixture.Components;
         return new GaussianMixtureModel<T>(
-            family.CovarianceType, mixture.Components, mixture.Features, mixture.Weights.ToArray(), family.Means.ToArray(), family.Covariances.ToArray(), FitRecord.Of(result, family.Prior is null ? 0 : mixture.ObjectiveCorrection()), family.CovarianceScaleExponent,
-            (family as ParsimoniousComponents<T>)?.Model)
+            family.CovarianceType, mixture.Components, mixture.Features, mixture.Weights.ToArray(), family.Means[..(gaussians * mixture.Features)].ToArray(),
+            family.Covariances[..(gaussians == mixture.Components ? family.Covariances.Length : gaussians * mixture.Features * mixture.Features)].ToArray(), FitRecord.Of(result, family.Prior is null ? 0 : mixture.ObjectiveCorrection()), family.CovarianceScaleExponent,
+            parsimonious?.Model, parsimonious is { HasNoise: true } ? parsimonious.LogNoiseDensity : null)
         {
             MissingValues = marginal is null ? MissingValues.Reject : MissingValues.Marginalize,
         };
@@ -66,7 +72,7 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
             throw new ArgumentException($"{missingValues} is not a handling of missing values for this model.", nameof(missingValues));
         }
 
-        return new GaussianMixtureModel<T>(CovarianceType, Components, Features, Weights.ToArray(), _means, _covariances, null, CovarianceScaleExponent, Parameterization)
+        return new GaussianMixtureModel<T>(CovarianceType, Components, Features, Weights.ToArray(), _means, _covariances, null, CovarianceScaleExponent, Parameterization, LogNoiseDensity)
         {
             MissingValues = missingValues,
         };
@@ -204,10 +210,67 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
         return new GaussianMixtureModel<T>(covarianceType, weights.Length, features, given.Weights!, given.Means!, given.Covariances!, null, covarianceScaleExponent, parameterization);
     }
 
+    /// <summary>
+    /// Builds a model with mclust's noise component from its parameters: G Gaussian components of a parameterization and the
+    /// noise component, of constant log-density <paramref name="logNoiseDensity"/>, after them.
+    /// </summary>
+    /// <param name="parameterization">The Gaussian components' parameterization.</param>
+    /// <param name="logNoiseDensity">log(1/V) of the noise component, in the data's units (finite).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="weights">G + 1 weights summing to 1, the noise component's last.</param>
+    /// <param name="means">G × D means.</param>
+    /// <param name="covariances">G full D × D covariances.</param>
+    /// <param name="covarianceScaleExponent">As <see cref="CovarianceScaleExponent"/>.</param>
+    /// <returns>The model; it holds copies of the arrays.</returns>
+    /// <exception cref="ArgumentNullException">An array is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The parameterization does not fit D, the log-density is not finite, or G = 0.</exception>
+    /// <exception cref="ArgumentException">A length or value is invalid; the message says which.</exception>
+    public static GaussianMixtureModel<T> FromNoiseParameters(
+        ParsimoniousModel parameterization, double logNoiseDensity, int features, double[] weights, double[] means, double[] covariances, int covarianceScaleExponent)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (!double.IsFinite(logNoiseDensity))
+        {
+            throw new ArgumentOutOfRangeException(nameof(logNoiseDensity), logNoiseDensity, "Must be finite.");
+        }
+
+        if (weights.Length < 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(weights), "A mixture with noise needs G ≥ 1 Gaussian weights and the noise's.");
+        }
+
+        double[] checkedWeights = MixtureSetup.StartWeights(weights, weights.Length, nameof(weights));
+        double total = 0;
+        for (int k = 0; k < weights.Length - 1; k++)
+        {
+            total += checkedWeights[k];
+        }
+
+        // The Gaussians' parameters are checked as a mixture of their own (their weights renormalised).
+        GaussianMixtureModel<T> gaussians = FromParameters(
+            CovarianceType.Full, features, total > 0 ? checkedWeights[..^1].Select(w => w / total).ToArray() : Enumerable.Repeat(1.0 / (weights.Length - 1), weights.Length - 1).ToArray(),
+            means, covariances, covarianceScaleExponent, parameterization);
+        return new GaussianMixtureModel<T>(CovarianceType.Full, weights.Length, features, checkedWeights, gaussians._means, gaussians._covariances, null, covarianceScaleExponent, parameterization, logNoiseDensity);
+    }
+
     /// <summary>The covariance type.</summary>
     public CovarianceType CovarianceType { get; }
 
-    /// <summary>K × D means, row-major.</summary>
+    /// <summary>
+    /// With mclust's noise component: log(1/V), its constant log-density in the data's units; null without one. The noise
+    /// component is the last of the <see cref="MixtureModel{T}.Components"/> (its weight last, its label G, its column of the
+    /// responsibilities last); <see cref="Means"/>, <see cref="Covariances"/> and <see cref="PrecisionsCholesky"/> hold the
+    /// G = <see cref="Gaussians"/> Gaussian components only.
+    /// </summary>
+    public double? LogNoiseDensity { get; }
+
+    /// <summary>Whether the model has mclust's noise component (<see cref="LogNoiseDensity"/>).</summary>
+    public bool HasNoise => LogNoiseDensity is not null;
+
+    /// <summary>G, the Gaussian components: K, or K − 1 with a noise component.</summary>
+    public int Gaussians => HasNoise ? Components - 1 : Components;
+
+    /// <summary>G × D means, row-major (G = <see cref="Gaussians"/>).</summary>
     public ReadOnlySpan<double> Means => _means;
 
     /// <summary>Covariances in the type's layout (see the remarks on the type), as Σ·2^(−2·<see cref="CovarianceScaleExponent"/>).</summary>
@@ -226,19 +289,22 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     /// <summary>mclust's covariance parameterization the fit followed, or null (the covariance type's own).</summary>
     public ParsimoniousModel? Parameterization { get; }
 
-    /// <summary>Free parameters: K·D means, the covariances' free entries (a parameterization's, as mclust counts them) and K − 1 weights (as scikit-learn counts them).</summary>
+    /// <summary>
+    /// Free parameters: G·D means, the covariances' free entries (a parameterization's, as mclust counts them) and K − 1 weights
+    /// (as scikit-learn counts them); with a noise component also its hypervolume (as mclust counts it).
+    /// </summary>
     public override int ParameterCount => (Parameterization is { } p
-        ? ParsimoniousComponents<T>.CovarianceParameterCount(p, Components, Features) + (Components * Features)
-        : GaussianComponents<T>.DensityParameterCount(CovarianceType, Components, Features)) + Components - 1;
+        ? ParsimoniousComponents<T>.CovarianceParameterCount(p, Gaussians, Features) + (Gaussians * Features)
+        : GaussianComponents<T>.DensityParameterCount(CovarianceType, Components, Features)) + Components - 1 + (HasNoise ? 1 : 0);
 
     /// <summary>Component <paramref name="component"/>'s covariance as a full D × D matrix (row-major), whatever the type.</summary>
     /// <param name="component">0-based component.</param>
     /// <returns>A new D × D array.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="component"/> is not in 0 … K − 1, or D × D values would not fit one array (read <see cref="Covariances"/> of a diagonal or spherical model instead).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="component"/> is not in 0 … G − 1 (a Gaussian component), or D × D values would not fit one array (read <see cref="Covariances"/> of a diagonal or spherical model instead).</exception>
     public double[] ComponentCovariance(int component)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(component);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(component, Components);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(component, Gaussians);
         if ((long)Features * Features > Array.MaxLength)
         {
             throw new ArgumentOutOfRangeException(nameof(component), component, $"A {Features} × {Features} matrix does not fit one array; {CovarianceType} covariances are in Covariances.");
@@ -260,11 +326,11 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     /// <summary>log det Σ_k of component <paramref name="component"/> (from the precision Cholesky factor: −2 Σ_j log U_jj).</summary>
     /// <param name="component">0-based component.</param>
     /// <returns>The log-determinant.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="component"/> is not in 0 … K − 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="component"/> is not in 0 … G − 1.</exception>
     public double LogDeterminant(int component)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(component);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(component, Components);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(component, Gaussians);
         int d = Features;
         double sum = 0;
         switch (CovarianceType)
@@ -304,6 +370,11 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     /// <inheritdoc/>
     private protected override void SampleCore(Span<T> points, Span<int> labels, Random random)
     {
+        if (HasNoise)
+        {
+            throw new NotSupportedException("The noise component is uniform over a region the model does not hold (only its volume): a model with noise does not sample.");
+        }
+
         int d = Features;
         double[] factors = SamplingFactors();
         Span<double> z = d <= 256 ? stackalloc double[d] : new double[d];
@@ -368,12 +439,19 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     {
         int d = Features;
         double[] centre = new double[d];
-        for (int k = 0; k < Components; k++)
+        double total = 0;
+        for (int k = 0; k < Gaussians; k++)
         {
+            total += Weights[k];
             for (int a = 0; a < d; a++)
             {
                 centre[a] += Weights[k] * _means[k * d + a];
             }
+        }
+
+        for (int a = 0; a < d && HasNoise && total > 0; a++)
+        {
+            centre[a] /= total;
         }
 
         return centre;
@@ -383,10 +461,11 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     private static GaussianComponents<T> CreateFamily(GaussianMixtureModel<T> model)
     {
         GaussianComponents<T> family = model.Parameterization is { } p
-            ? new ParsimoniousComponents<T>(p, model.Components, model.Features)
+            ? new ParsimoniousComponents<T>(p, model.Gaussians, model.Features, model.LogNoiseDensity)
             : GaussianComponents<T>.Create(model.CovarianceType, model.Components, model.Features, 0);
         model._means.CopyTo(family.Means);
         model._covariances.CopyTo(family.Covariances);
+
         family.CovarianceScaleExponent = model.CovarianceScaleExponent;
         return family;
     }

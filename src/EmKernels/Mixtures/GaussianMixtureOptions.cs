@@ -32,6 +32,31 @@ public enum GaussianMixtureInitialization
 }
 
 /// <summary>
+/// mclust's noise component for a Gaussian mixture (<see cref="GaussianMixtureOptions.Noise"/>; Banfield and Raftery 1993,
+/// Fraley and Raftery 1998): one more component, last, of constant density 1/V over the data's region, which takes the
+/// points no Gaussian component explains (outliers, clutter). Its weight is fitted; V is fixed.
+/// </summary>
+public sealed record NoiseComponentOptions
+{
+    /// <summary>
+    /// N flags: the points that start in the noise component (mclust's <c>initialization = list(noise = ...)</c>); the
+    /// initialization clusters the others. Null: the flags of <see cref="NoiseDetection.NearestNeighborClutter"/> with
+    /// <see cref="Neighbors"/>.
+    /// </summary>
+    public bool[]? InitialNoise { get; init; }
+
+    /// <summary>k of the default start's k-th nearest-neighbour distances (≥ 1; 5 by default).</summary>
+    public int Neighbors { get; init; } = 5;
+
+    /// <summary>
+    /// log(1/V), the noise component's log-density in the data's units; null (the default): mclust's <c>hypvol</c> of the
+    /// data, V = the smaller of the volumes of their bounding box and of their bounding box in principal coordinates
+    /// (<see cref="ParsimoniousComponents{T}.LogHypervolume"/>).
+    /// </summary>
+    public double? LogDensity { get; init; }
+}
+
+/// <summary>
 /// Options of <see cref="GaussianMixture{T}"/>. Defaults follow scikit-learn's <c>GaussianMixture</c>:
 /// full covariance, 100 iterations, tolerance 1e-3 on the change of the mean log-likelihood,
 /// reg_covar 1e-6, k-means initialisation, one run.
@@ -81,6 +106,13 @@ public sealed record GaussianMixtureOptions
     /// the parameterization's free parameters (mclust's <c>nMclustParams</c>). No prior with a parameterization.
     /// </summary>
     public ParsimoniousModel? Parameterization { get; init; }
+
+    /// <summary>
+    /// mclust's noise component, or null for none (the default). The fit then has <see cref="Components"/> Gaussian components
+    /// and the noise component after them; it needs a <see cref="Parameterization"/> (null: the covariance type's own, VVV for
+    /// full, EEE tied, VVI diagonal, VII spherical; in one dimension V or E), no prior and no missing values.
+    /// </summary>
+    public NoiseComponentOptions? Noise { get; init; }
 
     /// <summary>With <see cref="GaussianMixtureInitialization.Hierarchical"/>: one agglomeration shared by fits of the same data (a model selection's candidates), or null.</summary>
     public AgglomerationCache? AgglomerationCache { get; init; }

@@ -136,6 +136,9 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     /// <summary>Whether component G is mclust's noise component.</summary>
     public bool HasNoise { get; }
 
+    /// <inheritdoc/>
+    public override bool HasNoiseComponent => HasNoise;
+
     /// <summary>log(1/V), the noise component's log-density, in the user's units (0 without noise).</summary>
     public double LogNoiseDensity => _logNoiseDensity;
 
@@ -166,6 +169,29 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
             ParsimoniousModel.VEV => g + (d - 1) + (g * rotation),
             ParsimoniousModel.EVV => 1 - g + (g * d * (d + 1) / 2),
             _ => g * d * (d + 1) / 2,
+        };
+    }
+
+    /// <summary>
+    /// The parameterization that is a covariance type's own: VVV for full, EEE tied, VVI diagonal, VII spherical; in one
+    /// dimension V for full, diagonal and spherical, E for tied.
+    /// </summary>
+    /// <param name="covarianceType">The covariance type.</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <returns>The parameterization.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The covariance type is unknown, or D &lt; 1.</exception>
+    public static ParsimoniousModel OfCovarianceType(CovarianceType covarianceType, int features)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
+        return (covarianceType, features == 1) switch
+        {
+            (CovarianceType.Tied, true) => ParsimoniousModel.E,
+            (CovarianceType.Full or CovarianceType.Diagonal or CovarianceType.Spherical, true) => ParsimoniousModel.V,
+            (CovarianceType.Full, false) => ParsimoniousModel.VVV,
+            (CovarianceType.Tied, false) => ParsimoniousModel.EEE,
+            (CovarianceType.Diagonal, false) => ParsimoniousModel.VVI,
+            (CovarianceType.Spherical, false) => ParsimoniousModel.VII,
+            _ => throw new ArgumentOutOfRangeException(nameof(covarianceType), covarianceType, "Unknown covariance type."),
         };
     }
 
