@@ -515,9 +515,12 @@ internal static class Emk
             FitSettings baseline = shared.Settings(parse);
             if (baseline.Model == "gaussian")
             {
-                // mclust's procedure unless asked otherwise: its hierarchical start and its relative stopping rule at 1e-5.
+                // mclust's procedure unless asked otherwise: its hierarchical start, its relative stopping rule at 1e-5, and EM run
+                // until that rule holds (mclust's emControl() allows 2^31 − 1 iterations; emk 10,000: slow EM, as a noise
+                // component's, takes hundreds).
                 baseline = baseline with
                 {
+                    MaxIterations = Given(parse, shared.MaxIterations) ? baseline.MaxIterations : 10_000,
                     Init = Given(parse, shared.Init) ? baseline.Init : "hierarchical",
                     StoppingRule = Given(parse, shared.Stop) || Given(parse, shared.Tolerance) ? baseline.StoppingRule : EmKernels.Engine.StoppingRule.RelativeChange,
                     Tolerance = Given(parse, shared.Stop) || Given(parse, shared.Tolerance) ? baseline.Tolerance : 1e-5,
@@ -536,8 +539,16 @@ internal static class Emk
             string? modelPath = parse.GetValue(outputPath);
             // Candidates differ only in K (already checked against the rows) and the covariance type: one check covers them all.
             (baseline with { Components = ks[^1] }).Validate(data);
-            // One agglomeration for every candidate, as mclust: made by the first fit, shared by the others.
-            baseline = baseline with { AgglomerationCache = new AgglomerationCache() };
+            // One agglomeration for every candidate, as mclust: made by the first fit, shared by the others (of the points
+            // that do not start as noise, whose flags are therefore read or found once).
+            baseline = baseline with
+            {
+                AgglomerationCache = new AgglomerationCache(),
+                NoiseFlagValues = !baseline.Noise ? null
+                    : baseline.NoiseInit is { } flagsPath ? Fitter.NoiseFlags(flagsPath, data.Rows)
+                    : data.Rows > 6 ? NoiseDetection.NearestNeighborClutter(data.Values, data.Rows, data.Columns.Length, 5)
+                    : throw new UsageException($"--noise: finding the starting noise points needs at least 7 rows; {data.Source} has {data.Rows} (give --noise-init)."),
+            };
             var candidates = (from k in ks from type in types select baseline with { Components = k, Covariance = type.Type, Factors = type.Factors, Parameterization = type.Parameterization }).ToList();
 
             // Small data: the candidates run side by side, one thread each (a fit's result does not depend on its threads).
@@ -583,7 +594,7 @@ internal static class Emk
             double[] icl = outcomes.Select(o =>
             {
                 double[] p = o.Mixture.Predict(data.Values, data.Rows, probabilities: true).Probabilities!;
-                int k = o.File.Components;
+                int k = o.File.Components; // the noise component's column too, as mclust's ICL
                 double sum = 0;
                 for (int i = 0; i < data.Rows; i++)
                 {
@@ -602,7 +613,7 @@ internal static class Emk
             int[] usable = [.. Enumerable.Range(0, outcomes.Count).Where(i => outcomes[i].Failure is null)];
             if (usable.Length == 0)
             {
-                throw new UsageException($"every candidate failed as mclust's would (the first: {Names.Describe(outcomes[0].File.Model, outcomes[0].File.Covariance, outcomes[0].File.Components, outcomes[0].File.Factors, outcomes[0].File.Parameterization)}: {outcomes[0].Failure}).");
+                throw new UsageException($"every candidate failed as mclust's would (the first: {Names.Describe(outcomes[0].File.Model, outcomes[0].File.Covariance, outcomes[0].File.Gaussians, outcomes[0].File.Factors, outcomes[0].File.Parameterization)}: {outcomes[0].Failure}).");
             }
 
             int best = usable.MinBy(i => Criterion(outcomes[i]));
@@ -625,7 +636,7 @@ internal static class Emk
                 foreach (FitOutcome o in outcomes)
                 {
                     string name = Names.IsContinuous(baseline.Model) ? (baseline.Model == "t" ? "t-" : "") + Names.Of(o.File.Covariance!.Value, o.File.Factors, o.File.Parameterization).Replace(':', '-') : baseline.Model;
-                    o.File.Write(Path.Combine(folder, $"{name}-k{o.File.Components.ToString(CultureInfo.InvariantCulture)}.json"));
+                    o.File.Write(Path.Combine(folder, $"{name}-k{o.File.Gaussians.ToString(CultureInfo.InvariantCulture)}.json"));
                 }
             }
 
@@ -635,7 +646,7 @@ internal static class Emk
             }
 
             bool gaussian = Names.IsContinuous(baseline.Model);
-            terminal.Heading($"Model selection on {data.Source} ({data.Rows} × {data.Columns.Length}) by {criterionName}, lower is better");
+            terminal.Heading($"Model selection on {data.Source} ({data.Rows} × {data.Columns.Length}) by {criterionName}, lower is better" + (baseline.Noise ? "; K Gaussian components and mclust's noise component" : ""));
             var headers = new List<string> { "", "K" };
             if (gaussian)
             {
@@ -645,7 +656,7 @@ internal static class Emk
             headers.AddRange(["parameters", "mean log-likelihood", "BIC", "AIC", "ICL", "iterations", "converged", "time"]);
             var rows = outcomes.Select((o, i) =>
             {
-                var row = new List<string> { i == best ? "*" : "", o.File.Components.ToString(CultureInfo.InvariantCulture) };
+                var row = new List<string> { i == best ? "*" : "", o.File.Gaussians.ToString(CultureInfo.InvariantCulture) };
                 if (gaussian)
                 {
                     row.Add(Names.Of(o.File.Covariance!.Value, o.File.Factors, o.File.Parameterization));
@@ -667,7 +678,7 @@ internal static class Emk
                 terminal.Line("NA: a fit mclust reports as NA (a singular covariance, an emptied component, or no convergence) is not selected; --table gives the reason.");
             }
             FitOutcome chosen = outcomes[best];
-            terminal.Line($"best: {Names.Describe(chosen.File.Model, chosen.File.Covariance, chosen.File.Components, chosen.File.Factors, chosen.File.Parameterization)} ({criterionName} {Format.Fixed(Criterion(chosen), 2)})" + (modelPath is null ? "" : $", written to {modelPath}"));
+            terminal.Line($"best: {Names.Describe(chosen.File.Model, chosen.File.Covariance, chosen.File.Gaussians, chosen.File.Factors, chosen.File.Parameterization)}{(chosen.File.NoiseLogDensity is null ? "" : " and mclust's noise component")} ({criterionName} {Format.Fixed(Criterion(chosen), 2)})" + (modelPath is null ? "" : $", written to {modelPath}"));
             return 0;
         });
         return command;
@@ -688,7 +699,7 @@ internal static class Emk
                     FitOutcome o = outcomes[i];
                     json.WriteStartObject();
                     json.WriteString("covariance", Covariance(o));
-                    json.WriteNumber("k", o.File.Components);
+                    json.WriteNumber("k", o.File.Gaussians);
                     json.WriteNumber("parameters", o.Mixture.ParameterCount);
                     json.WriteNumber("log_likelihood", o.File.Fit.MeanLogLikelihood * o.File.Fit.Points);
                     json.WriteNumber("mean_log_likelihood", o.File.Fit.MeanLogLikelihood);
@@ -721,7 +732,7 @@ internal static class Emk
             {
                 FitOutcome o = outcomes[i];
                 writer.WriteLine(string.Join(",",
-                    Covariance(o), o.File.Components.ToString(CultureInfo.InvariantCulture), o.Mixture.ParameterCount.ToString(CultureInfo.InvariantCulture),
+                    Covariance(o), o.File.Gaussians.ToString(CultureInfo.InvariantCulture), o.Mixture.ParameterCount.ToString(CultureInfo.InvariantCulture),
                     R(o.File.Fit.MeanLogLikelihood * o.File.Fit.Points), R(o.File.Fit.MeanLogLikelihood), R(o.File.Fit.Bic), R(o.File.Fit.Aic), R(icl[i]),
                     o.File.Fit.Converged ? "true" : "false", o.File.Fit.Iterations.ToString(CultureInfo.InvariantCulture), o.Failure is { } reason ? $"\"{reason}\"" : ""));
             }
@@ -737,7 +748,7 @@ internal static class Emk
             Init.AcceptOnlyFromAmong(FitSettings.InitNames);
             Stop.AcceptOnlyFromAmong(FitSettings.StoppingRuleNames);
             NuEstimate.AcceptOnlyFromAmong(Names.NuEstimates);
-            foreach (Option option in (Option[])[Model, Columns, MaxIterations, Tolerance, Stop, RegCovar, Prior, Init, Restarts, Seed, Float32, Threads, Smoothing, Trials, Categories, Nu, NuEstimate, Verbose])
+            foreach (Option option in (Option[])[Model, Columns, MaxIterations, Tolerance, Stop, RegCovar, Prior, Init, Restarts, Seed, Float32, Threads, Smoothing, Trials, Categories, Nu, NuEstimate, Noise, NoiseInit, Verbose])
             {
                 command.Add(option);
             }
@@ -781,6 +792,16 @@ internal static class Emk
 
         public Option<int?> Categories { get; } = new("--categories") { Description = "Categorical: the number of categories (default: the largest code + 1)." };
 
+        public Option<bool> Noise { get; } = new("--noise")
+        {
+            Description = "Gaussian: add mclust's noise component, a uniform density 1/V over the data's hypervolume, which takes the outliers (its start: --noise-init, else nearest-neighbour clutter of the data).",
+        };
+
+        public Option<string?> NoiseInit { get; } = new("--noise-init")
+        {
+            Description = "With --noise: a file of one flag per data row (1/0 or true/false, an optional header line): the rows that start in the noise component (mclust's initialization$noise).",
+        };
+
         public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Print a progress line per iteration on stderr (a terminal shows live progress anyway)." };
 
         public FitSettings Settings(ParseResult parse) => new()
@@ -802,6 +823,8 @@ internal static class Emk
             Categories = parse.GetValue(Categories),
             Nu = parse.GetValue(Nu),
             NuEstimate = parse.GetValue(NuEstimate)!,
+            Noise = parse.GetValue(Noise) || parse.GetValue(NoiseInit) is not null,
+            NoiseInit = parse.GetValue(NoiseInit),
         };
     }
 

@@ -22,6 +22,15 @@ internal sealed record FitSettings
 
     public int Components { get; init; } = 2;
 
+    /// <summary>Gaussian: mclust's noise component after the Gaussian ones (<c>--noise</c>).</summary>
+    public bool Noise { get; init; }
+
+    /// <summary>A file of the initial noise flags, one per data row (<c>--noise-init</c>); null: nearest-neighbour clutter of the data.</summary>
+    public string? NoiseInit { get; init; }
+
+    /// <summary>The initial noise flags, read or detected once for the fits of a selection (not recorded); null: each fit finds its own.</summary>
+    public bool[]? NoiseFlagValues { get; init; }
+
     /// <summary>Whether NaN (and a CSV's empty, NA and NaN cells) are missing values, marginalised (--missing marginalize).</summary>
     public bool Missing { get; init; }
 
@@ -196,6 +205,9 @@ internal sealed record FitSettings
         Require(MonteCarlo is null || (!Online && Bayesian is null), "--monte-carlo estimates batch EM's E-step by sampling; not --online or --bayesian fits.");
         Require(!Missing || (Model == "gaussian" && Factors is null && Parameterization is null && !Prior && Bayesian is null),
             "--missing marginalize is for Gaussian mixtures of the full, tied, diag and spherical types (no --prior or --bayesian).");
+        Require(NoiseInit is null || Noise, "--noise-init gives the starting noise points of --noise.");
+        Require(!Noise || (Model == "gaussian" && Factors is null && !Prior && Bayesian is null && !Missing && !Online && MonteCarlo is null),
+            "--noise adds mclust's noise component to a Gaussian mixture fitted by batch EM (no factor covariances, --prior, --bayesian, --missing, --online or --monte-carlo).");
         MonteCarloSchedule();
     }
 
@@ -244,6 +256,8 @@ internal sealed record FitSettings
     public OptionsDocument ToDocument() => new()
     {
         Model = Model,
+        Noise = Noise ? true : null,
+        NoiseInit = NoiseInit,
         Covariance = Continuous ? Names.Of(Covariance, Factors, Parameterization) : null,
         RegCovar = Continuous ? RegCovar : null,
         Smoothing = Continuous ? null : Smoothing,
@@ -295,6 +309,8 @@ internal sealed record FitSettings
             NuEstimate = model == "t" ? o.NuEstimate ?? "per-component" : "per-component",
             MonteCarlo = o.MonteCarlo,
             Missing = o.Missing == "marginalize",
+            Noise = o.Noise ?? false,
+            NoiseInit = o.NoiseInit,
             Components = Value(o.Components, "components"),
             Columns = o.Columns,
             MaxIterations = Value(o.MaxIterations, "max_iter"),
@@ -454,9 +470,11 @@ internal static class Fitter
     }
 
     /// <summary>The engine's model for the settings: a finite mixture of the chosen family, with the chosen initialization.</summary>
-    public static FiniteMixture<T> Model<T>(FitSettings s, int features, int categories)
+    public static FiniteMixture<T> Model<T>(FitSettings s, int features, int categories, double? logNoiseDensity = null)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        // The noise component needs a parameterization: the covariance type's own unless one is given.
+        ParsimoniousModel? parameterization = s.Parameterization ?? (s.Noise && s.Factors is null ? ParsimoniousComponents<T>.OfCovarianceType(s.Covariance, features) : null);
         if (s.Factors is { } q && q > features)
         {
             throw new UsageException($"--covariance factor:{q} has more factors than the {features} columns.");
@@ -468,8 +486,8 @@ internal static class Fitter
             ? DiscreteComponents<T>.Create(Names.Distribution(s.Model), s.Components, features, categories, s.Trials ?? 1, s.Smoothing)
             : s.Factors is { } factors
                 ? new Latent.FactorAnalyzerComponents<T>(s.Components, features, factors, Latent.FactorNoise.Diagonal, s.RegCovar)
-                : s.Parameterization is { } parameterization
-                    ? ParsimoniousFamily<T>(parameterization, s.Components, features, s.RegCovar)
+                : parameterization is { } chosen
+                    ? ParsimoniousFamily<T>(chosen, s.Components, features, s.RegCovar, logNoiseDensity)
                     : s.Missing
                     ? new MarginalGaussianComponents<T>(GaussianComponents<T>.Create(s.Covariance, s.Components, features, s.RegCovar))
                     : GaussianComponents<T>.Create(s.Covariance, s.Components, features, s.RegCovar);
@@ -490,8 +508,9 @@ internal static class Fitter
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         string where = start.SourcePath ?? "--init-from";
-        if (start.Model != s.Model || start.Components != s.Components || start.Features != features || start.Variational is not null
-            || (s.Continuous && (start.Covariance != s.Covariance || start.Factors != s.Factors || start.Parameterization != s.Parameterization)))
+        ParsimoniousModel? parameterization = (mixture.Family as ParsimoniousComponents<T>)?.Model;
+        if (start.Model != s.Model || start.Gaussians != s.Components || start.Features != features || start.Variational is not null || (start.NoiseLogDensity is not null) != s.Noise
+            || (s.Continuous && ((start.Covariance != s.Covariance && parameterization is null) || start.Factors != s.Factors || start.Parameterization != parameterization)))
         {
             throw new UsageException(
                 $"{where} is {Names.Describe(start.Model, start.Covariance, start.Components, start.Factors, start.Parameterization)} of {start.Features} columns; this fit is {Names.Describe(s.Model, s.Covariance, s.Components, s.Factors, s.Parameterization)} of {features} (give the same --model, -k, --covariance and columns).");
@@ -528,7 +547,7 @@ internal static class Fitter
         mixture.Initialization = MixtureInitialization.Current;
     }
 
-    private static ParsimoniousComponents<T> ParsimoniousFamily<T>(ParsimoniousModel model, int components, int features, double regularization)
+    private static ParsimoniousComponents<T> ParsimoniousFamily<T>(ParsimoniousModel model, int components, int features, double regularization, double? logNoiseDensity)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         if ((model is ParsimoniousModel.E or ParsimoniousModel.V) != (features == 1))
@@ -536,7 +555,7 @@ internal static class Fitter
             throw new UsageException($"--covariance {model}: E and V are mclust's models of one column, the other 14 of two or more; the data have {features}.");
         }
 
-        return new ParsimoniousComponents<T>(model, components, features, null, regularization);
+        return new ParsimoniousComponents<T>(model, components, features, logNoiseDensity, regularization);
     }
 
     private static FitOutcome Fit<T>(DataSource<T> data, string source, string[] columns, FitSettings s, int categories, IProgress<FitProgress>? progress, ModelFile? resume)
@@ -549,7 +568,12 @@ internal static class Fitter
             return FitVariational(data, source, columns, s, progress, clock);
         }
 
-        FiniteMixture<T> model = Model<T>(s, d, categories);
+        FiniteMixture<T> model = Model<T>(s, d, categories, s.Noise ? -NoiseLogVolume(data) : null);
+        if (s.Noise)
+        {
+            model.InitialNoise = s.NoiseFlagValues ?? (s.NoiseInit is { } flagsPath ? NoiseFlags(flagsPath, data.Points) : null);
+        }
+
         if (s.StartFrom is { } start)
         {
             StartFrom(model, start, s, d);
@@ -619,18 +643,23 @@ internal static class Fitter
         var factor = family as Latent.FactorAnalyzerComponents<T>;
         var classic = family as GaussianComponents<T> ?? (family as MarginalGaussianComponents<T>)?.Gaussian;
         var t = family as StudentTComponents<T>;
+        var mclust = family as ParsimoniousComponents<T>;
+        int gaussians = mclust?.Gaussians ?? s.Components;
         var file = new ModelFile
         {
             Model = s.Model,
             Covariance = s.Continuous ? s.Covariance : null,
             Factors = factor?.LatentDimensions,
-            Parameterization = s.Parameterization,
+            Parameterization = mclust?.Model ?? s.Parameterization,
+            NoiseLogDensity = mclust is { HasNoise: true } ? mclust.LogNoiseDensity : null,
             Columns = columns,
             Categories = categories,
             Trials = s.Trials ?? 1,
             Weights = model.Weights.ToArray(),
-            Means = factor is not null ? factor.Means.ToArray() : classic is not null ? classic.Means.ToArray() : t is not null ? t.Means.ToArray() : [],
-            Parameters = factor is not null ? [.. factor.Loadings, .. factor.NoiseVariances] : classic is not null ? classic.Covariances.ToArray() : t is not null ? t.Scales.ToArray() : family.Parameters.ToArray(),
+            Means = factor is not null ? factor.Means.ToArray() : classic is not null ? classic.Means[..(gaussians * d)].ToArray() : t is not null ? t.Means.ToArray() : [],
+            Parameters = factor is not null ? [.. factor.Loadings, .. factor.NoiseVariances]
+                : classic is not null ? classic.Covariances[..(mclust is { HasNoise: true } ? gaussians * d * d : classic.Covariances.Length)].ToArray()
+                : t is not null ? t.Scales.ToArray() : family.Parameters.ToArray(),
             DegreesOfFreedom = t?.DegreesOfFreedom.ToArray(),
             CovarianceScaleExponent = classic?.CovarianceScaleExponent ?? 0,
             Float32 = s.Float32,
@@ -760,6 +789,94 @@ internal static class Fitter
                 }
             }
         }
+    }
+
+    /// <summary>log V of mclust's <c>hypvol</c> of the data (three streamed passes), for the noise component's density 1/V.</summary>
+    private static double NoiseLogVolume<T>(DataSource<T> data)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (data.Points < 2)
+        {
+            throw new UsageException($"{data.Name}: --noise needs at least 2 rows.");
+        }
+
+        (double box, double principal) = ParsimoniousComponents<T>.LogHypervolume(data);
+        double logVolume = Math.Min(box, principal);
+        if (!double.IsFinite(logVolume))
+        {
+            throw new UsageException($"{data.Name}: the rows span no volume (a constant column, or all rows on a hyperplane), so --noise has no density 1/V.");
+        }
+
+        return logVolume;
+    }
+
+    /// <summary>
+    /// The initial noise flags of <c>--noise-init</c>: one line per data row, 1/0, true/false (any case) or T/F, after an
+    /// optional header line; read no further than one line more than the data have.
+    /// </summary>
+    public static bool[] NoiseFlags(string path, long rows)
+    {
+        if (rows > Array.MaxLength)
+        {
+            throw new UsageException($"--noise-init: {rows} rows do not fit one array of flags.");
+        }
+
+        bool[] flags = new bool[rows];
+        long count = 0;
+        int line = 0;
+        try
+        {
+            // A flag and its line end take a few bytes: a longer file is not a flags file (and is not read into memory).
+            long most = (rows * 8) + 4096;
+            if (new FileInfo(path).Length > most)
+            {
+                throw new UsageException($"--noise-init {path} is larger than {most} bytes: not one flag per row of the data's {rows}.");
+            }
+
+            using var reader = new StreamReader(path);
+            while (reader.ReadLine() is { } text)
+            {
+                line++;
+                string value = text.Trim().Trim('"');
+                bool? flag = value.ToUpperInvariant() switch
+                {
+                    "1" or "TRUE" or "T" => true,
+                    "0" or "FALSE" or "F" => false,
+                    _ => null,
+                };
+                if (flag is null)
+                {
+                    if (line == 1)
+                    {
+                        continue; // a header
+                    }
+
+                    throw new UsageException($"--noise-init {path}, line {line}: '{Quoted.Of(value.Length > 40 ? value[..40] + "…" : value)}' is not a flag (1/0, true/false).");
+                }
+
+                if (count == rows)
+                {
+                    throw new UsageException($"--noise-init {path} has more flags than the data's {rows} rows.");
+                }
+
+                flags[count++] = flag.Value;
+            }
+        }
+        catch (IOException e)
+        {
+            throw new UsageException($"--noise-init {path}: {e.Message}");
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new UsageException($"--noise-init {path}: {e.Message}");
+        }
+
+        if (count != rows)
+        {
+            throw new UsageException($"--noise-init {path} has {count} flags; the data have {rows} rows.");
+        }
+
+        return flags;
     }
 
     /// <summary>mclust's <c>defaultPrior</c> for the data (<see cref="GaussianPrior.Default"/>), the column means and covariance in two passes.</summary>

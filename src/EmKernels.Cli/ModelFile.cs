@@ -76,6 +76,12 @@ internal sealed record ModelFile
 
     public int Components => Weights.Length;
 
+    /// <summary>Gaussian with mclust's noise component: log(1/V), its constant log-density (the last weight is its); null without.</summary>
+    public double? NoiseLogDensity { get; init; }
+
+    /// <summary>The Gaussian (or other parametric) components: all of them, or all but the noise component.</summary>
+    public int Gaussians => NoiseLogDensity is null ? Components : Components - 1;
+
     public int Features => Columns.Length;
 
     /// <summary>Writes the file, or nothing: the JSON goes to a temporary file that is renamed over <paramref name="path"/> when complete.</summary>
@@ -166,6 +172,7 @@ internal sealed record ModelFile
                 "covariances" => "covariances",
                 "loadings" => "loadings",
                 "noiseVariances" => "noise_variances",
+                "logNoiseDensity" => "noise_log_density",
                 "parameters" => Model == "poisson" ? "rates" : "probs",
                 _ => e.ParamName ?? "?",
             };
@@ -177,7 +184,24 @@ internal sealed record ModelFile
     public GaussianMixtureModel<double> GaussianInDouble() =>
         _gaussian ??= _mixture is Mixture<double> { Model: GaussianMixtureModel<double> built }
             ? built
-            : GaussianMixtureModel<double>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent, Parameterization);
+            : GaussianOf<double>();
+
+    /// <summary>A Gaussian model's parameters as a library model, with its noise component if it has one.</summary>
+    private GaussianMixtureModel<T> GaussianOf<T>()
+        where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
+    {
+        if (NoiseLogDensity is { } logDensity)
+        {
+            if (Parameterization is not { } parameterization)
+            {
+                throw new ArgumentException("A noise component belongs to one of mclust's parameterizations (covariance_type EII … VVV, E, V).", "noise_log_density");
+            }
+
+            return GaussianMixtureModel<T>.FromNoiseParameters(parameterization, logDensity, Features, Weights, Means, Parameters, CovarianceScaleExponent);
+        }
+
+        return GaussianMixtureModel<T>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent, Parameterization);
+    }
 
     /// <summary>A mixture of factor analyzers' parameters as a library model in double, for summaries; built once.</summary>
     public Latent.FactorMixtureModel<double> FactorsInDouble() =>
@@ -233,7 +257,7 @@ internal sealed record ModelFile
                 ? Factor<T>()
                 : Options.Missing
                 ? GaussianMixtureModel<T>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent, Parameterization).WithMissingValues(MissingValues.Marginalize)
-                : GaussianMixtureModel<T>.FromParameters(Covariance!.Value, Features, Weights, Means, Parameters, CovarianceScaleExponent, Parameterization);
+                : GaussianOf<T>();
         return new Mixture<T>(model);
     }
 
@@ -248,6 +272,7 @@ internal sealed record ModelFile
         Loadings = Factors is not null ? Loadings.ToArray() : null,
         NoiseVariances = Factors is not null ? NoiseVariances.ToArray() : null,
         Components = Components,
+        NoiseLogDensity = NoiseLogDensity,
         Features = Features,
         Columns = Columns,
         Categories = Model == "categorical" ? Categories : null,
@@ -333,6 +358,11 @@ internal sealed record ModelFile
             throw new UsageException($"{path}: components ({components}) and features ({features}) do not match the {weights.Length} weights and {columns.Length} columns.");
         }
 
+        if (d.NoiseLogDensity is not null && parameterization is null)
+        {
+            throw new UsageException($"{path}: a 'noise_log_density' belongs to a Gaussian mixture of one of mclust's parameterizations (covariance_type EII … VVV, E, V).");
+        }
+
         string key = model switch { "gaussian" or "t" => "covariances", "poisson" => "rates", _ => "probs" };
         OnlineState? online = null;
         if (d.Online is { } o)
@@ -383,6 +413,7 @@ internal sealed record ModelFile
             Covariance = covariance,
             Factors = factors,
             Parameterization = parameterization,
+            NoiseLogDensity = d.NoiseLogDensity,
             Columns = columns,
             Categories = model == "categorical" ? Value(d.Categories, "categories") : 1,
             Trials = model == "binomial" ? Value(d.Trials, "trials") : 1,
@@ -435,6 +466,10 @@ internal sealed class ModelDocument
 
     [JsonPropertyName("components")]
     public int? Components { get; set; }
+
+    [JsonPropertyName("noise_log_density")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? NoiseLogDensity { get; set; }
 
     [JsonPropertyName("features")]
     public int? Features { get; set; }
@@ -522,6 +557,14 @@ internal sealed class OptionsDocument
 {
     [JsonPropertyName("model")]
     public string? Model { get; set; }
+
+    [JsonPropertyName("noise")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? Noise { get; set; }
+
+    [JsonPropertyName("noise_init")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? NoiseInit { get; set; }
 
     [JsonPropertyName("covariance")]
     public string? Covariance { get; set; }

@@ -14,7 +14,7 @@ internal static class Summary
         string columns = model.Features <= 8 ? string.Join(", ", model.Columns) : $"{string.Join(", ", model.Columns.Take(6))}, … {model.Columns[^1]}";
         string title = model.Variational is { } vb
             ? $"Variational Bayesian Gaussian mixture ({(vb.WeightPrior == WeightPrior.DirichletProcess ? "Dirichlet process" : "Dirichlet distribution")}), K = {model.Components}, {Names.Of(model.Covariance!.Value)} covariance"
-            : Names.Describe(model.Model, model.Covariance, model.Components, model.Factors, model.Parameterization);
+            : Names.Describe(model.Model, model.Covariance, model.Gaussians, model.Factors, model.Parameterization) + (model.NoiseLogDensity is null ? "" : " and mclust's noise component");
         terminal.Heading($"{title} on {fit.Data} ({fit.Points} × {model.Features}: {columns}){(model.Float32 ? ", float32" : "")}");
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
         terminal.Facts(model.Variational is { } variational
@@ -97,7 +97,7 @@ internal static class Summary
         }
 
         var rows = new List<string[]>();
-        for (int k = 0; k < model.Components; k++)
+        for (int k = 0; k < model.Gaussians; k++)
         {
             // Diagonal and spherical covariances are never made D × D (D may be in the tens of thousands).
             // They are read as stored (Σ·2^−2q): correlations do not depend on q, standard deviations are scaled by 2^q.
@@ -176,6 +176,16 @@ internal static class Summary
             }
 
             rows.Add([.. row]);
+        }
+
+        if (model.NoiseLogDensity is { } logDensity)
+        {
+            // mclust's noise component: its weight, and its constant density 1/V in the mean's first column.
+            string[] noise = Enumerable.Repeat("", headers.Count).ToArray();
+            noise[0] = "noise";
+            noise[1] = Format.Fixed(model.Weights[^1], 4);
+            noise[2] = $"density 1/V = {Format.Number(Math.Exp(logDensity))}";
+            rows.Add(noise);
         }
 
         return (headers, rows);

@@ -147,7 +147,7 @@ public sealed class GaussianMixture<T>
                 throw new ArgumentException("A parameterization holds full D × D covariances (CovarianceType.Full) and takes no prior.", "options.Parameterization");
             }
 
-            double? logNoiseDensity = noise is null ? null : noise.LogDensity ?? -LogHypervolume(data);
+            double? logNoiseDensity = noise is null ? null : noise.LogDensity ?? -LogHypervolume(source);
             try
             {
                 family = new ParsimoniousComponents<T>(parameterization, k, d, logNoiseDensity, o.RegCovar);
@@ -270,22 +270,10 @@ public sealed class GaussianMixture<T>
         return GaussianMixtureModel<T>.Fitted(mixture, result);
     }
 
-    /// <summary>−log V of mclust's <c>hypvol</c> of the data.</summary>
-    private static double LogHypervolume(FeatureMajorMatrix<T> data)
+    /// <summary>log V of mclust's <c>hypvol</c> of the data.</summary>
+    private static double LogHypervolume(InMemoryDataSource<T> data)
     {
-        if (data.Points < 2)
-        {
-            throw new ArgumentException("A noise component's hypervolume needs at least 2 points.", nameof(data));
-        }
-
-        double[] values = RowMajor(data);
-        int at = Array.FindIndex(values, v => !double.IsFinite(v));
-        if (at >= 0)
-        {
-            throw new ArgumentException($"Row {at / data.Features}, column {at % data.Features} is {values[at]}: not a value.", nameof(data));
-        }
-
-        (double box, double principal) = ParsimoniousComponents<T>.LogHypervolume(values, data.Points, data.Features);
+        (double box, double principal) = ParsimoniousComponents<T>.LogHypervolume(data);
         double logVolume = Math.Min(box, principal);
         if (!double.IsFinite(logVolume))
         {

@@ -51,7 +51,7 @@ public sealed record NoiseComponentOptions
     /// <summary>
     /// log(1/V), the noise component's log-density in the data's units; null (the default): mclust's <c>hypvol</c> of the
     /// data, V = the smaller of the volumes of their bounding box and of their bounding box in principal coordinates
-    /// (<see cref="ParsimoniousComponents{T}.LogHypervolume"/>).
+    /// (<see cref="ParsimoniousComponents{T}.LogHypervolume(DataSource{T})"/>).
     /// </summary>
     public double? LogDensity { get; init; }
 }

@@ -66,7 +66,7 @@ public enum ParsimoniousModel
 /// M-steps (Celeux and Govaert 1995; Browne and McNicholas 2014 for EVE and VVE) — the iterative ones (VEI, VEV, VEE, EVE,
 /// VVE) run their inner iteration from mclust's fixed start at every M-step with its stopping rule, which is not the
 /// converged constrained maximizer (a generalized M-step) — and optionally mclust's noise component: one more component
-/// of constant density 1/V over the data's hypervolume (<see cref="LogHypervolume"/>), listed last. Covariances are held
+/// of constant density 1/V over the data's hypervolume (<see cref="LogHypervolume(DataSource{T})"/>), listed last. Covariances are held
 /// as full D × D matrices (the layout of the full type); log-densities and statistics are the full-covariance kernels.
 /// </summary>
 /// <typeparam name="T">float or double.</typeparam>
@@ -209,61 +209,116 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(points, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
-        int d = features;
-        if ((long)points * d != data.Length || !Reductions.AllFinite(data))
+        if ((long)points * features != data.Length || !Reductions.AllFinite(data))
         {
-            throw new ArgumentException($"Expected {points} × {d} finite values.", nameof(data));
+            throw new ArgumentException($"Expected {points} × {features} finite values.", nameof(data));
         }
 
-        double[] mean = new double[d];
-        for (int i = 0; i < points; i++)
+        return ParsimoniousComponents<double>.LogHypervolume(new InMemoryDataSource<double>(data, points, features));
+    }
+
+    /// <summary>
+    /// <see cref="LogHypervolume(ReadOnlySpan{double}, int, int)"/> of a data source, in three streamed passes (the mean, the
+    /// covariance, the ranges), in memory independent of N.
+    /// </summary>
+    /// <param name="data">N ≥ 2 points; their sample weights and labels are ignored.</param>
+    /// <returns>(box, principal): the two log-volumes.</returns>
+    /// <exception cref="ArgumentException">There are fewer than 2 points, or a value is not finite (its row and column named).</exception>
+    public static (double Box, double Principal) LogHypervolume(DataSource<T> data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        int d = data.Features;
+        long n = data.Points;
+        if (n < 2)
         {
-            for (int j = 0; j < d; j++)
+            throw new ArgumentException("The hypervolume needs at least 2 points.", nameof(data));
+        }
+
+        int chunk = (int)Math.Clamp((1 << 16) / d, 1, n);
+        T[] buffer = new T[(long)chunk * d];
+        double[] mean = new double[d], covariance = new double[d * d], values = new double[d], vectors = new double[d * d];
+        double[] min = new double[d], max = new double[d], pmin = new double[d], pmax = new double[d], projected = new double[d];
+        min.AsSpan().Fill(double.PositiveInfinity);
+        pmin.AsSpan().Fill(double.PositiveInfinity);
+        max.AsSpan().Fill(double.NegativeInfinity);
+        pmax.AsSpan().Fill(double.NegativeInfinity);
+        for (int pass = 0; pass < 3; pass++)
+        {
+            for (long start = 0; start < n; start += chunk)
             {
-                mean[j] += data[i * d + j];
-            }
-        }
-
-        for (int j = 0; j < d; j++)
-        {
-            mean[j] /= points;
-        }
-
-        double[] covariance = new double[d * d];
-        for (int i = 0; i < points; i++)
-        {
-            for (int a = 0; a < d; a++)
-            {
-                for (int b = 0; b < d; b++)
+                int count = (int)Math.Min(chunk, n - start);
+                data.Read(start, count, buffer, count, default, default);
+                for (int i = 0; i < count; i++)
                 {
-                    covariance[a * d + b] += (data[i * d + a] - mean[a]) * (data[i * d + b] - mean[b]) / points;
+                    for (int a = 0; a < d; a++)
+                    {
+                        double x = double.CreateTruncating(buffer[a * count + i]);
+                        if (!double.IsFinite(x))
+                        {
+                            throw new ArgumentException($"Row {start + i}, column {a} is {x}: not a value.", nameof(data));
+                        }
+
+                        values[a] = x - (pass == 0 ? 0 : mean[a]);
+                    }
+
+                    switch (pass)
+                    {
+                        case 0:
+                            for (int a = 0; a < d; a++)
+                            {
+                                mean[a] += values[a];
+                            }
+
+                            break;
+                        case 1:
+                            for (int a = 0; a < d; a++)
+                            {
+                                for (int b = 0; b < d; b++)
+                                {
+                                    covariance[a * d + b] += values[a] * values[b] / n;
+                                }
+                            }
+
+                            break;
+                        default:
+                            for (int j = 0; j < d; j++)
+                            {
+                                double s = 0;
+                                for (int a = 0; a < d; a++)
+                                {
+                                    s += vectors[a * d + j] * values[a];
+                                }
+
+                                double x = values[j] + mean[j];
+                                min[j] = Math.Min(min[j], x);
+                                max[j] = Math.Max(max[j], x);
+                                pmin[j] = Math.Min(pmin[j], s);
+                                pmax[j] = Math.Max(pmax[j], s);
+                            }
+
+                            break;
+                    }
                 }
             }
+
+            if (pass == 0)
+            {
+                for (int a = 0; a < d; a++)
+                {
+                    mean[a] /= n;
+                }
+            }
+            else if (pass == 1)
+            {
+                DenseMatrix.SymmetricEigen(covariance, d, projected, vectors);
+            }
         }
 
-        double[] values = new double[d], vectors = new double[d * d];
-        DenseMatrix.SymmetricEigen(covariance, d, values, vectors);
         double box = 0, principal = 0;
         for (int j = 0; j < d; j++)
         {
-            double min = double.PositiveInfinity, max = double.NegativeInfinity, pmin = double.PositiveInfinity, pmax = double.NegativeInfinity;
-            for (int i = 0; i < points; i++)
-            {
-                double v = data[i * d + j];
-                min = Math.Min(min, v);
-                max = Math.Max(max, v);
-                double s = 0;
-                for (int a = 0; a < d; a++)
-                {
-                    s += vectors[a * d + j] * (data[i * d + a] - mean[a]);
-                }
-
-                pmin = Math.Min(pmin, s);
-                pmax = Math.Max(pmax, s);
-            }
-
-            box += Math.Log(max - min);
-            principal += Math.Log(pmax - pmin);
+            box += Math.Log(max[j] - min[j]);
+            principal += Math.Log(pmax[j] - pmin[j]);
         }
 
         return (box, d == 1 ? box : principal);
