@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Globalization;
 using EmKernels.IO;
 
@@ -111,6 +112,7 @@ internal sealed class DataTable
     }
 
     /// <summary>Every row of the source in memory, row-major, checked finite.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static DataTable Materialize<T>(FileDataSource<T> source, string name, bool missing = false)
         where T : unmanaged, System.Numerics.IBinaryFloatingPointIeee754<T>
     {

@@ -551,6 +551,7 @@ internal static class Emk
             };
             var candidates = (from k in ks from type in types select baseline with { Components = k, Covariance = type.Type, Factors = type.Factors, Parameterization = type.Parameterization }).ToList();
 
+            // ICL = BIC − 2 Σ log max_k p_k: one more pass per model, for its classification's entropy (in the fit's worker).
             // Small data: the candidates run side by side, one thread each (a fit's result does not depend on its threads).
             var outcomes = new List<FitOutcome>();
             bool parallel = candidates.Count > 1 && baseline.Threads is null && (long)data.Rows * data.Columns.Length <= 2_000_000 && Environment.ProcessorCount > 1;
@@ -590,25 +591,9 @@ internal static class Emk
             string criterionName = parse.GetValue(criterion)!.ToUpperInvariant();
             bool byIcl = criterionName == "ICL";
 
-            // ICL = BIC − 2 Σ log max_k p_k: one more pass per model, for its classification's entropy.
-            double[] icl = outcomes.Select(o =>
-            {
-                double[] p = o.Mixture.Predict(data.Values, data.Rows, probabilities: true).Probabilities!;
-                int k = o.File.Components; // the noise component's column too, as mclust's ICL
-                double sum = 0;
-                for (int i = 0; i < data.Rows; i++)
-                {
-                    double largest = 0;
-                    for (int c = 0; c < k; c++)
-                    {
-                        largest = Math.Max(largest, p[i * k + c]);
-                    }
-
-                    sum += largest > 0 ? Math.Log(largest) : 0;
-                }
-
-                return o.File.Fit.Bic - (2 * sum);
-            }).ToArray();
+            // ICL = BIC − 2 Σ log max_k p_k: one more pass per model, for its classification's entropy (side by side, as the fits).
+            double[] icl = new double[outcomes.Count];
+            Parallel.For(0, outcomes.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel ? Environment.ProcessorCount : 1 }, i => icl[i] = Icl(outcomes[i], data, parallel ? 1 : null));
             double Criterion(FitOutcome o) => byIcl ? icl[outcomes.IndexOf(o)] : byBic ? o.File.Fit.Bic : o.File.Fit.Aic;
             int[] usable = [.. Enumerable.Range(0, outcomes.Count).Where(i => outcomes[i].Failure is null)];
             if (usable.Length == 0)
@@ -682,6 +667,27 @@ internal static class Emk
             return 0;
         });
         return command;
+    }
+
+    /// <summary>ICL = BIC − 2 Σ log max_k p_k: one more pass of the model over the data, for its classification's entropy.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static double Icl(FitOutcome o, DataTable data, int? threads)
+    {
+        double[] p = o.Mixture.Predict(data.Values, data.Rows, probabilities: true, threads).Probabilities!;
+        int k = o.File.Components; // the noise component's column too, as mclust's ICL
+        double sum = 0;
+        for (int i = 0; i < data.Rows; i++)
+        {
+            double largest = 0;
+            for (int c = 0; c < k; c++)
+            {
+                largest = Math.Max(largest, p[i * k + c]);
+            }
+
+            sum += largest > 0 ? Math.Log(largest) : 0;
+        }
+
+        return o.File.Fit.Bic - (2 * sum);
     }
 
     /// <summary>The selection table as CSV, or JSON (an array of rows) when the name ends in .json.</summary>

@@ -11,7 +11,7 @@ internal interface IMixture
     int ParameterCount { get; }
 
     /// <summary>Labels, and with <paramref name="probabilities"/> the points × K posterior probabilities (row-major), in one pass.</summary>
-    (int[] Labels, double[]? Probabilities) Predict(double[] data, int points, bool probabilities);
+    (int[] Labels, double[]? Probabilities) Predict(double[] data, int points, bool probabilities, int? threads = null);
 
     double[] ScoreSamples(double[] data, int points);
 
@@ -30,11 +30,11 @@ internal sealed class Mixture<T>(MixtureModel<T> model) : IMixture
 
     public int ParameterCount => model.ParameterCount;
 
-    public (int[] Labels, double[]? Probabilities) Predict(double[] data, int points, bool probabilities)
+    public (int[] Labels, double[]? Probabilities) Predict(double[] data, int points, bool probabilities, int? threads = null)
     {
         int[] labels = new int[points];
         T[]? responsibilities = probabilities ? new T[points * model.Components] : null;
-        model.Evaluate(Convert(data), points, default, responsibilities, labels);
+        model.Evaluate(Convert(data), points, default, responsibilities, labels, threads ?? Environment.ProcessorCount);
         return (labels, responsibilities is null ? null : Widen(responsibilities));
     }
 
@@ -76,7 +76,7 @@ internal sealed class VariationalMixture<T>(BayesianGaussianMixtureModel<T> mode
 
     public int ParameterCount => _posteriorMean.ParameterCount;
 
-    public (int[] Labels, double[]? Probabilities) Predict(double[] data, int points, bool probabilities)
+    public (int[] Labels, double[]? Probabilities) Predict(double[] data, int points, bool probabilities, int? threads = null)
     {
         T[] x = Mixture<T>.Convert(data);
         int[] labels = model.Predict(x, points);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Globalization;
 using System.Numerics;
 using System.Text;
@@ -213,6 +214,7 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ParseRows(long start, int count, Span<double> row, Span<T> values, int stride)
     {
         int index = EntryOf(start);
@@ -321,6 +323,7 @@ public sealed class CsvDataSource<T> : FileDataSource<T>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static CsvDataSource<T> Index(Bytes bytes, string name, char? givenSeparator, IReadOnlyList<int>? columns, bool missing)
     {
         long length = bytes.Length;

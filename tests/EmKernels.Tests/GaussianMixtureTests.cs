@@ -52,6 +52,24 @@ public sealed class GaussianMixtureTests
     }
 
     [Fact]
+    public void Evaluate_GivesTheSameResultsOnOneThreadAsOnEvery()
+    {
+        var random = new Random(3);
+        int n = 5000, d = 3;
+        double[] x = Enumerable.Range(0, n * d).Select(i => (i / d % 2 * 4.0) + random.NextDouble()).ToArray();
+        GaussianMixtureModel<double> model = new GaussianMixture<double>(new GaussianMixtureOptions { Components = 2, Seed = 1 }).Fit(x, n, d);
+        double[] ell1 = new double[n], ellAll = new double[n];
+        double[] r1 = new double[n * 2], rAll = new double[n * 2];
+        int[] l1 = new int[n], lAll = new int[n];
+        model.Evaluate(x, n, ell1, r1, l1, maxDegreeOfParallelism: 1);
+        model.Evaluate(x, n, ellAll, rAll, lAll);
+        Assert.Equal(ellAll, ell1);
+        Assert.Equal(rAll, r1);
+        Assert.Equal(lAll, l1);
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.Evaluate(x, n, ell1, null, null, maxDegreeOfParallelism: 0));
+    }
+
+    [Fact]
     public void LogLikelihood_NeverDecreases_WithoutRegularisation()
     {
         CheckWellPosed(MixtureCase.Cases(), c =>

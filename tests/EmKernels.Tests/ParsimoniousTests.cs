@@ -250,6 +250,20 @@ public sealed class ParsimoniousTests
         Assert.Equal(0.074, largest, 0.0015);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TheAgglomeration_IsTheSameOnAnyNumberOfThreads(bool mclustStoredFactors)
+    {
+        // 700 points: the sweeps of costs after the early merges run in parallel (more than 256 pairs), the late ones alone.
+        const int n = 700, d = 3;
+        double[] x = Clusters(n, 5, outliers: 0.05);
+        HierarchicalAgglomeration one = HierarchicalAgglomeration.Vvv(x, n, d, mclustStoredFactors, threads: 1);
+        HierarchicalAgglomeration many = HierarchicalAgglomeration.Vvv(x, n, d, mclustStoredFactors, threads: 4);
+        Assert.Equal(Enumerable.Range(0, n - 1).Select(one.Merge), Enumerable.Range(0, n - 1).Select(many.Merge));
+        Assert.Equal(one.MergeCosts.ToArray(), many.MergeCosts.ToArray()); // bitwise
+    }
+
     [Fact]
     public void TheHierarchicalStart_IsMclustsPartition_AndDeterministic()
     {

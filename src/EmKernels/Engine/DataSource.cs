@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using EmKernels.Kernels.Common;
 
@@ -261,6 +262,7 @@ public sealed class InMemoryDataSource<T> : DataSource<T>
     /// caller's arrays, or loaded itself (<see cref="Load"/>), is transformed in place; a source the caller made
     /// is copied first, so that it stays as it was and every fit of it starts from the same values.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal FeatureMajorMatrix<T> Centred(double[]? centre, int scaleExponent = 0)
     {
         if (centre is null && scaleExponent == 0 && !IsTransformed)

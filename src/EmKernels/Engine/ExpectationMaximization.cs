@@ -440,7 +440,10 @@ public static class ExpectationMaximization
             // A model whose statistics are the data's own has them before its start is chosen (the one pass of the fit).
             SufficientStatistics? dataStatistics = model.StatisticsIndependentOfParameters ? expectation.DataStatistics(token, ref pointsVisited) : null;
             using var initialization = new ModelInitialization<T>(
-                framed, summary, restart, new Random(unchecked(seed * 31 + restart)), TilePoints, token, dataStatistics, exchange, model.AllowsMissingValues);
+                framed, summary, restart, new Random(unchecked(seed * 31 + restart)), TilePoints, token, dataStatistics, exchange, model.AllowsMissingValues)
+            {
+                MaxDegreeOfParallelism = options.MaxDegreeOfParallelism ?? Environment.ProcessorCount,
+            };
             bool deterministic = model.Initialize(initialization);
             RunResult run = RunOnce(model, engine, expectation, summary, options, restart, seed, clock, ref pointsVisited);
             reseeds.AddRange(run.Reseeds);

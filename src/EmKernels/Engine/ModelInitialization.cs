@@ -70,6 +70,9 @@ public sealed class ModelInitialization<T> : IDisposable
     /// <summary>Whether the data are held in memory (so a model may keep per-point values without making a fit's memory grow with N beyond what the data already take).</summary>
     public bool InMemory => _data.InMemory;
 
+    /// <summary>The most threads the initialization may use (the fit's <see cref="ExpectationMaximizationOptions.MaxDegreeOfParallelism"/>; every core when it is null).</summary>
+    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+
     /// <summary>Points per tile of <see cref="ForEachTile"/>.</summary>
     public int TilePoints { get; }
 

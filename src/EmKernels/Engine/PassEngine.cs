@@ -539,6 +539,7 @@ internal sealed class PassEngine<T> : IDisposable
     {
         public bool WantsPosterior => responsibilities is not null || labels is not null;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Write(long start, int points, int components, ReadOnlySpan<T> r, ReadOnlySpan<T> ell)
         {
             if (perPoint is not null)

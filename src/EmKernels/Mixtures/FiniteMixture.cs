@@ -23,7 +23,7 @@ public enum MixtureInitialization
 
     /// <summary>
     /// mclust's start: the partition into K clusters of the model-based hierarchical agglomeration of the data
-    /// (<see cref="HierarchicalAgglomeration.Vvv"/>, mclust's stored factors), then an M-step. Deterministic, so a fit runs
+    /// (<see cref="HierarchicalAgglomeration.Vvv(ReadOnlySpan{double}, int, int, bool)"/>, mclust's stored factors), then an M-step. Deterministic, so a fit runs
     /// once: beyond 2,000 points the agglomeration runs on 2,000 of them drawn with a fixed seed (as mclust's <c>subset</c>) and
     /// the M-step is of those points. Data with a constant column start from k-means instead.
     /// </summary>
@@ -967,7 +967,7 @@ internal static class HierarchicalStart
             });
             try
             {
-                agglomeration = HierarchicalAgglomeration.Vvv(values, m, d);
+                agglomeration = HierarchicalAgglomeration.Vvv(values, m, d, mclustStoredFactors: true, context.MaxDegreeOfParallelism);
             }
             catch (ArgumentException)
             {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using EmKernels.Numerics;
 
 namespace EmKernels.Mixtures;
@@ -57,6 +58,7 @@ public sealed class HierarchicalAgglomeration
     /// <param name="groups">G in 1 … N.</param>
     /// <returns>N labels.</returns>
     /// <exception cref="ArgumentOutOfRangeException">G is out of range.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int[] Partition(int groups)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(groups, 1);
@@ -102,7 +104,12 @@ public sealed class HierarchicalAgglomeration
     /// <param name="mclustStoredFactors">Reproduce mclust 6.0.0's stored-factor determinants (true, the default) or use the exact criterion.</param>
     /// <returns>The merges.</returns>
     /// <exception cref="ArgumentException">The shape does not fit, a value is not finite, or a column is constant.</exception>
-    public static HierarchicalAgglomeration Vvv(ReadOnlySpan<double> data, int points, int features, bool mclustStoredFactors = true)
+    public static HierarchicalAgglomeration Vvv(ReadOnlySpan<double> data, int points, int features, bool mclustStoredFactors = true) =>
+        Vvv(data, points, features, mclustStoredFactors, Environment.ProcessorCount);
+
+    /// <summary><see cref="Vvv(ReadOnlySpan{double}, int, int, bool)"/> on at most <paramref name="threads"/> threads (the merges are the same on any number).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static HierarchicalAgglomeration Vvv(ReadOnlySpan<double> data, int points, int features, bool mclustStoredFactors, int threads)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(points, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
@@ -132,12 +139,13 @@ public sealed class HierarchicalAgglomeration
         }
 
         double alpha = Math.Max(trace / (n * p), 2.220446049250313e-16);
-        var state = new Agglomerator(z, n, p, alpha, mclustStoredFactors);
+        using var state = new Agglomerator(z, n, p, alpha, mclustStoredFactors, threads);
         (int[] merges, double[] costs) = state.Run();
         return new HierarchicalAgglomeration(n, p, z, alpha, merges, costs) { MclustStoredFactors = mclustStoredFactors };
     }
 
     /// <summary>Z = U S^½ of the standardized data's thin SVD X_s = U S Vᵀ (as X_s V S^−½), columns by decreasing singular value, each column's largest-magnitude entry positive.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (double[] Z, int P) ScaledPrincipalCoordinates(ReadOnlySpan<double> data, int n, int d)
     {
         double[] x = new double[n * d];
@@ -218,16 +226,27 @@ public sealed class HierarchicalAgglomeration
     }
 
     /// <summary>The agglomeration's state: clusters, their scatters (as used and as stored), and the pair costs.</summary>
-    private sealed class Agglomerator(double[] z, int n, int p, double alpha, bool quirk)
+    private sealed class Agglomerator(double[] z, int n, int p, double alpha, bool quirk, int threads) : IDisposable
     {
         private readonly Cluster?[] _clusters = new Cluster?[n];
-        private readonly double[] _costs = new double[n * n];
-        private readonly double[] _v = new double[p];
-        private readonly double[] _candidate = new double[p * p];
-        private readonly double[] _lower = new double[p * p];
-        private readonly double[] _scaled = new double[p * p];
+        private readonly double[] _costs = new double[(long)n * (n - 1) / 2]; // the pairs i < j, row by row
+
+        /// <summary>Where the cost of the pair i &lt; j is in <c>_costs</c>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private long Pair(int i, int j) => ((long)i * ((2L * n) - i - 1) / 2) + (j - i - 1);
+        private readonly double[] _fresh = new double[n];
+        private readonly Scratch _main = new(p);
+        private readonly ThreadLocal<Scratch> _scratch = new(() => new Scratch(p));
         private int _recent = -1;
 
+        /// <summary>Below this many pairs a sweep of costs runs on one thread (a parallel loop costs a few microseconds).</summary>
+        private const int ParallelPairs = 256;
+
+        private readonly ParallelOptions _parallel = new() { MaxDegreeOfParallelism = threads };
+
+        public void Dispose() => _scratch.Dispose();
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public (int[] Merges, double[] Costs) Run()
         {
             for (int i = 0; i < n; i++)
@@ -235,13 +254,15 @@ public sealed class HierarchicalAgglomeration
                 _clusters[i] = new Cluster(i, z.AsSpan(i * p, p).ToArray(), p, Math.Log(alpha));
             }
 
-            for (int i = 0; i < n; i++)
+            // Every singleton pair's cost, rows side by side (each cost is computed alone: the same on any thread).
+            Parallel.For(0, n, _parallel, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (row) =>
             {
-                for (int j = i + 1; j < n; j++)
+                Scratch scratch = _scratch.Value!;
+                for (int j = row + 1; j < n; j++)
                 {
-                    _costs[i * n + j] = Cost(_clusters[i]!, _clusters[j]!, first: true);
+                    _costs[Pair(row, j)] = Cost(_clusters[row]!, _clusters[j]!, first: true, scratch);
                 }
-            }
+            });
 
             // Each active row's cheapest partner to its right (ties to the lower index), so a merge costs O(N) rather than a scan
             // of every pair: the pair chosen is the same, the cheapest in (row, column) order.
@@ -276,12 +297,13 @@ public sealed class HierarchicalAgglomeration
                 merges[2 * t] = bestA;
                 merges[2 * t + 1] = bestB;
                 costs[t] = best;
+                FreshCosts(merged, bestA, n - t - 2);
                 for (int o = 0; o < n; o++)
                 {
-                    if (o != bestA && _clusters[o] is { } other)
+                    if (o != bestA && _clusters[o] is not null)
                     {
-                        double cost = Cost(merged, other, first: false);
-                        _costs[Math.Min(o, bestA) * n + Math.Max(o, bestA)] = cost;
+                        double cost = _fresh[o];
+                        _costs[Pair(Math.Min(o, bestA), Math.Max(o, bestA))] = cost;
                         if (o < bestA)
                         {
                             if (cost < rowMin[o] || (cost == rowMin[o] && bestA < rowArg[o]))
@@ -310,7 +332,40 @@ public sealed class HierarchicalAgglomeration
             return (merges, costs);
         }
 
+        /// <summary>The costs of merging the newest cluster with every other active one, into <c>_fresh</c> (in parallel when there are many).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void FreshCosts(Cluster merged, int name, int others)
+        {
+            if (others < ParallelPairs || threads == 1)
+            {
+                for (int o = 0; o < n; o++)
+                {
+                    if (o != name && _clusters[o] is { } other)
+                    {
+                        _fresh[o] = Cost(merged, other, first: false, _main);
+                    }
+                }
+
+                return;
+            }
+
+            int chunks = Math.Min(threads * 4, n);
+            Parallel.For(0, chunks, _parallel, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (chunk) =>
+            {
+                Scratch scratch = _scratch.Value!;
+                int end = (int)((long)n * (chunk + 1) / chunks);
+                for (int o = (int)((long)n * chunk / chunks); o < end; o++)
+                {
+                    if (o != name && _clusters[o] is { } other)
+                    {
+                        _fresh[o] = Cost(merged, other, first: false, scratch);
+                    }
+                }
+            });
+        }
+
         /// <summary>Row i's cheapest active partner j &gt; i (−1 when there is none).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Rescan(int i, double[] rowMin, int[] rowArg)
         {
             rowMin[i] = double.PositiveInfinity;
@@ -320,19 +375,22 @@ public sealed class HierarchicalAgglomeration
                 return;
             }
 
+            long row = Pair(i, i + 1) - (i + 1);
             for (int j = i + 1; j < n; j++)
             {
-                if (_clusters[j] is not null && _costs[i * n + j] < rowMin[i])
+                if (_clusters[j] is not null && _costs[row + j] < rowMin[i])
                 {
-                    rowMin[i] = _costs[i * n + j];
+                    rowMin[i] = _costs[row + j];
                     rowArg[i] = j;
                 }
             }
         }
 
         /// <summary>The cost of merging A (the most recent cluster, or a singleton at the start) with B.</summary>
-        private double Cost(Cluster a, Cluster b, bool first)
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private double Cost(Cluster a, Cluster b, bool first, Scratch scratch)
         {
+            double[] v = scratch.V;
             // Up to p' points the criterion is n log(β(t + α)/n): it needs the trace, not the combined scatter (every
             // singleton pair of the first N²/2 costs, and the small clusters of the early merges). The same arithmetic.
             int count = a.Count + b.Count;
@@ -341,25 +399,27 @@ public sealed class HierarchicalAgglomeration
                 double f = Math.Sqrt((double)a.Count * b.Count / count);
                 for (int j = 0; j < p; j++)
                 {
-                    _v[j] = f * (a.Mean[j] - b.Mean[j]);
+                    v[j] = f * (a.Mean[j] - b.Mean[j]);
                 }
 
-                double trace = a.Trace + b.Trace + Dot(_v);
+                double trace = a.Trace + b.Trace + Dot(v);
                 return (count * Math.Log((trace + alpha) / count)) - a.Criterion - b.Criterion;
             }
 
-            double[] e = Combined(a, b, useE: true, first);
-            double t = a.Trace + b.Trace + Dot(_v);
-            return Criterion(count, e, t) - a.Criterion - b.Criterion;
+            double[] e = Combined(a, b, useE: true, first, scratch);
+            double t = a.Trace + b.Trace + Dot(v);
+            return Criterion(count, e, t, scratch) - a.Criterion - b.Criterion;
         }
 
         /// <summary>E_A + S_B + v vᵀ (mclust's stored factors; with the exact criterion W_A + W_B + v vᵀ), v = √(n_A n_B / (n_A + n_B)) (m_A − m_B).</summary>
-        private double[] Combined(Cluster a, Cluster b, bool useE, bool first)
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private double[] Combined(Cluster a, Cluster b, bool useE, bool first, Scratch scratch)
         {
+            double[] v = scratch.V, candidate = scratch.Candidate;
             double f = Math.Sqrt((double)a.Count * b.Count / (a.Count + b.Count));
             for (int j = 0; j < p; j++)
             {
-                _v[j] = f * (a.Mean[j] - b.Mean[j]);
+                v[j] = f * (a.Mean[j] - b.Mean[j]);
             }
 
             double[] left = quirk && !useE ? a.Stored : a.Scatter;
@@ -368,12 +428,12 @@ public sealed class HierarchicalAgglomeration
             {
                 for (int c = 0; c < p; c++)
                 {
-                    _candidate[r * p + c] = left[r * p + c] + right[r * p + c] + (_v[r] * _v[c]);
+                    candidate[r * p + c] = left[r * p + c] + right[r * p + c] + (v[r] * v[c]);
                 }
             }
 
             _ = first;
-            return _candidate;
+            return candidate;
         }
 
         private Cluster Merge(Cluster a, Cluster b, double cost, bool first)
@@ -382,8 +442,8 @@ public sealed class HierarchicalAgglomeration
             // the first merge), else the stored versions of both (mclust's Fortran).
             bool recentPair = first || _recent == a.Name || _recent == b.Name;
             Cluster newer = _recent == b.Name ? b : a, older = ReferenceEquals(newer, a) ? b : a;
-            double[] e = recentPair ? Combined(newer, older, useE: true, first).ToArray() : Combined(a, b, useE: false, first).ToArray();
-            double t = a.Trace + b.Trace + Dot(_v);
+            double[] e = recentPair ? Combined(newer, older, useE: true, first, _main).ToArray() : Combined(a, b, useE: false, first, _main).ToArray();
+            double t = a.Trace + b.Trace + Dot(_main.V);
             int count = a.Count + b.Count;
             double[] mean = new double[p];
             for (int j = 0; j < p; j++)
@@ -402,6 +462,7 @@ public sealed class HierarchicalAgglomeration
         }
 
         /// <summary>S = Σ_{r&lt;min(n−1, p')} e_r e_rᵀ, e_r = (0 … 0, c_r … c_p'), c = E[0, :] / √E[0, 0]: mclust's stored copy of the factor's first row.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private double[] StoredFactor(double[] e, int count)
         {
             double[] s = new double[p * p];
@@ -427,8 +488,10 @@ public sealed class HierarchicalAgglomeration
         }
 
         /// <summary>T(n, E, t) = n log(β(t + α)/n) for n ≤ p', else n log(det(E/n) + β(t + α)/n) (det 0 for a singular E).</summary>
-        private double Criterion(int count, double[] e, double t)
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private double Criterion(int count, double[] e, double t, Scratch scratch)
         {
+            double[] scaled = scratch.Scaled, lower = scratch.Lower;
             double term = (t + alpha) / count;
             if (count <= p)
             {
@@ -438,17 +501,18 @@ public sealed class HierarchicalAgglomeration
             double determinant = 0;
             for (int i = 0; i < p * p; i++)
             {
-                _scaled[i] = e[i] / count;
+                scaled[i] = e[i] / count;
             }
 
-            if (DenseMatrix.TryCholesky(_scaled, p, _lower))
+            if (DenseMatrix.TryCholesky(scaled, p, lower))
             {
-                determinant = Math.Exp(2 * DenseMatrix.LogDiagonalSum(_lower, p));
+                determinant = Math.Exp(2 * DenseMatrix.LogDiagonalSum(lower, p));
             }
 
             return count * Math.Log(determinant + term);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static double Dot(double[] v)
         {
             double sum = 0;
@@ -459,6 +523,18 @@ public sealed class HierarchicalAgglomeration
 
             return sum;
         }
+    }
+
+    /// <summary>One thread's work arrays for the costs.</summary>
+    private sealed class Scratch(int p)
+    {
+        public double[] V { get; } = new double[p];
+
+        public double[] Candidate { get; } = new double[p * p];
+
+        public double[] Lower { get; } = new double[p * p];
+
+        public double[] Scaled { get; } = new double[p * p];
     }
 
     /// <summary>A cluster: its name (smallest point), size, mean, trace, criterion, scatter as used and as stored.</summary>

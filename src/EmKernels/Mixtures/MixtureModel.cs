@@ -137,8 +137,24 @@ public abstract class MixtureModel<T>
     /// <param name="responsibilities">N × K outputs (row-major), or null.</param>
     /// <param name="labels">N outputs, or null.</param>
     /// <exception cref="ArgumentException">The shape does not match D, an output has the wrong length, or a value is not valid data for the model.</exception>
-    public void Evaluate(ReadOnlySpan<T> data, int points, double[]? logLikelihoods, T[]? responsibilities, int[]? labels)
+    public void Evaluate(ReadOnlySpan<T> data, int points, double[]? logLikelihoods, T[]? responsibilities, int[]? labels) =>
+        Evaluate(data, points, logLikelihoods, responsibilities, labels, Environment.ProcessorCount);
+
+    /// <summary>
+    /// <see cref="Evaluate(ReadOnlySpan{T}, int, double[], T[], int[])"/> on at most <paramref name="maxDegreeOfParallelism"/> threads
+    /// (the results do not depend on it): 1 when many models are evaluated side by side.
+    /// </summary>
+    /// <param name="data">N × D values, row-major.</param>
+    /// <param name="points">N (≥ 0).</param>
+    /// <param name="logLikelihoods">N outputs, or null.</param>
+    /// <param name="responsibilities">N × K outputs (row-major), or null.</param>
+    /// <param name="labels">N outputs, or null.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads (≥ 1).</param>
+    /// <exception cref="ArgumentException">The shape does not match D, an output has the wrong length, or a value is not valid data for the model.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxDegreeOfParallelism"/> is less than 1.</exception>
+    public void Evaluate(ReadOnlySpan<T> data, int points, double[]? logLikelihoods, T[]? responsibilities, int[]? labels, int maxDegreeOfParallelism)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxDegreeOfParallelism, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(points);
         if (data.Length != (long)points * Features)
         {
@@ -146,7 +162,7 @@ public abstract class MixtureModel<T>
         }
 
         var source = InMemoryDataSource<T>.Own(FeatureMajorMatrix<T>.FromRowMajor(data, points, Features), null);
-        ExpectationMaximization.Evaluate(ToFiniteMixture(), source, logLikelihoods, responsibilities, labels, EvaluationCentre());
+        ExpectationMaximization.Evaluate(ToFiniteMixture(), source, logLikelihoods, responsibilities, labels, EvaluationCentre(), maxDegreeOfParallelism);
     }
 
     /// <summary>The mean log-likelihood of the points.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using EmKernels.Engine;
 using EmKernels.Kernels;
@@ -391,6 +392,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     /// <param name="statistics">The merged statistics.</param>
     /// <param name="held">K flags (held components keep their parameters; the model's coupling then uses their current covariances' data as they are).</param>
     /// <param name="degenerate">K outputs.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Maximize(SufficientStatistics statistics, ReadOnlySpan<bool> held, Span<bool> degenerate)
     {
         ArgumentNullException.ThrowIfNull(statistics);
@@ -621,6 +623,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     }
 
     /// <summary>The G covariance matrices of the model from n_k and W_k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private double[][] CovariancesOf()
     {
         int d = Features, g = Gaussians;
@@ -816,6 +819,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     }
 
     /// <summary>mclust's <c>msvei</c> (FORMAT §6.2): λ_k and a common diagonal shape A by alternation from A = 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Vei(double[][] result, double[] n, double[][] w, int d)
     {
         int g = n.Length;
@@ -876,6 +880,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     }
 
     /// <summary>mclust's <c>msvev</c> (FORMAT §6.2): λ_k and a common shape A on each component's own eigenvectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Vev(double[][] result, double[] n, double[][] w, int d)
     {
         int g = n.Length;
@@ -950,6 +955,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     }
 
     /// <summary>mclust's <c>msvee</c> (FORMAT §6.2): λ_k and a common C = D A Dᵀ with |C| = 1, from λ = 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Vee(double[][] result, double[] n, double[][] w, int d, double total)
     {
         int g = n.Length;
@@ -1195,6 +1201,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     }
 
     /// <summary>m = V diag(a) Vᵀ, V's columns the orientation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Compose(double[] m, int d, double[] vectors, Func<int, double> a)
     {
         double[] values = Enumerable.Range(0, d).Select(a).ToArray();
@@ -1214,6 +1221,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     }
 
     /// <summary>The eigenvalues of a symmetric matrix in decreasing order and their eigenvectors (columns).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (double[] Values, double[] Vectors) EigenDescending(double[] m, int d)
     {
         double[] values = new double[d], vectors = new double[d * d];
@@ -1274,6 +1282,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     }
 
     /// <summary>product = Lᵀ R (with <paramref name="transposeLeft"/>) or L R, d × d.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Multiply(double[] left, double[] right, int d, bool transposeLeft, double[] product)
     {
         for (int a = 0; a < d; a++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace EmKernels.Numerics;
@@ -160,6 +161,7 @@ internal static class DenseMatrix
     /// Rayleigh–Ritz step (Jacobi on the block × block projection). Accurate where the spectrum has a gap after the
     /// count-th value; elsewhere a good approximation of the leading subspace, which is what a start needs.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LeadingEigenvectors(ReadOnlySpan<double> matrix, int n, int count, Span<double> values, Span<double> vectors)
     {
         int block = Math.Min(n, count + 5);
@@ -450,6 +452,7 @@ internal static class DenseMatrix
     }
 
     /// <summary>All eigenvalues and eigenvectors (columns of <paramref name="vectors"/>) of a small symmetric matrix by cyclic Jacobi rotations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SymmetricEigen(ReadOnlySpan<double> matrix, int n, Span<double> values, Span<double> vectors)
     {
         double[] a = matrix[..(n * n)].ToArray();
@@ -550,6 +553,7 @@ internal static class DenseMatrix
     }
 
     /// <summary>Σ_j log U[j, j]: half the log-determinant of the precision, −½ log det Σ.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double LogDiagonalSum(ReadOnlySpan<double> triangular, int n)
     {
         double sum = 0;
