@@ -32,6 +32,11 @@ internal sealed class DataTable
     public string[] Columns { get; }
 
     /// <summary>Rows × columns values, row-major; all finite.</summary>
+    /// <summary>The values as the engine's in-memory source in double, made once and shared by the fits of a selection.</summary>
+    public EmKernels.Engine.InMemoryDataSource<double> Source64 => LazyInitializer.EnsureInitialized(ref _source64, () => new EmKernels.Engine.InMemoryDataSource<double>(Values, Rows, Columns.Length));
+
+    private EmKernels.Engine.InMemoryDataSource<double>? _source64;
+
     public double[] Values { get; }
 
     public int Rows { get; }

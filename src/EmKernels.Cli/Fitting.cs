@@ -361,7 +361,7 @@ internal static class Fitter
         {
             return settings.Float32
                 ? Fit(new InMemoryDataSource<float>(data.Values.Select(v => (float)v).ToArray(), data.Rows, data.Columns.Length), data.Source, data.Columns, settings, categories, progress, resume)
-                : Fit(new InMemoryDataSource<double>(data.Values, data.Rows, data.Columns.Length), data.Source, data.Columns, settings, categories, progress, resume);
+                : Fit(data.Source64, data.Source, data.Columns, settings, categories, progress, resume);
         }
         catch (ArgumentException e)
         {

@@ -103,6 +103,11 @@ public sealed class InMemoryDataSource<T> : DataSource<T>
     private double[]? _centre;
     private int _scaleExponent;
 
+    // A caller's source: its last framed copy, shared by the fits of it in the same frame (a model selection's candidates,
+    // side by side) while any of them holds it; weak, so the source keeps no second copy of the data alive after its fits.
+    private readonly object _framing = new();
+    private (double[]? Centre, int ScaleExponent, WeakReference<FeatureMajorMatrix<T>> Copy)? _framed;
+
     /// <summary>Copies row-major data (point n, feature d at <c>n · features + d</c>).</summary>
     /// <param name="data">N × D values.</param>
     /// <param name="points">N (≥ 0).</param>
@@ -293,6 +298,18 @@ public sealed class InMemoryDataSource<T> : DataSource<T>
             _scaleExponent = 0;
         }
 
+        if (!_owned)
+        {
+            lock (_framing)
+            {
+                if (_framed is { } framed && framed.ScaleExponent == scaleExponent && (framed.Centre ?? []).AsSpan().SequenceEqual(centre ?? [])
+                    && framed.Copy.TryGetTarget(out FeatureMajorMatrix<T>? shared))
+                {
+                    return shared;
+                }
+            }
+        }
+
         FeatureMajorMatrix<T> target = _owned ? _matrix : Copy(_matrix);
         (T down1, T down2) = Frames.Factors<T>(-scaleExponent);
         for (int d = 0; d < Features; d++)
@@ -319,6 +336,13 @@ public sealed class InMemoryDataSource<T> : DataSource<T>
         {
             _centre = (double[]?)centre?.Clone();
             _scaleExponent = scaleExponent;
+        }
+        else
+        {
+            lock (_framing)
+            {
+                _framed = ((double[]?)centre?.Clone(), scaleExponent, new WeakReference<FeatureMajorMatrix<T>>(target));
+            }
         }
 
         return target;
