@@ -565,8 +565,13 @@ internal static class Emk
                     results[0] = Fitter.Fit(data, candidates[0], null);
                     try
                     {
-                        Parallel.For(1, candidates.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
-                            results[i] = Fitter.Fit(data, candidates[i] with { Threads = 1 }, null));
+                        // The costliest first, one at a time, so that no core is left alone with the last large fits: the
+                        // larger K, the costlier, and mclust's iterative M-steps (EVE and VVE above all) beyond the others.
+                        int[] order = [.. Enumerable.Range(1, candidates.Count - 1).OrderByDescending(i => CostRank(candidates[i]))];
+                        Parallel.ForEach(
+                            System.Collections.Concurrent.Partitioner.Create(order, System.Collections.Concurrent.EnumerablePartitionerOptions.NoBuffering),
+                            new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+                            i => results[i] = Fitter.Fit(data, candidates[i] with { Threads = 1 }, null));
                     }
                     catch (AggregateException e) when (e.InnerExceptions.Count > 0)
                     {
@@ -668,6 +673,14 @@ internal static class Emk
         });
         return command;
     }
+
+    /// <summary>A candidate's expected cost, for scheduling: K, times more for mclust's iterative M-steps.</summary>
+    private static double CostRank(FitSettings s) => s.Components * s.Parameterization switch
+    {
+        ParsimoniousModel.EVE or ParsimoniousModel.VVE => 4.0,
+        ParsimoniousModel.VEV or ParsimoniousModel.VEE or ParsimoniousModel.VEI or ParsimoniousModel.EEV => 1.5,
+        _ => 1.0,
+    };
 
     /// <summary>ICL = BIC − 2 Σ log max_k p_k: one more pass of the model over the data, for its classification's entropy.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
