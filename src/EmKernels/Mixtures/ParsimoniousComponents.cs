@@ -75,6 +75,16 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     private readonly T[] _factors;
+
+    // The diagonal models (EII … VVI, E, V) in double: their covariances are diagonal, so the E-step and the statistics run
+    // the diagonal kernels (D rather than D(D+1)/2 terms per point and component); their M-steps read only diag(W_k).
+    private readonly bool _diagonalKernels;
+    private readonly double[] _variances = [];
+    private readonly T[] _precisions = [];
+    private readonly T[] _diagonalOffsets = [];
+
+    [ThreadStatic]
+    private static double[]? t_diagonalMoments;
     private readonly T[] _offsets;
     private readonly double[] _lower;
     private readonly double[][] _scatter;
@@ -113,6 +123,13 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         HasNoise = logNoiseDensity is not null;
         int k = Components;
         _factors = new T[k * features * features];
+        _diagonalKernels = typeof(T) == typeof(double) && IsDiagonal(model);
+        if (_diagonalKernels)
+        {
+            _variances = new double[k * features];
+            _precisions = new T[k * features];
+            _diagonalOffsets = new T[k];
+        }
         _offsets = new T[k];
         _lower = new double[features * features];
         _scatter = Enumerable.Range(0, gaussians).Select(_ => new double[features * features]).ToArray();
@@ -359,7 +376,15 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     /// <inheritdoc/>
     public override void LogProbabilities(in DataTile<T> tile, Span<T> destination, Span<T> workspace)
     {
-        GaussianKernels.FullLogDensity<T>(tile.Values, Features, tile.Points, tile.Stride, Components, KernelMeans, _factors, _offsets, destination);
+        if (_diagonalKernels)
+        {
+            GaussianKernels.DiagonalLogDensity<T>(tile.Values, Features, tile.Points, tile.Stride, Components, KernelMeans, _precisions, _diagonalOffsets, destination);
+        }
+        else
+        {
+            GaussianKernels.FullLogDensity<T>(tile.Values, Features, tile.Points, tile.Stride, Components, KernelMeans, _factors, _offsets, destination);
+        }
+
         if (HasNoise)
         {
             destination.Slice(Gaussians * tile.Points, tile.Points).Fill(T.CreateTruncating(LogWeights[Gaussians] + _logNoiseDensity));
@@ -370,7 +395,27 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     public override void Accumulate(in DataTile<T> tile, ReadOnlySpan<T> responsibilities, SufficientStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
-        AccumulateSecondMoments(tile, responsibilities, statistics, tied: false);
+        if (!_diagonalKernels)
+        {
+            AccumulateSecondMoments(tile, responsibilities, statistics, tied: false);
+            return;
+        }
+
+        // The diagonal second moments, onto the diagonals of the full blocks (the off-diagonal entries stay 0: unused).
+        int k = Components, d = Features;
+        double[] moments = t_diagonalMoments is { } cached && cached.Length >= k * d ? cached : (t_diagonalMoments = new double[Math.Max(k * d, 256)]);
+        Span<double> diagonal = moments.AsSpan(0, k * d);
+        diagonal.Clear();
+        GaussianKernels.DiagonalSufficientStatistics<T>(
+            tile.Values, d, tile.Points, tile.Stride, responsibilities, k, tile.SampleWeights, KernelShift, statistics.Block(1), statistics.Block(2), diagonal);
+        Span<double> second = statistics.Block(3);
+        for (int c = 0; c < k; c++)
+        {
+            for (int a = 0; a < d; a++)
+            {
+                second[((c * d) + a) * d + a] += diagonal[c * d + a];
+            }
+        }
     }
 
     /// <inheritdoc/>
@@ -380,10 +425,54 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         _logNoiseDensity -= exponent * Features * Math.Log(2); // the data × 2^e: a uniform density ÷ 2^(eD)
     }
 
-    private protected override void PrepareCovariances() =>
-        GaussianKernels.FullParameters<T>(Covariances, Components, Features, LogWeights, _factors, _offsets);
+    private protected override void PrepareCovariances()
+    {
+        if (!_diagonalKernels)
+        {
+            GaussianKernels.FullParameters<T>(Covariances, Components, Features, LogWeights, _factors, _offsets);
+            return;
+        }
 
-    private protected override double LargestConditionEstimate() => LargestConditionOf(_factors, Components);
+        int d = Features;
+        for (int k = 0; k < Components; k++)
+        {
+            for (int a = 0; a < d; a++)
+            {
+                _variances[k * d + a] = Covariances[(k * d * d) + (a * d) + a];
+            }
+        }
+
+        GaussianKernels.DiagonalParameters<T>(_variances, Components, d, LogWeights, _precisions, _diagonalOffsets);
+    }
+
+    /// <summary>tr Σ_k · tr Σ_k⁻¹, the largest over the components (the full kernels' estimate, for diagonal Σ_k exactly).</summary>
+    private protected override double LargestConditionEstimate()
+    {
+        if (!_diagonalKernels)
+        {
+            return LargestConditionOf(_factors, Components);
+        }
+
+        double largest = 0;
+        int d = Features;
+        for (int k = 0; k < Components; k++)
+        {
+            double trace = 0, inverse = 0;
+            for (int a = 0; a < d; a++)
+            {
+                trace += _variances[k * d + a];
+                inverse += 1 / _variances[k * d + a];
+            }
+
+            largest = Math.Max(largest, trace * inverse);
+        }
+
+        return largest;
+    }
+
+    /// <summary>Whether the model's covariances are diagonal (EII, VII, EEI, VEI, EVI, VVI, and E, V in one dimension).</summary>
+    private static bool IsDiagonal(ParsimoniousModel model) => model is ParsimoniousModel.E or ParsimoniousModel.V or ParsimoniousModel.EII or ParsimoniousModel.VII
+        or ParsimoniousModel.EEI or ParsimoniousModel.VEI or ParsimoniousModel.EVI or ParsimoniousModel.VVI;
 
     /// <summary>
     /// mclust's M-step of the parameterization: the means, then the covariances from the scatter matrices W_k about them
@@ -423,7 +512,8 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                 double da = first[k * d + a] / n;
                 for (int b = a; b < d; b++)
                 {
-                    double value = second[((k * d) + a) * d + b] - (n * da * (first[k * d + b] / n));
+                    // The diagonal models read diag(W_k) alone (their statistics may hold no off-diagonal moments).
+                    double value = b != a && IsDiagonal(Model) ? 0 : second[((k * d) + a) * d + b] - (n * da * (first[k * d + b] / n));
                     w[a * d + b] = value;
                     w[b * d + a] = value;
                 }
