@@ -1345,6 +1345,28 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     private static void MultiplyRows(double[] left, double[] right, int d, double[] product)
     {
         int width = System.Numerics.Vector<double>.Count;
+        if (System.Numerics.Vector.IsHardwareAccelerated && d == 2 * width)
+        {
+            // A row of the product in two registers (D = 8 with 256-bit vectors): the same sums in the same order, without a
+            // store and a load of the row for every term.
+            for (int a = 0; a < d; a++)
+            {
+                var low = System.Numerics.Vector<double>.Zero;
+                var high = System.Numerics.Vector<double>.Zero;
+                for (int c = 0; c < d; c++)
+                {
+                    var factor = new System.Numerics.Vector<double>(left[a * d + c]);
+                    low += factor * new System.Numerics.Vector<double>(right, c * d);
+                    high += factor * new System.Numerics.Vector<double>(right, (c * d) + width);
+                }
+
+                low.CopyTo(product, a * d);
+                high.CopyTo(product, (a * d) + width);
+            }
+
+            return;
+        }
+
         for (int a = 0; a < d; a++)
         {
             Span<double> row = product.AsSpan(a * d, d);
