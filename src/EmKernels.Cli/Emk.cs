@@ -549,6 +549,12 @@ internal static class Emk
                     : data.Rows > 6 ? NoiseDetection.NearestNeighborClutter(data.Values, data.Rows, data.Columns.Length, 5)
                     : throw new UsageException($"--noise: finding the starting noise points needs at least 7 rows; {data.Source} has {data.Rows} (give --noise-init)."),
             };
+            if (baseline.InitName == "hierarchical" && !baseline.Missing)
+            {
+                // The agglomeration every candidate starts from is made on the other threads while the first fit prepares.
+                baseline.AgglomerationCache!.StartFill(data.Values, data.Rows, data.Columns.Length, baseline.NoiseFlagValues ?? [], Environment.ProcessorCount);
+            }
+
             var candidates = (from k in ks from type in types select baseline with { Components = k, Covariance = type.Type, Factors = type.Factors, Parameterization = type.Parameterization }).ToList();
 
             // ICL = BIC − 2 Σ log max_k p_k: one more pass per model, for its classification's entropy (in the fit's worker).

@@ -322,6 +322,44 @@ public sealed class ParsimoniousTests
     }
 
     [Fact]
+    public void AnAgglomerationStartedAhead_GivesTheFitsTheirOwnStart()
+    {
+        // StartFill agglomerates the data as given; a fit agglomerates its centred copy. The standardization makes them the
+        // same merges (to rounding), so the same partitions and fits; the flags of a noise component are honoured too.
+        const int d = 3;
+        foreach (int n in new[] { 600, 2400 })
+        {
+            double[] x = Clusters(n, 7);
+            bool[] noise = Enumerable.Range(0, n).Select(i => i % 17 == 0).ToArray();
+            foreach (bool[]? flags in new[] { null, noise })
+            {
+                var cache = new AgglomerationCache();
+                Task filling = cache.StartFill(x, n, d, flags ?? [], maxDegreeOfParallelism: 2);
+                var options = new GaussianMixtureOptions
+                {
+                    Components = 3, Parameterization = ParsimoniousModel.VVV, Initialization = GaussianMixtureInitialization.Hierarchical, MaxIterations = 5, Tolerance = 0,
+                    Noise = flags is null ? null : new NoiseComponentOptions { InitialNoise = flags },
+                };
+                GaussianMixtureModel<double> shared = new GaussianMixture<double>(options with { AgglomerationCache = cache }).Fit(x, n, d);
+                GaussianMixtureModel<double> own = new GaussianMixture<double>(options).Fit(x, n, d);
+                Assert.True(filling.IsCompletedSuccessfully);
+                for (int t = 0; t < own.MeanLogLikelihoodHistory.Length; t++)
+                {
+                    Assert.Equal(own.MeanLogLikelihoodHistory[t], shared.MeanLogLikelihoodHistory[t], 1e-12);
+                }
+
+                Assert.Throws<ArgumentException>(() => { _ = cache.StartFill(x, n, d, [], 1); }); // filled already
+            }
+        }
+
+        var fresh = new AgglomerationCache();
+        Assert.Equal("data", Assert.Throws<ArgumentException>(() => { _ = fresh.StartFill(new double[10], 4, 3, [], 1); }).ParamName);
+        Assert.Equal("excluded", Assert.Throws<ArgumentException>(() => { _ = fresh.StartFill(new double[12], 4, 3, [true], 1); }).ParamName);
+        Assert.Equal("data", Assert.Throws<ArgumentException>(() => { _ = fresh.StartFill([1, 2, double.NaN, 4], 2, 2, [], 1); }).ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = fresh.StartFill(new double[12], 4, 3, [], 0); });
+    }
+
+    [Fact]
     public void OneDimensionalModels_AndMismatches_AreChecked()
     {
         Assert.Equal("options.Parameterization", Assert.Throws<ArgumentException>(() => new GaussianMixture<double>(new GaussianMixtureOptions { Components = 2, Parameterization = ParsimoniousModel.E }).Fit([1, 2, 3, 4, 5, 6], 3, 2)).ParamName);

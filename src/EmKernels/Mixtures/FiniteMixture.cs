@@ -914,43 +914,38 @@ internal static class HierarchicalStart
     {
         int d = context.Summary.Features;
         long n = context.Summary.Points;
-        if (cache?.Result is { } shared && shared.Points == n && shared.Features == d && ReferenceEquals(shared.Excluded, excluded))
+        if (cache is null)
         {
-            return shared.Agglomeration is { } made && made.Points >= components ? new Partitioned<T>(shared.Rows, made.Partition(components)) : null;
+            return Made<T>(Agglomerate(context, n, d, excluded), components);
         }
 
-        // The rows agglomerated: every one not excluded (mclust agglomerates data[-noise, ]), or a fixed random subset of them.
-        long eligible = excluded is null ? n : excluded.LongLength - excluded.Count(flag => flag);
-        long[] rows;
-        if (eligible <= MaximumPoints)
+        // One agglomeration per cache: a fit waits for one being made (by another fit, or AgglomerationCache.Fill).
+        cache.WaitForFill();
+        lock (cache.Gate)
         {
-            rows = new long[eligible];
-            long next = 0;
-            for (long i = 0; i < n; i++)
+            if (cache.Result is not { } shared || !shared.Matches(n, d, excluded))
             {
-                if (excluded is null || !excluded[i])
-                {
-                    rows[next++] = i;
-                }
-            }
-        }
-        else
-        {
-            var random = new Random(SubsetSeed);
-            var chosen = new HashSet<long>();
-            while (chosen.Count < MaximumPoints)
-            {
-                chosen.Add(random.NextInt64(eligible));
+                shared = Agglomerate(context, n, d, excluded);
+                cache.Result = shared;
             }
 
-            rows = excluded is null ? [.. chosen.Order()] : OrdinalRows(excluded, [.. chosen.Order()]);
+            return Made<T>(shared, components);
         }
+    }
 
+    private static Partitioned<T>? Made<T>(AgglomerationCache.Entry entry, int components)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
+        entry.Agglomeration is { } made && made.Points >= components ? new Partitioned<T>(entry.Rows, made.Partition(components)) : null;
+
+    /// <summary>The agglomeration of the fit's own (framed) values of the chosen rows.</summary>
+    private static AgglomerationCache.Entry Agglomerate<T>(ModelInitialization<T> context, long n, int d, bool[]? excluded)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        long[] rows = Rows(n, excluded);
         int m = rows.Length;
-        HierarchicalAgglomeration? agglomeration = null;
+        double[] values = new double[m * d];
         if (m >= 2)
         {
-            double[] values = new double[m * d];
             int next = 0;
             context.ForEachTile((in DataTile<T> tile) =>
             {
@@ -965,9 +960,20 @@ internal static class HierarchicalStart
                     next++;
                 }
             });
+        }
+
+        return Agglomerate(n, d, rows, values, excluded, context.MaxDegreeOfParallelism);
+    }
+
+    /// <summary>The agglomeration of the chosen rows' values (m × d, row-major), or none when it cannot run.</summary>
+    internal static AgglomerationCache.Entry Agglomerate(long n, int d, long[] rows, double[] values, bool[]? excluded, int threads)
+    {
+        HierarchicalAgglomeration? agglomeration = null;
+        if (rows.Length >= 2)
+        {
             try
             {
-                agglomeration = HierarchicalAgglomeration.Vvv(values, m, d, mclustStoredFactors: true, context.MaxDegreeOfParallelism);
+                agglomeration = HierarchicalAgglomeration.Vvv(values, rows.Length, d, mclustStoredFactors: true, threads);
             }
             catch (ArgumentException)
             {
@@ -975,12 +981,39 @@ internal static class HierarchicalStart
             }
         }
 
-        if (cache is not null)
+        return new AgglomerationCache.Entry(n, d, rows, agglomeration, excluded);
+    }
+
+    /// <summary>
+    /// The rows agglomerated: every one not excluded (mclust agglomerates data[-noise, ]), or a fixed random subset of
+    /// <see cref="MaximumPoints"/> of them.
+    /// </summary>
+    internal static long[] Rows(long n, bool[]? excluded)
+    {
+        long eligible = excluded is null ? n : excluded.LongLength - excluded.Count(flag => flag);
+        if (eligible <= MaximumPoints)
         {
-            cache.Result = new AgglomerationCache.Entry(n, d, rows, agglomeration, excluded);
+            long[] all = new long[eligible];
+            long next = 0;
+            for (long i = 0; i < n; i++)
+            {
+                if (excluded is null || !excluded[i])
+                {
+                    all[next++] = i;
+                }
+            }
+
+            return all;
         }
 
-        return agglomeration is not null && m >= components ? new Partitioned<T>(rows, agglomeration.Partition(components)) : null;
+        var random = new Random(SubsetSeed);
+        var chosen = new HashSet<long>();
+        while (chosen.Count < MaximumPoints)
+        {
+            chosen.Add(random.NextInt64(eligible));
+        }
+
+        return excluded is null ? [.. chosen.Order()] : OrdinalRows(excluded, [.. chosen.Order()]);
     }
 
     /// <summary>The rows of the given ordinals (increasing) among the rows not excluded.</summary>
@@ -1086,8 +1119,84 @@ public sealed class AgglomerationCache
     /// <summary>The agglomeration once made: of N points of D features, the rows agglomerated, and the result (null if it could not run).</summary>
     internal Entry? Result { get; set; }
 
+    private Task? _filling;
+
+    /// <summary>Held while the cache is read or filled.</summary>
+    internal object Gate { get; } = new();
+
     /// <summary>Whether a fit has filled the cache.</summary>
     public bool IsFilled => Result is not null;
 
-    internal sealed record Entry(long Points, int Features, long[] Rows, HierarchicalAgglomeration? Agglomeration, bool[]? Excluded);
+    /// <summary>
+    /// Starts making the agglomeration now, on other threads, from the data themselves, as the first fit given the cache
+    /// would make it (the same rows: all up to 2,000, else a fixed random subset; without the <paramref name="excluded"/>
+    /// ones); a fit that needs it meanwhile waits for it. So a model selection's first fit prepares while the agglomeration
+    /// is made. Its merges are the fits' own but for rounding: a fit agglomerates its framed (centred) copy of the data,
+    /// which the agglomeration standardizes in any case.
+    /// </summary>
+    /// <param name="data">N × D values, row-major: the data the fits will be given (read before this returns).</param>
+    /// <param name="points">N (≥ 1).</param>
+    /// <param name="features">D (≥ 1).</param>
+    /// <param name="excluded">Empty, or N flags: the points left out (a noise component's starting points).</param>
+    /// <param name="maxDegreeOfParallelism">The most threads the agglomeration uses (≥ 1).</param>
+    /// <returns>The agglomeration's task (it never faults: data it cannot agglomerate give the fits a k-means start, as theirs would).</returns>
+    /// <exception cref="ArgumentException">The shape does not fit, a value is not finite, or the cache is filled or filling.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A count is out of range.</exception>
+    public Task StartFill(ReadOnlySpan<double> data, int points, int features, ReadOnlySpan<bool> excluded, int maxDegreeOfParallelism)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(points, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(features, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxDegreeOfParallelism, 1);
+        if ((long)points * features != data.Length)
+        {
+            throw new ArgumentException($"Expected {points} × {features} values; got {data.Length}.", nameof(data));
+        }
+
+        if (!excluded.IsEmpty && excluded.Length != points)
+        {
+            throw new ArgumentException($"Expected {points} flags; got {excluded.Length}.", nameof(excluded));
+        }
+
+        bool[]? flags = excluded.IsEmpty ? null : excluded.ToArray();
+        long[] rows = HierarchicalStart.Rows(points, flags);
+        double[] values = new double[rows.Length * features];
+        for (int j = 0; j < rows.Length; j++)
+        {
+            data.Slice((int)rows[j] * features, features).CopyTo(values.AsSpan(j * features, features));
+        }
+
+        if (!Kernels.Common.Reductions.AllFinite(values))
+        {
+            throw new ArgumentException("Every value must be finite.", nameof(data));
+        }
+
+        lock (Gate)
+        {
+            if (Result is not null || _filling is not null)
+            {
+                throw new ArgumentException("The cache is filled, or being filled, already.", nameof(data));
+            }
+
+            _filling = Task.Run(() =>
+            {
+                AgglomerationCache.Entry entry = HierarchicalStart.Agglomerate(points, features, rows, values, flags, maxDegreeOfParallelism);
+                lock (Gate)
+                {
+                    Result = entry;
+                }
+            });
+            return _filling;
+        }
+    }
+
+    /// <summary>Waits for an agglomeration <see cref="StartFill"/> started.</summary>
+    internal void WaitForFill() => Volatile.Read(ref _filling)?.Wait();
+
+    internal sealed record Entry(long Points, int Features, long[] Rows, HierarchicalAgglomeration? Agglomeration, bool[]? Excluded)
+    {
+        /// <summary>Whether the entry is of N points of D features with these exclusions.</summary>
+        public bool Matches(long points, int features, bool[]? excluded) =>
+            Points == points && Features == features
+            && (ReferenceEquals(Excluded, excluded) || (Excluded is not null && excluded is not null && Excluded.AsSpan().SequenceEqual(excluded)));
+    }
 }
