@@ -627,7 +627,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                 }
 
                 case ParsimoniousModel.EEV:
-                    if (EigenDescending(sigma, d).Values[d - 1] <= epsilon)
+                    if (EigenvaluesDescending(sigma, d)[d - 1] <= epsilon)
                     {
                         return $"the smallest eigenvalue of component {k} is at most ε";
                     }
@@ -635,7 +635,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                     break;
                 case ParsimoniousModel.VEV:
                 {
-                    double[] values = EigenDescending(sigma, d).Values;
+                    double[] values = EigenvaluesDescending(sigma, d);
                     double scale = GeometricMean(values);
                     if (scale <= epsilon || values.Any(v => v / scale <= epsilon))
                     {
@@ -652,7 +652,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                         return $"the scatter matrix of component {k} is not positive definite";
                     }
 
-                    double[] values = EigenDescending(sigma, d).Values;
+                    double[] values = EigenvaluesDescending(sigma, d);
                     double scale = GeometricMean(values);
                     if (scale <= root || values.Any(v => v / scale <= root))
                     {
@@ -664,9 +664,9 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
 
                 case ParsimoniousModel.EVE or ParsimoniousModel.VVE:
                 {
-                    double[] values = EigenDescending(sigma, d).Values;
+                    double[] values = EigenvaluesDescending(sigma, d);
                     double scale = GeometricMean(values);
-                    if (EigenDescending(w[k], d).Values[d - 1] < root || values.Any(v => v / scale < root))
+                    if (EigenvaluesDescending(w[k], d)[d - 1] < root || values.Any(v => v / scale < root))
                     {
                         return $"an eigenvalue of the scatter or a shape entry of component {k} is below √ε";
                     }
@@ -676,7 +676,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
 
                 case ParsimoniousModel.EVV:
                 {
-                    double[] values = EigenDescending(w[k], d).Values;
+                    double[] values = EigenvaluesDescending(w[k], d);
                     double scale = GeometricMean(values);
                     if (values.Any(v => v / scale <= root))
                     {
@@ -694,7 +694,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
             double lambda = 0, total = 0, smallest = double.PositiveInfinity;
             for (int k = 0; k < g; k++)
             {
-                double c = GeometricMean(EigenDescending(w[k], d).Values);
+                double c = GeometricMean(EigenvaluesDescending(w[k], d));
                 lambda += c;
                 total += _counts[k];
                 if (k > 0)
@@ -865,7 +865,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                 double[] c = new double[g];
                 for (int k = 0; k < g; k++)
                 {
-                    c[k] = GeometricMean(EigenDescending(w[k], d).Values);
+                    c[k] = GeometricMean(EigenvaluesDescending(w[k], d));
                     lambda += c[k];
                 }
 
@@ -1063,7 +1063,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                 }
             }
 
-            double scale = GeometricMean(EigenDescending(c, d).Values);
+            double scale = GeometricMean(EigenvaluesDescending(c, d));
             for (int i = 0; i < d * d; i++)
             {
                 c[i] /= scale;
@@ -1109,7 +1109,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         double[] orientation = warm ? _warmOrientation! : Identity(d);
         double[][] shape = warm ? _warmShapes! : Enumerable.Range(0, g).Select(_ => Enumerable.Repeat(1.0, d).ToArray()).ToArray();
         double[] lambda = Enumerable.Repeat(1.0, g).ToArray();
-        double[] omega = w.Select(wk => EigenDescending(wk, d).Values[0]).ToArray();
+        double[] omega = w.Select(wk => EigenvaluesDescending(wk, d)[0]).ToArray();
 
         // W_k D for the current D (W_k symmetric, so Dᵀ W_k is its transpose).
         double[][] wd = w.Select(wk => (double[])wk.Clone()).ToArray();
@@ -1312,6 +1312,15 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
 
     /// <summary>The eigenvalues of a symmetric matrix in decreasing order and their eigenvectors (columns).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double[] EigenvaluesDescending(double[] m, int d)
+    {
+        double[] values = new double[d];
+        DenseMatrix.SymmetricEigen(m, d, values, default); // the same rotations as with the vectors: the same values, bitwise
+        Array.Sort(values);
+        Array.Reverse(values);
+        return values;
+    }
+
     private static (double[] Values, double[] Vectors) EigenDescending(double[] m, int d)
     {
         double[] values = new double[d], vectors = new double[d * d];

@@ -461,15 +461,19 @@ internal static class DenseMatrix
         }
     }
 
-    /// <summary>All eigenvalues and eigenvectors (columns of <paramref name="vectors"/>) of a small symmetric matrix by cyclic Jacobi rotations.</summary>
+    /// <summary>All eigenvalues and eigenvectors (columns of <paramref name="vectors"/>; empty: the values alone, by the same rotations) of a small symmetric matrix by cyclic Jacobi rotations.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SymmetricEigen(ReadOnlySpan<double> matrix, int n, Span<double> values, Span<double> vectors)
     {
         double[] a = matrix[..(n * n)].ToArray();
-        vectors[..(n * n)].Clear();
-        for (int i = 0; i < n; i++)
+        bool withVectors = !vectors.IsEmpty;
+        if (withVectors)
         {
-            vectors[i * n + i] = 1;
+            vectors[..(n * n)].Clear();
+            for (int i = 0; i < n; i++)
+            {
+                vectors[i * n + i] = 1;
+            }
         }
 
         for (int sweep = 0; sweep < 64; sweep++)
@@ -516,7 +520,7 @@ internal static class DenseMatrix
                         a[r * n + k] = s * apk + c * ark;
                     }
 
-                    for (int k = 0; k < n; k++)
+                    for (int k = 0; k < n && withVectors; k++)
                     {
                         double vkp = vectors[k * n + p], vkr = vectors[k * n + r];
                         vectors[k * n + p] = c * vkp - s * vkr;
