@@ -239,6 +239,9 @@ public sealed class HierarchicalAgglomeration
         private readonly ThreadLocal<Scratch> _scratch = new(() => new Scratch(p));
         private int _recent = -1;
 
+        /// <summary>2^±600: the running product of <see cref="Determinant"/> is rescaled beyond them.</summary>
+        private static readonly double Huge = Math.ScaleB(1.0, 600), Tiny = Math.ScaleB(1.0, -600);
+
         /// <summary>Below this many pairs a sweep of costs runs on one thread (a parallel loop costs a few microseconds).</summary>
         private const int ParallelPairs = 256;
 
@@ -498,18 +501,59 @@ public sealed class HierarchicalAgglomeration
                 return count * Math.Log(term);
             }
 
-            double determinant = 0;
             for (int i = 0; i < p * p; i++)
             {
                 scaled[i] = e[i] / count;
             }
 
-            if (DenseMatrix.TryCholesky(scaled, p, lower))
+            return count * Math.Log(Determinant(scaled, lower) + term);
+        }
+
+        /// <summary>
+        /// det A of a symmetric p × p matrix as the product of its Cholesky pivots (L_jj²: no logarithms), 0 when A is not
+        /// positive definite; the running product is rescaled by powers of two when it leaves [2^−600, 2^600], so that only a
+        /// determinant beyond double's range over- or underflows.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private double Determinant(double[] a, double[] l)
+        {
+            double product = 1;
+            int exponent = 0;
+            for (int j = 0; j < p; j++)
             {
-                determinant = Math.Exp(2 * DenseMatrix.LogDiagonalSum(lower, p));
+                double pivot = a[j * p + j];
+                for (int k = 0; k < j; k++)
+                {
+                    pivot -= l[j * p + k] * l[j * p + k];
+                }
+
+                if (!(pivot > 0) || !double.IsFinite(pivot))
+                {
+                    return 0;
+                }
+
+                double diagonal = Math.Sqrt(pivot);
+                for (int i = j + 1; i < p; i++)
+                {
+                    double value = a[i * p + j];
+                    for (int k = 0; k < j; k++)
+                    {
+                        value -= l[i * p + k] * l[j * p + k];
+                    }
+
+                    l[i * p + j] = value / diagonal;
+                }
+
+                product *= pivot;
+                if (product > Huge || product < Tiny)
+                {
+                    int scale = Math.ILogB(product);
+                    product = Math.ScaleB(product, -scale);
+                    exponent += scale;
+                }
             }
 
-            return count * Math.Log(determinant + term);
+            return Math.ScaleB(product, exponent);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
