@@ -89,6 +89,11 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     private readonly double[] _lower;
     private readonly double[][] _scatter;
     private readonly double[] _counts;
+
+    // The eigenvalues the last M-step composed its covariances from (λ_k A_k; EEV, VEV, EVE, VVE), and how many it composed:
+    // mclust's singularity tests read them rather than decompose the covariances again.
+    private readonly double[][] _composedValues;
+    private int _composedCount;
     private double _logNoiseDensity;
 
     // me()'s inner-iteration state, carried from one M-step to the next within a run (VEI, VEV: A and λ; EVE, VVE: D and A_k).
@@ -134,6 +139,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         _lower = new double[features * features];
         _scatter = Enumerable.Range(0, gaussians).Select(_ => new double[features * features]).ToArray();
         _counts = new double[gaussians];
+        _composedValues = Enumerable.Range(0, gaussians).Select(_ => new double[features]).ToArray();
         SetIdentityCovariances();
     }
 
@@ -566,6 +572,20 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         }
     }
 
+    /// <summary>Σ_k's eigenvalues in decreasing order: those the M-step composed it from, when it composed every component, else decomposed.</summary>
+    private double[] Eigenvalues(int k, double[] sigma)
+    {
+        if (_composedCount != Gaussians)
+        {
+            return EigenvaluesDescending(sigma, Features);
+        }
+
+        double[] values = (double[])_composedValues[k].Clone();
+        Array.Sort(values);
+        Array.Reverse(values);
+        return values;
+    }
+
     /// <summary>mclust's NA conditions for the new covariances (FORMAT §8.4 of the mclust fixtures), or null.</summary>
     private string? SingularityOf(double[][] covariances, ReadOnlySpan<double> mass)
     {
@@ -627,7 +647,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                 }
 
                 case ParsimoniousModel.EEV:
-                    if (EigenvaluesDescending(sigma, d)[d - 1] <= epsilon)
+                    if (Eigenvalues(k, sigma)[d - 1] <= epsilon)
                     {
                         return $"the smallest eigenvalue of component {k} is at most ε";
                     }
@@ -635,7 +655,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                     break;
                 case ParsimoniousModel.VEV:
                 {
-                    double[] values = EigenvaluesDescending(sigma, d);
+                    double[] values = Eigenvalues(k, sigma);
                     double scale = GeometricMean(values);
                     if (scale <= epsilon || values.Any(v => v / scale <= epsilon))
                     {
@@ -664,7 +684,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
 
                 case ParsimoniousModel.EVE or ParsimoniousModel.VVE:
                 {
-                    double[] values = EigenvaluesDescending(sigma, d);
+                    double[] values = Eigenvalues(k, sigma);
                     double scale = GeometricMean(values);
                     if (EigenvaluesDescending(w[k], d)[d - 1] < root || values.Any(v => v / scale < root))
                     {
@@ -717,6 +737,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     private double[][] CovariancesOf()
     {
         int d = Features, g = Gaussians;
+        _composedCount = 0;
         double[] n = _counts;
         double[][] w = _scatter;
         double total = n.Sum();
@@ -853,7 +874,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                 double scale = GeometricMean(b), lambda = scale / total;
                 for (int k = 0; k < g; k++)
                 {
-                    Compose(result[k], d, vectors[k], j => lambda * b[j] / scale);
+                    Compose(k, result[k], d, vectors[k], j => lambda * b[j] / scale);
                 }
 
                 break;
@@ -1040,7 +1061,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         for (int k = 0; k < g; k++)
         {
             double lk = lambda[k];
-            Compose(result[k], d, vectors[k], j => lk * a[j]);
+            Compose(k, result[k], d, vectors[k], j => lk * a[j]);
         }
     }
 
@@ -1232,7 +1253,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         {
             double lk = variableVolume ? lambda[k] : common;
             double[] ak = shape[k];
-            Compose(result[k], d, orientation, j => lk * ak[j]);
+            Compose(k, result[k], d, orientation, j => lk * ak[j]);
         }
     }
 
@@ -1292,9 +1313,15 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
 
     /// <summary>m = V diag(a) Vᵀ, V's columns the orientation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Compose(double[] m, int d, double[] vectors, Func<int, double> a)
+    private void Compose(int k, double[] m, int d, double[] vectors, Func<int, double> a)
     {
-        double[] values = Enumerable.Range(0, d).Select(a).ToArray();
+        double[] values = _composedValues[k];
+        for (int j = 0; j < d; j++)
+        {
+            values[j] = a(j);
+        }
+
+        _composedCount++;
         for (int r = 0; r < d; r++)
         {
             for (int c = 0; c < d; c++)
