@@ -90,7 +90,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     private readonly double[][] _scatter;
     private readonly double[] _counts;
 
-    // The eigenvalues the last M-step composed its covariances from (λ_k A_k; EEV, VEV, EVE, VVE), and how many it composed:
+    // The eigenvalues the last M-step composed its covariances from (λ_k A_k; EEV, VEV, EVE, VVE, VEE), and how many it composed:
     // mclust's singularity tests read them rather than decompose the covariances again.
     private readonly double[][] _composedValues;
     private int _composedCount;
@@ -672,7 +672,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                         return $"the scatter matrix of component {k} is not positive definite";
                     }
 
-                    double[] values = EigenvaluesDescending(sigma, d);
+                    double[] values = Eigenvalues(k, sigma);
                     double scale = GeometricMean(values);
                     if (scale <= root || values.Any(v => v / scale <= root))
                     {
@@ -1112,13 +1112,21 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
         }
         while (delta > InnerTolerance);
 
+        double[] shape = EigenvaluesDescending(c, d); // Σ_k = λ_k C: its eigenvalues are λ_k times C's, for the singularity test
         for (int k = 0; k < g; k++)
         {
             for (int i = 0; i < d * d; i++)
             {
                 result[k][i] = lambda[k] * c[i];
             }
+
+            for (int j = 0; j < d; j++)
+            {
+                _composedValues[k][j] = lambda[k] * shape[j];
+            }
         }
+
+        _composedCount = g;
     }
 
     /// <summary>mclust's <c>mseve</c> / <c>msvve</c> (FORMAT §6.2): the two MM steps of Browne and McNicholas (2014) for the common orientation D, then the shapes (and volumes).</summary>
