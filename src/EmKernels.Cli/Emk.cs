@@ -551,7 +551,10 @@ internal static class Emk
             };
             if (baseline.InitName == "hierarchical" && !baseline.Missing)
             {
-                // The agglomeration every candidate starts from is made on the other threads while the first fit prepares.
+                // The agglomeration every candidate starts from is made on the other threads while the first fits run (which
+                // need it not: one component); a fit that needs it waits, so the pool is given threads for it meanwhile.
+                ThreadPool.GetMinThreads(out int workerThreads, out int ioThreads);
+                ThreadPool.SetMinThreads(Math.Max(workerThreads, 2 * Environment.ProcessorCount), ioThreads);
                 baseline.AgglomerationCache!.StartFill(data.Values, data.Rows, data.Columns.Length, baseline.NoiseFlagValues ?? [], Environment.ProcessorCount);
             }
 
@@ -573,7 +576,8 @@ internal static class Emk
                     {
                         // The costliest first, one at a time, so that no core is left alone with the last large fits: the
                         // larger K, the costlier, and mclust's iterative M-steps (EVE and VVE above all) beyond the others.
-                        int[] order = [.. Enumerable.Range(1, candidates.Count - 1).OrderByDescending(i => CostRank(candidates[i]))];
+                        // One component needs no agglomeration: those fits go first, while it may still be being made.
+                        int[] order = [.. Enumerable.Range(1, candidates.Count - 1).OrderByDescending(i => candidates[i].Components == 1 ? double.PositiveInfinity : CostRank(candidates[i]))];
                         Parallel.ForEach(
                             System.Collections.Concurrent.Partitioner.Create(order, System.Collections.Concurrent.EnumerablePartitionerOptions.NoBuffering),
                             new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },

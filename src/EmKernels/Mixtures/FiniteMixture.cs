@@ -914,6 +914,13 @@ internal static class HierarchicalStart
     {
         int d = context.Summary.Features;
         long n = context.Summary.Points;
+        if (components == 1)
+        {
+            // The partition into one group is the agglomerated rows, all in it: no agglomeration to make or wait for.
+            long[] all = Rows(n, excluded);
+            return all.Length >= 2 ? new Partitioned<T>(all, new int[all.Length]) : null;
+        }
+
         if (cache is null)
         {
             return Made<T>(Agglomerate(context, n, d, excluded), components);
