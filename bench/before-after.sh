@@ -5,6 +5,8 @@
 # fused kernels' speed). Alternates the three for ROUNDS rounds; writes perf-results/before-after.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# numpy (which makes the data) as its users have it: this shell pins OpenBLAS to AVX2 kernels and a small L2.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 BASELINE=${BASELINE:-e3ca5ae}
 ROUNDS=${ROUNDS:-5}
 WORKLOADS=${WORKLOADS:-"diag-1M:1000000:16:16:diag:8 full-200k:200000:32:16:full:8"}

@@ -6,6 +6,8 @@
 # for P = 2 … 1024 ranks of 10^7 points each, K = 64, D = 64 full. Writes perf-results/distributed.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# numpy (which makes the data) as its users have it: this shell pins OpenBLAS to AVX2 kernels and a small L2.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 ROUNDS=${ROUNDS:-3}
 WORKLOADS=${WORKLOADS:-"diag-1M:1000000:16:16:diag:12 full-200k:200000:32:16:full:8 full-100k-k64:100000:64:64:full:4"}
 command -v mpiexec.mpich >/dev/null || { echo "distributed.sh: needs MPICH (apt-get install mpich)" >&2; exit 1; }
