@@ -164,19 +164,21 @@ public sealed class CliTests : IDisposable
         string csv = CsvOf(x, 2, ["eruptions", "waiting"]);
         File.WriteAllLines(PathOf("noise.csv"), ["noise", .. flags.Select(f => f ? "TRUE" : "FALSE")]); // as R's write.csv gives them
         string[] models = reference.GetProperty("models").EnumerateArray().Select(e => e.GetString()!).ToArray();
-        CliRun run = Run("select", csv, "--noise-init", PathOf("noise.csv"), "-k", "1..5", "--covariance", string.Join(",", models), "--table", PathOf("table.csv"), "-o", PathOf("best.json"));
+        CliRun run = Run("select", csv, "--noise-init", PathOf("noise.csv"), "-k", "1..5", "--covariance", string.Join(",", models), "--reg-covar", "0", "--table", PathOf("table.csv"), "-o", PathOf("best.json"));
         Assert.True(run.Exit == 0, run.Error);
         Assert.Contains($"best: Gaussian mixture, K = {reference.GetProperty("best_G").GetInt32()}, mclust's {reference.GetProperty("best_model").GetString()} and mclust's noise component", run.Output);
 
-        // Every BIC (emk's sign is −mclust's). mclust's log-likelihood is that of the parameters one M-step before the last,
-        // emk's of the parameters it returns: for the slow EM of a noise component they differ by about 1e-5 relative.
-        double[] expected = reference.GetProperty("bic").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-        foreach (string line in Lines(File.ReadAllText(PathOf("table.csv"))).Skip(1))
+        // Every BIC (emk's sign is −mclust's; no --reg-covar, as mclust), of the parameters emk returns: mclust's fit and one
+        // more of its EM steps ("bic_next"; mclust's own BIC is of the parameters one M-step before).
+        double[] expected = reference.GetProperty("bic_next").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        string[] rows = Lines(File.ReadAllText(PathOf("table.csv"))).Skip(1).ToArray();
+        Assert.Equal(expected.Length, rows.Length);
+        foreach (string line in rows)
         {
             string[] cells = line.Split(',');
             int g = int.Parse(cells[1], Invariant), m = Array.IndexOf(models, cells[0]);
             double want = -expected[((g - 1) * models.Length) + m];
-            Assert.True(Math.Abs(double.Parse(cells[5], Invariant) - want) <= 5e-5 * Math.Abs(want), $"{cells[0]},{g}: {cells[5]} vs {want}");
+            Assert.True(Math.Abs(double.Parse(cells[5], Invariant) - want) <= 1e-8 * Math.Abs(want), $"{cells[0]},{g}: {cells[5]} vs {want}");
         }
 
         // The model file holds the noise component and evaluates as the library's model of its parameters.
@@ -187,9 +189,13 @@ public sealed class CliTests : IDisposable
             Enum.Parse<ParsimoniousModel>(model.GetProperty("covariance_type").GetString()!), logDensity, 2, Numbers(model, "weights"), Numbers(model, "means"), Numbers(model, "covariances"), 0);
         CliRun predicted = Run("predict", PathOf("best.json"), csv, "--proba", "-o", PathOf("labels.csv"));
         Assert.True(predicted.Exit == 0, predicted.Error);
-        string[] rows = Lines(File.ReadAllText(PathOf("labels.csv")));
-        Assert.Equal(library.Components + 1, rows[0].Split(',').Length);
-        Assert.Equal(library.Predict(x, n), rows.Skip(1).Select(l => int.Parse(l.Split(',')[0], Invariant)).ToArray());
+        string[] labelRows = Lines(File.ReadAllText(PathOf("labels.csv")));
+        Assert.Equal(library.Components + 1, labelRows[0].Split(',').Length);
+        Assert.Equal(library.Predict(x, n), labelRows.Skip(1).Select(l => int.Parse(l.Split(',')[0], Invariant)).ToArray());
+        int bestG = reference.GetProperty("best_G").GetInt32();
+        Assert.Equal(
+            reference.GetProperty("best_next_classification").EnumerateArray().Select(e => e.GetInt32() == 0 ? bestG : e.GetInt32() - 1),
+            labelRows.Skip(1).Select(l => int.Parse(l.Split(',')[0], Invariant)));
 
         // Bad noise input: one line on stderr, exit 2, nothing written.
         File.WriteAllLines(PathOf("short.csv"), flags.Take(10).Select(f => f ? "1" : "0"));
