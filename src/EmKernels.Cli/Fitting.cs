@@ -568,7 +568,7 @@ internal static class Fitter
             return FitVariational(data, source, columns, s, progress, clock);
         }
 
-        FiniteMixture<T> model = Model<T>(s, d, categories, s.Noise ? -NoiseLogVolume(data, source) : null);
+        FiniteMixture<T> model = Model<T>(s, d, categories, s.Noise ? ParsimoniousComponents<T>.NoiseLogDensity(data) : null);
         if (s.Noise)
         {
             model.InitialNoise = s.NoiseFlagValues ?? (s.NoiseInit is { } flagsPath ? NoiseFlags(flagsPath, data.Points) : null);
@@ -789,25 +789,6 @@ internal static class Fitter
                 }
             }
         }
-    }
-
-    /// <summary>log V of mclust's <c>hypvol</c> of the data (three streamed passes), for the noise component's density 1/V.</summary>
-    private static double NoiseLogVolume<T>(DataSource<T> data, string source)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        if (data.Points < 2)
-        {
-            throw new UsageException($"{source}: --noise needs at least 2 rows.");
-        }
-
-        (double box, double principal) = ParsimoniousComponents<T>.LogHypervolume(data);
-        double logVolume = Math.Min(box, principal);
-        if (!double.IsFinite(logVolume))
-        {
-            throw new UsageException($"{source}: the rows span no volume (a constant column, or all rows on a hyperplane), so --noise has no density 1/V.");
-        }
-
-        return logVolume;
     }
 
     /// <summary>

@@ -204,7 +204,7 @@ public sealed class CliTests : IDisposable
         AssertBadInput(Run("fit", csv, "--noise-init", PathOf("bad.csv")), "line 2: 'maybe' is not a flag");
         AssertBadInput(Run("fit", csv, "--noise", "--prior"), "--noise adds mclust's noise component");
         File.WriteAllLines(PathOf("flat.csv"), ["a,b", .. Enumerable.Range(0, 20).Select(i => $"1,{i}")]);
-        AssertBadInput(Run("fit", PathOf("flat.csv"), "--noise"), "flat.csv: the rows span no volume");
+        AssertBadInput(Run("fit", PathOf("flat.csv"), "--noise"), "flat.csv: The rows span no volume");
         File.WriteAllLines(PathOf("all.csv"), flags.Select(_ => "1"));
         AssertBadInput(Run("fit", csv, "--noise-init", PathOf("all.csv"), "-o", PathOf("none.json")), "start outside the noise component");
         Assert.False(File.Exists(PathOf("none.json")));

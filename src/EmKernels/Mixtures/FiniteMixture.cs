@@ -124,10 +124,24 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>, IMonteCarloModel<T>
     /// start in it (mclust's <c>initialization$noise</c>). The initialization clusters the other points into the other K − 1
     /// components (k-means, the hierarchical agglomeration, random responsibilities or random points: of those points only),
     /// and the first M-step takes the flagged points' responsibilities as 1 for the noise component. Null: the flags of
-    /// <see cref="NoiseDetection.NearestNeighborClutter"/> (k = 5) of the data, computed once per fit. Ignored without a noise
-    /// component.
+    /// <see cref="NoiseDetection.NearestNeighborClutter"/> (k = <see cref="NoiseNeighbors"/>) of the data, computed once per fit.
+    /// Ignored without a noise component.
     /// </summary>
     public bool[]? InitialNoise { get; set; }
+
+    /// <summary>k of the default initial noise (<see cref="InitialNoise"/> null): the k-th nearest neighbour's distances (≥ 1; 5 by default).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public int NoiseNeighbors
+    {
+        get => _noiseNeighbors;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _noiseNeighbors = value;
+        }
+    }
+
+    private int _noiseNeighbors = 5;
 
     private bool[]? _detectedNoise;
 
@@ -470,9 +484,9 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>, IMonteCarloModel<T>
             if (_detectedNoise is null || _detectedNoise.Length != n || context.Restart == 0)
             {
                 int d = Features;
-                if (n < 7 || n * (long)d > Array.MaxLength)
+                if (n <= NoiseNeighbors + 1 || n * (long)d > Array.MaxLength)
                 {
-                    throw new ArgumentException("Detecting the initial noise needs 7 or more points held in one array; give InitialNoise.", nameof(InitialNoise));
+                    throw new ArgumentException($"Detecting the initial noise with k = {NoiseNeighbors} needs more than {NoiseNeighbors + 1} points held in one array; give InitialNoise.", nameof(InitialNoise));
                 }
 
                 double[] values = new double[n * d];
@@ -486,7 +500,7 @@ public sealed class FiniteMixture<T> : IMixtureModel<T>, IMonteCarloModel<T>
                         }
                     }
                 });
-                _detectedNoise = NoiseDetection.NearestNeighborClutter(values, (int)n, d, (int)Math.Min(5, n - 2));
+                _detectedNoise = NoiseDetection.NearestNeighborClutter(values, (int)n, d, NoiseNeighbors);
             }
 
             flags = _detectedNoise;

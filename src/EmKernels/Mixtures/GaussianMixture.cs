@@ -147,7 +147,7 @@ public sealed class GaussianMixture<T>
                 throw new ArgumentException("A parameterization holds full D × D covariances (CovarianceType.Full) and takes no prior.", "options.Parameterization");
             }
 
-            double? logNoiseDensity = noise is null ? null : noise.LogDensity ?? -LogHypervolume(source);
+            double? logNoiseDensity = noise is null ? null : noise.LogDensity ?? ParsimoniousComponents<T>.NoiseLogDensity(source);
             try
             {
                 family = new ParsimoniousComponents<T>(parameterization, k, d, logNoiseDensity, o.RegCovar);
@@ -202,7 +202,8 @@ public sealed class GaussianMixture<T>
                 throw new ArgumentException($"The initial noise flags are {flags.Length}; the data have {n} points.", "options.Noise");
             }
 
-            mixture.InitialNoise = noise.InitialNoise ?? (warmStart is null && givenWeights is null ? DetectNoise(data, noise.Neighbors) : null);
+            mixture.InitialNoise = noise.InitialNoise;
+            mixture.NoiseNeighbors = noise.Neighbors;
         }
 
         if (o.Prior is { WeightConcentration: not 1 } weightPrior)
@@ -268,45 +269,5 @@ public sealed class GaussianMixture<T>
             CancellationToken = o.CancellationToken,
         });
         return GaussianMixtureModel<T>.Fitted(mixture, result);
-    }
-
-    /// <summary>log V of mclust's <c>hypvol</c> of the data.</summary>
-    private static double LogHypervolume(InMemoryDataSource<T> data)
-    {
-        (double box, double principal) = ParsimoniousComponents<T>.LogHypervolume(data);
-        double logVolume = Math.Min(box, principal);
-        if (!double.IsFinite(logVolume))
-        {
-            throw new ArgumentException("The data span no volume (a constant feature, or all points on a hyperplane): give the noise component's LogDensity.", nameof(data));
-        }
-
-        return logVolume;
-    }
-
-    /// <summary>The default initial noise: nearest-neighbour clutter of the data.</summary>
-    private static bool[] DetectNoise(FeatureMajorMatrix<T> data, int neighbors)
-    {
-        if (data.Points <= neighbors + 1)
-        {
-            throw new ArgumentException($"Detecting the initial noise with k = {neighbors} needs more than {neighbors + 1} points; give InitialNoise.", "options.Noise");
-        }
-
-        return NoiseDetection.NearestNeighborClutter(RowMajor(data), data.Points, data.Features, neighbors);
-    }
-
-    private static double[] RowMajor(FeatureMajorMatrix<T> data)
-    {
-        int n = data.Points, d = data.Features;
-        double[] values = new double[(long)n * d];
-        for (int f = 0; f < d; f++)
-        {
-            ReadOnlySpan<T> column = data.Feature(f);
-            for (int i = 0; i < n; i++)
-            {
-                values[((long)i * d) + f] = double.CreateTruncating(column[i]);
-            }
-        }
-
-        return values;
     }
 }

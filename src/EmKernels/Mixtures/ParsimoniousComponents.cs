@@ -242,6 +242,25 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
     }
 
     /// <summary>
+    /// log(1/V), the log-density of mclust's noise component over the data: V = exp of the smaller of
+    /// <see cref="LogHypervolume(DataSource{T})"/>'s two log-volumes (mclust's <c>hypvol</c>).
+    /// </summary>
+    /// <param name="data">N ≥ 2 points.</param>
+    /// <returns>−log V.</returns>
+    /// <exception cref="ArgumentException">There are fewer than 2 points, a value is not finite, or the points span no volume (a constant feature, or all on a hyperplane).</exception>
+    public static double NoiseLogDensity(DataSource<T> data)
+    {
+        (double box, double principal) = LogHypervolume(data);
+        double logVolume = Math.Min(box, principal);
+        if (!double.IsFinite(logVolume))
+        {
+            throw new ArgumentException("The rows span no volume (a constant column, or all rows on a hyperplane), so a noise component has no density 1/V.", nameof(data));
+        }
+
+        return -logVolume;
+    }
+
+    /// <summary>
     /// <see cref="LogHypervolume(ReadOnlySpan{double}, int, int)"/> of a data source, in three streamed passes (the mean, the
     /// covariance, the ranges), in memory independent of N.
     /// </summary>
