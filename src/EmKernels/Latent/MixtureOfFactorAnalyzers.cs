@@ -291,18 +291,5 @@ public sealed class FactorMixtureModel<T> : MixtureModel<T>
     }
 
     /// <inheritdoc/>
-    private protected override double[]? EvaluationCentre()
-    {
-        int d = Features;
-        double[] centre = new double[d];
-        for (int k = 0; k < Components; k++)
-        {
-            for (int a = 0; a < d; a++)
-            {
-                centre[a] += Weights[k] * _means[k * d + a];
-            }
-        }
-
-        return centre;
-    }
+    private protected override double[]? EvaluationCentre() => WeightedCentre(_means, Components);
 }

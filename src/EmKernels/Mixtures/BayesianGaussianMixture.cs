@@ -179,13 +179,7 @@ public sealed class BayesianGaussianMixture<T>
             throw new ArgumentException($"There are {data.Points} points but {o.Components} components; a mixture needs at least as many points as components.", nameof(data));
         }
 
-        var model = new VariationalGaussianMixture<T>(o.CovarianceType, o.Components, d, o.WeightPrior, null, o.RegCovar, o.Initialization switch
-        {
-            GaussianMixtureInitialization.RandomResponsibilities => MixtureInitialization.RandomResponsibilities,
-            GaussianMixtureInitialization.RandomPoints => MixtureInitialization.RandomPoints,
-            GaussianMixtureInitialization.Hierarchical => MixtureInitialization.Hierarchical,
-            _ => MixtureInitialization.KMeans,
-        });
+        var model = new VariationalGaussianMixture<T>(o.CovarianceType, o.Components, d, o.WeightPrior, null, o.RegCovar, MixtureSetup.Initialization(o.Initialization));
         CheckPriorShape(o, d);
         if (o.InitialResponsibilities is not null)
         {

@@ -184,13 +184,7 @@ public sealed class GaussianMixture<T>
         }
 
         ComponentFamily<T> used = marginalize ? new MarginalGaussianComponents<T>(family) : family;
-        var mixture = new FiniteMixture<T>(used, o.Initialization switch
-        {
-            GaussianMixtureInitialization.RandomResponsibilities => MixtureInitialization.RandomResponsibilities,
-            GaussianMixtureInitialization.RandomPoints => MixtureInitialization.RandomPoints,
-            GaussianMixtureInitialization.Hierarchical => MixtureInitialization.Hierarchical,
-            _ => MixtureInitialization.KMeans,
-        })
+        var mixture = new FiniteMixture<T>(used, MixtureSetup.Initialization(o.Initialization))
         {
             HoldWeights = o.Held?.Weights ?? false,
             AgglomerationCache = o.AgglomerationCache,

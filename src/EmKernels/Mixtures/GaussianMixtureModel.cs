@@ -435,27 +435,7 @@ public sealed class GaussianMixtureModel<T> : MixtureModel<T>
     }
 
     /// <summary>Evaluation runs about the weighted average of the means, so that data far from the origin keep their precision and a point's results do not depend on the others evaluated with it.</summary>
-    private protected override double[]? EvaluationCentre()
-    {
-        int d = Features;
-        double[] centre = new double[d];
-        double total = 0;
-        for (int k = 0; k < Gaussians; k++)
-        {
-            total += Weights[k];
-            for (int a = 0; a < d; a++)
-            {
-                centre[a] += Weights[k] * _means[k * d + a];
-            }
-        }
-
-        for (int a = 0; a < d && HasNoise && total > 0; a++)
-        {
-            centre[a] /= total;
-        }
-
-        return centre;
-    }
+    private protected override double[]? EvaluationCentre() => WeightedCentre(_means, Gaussians);
 
     /// <summary>The engine's components holding this model's parameters (reg_covar 0: they are evaluated, not fitted).</summary>
     private static GaussianComponents<T> CreateFamily(GaussianMixtureModel<T> model)

@@ -304,6 +304,32 @@ public abstract class MixtureModel<T>
     /// <summary>The centre of the frame evaluation runs in (a point near the model's mass), or null for models that are not translation-equivariant.</summary>
     private protected virtual double[]? EvaluationCentre() => null;
 
+    /// <summary>
+    /// Σ_k w_k μ_k over the first <paramref name="components"/> components (their weights renormalised when they are not all
+    /// K, as without a noise component): the centre evaluation runs about, near the data.
+    /// </summary>
+    private protected double[] WeightedCentre(ReadOnlySpan<double> means, int components)
+    {
+        int d = Features;
+        double[] centre = new double[d];
+        double total = 0;
+        for (int k = 0; k < components; k++)
+        {
+            total += Weights[k];
+            for (int a = 0; a < d; a++)
+            {
+                centre[a] += Weights[k] * means[k * d + a];
+            }
+        }
+
+        for (int a = 0; a < d && components < Components && total > 0; a++)
+        {
+            centre[a] /= total;
+        }
+
+        return centre;
+    }
+
     /// <summary>How a fit went, for the constructors.</summary>
     internal sealed record FitRecord(double[] History, bool Converged, int Iterations, LikelihoodDecrease[] Decreases, ComponentReseed[] Reseeds, long Points, double Weight, double LogPrior = 0)
     {

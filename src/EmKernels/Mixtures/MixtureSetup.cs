@@ -49,6 +49,15 @@ internal static class MixtureSetup
         return (double[])weights.Clone();
     }
 
+    /// <summary>The engine's initialization for an estimator's option.</summary>
+    public static MixtureInitialization Initialization(GaussianMixtureInitialization initialization) => initialization switch
+    {
+        GaussianMixtureInitialization.RandomResponsibilities => MixtureInitialization.RandomResponsibilities,
+        GaussianMixtureInitialization.RandomPoints => MixtureInitialization.RandomPoints,
+        GaussianMixtureInitialization.Hierarchical => MixtureInitialization.Hierarchical,
+        _ => MixtureInitialization.KMeans,
+    };
+
     /// <summary>Uniform random responsibilities, normalised per point: K × count, component-major.</summary>
     public static void RandomResponsibilities<T>(Random random, int components, int count, Span<T> responsibilities)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>

@@ -519,7 +519,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
             TotalPoints += m;
         }
 
-        bool any = false;
+        bool any = false, diagonal = IsDiagonal(Model);
         for (int k = 0; k < g; k++)
         {
             double n = mass[k];
@@ -538,7 +538,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
                 for (int b = a; b < d; b++)
                 {
                     // The diagonal models read diag(W_k) alone (their statistics may hold no off-diagonal moments).
-                    double value = b != a && IsDiagonal(Model) ? 0 : second[((k * d) + a) * d + b] - (n * da * (first[k * d + b] / n));
+                    double value = b != a && diagonal ? 0 : second[((k * d) + a) * d + b] - (n * da * (first[k * d + b] / n));
                     w[a * d + b] = value;
                     w[b * d + a] = value;
                 }
@@ -599,7 +599,7 @@ public sealed class ParsimoniousComponents<T> : GaussianComponents<T>
             return EigenvaluesDescending(sigma, Features);
         }
 
-        double[] values = (double[])_composedValues[k].Clone();
+        double[] values = _composedValues[k]; // this M-step's, read once: sorted in place
         Array.Sort(values);
         Array.Reverse(values);
         return values;

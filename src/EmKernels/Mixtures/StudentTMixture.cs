@@ -105,13 +105,7 @@ public sealed class StudentTMixture<T>(StudentTMixtureOptions? options = null)
         }
 
         var family = new StudentTComponents<T>(o.CovarianceType, o.Components, features, o.DegreesOfFreedom, o.DegreesOfFreedomEstimate, o.RegCovar);
-        var mixture = new FiniteMixture<T>(family, o.Initialization switch
-        {
-            GaussianMixtureInitialization.RandomResponsibilities => MixtureInitialization.RandomResponsibilities,
-            GaussianMixtureInitialization.RandomPoints => MixtureInitialization.RandomPoints,
-            GaussianMixtureInitialization.Hierarchical => MixtureInitialization.Hierarchical,
-            _ => MixtureInitialization.KMeans,
-        });
+        var mixture = new FiniteMixture<T>(family, MixtureSetup.Initialization(o.Initialization));
         var source = new InMemoryDataSource<T>(data, points, features, sampleWeights);
         ExpectationMaximizationResult result = ExpectationMaximization.Fit(mixture, source, new ExpectationMaximizationOptions
         {
@@ -217,20 +211,7 @@ public sealed class StudentTMixtureModel<T> : MixtureModel<T>
     }
 
     /// <summary>Evaluation runs about the weighted average of the locations (precision for data far from the origin).</summary>
-    private protected override double[]? EvaluationCentre()
-    {
-        int d = Features;
-        double[] centre = new double[d];
-        for (int k = 0; k < Components; k++)
-        {
-            for (int a = 0; a < d; a++)
-            {
-                centre[a] += Weights[k] * _means[k * d + a];
-            }
-        }
-
-        return centre;
-    }
+    private protected override double[]? EvaluationCentre() => WeightedCentre(_means, Components);
 
     /// <summary>x = μ_k + L_k z / √u with z standard normal and u ~ Gamma(ν_k/2, rate ν_k/2).</summary>
     private protected override void SampleCore(Span<T> points, Span<int> labels, Random random)
