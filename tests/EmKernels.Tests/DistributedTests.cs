@@ -56,18 +56,33 @@ public sealed class DistributedTests
     {
         InProcessCommunicator[] group = InProcessCommunicator.CreateGroup(ranks, TimeSpan.FromSeconds(60));
         var results = new (ExpectationMaximizationResult, double[])[ranks];
+        Exception?[] errors = OnRanks(ranks, rank =>
+        {
+            (long first, long rows) = DistributedExpectationMaximization.Shard(n, ranks, rank);
+            DataSource<double> shard = shardOf?.Invoke(rank) ?? new InMemoryDataSource<double>(x.AsSpan((int)first * d, (int)rows * d), (int)rows, d);
+            IExpectationMaximizationModel<double> model = create();
+            ExpectationMaximizationResult result = DistributedExpectationMaximization.FitShard(model, shard, n, group[rank], Options with { MaxDegreeOfParallelism = 1 });
+            double[] parameters = new double[model.ParameterLength];
+            model.WriteParameters(parameters);
+            results[rank] = (result, parameters);
+        });
+        if (errors.FirstOrDefault(e => e is not null) is { } error)
+        {
+            throw new AggregateException(errors.Where(e => e is not null)!);
+        }
+
+        return results;
+    }
+
+    /// <summary>The body once per rank, each on its own thread; the exception of each rank (null where none).</summary>
+    private static Exception?[] OnRanks(int ranks, Action<int> body)
+    {
         var errors = new Exception?[ranks];
-        var threads = Enumerable.Range(0, ranks).Select(rank => new Thread(() =>
+        Thread[] threads = Enumerable.Range(0, ranks).Select(rank => new Thread(() =>
         {
             try
             {
-                (long first, long rows) = DistributedExpectationMaximization.Shard(n, ranks, rank);
-                DataSource<double> shard = shardOf?.Invoke(rank) ?? new InMemoryDataSource<double>(x.AsSpan((int)first * d, (int)rows * d), (int)rows, d);
-                IExpectationMaximizationModel<double> model = create();
-                ExpectationMaximizationResult result = DistributedExpectationMaximization.FitShard(model, shard, n, group[rank], Options with { MaxDegreeOfParallelism = 1 });
-                double[] parameters = new double[model.ParameterLength];
-                model.WriteParameters(parameters);
-                results[rank] = (result, parameters);
+                body(rank);
             }
             catch (Exception e)
             {
@@ -84,12 +99,7 @@ public sealed class DistributedTests
             Assert.True(thread.Join(TimeSpan.FromSeconds(120)), "a rank hung");
         }
 
-        if (errors.FirstOrDefault(e => e is not null) is { } error)
-        {
-            throw new AggregateException(errors.Where(e => e is not null)!);
-        }
-
-        return results;
+        return errors;
     }
 
     private static void AssertSameFitAsOneProcess(Func<IExpectationMaximizationModel<double>> create, double[] x, int n, int d)
@@ -181,30 +191,12 @@ public sealed class DistributedTests
         {
             InProcessCommunicator[] group = InProcessCommunicator.CreateGroup(ranks, TimeSpan.FromSeconds(60));
             var drivers = new StepwiseExpectationMaximization<double>[ranks];
-            var errors = new Exception?[ranks];
-            var threads = Enumerable.Range(0, ranks).Select(rank => new Thread(() =>
+            Exception?[] errors = OnRanks(ranks, rank =>
             {
-                try
-                {
-                    (long first, long rows) = DistributedExpectationMaximization.Shard(n, ranks, rank);
-                    drivers[rank] = new StepwiseExpectationMaximization<double>(new FiniteMixture<double>(GaussianComponents<double>.Create(type, 3, d, 1e-6)), options);
-                    DistributedExpectationMaximization.FitStepwiseShard(drivers[rank], new InMemoryDataSource<double>(x.AsSpan((int)first * d, (int)rows * d), (int)rows, d), n, group[rank]);
-                }
-                catch (Exception e)
-                {
-                    errors[rank] = e;
-                }
-            })).ToArray();
-            foreach (Thread thread in threads)
-            {
-                thread.Start();
-            }
-
-            foreach (Thread thread in threads)
-            {
-                Assert.True(thread.Join(TimeSpan.FromSeconds(120)), "a rank hung");
-            }
-
+                (long first, long rows) = DistributedExpectationMaximization.Shard(n, ranks, rank);
+                drivers[rank] = new StepwiseExpectationMaximization<double>(new FiniteMixture<double>(GaussianComponents<double>.Create(type, 3, d, 1e-6)), options);
+                DistributedExpectationMaximization.FitStepwiseShard(drivers[rank], new InMemoryDataSource<double>(x.AsSpan((int)first * d, (int)rows * d), (int)rows, d), n, group[rank]);
+            });
             Assert.All(errors, e => Assert.Null(e));
             foreach (StepwiseExpectationMaximization<double> driver in drivers)
             {
